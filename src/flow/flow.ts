@@ -1,0 +1,30 @@
+import type { ParamSpecs, ValuesOf } from '../params';
+import { type AnyTask, Task, type TaskClass } from '../task';
+
+/** Flow-wide settings every flow gets from the standard options. */
+export interface FlowContext {
+  /** Where outputs go: a local folder (absolute path) or an `s3://bucket/prefix` URI; `--store`. */
+  readonly store: string;
+}
+
+/** A runnable flow: its own parameters and the root tasks they make. */
+export interface FlowDefinition<S extends ParamSpecs = ParamSpecs> {
+  /** Used in help, logs, locks and history; default: the script's file name. */
+  readonly name?: string;
+  readonly description?: string;
+  readonly params: S;
+  roots(params: ValuesOf<S>, context: FlowContext): AnyTask | readonly AnyTask[];
+}
+
+/** A task class is a flow of one root whose parameters are the flow's. */
+export function asFlow(flow: FlowDefinition | TaskClass): FlowDefinition {
+  if (typeof flow === 'function' && flow.prototype instanceof Task) {
+    const cls = flow as TaskClass;
+    return {
+      name: cls.family ?? cls.name,
+      params: cls.params,
+      roots: (params) => new (cls as unknown as new (p: object) => AnyTask)(params),
+    };
+  }
+  return flow as FlowDefinition;
+}

@@ -1,0 +1,173 @@
+import { resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { CancelledError, DagwrightError, UsageError } from '../errors';
+import { InProcessExecutor } from '../executors/in-process';
+import { TaskGraph } from '../graph';
+import { createLogger } from '../logger';
+import type { ParamSpecs } from '../params';
+import type { TaskClass } from '../task';
+import { planRun, reasonToRun } from '../plan';
+import { run, type RunSummary } from '../run';
+import { newRunId } from '../run-id';
+import { countStatuses, formatSummary } from '../summary';
+import { helpText, paramsToArgs, parseFlowArgs, type ParsedArgs } from './cli-args';
+import { ExitCode } from './exit-codes';
+import { createExecutor, type FlowInvocation } from './executors';
+import { asFlow, type FlowDefinition } from './flow';
+
+export interface RunFlowOptions {
+  /** Default: `process.argv.slice(2)`. */
+  argv?: readonly string[];
+  /** Exit the process with the exit code when done; default true. */
+  exit?: boolean;
+}
+
+/** Where a flow's outputs go: S3 URIs as given, local folders made absolute so containers see the same path. */
+function resolveStore(store: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(store) ? store.replace(/\/+$/, '') : resolve(store);
+}
+
+function printSummary(summary: RunSummary, logger: Logger): void {
+  if (process.stderr.isTTY) {
+    process.stderr.write(formatSummary(summary));
+    return;
+  }
+  const notRan = summary.tasks.filter((t) => t.status !== 'ran' && t.status !== 'complete');
+  const ran = summary.tasks.filter((t) => t.status === 'ran');
+  logger.info(
+    {
+      ok: summary.ok,
+      cancelled: summary.cancelled,
+      durationMs: summary.durationMs,
+      counts: countStatuses(summary),
+      problems: notRan,
+      ran: ran.slice(0, 1000),
+    },
+    'run summary',
+  );
+}
+
+/** Installs SIGINT/SIGTERM handlers: the first cancels the run, a second exits at once. */
+function cancelOnSignals(controller: AbortController, logger: Logger): { signalCode: () => number | undefined; dispose: () => void } {
+  let received: NodeJS.Signals | undefined;
+  const codes = { SIGINT: ExitCode.interrupted, SIGTERM: ExitCode.terminated } as const;
+  const handler = (signal: 'SIGINT' | 'SIGTERM') => {
+    if (received) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(codes[signal]);
+    }
+    received = signal;
+    logger.warn({ signal }, 'cancelling: no new task starts, running tasks are aborted (send again to exit at once)');
+    controller.abort(new CancelledError());
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    signalCode: () => (received ? codes[received as 'SIGINT' | 'SIGTERM'] : undefined),
+    dispose: () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}
+
+/** `--run-task`: this process is one step of a run driven elsewhere (a container). */
+async function runOneTask(graph: TaskGraph, id: string, logger: Logger, controller: AbortController): Promise<number> {
+  if (!graph.has(id)) throw new UsageError(`--run-task ${id}: no such task in this flow with these parameters.`);
+  const runId = process.env.DAGWRIGHT_RUN_ID ?? newRunId();
+  const attempt = Number(process.env.DAGWRIGHT_ATTEMPT ?? '1');
+  const taskLogger = logger.child({ runId, taskId: id });
+  try {
+    await new InProcessExecutor().execute(graph.task(id), { runId, taskId: id, attempt, signal: controller.signal, logger: taskLogger });
+    return ExitCode.ok;
+  } catch (err) {
+    taskLogger.error({ err }, 'task failed');
+    return ExitCode.taskFailed;
+  }
+}
+
+async function main(flow: FlowDefinition, argv: readonly string[], controller: AbortController): Promise<number> {
+  const script = process.argv[1] ? resolve(process.argv[1]) : 'flow';
+  let parsed: ParsedArgs;
+  try {
+    parsed = parseFlowArgs(flow, argv);
+  } catch (err) {
+    process.stderr.write(`error: ${(err as Error).message}\n`);
+    return ExitCode.usage;
+  }
+  const { params, options } = parsed;
+  if (options.help) {
+    process.stdout.write(helpText(flow, script));
+    return ExitCode.ok;
+  }
+  const logger = createLogger({ level: options.logLevel });
+  const store = resolveStore(options.store);
+  let graph: TaskGraph;
+  try {
+    const roots = flow.roots(params as never, { store });
+    graph = TaskGraph.build(Array.isArray(roots) ? roots : [roots]);
+  } catch (err) {
+    if (!(err instanceof DagwrightError)) throw err;
+    logger.error({ err }, err.message);
+    return ExitCode.usage;
+  }
+
+  if (options.runTask !== undefined) return runOneTask(graph, options.runTask, logger, controller);
+
+  if (options.graph || options.dryRun) {
+    const plan = await planRun(graph, 64);
+    if (options.graph) {
+      const toRun = new Set(plan.toRun);
+      process.stdout.write(graph.toDot((id) => (plan.complete.has(id) ? 'complete' : toRun.has(id) ? 'run' : undefined)));
+      return ExitCode.ok;
+    }
+    const out = [`dry run: ${plan.toRun.length} task(s) would run, ${plan.complete.size} already complete`];
+    for (const id of plan.toRun) out.push(`  would run ${id}: ${await reasonToRun(plan, id)}`);
+    for (const id of plan.complete) out.push(`  complete  ${id}`);
+    process.stdout.write(`${out.join('\n')}\n`);
+    return ExitCode.ok;
+  }
+
+  const invocation: FlowInvocation = {
+    entry: script,
+    args: [...paramsToArgs(flow.params, params), '--store', store, '--log-level', options.logLevel],
+  };
+  let executor;
+  try {
+    executor = await createExecutor(options.executor, { logger, invocation, store });
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    logger.error({ err }, err.message);
+    return ExitCode.usage;
+  }
+  try {
+    const summary = await run(graph.roots, { executor, workers: options.workers, logger, signal: controller.signal });
+    printSummary(summary, logger);
+    return summary.ok ? ExitCode.ok : ExitCode.taskFailed;
+  } finally {
+    await executor.close();
+  }
+}
+
+/**
+ * The entry point of a flow script: parses the command line (the flow's own
+ * parameters and the standard options), runs the flow and exits with a
+ * documented code. Pass a flow definition, or a task class whose parameters
+ * become the flow's.
+ */
+export async function runFlow<S extends ParamSpecs>(flow: FlowDefinition<S> | TaskClass, options: RunFlowOptions = {}): Promise<number> {
+  const controller = new AbortController();
+  const signals = cancelOnSignals(controller, createLogger({ level: 'warn' }));
+  let code: number;
+  try {
+    code = await main(asFlow(flow as FlowDefinition | TaskClass), options.argv ?? process.argv.slice(2), controller);
+    code = signals.signalCode() ?? code;
+  } catch (err) {
+    process.stderr.write(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    code = ExitCode.taskFailed;
+  } finally {
+    signals.dispose();
+  }
+  if (options.exit ?? true) process.exit(code);
+  return code;
+}

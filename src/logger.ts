@@ -1,0 +1,34 @@
+import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+export const logLevels: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+export interface LoggerOptions {
+  level?: LogLevel;
+  /** Readable lines instead of JSON; default: when stderr is a terminal. */
+  pretty?: boolean;
+  /** File descriptor to write to; default 2 (stderr), keeping stdout for results such as --graph. */
+  fd?: number;
+}
+
+/** Keys whose values never reach a log line, wherever they appear one level down. */
+const secrets = ['secretAccessKey', 'sessionToken', 'password', 'authorization', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'];
+
+/**
+ * JSON lines for machines (cron, CI, containers), readable lines on a
+ * terminal. Writes synchronously so nothing is lost when the process exits.
+ */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const fd = options.fd ?? 2;
+  const readable = options.pretty ?? Boolean(fd === 2 ? process.stderr.isTTY : process.stdout.isTTY);
+  const config = {
+    level: options.level ?? 'info',
+    base: { pid: process.pid },
+    redact: { paths: [...secrets, ...secrets.map((k) => `*.${k}`)], censor: '[redacted]' },
+  };
+  const stream = readable
+    ? pretty({ destination: fd, sync: true, colorize: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' })
+    : pino.destination({ dest: fd, sync: true });
+  return pino(config, stream);
+}

@@ -1,0 +1,29 @@
+import { createHash } from 'node:crypto';
+import type { ParamSpecs, ParamValue } from './params';
+
+/** The significant parameters in name order: what identifies a task besides its family. */
+export function significantParams(specs: ParamSpecs, values: Record<string, ParamValue>): [string, ParamValue][] {
+  return Object.keys(specs)
+    .filter((name) => specs[name].significant)
+    .sort()
+    .map((name) => [name, values[name]]);
+}
+
+/**
+ * `Family_summary_hash`: the summary is the first few parameter values, for
+ * people; the hash covers every significant parameter and the task version,
+ * for uniqueness. Same family, parameters and version: same id.
+ */
+export function taskId(family: string, specs: ParamSpecs, values: Record<string, ParamValue>, version: string): string {
+  const significant = significantParams(specs, values);
+  const hash = createHash('sha256')
+    .update(JSON.stringify({ family, version, params: significant }))
+    .digest('hex')
+    .slice(0, 10);
+  const summary = Object.keys(specs)
+    .filter((name) => specs[name].significant)
+    .slice(0, 3)
+    .map((name) => String(values[name]).replace(/[^A-Za-z0-9.-]+/g, '_').slice(0, 16))
+    .join('_');
+  return summary ? `${family}_${summary}_${hash}` : `${family}_${hash}`;
+}

@@ -1,0 +1,174 @@
+import type { Logger } from 'pino';
+import { describeValue, InvalidOutputError, InvalidRequirementError } from './errors';
+import { type ParamSpecs, type ParamValue, resolveParams } from './params';
+import { isTarget, type Target } from './targets/target';
+import { taskId } from './task-id';
+
+/** What `run()` receives. */
+export interface TaskContext {
+  readonly runId: string;
+  readonly taskId: string;
+  /** 1 for the first attempt, 2 for the first retry, ... */
+  readonly attempt: number;
+  /** Aborted when the run is cancelled or the attempt times out; stop work and throw. */
+  readonly signal: AbortSignal;
+  /** Bound to the run id and task id. */
+  readonly logger: Logger;
+}
+
+/** What a task needs from the machine that runs it; executors map these to their own settings. */
+export interface TaskResources {
+  /** Container image for executors that run containers; their default runner image otherwise. */
+  image?: string;
+  cpus?: number;
+  memoryMb?: number;
+  gpus?: number;
+  /** 'none' (default) or 'host', for a step that must reach a server. */
+  network?: 'none' | 'host';
+  /** Extra environment for the step. */
+  env?: Record<string, string>;
+}
+
+/** Any task, whatever its parameters. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyTask = Task<any>;
+
+export type Requirements = AnyTask | readonly AnyTask[] | Readonly<Record<string, AnyTask>>;
+export type Outputs = Target | readonly Target[] | Readonly<Record<string, Target>>;
+
+type OutputOf<T> = T extends AnyTask ? ReturnType<T['output']> : never;
+/** The shape of `input()`: each requirement replaced by its outputs. */
+export type InputOf<R> = R extends AnyTask
+  ? OutputOf<R>
+  : R extends readonly AnyTask[]
+    ? OutputOf<R[number]>[]
+    : { [K in keyof R]: OutputOf<R[K]> };
+
+/** The constructor side of a task class, as the scheduler and CLI see it. */
+export interface TaskClass<T extends AnyTask = AnyTask> {
+  new (params: never): T;
+  readonly params: ParamSpecs;
+  readonly name: string;
+  readonly family?: string;
+}
+
+function flatten<T>(value: T | readonly T[] | Readonly<Record<string, T>> | undefined | null): unknown[] {
+  if (value === undefined || value === null) return [];
+  if (Array.isArray(value)) return value;
+  if (value instanceof Task || isTarget(value)) return [value];
+  if (typeof value === 'object') return Object.values(value);
+  return [value];
+}
+
+/**
+ * A unit of work. Subclasses declare `static params`, then override
+ * `requires()`, `output()` and `run()`. Parameters are checked when the task
+ * is constructed, so a bad value fails before anything runs.
+ */
+export abstract class Task<P extends object = Record<string, never>> {
+  /** Declared parameters; see `param`. */
+  static params: ParamSpecs = {};
+  /** The family in task ids; the class name when not set. */
+  static family?: string;
+
+  readonly params: Readonly<Required<P>>;
+  /** Change when the task's logic changes, so old outputs (under its id) no longer count. */
+  readonly version: string = '';
+  /** Further attempts after a failed one. */
+  readonly retries: number = 0;
+  /** Wait before the first retry; doubles for each later one. */
+  readonly retryDelayMs: number = 1000;
+  /** Limit for one attempt; the attempt is aborted and fails when it passes. */
+  readonly timeoutMs: number | undefined = undefined;
+  /** What the step needs when an executor runs it elsewhere. */
+  readonly resources: TaskResources = {};
+
+  private cachedId: string | undefined;
+
+  constructor(...[params]: {} extends P ? [params?: P] : [params: P]) {
+    const cls = this.constructor as TaskClass;
+    this.params = resolveParams(this.family, cls.params, (params ?? {}) as Record<string, unknown>) as Required<P>;
+  }
+
+  get family(): string {
+    const cls = this.constructor as TaskClass;
+    return Object.hasOwn(cls, 'family') && cls.family ? cls.family : cls.name;
+  }
+
+  /** Deterministic: family, a readable summary of the parameters, and a hash of them and `version`. */
+  get id(): string {
+    this.cachedId ??= taskId(
+      this.family,
+      (this.constructor as TaskClass).params,
+      this.params as Record<string, ParamValue>,
+      this.version,
+    );
+    return this.cachedId;
+  }
+
+  /** The tasks whose outputs this one reads. */
+  requires(): Requirements {
+    return [];
+  }
+
+  /** The targets this task writes. */
+  output(): Outputs {
+    return [];
+  }
+
+  /** The outputs of `requires()`, in the same shape. */
+  input(): InputOf<ReturnType<this['requires']>> {
+    const required = this.requires();
+    const outputOf = (t: AnyTask) => t.output();
+    if (required instanceof Task) return outputOf(required) as never;
+    if (Array.isArray(required)) return required.map(outputOf) as never;
+    return Object.fromEntries(Object.entries(required).map(([k, t]) => [k, outputOf(t as AnyTask)])) as never;
+  }
+
+  /** True when every output exists. A task with no outputs is never complete unless it overrides this. */
+  async complete(): Promise<boolean> {
+    const outputs = this.outputList();
+    if (outputs.length === 0) return false;
+    const found = await Promise.all(outputs.map((t) => t.exists()));
+    return found.every(Boolean);
+  }
+
+  abstract run(ctx: TaskContext): Promise<void>;
+
+  /** `requires()` as a flat list, checked: anything but a task is an error naming this task. */
+  requirementList(): AnyTask[] {
+    const list = flatten(this.requires());
+    for (const item of list) {
+      if (!(item instanceof Task)) throw new InvalidRequirementError(this.id, describeValue(item));
+    }
+    return list as AnyTask[];
+  }
+
+  /** `output()` as a flat list, checked. */
+  outputList(): Target[] {
+    const list = flatten(this.output());
+    for (const item of list) {
+      if (!isTarget(item)) throw new InvalidOutputError(this.id, describeValue(item));
+    }
+    return list as Target[];
+  }
+
+  /** Uses the default `complete()`: outputs decide, and a task without outputs has nothing to check after running. */
+  get completeByOutputs(): boolean {
+    return this.complete === Task.prototype.complete;
+  }
+
+  toString(): string {
+    return this.id;
+  }
+}
+
+/** A task that only gathers others: complete when all of its requirements are. */
+export class WrapperTask<P extends object = Record<string, never>> extends Task<P> {
+  override async complete(): Promise<boolean> {
+    const found = await Promise.all(this.requirementList().map((t) => t.complete()));
+    return found.every(Boolean);
+  }
+
+  async run(): Promise<void> {}
+}
