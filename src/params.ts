@@ -52,7 +52,9 @@ export class Param<T extends ParamValue = ParamValue> {
 
   /** Parses command-line text, then checks it like any other value. */
   parse(family: string, name: string, text: string): T {
-    return this.resolve(family, name, this.fromText(text));
+    const ok = this.check(this.fromText(text));
+    if (ok === undefined) throw new ParameterError(family, name, text, this.expected);
+    return ok;
   }
 }
 

@@ -149,16 +149,16 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
           await runAttempt(task, attempt, logger);
         },
         {
-          retries: task.retries,
+          retries: task.retries ?? 0,
           factor: 2,
-          minTimeout: task.retryDelayMs,
+          minTimeout: task.retryDelayMs ?? 1000,
           maxTimeout: Number.POSITIVE_INFINITY,
           randomize: false,
           signal,
           shouldRetry: ({ error }) => !signal.aborted && isRetryable(error),
           onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
             if (retriesLeft === 0 || signal.aborted || !isRetryable(error)) return;
-            const delayMs = task.retryDelayMs * 2 ** (attemptNumber - 1);
+            const delayMs = (task.retryDelayMs ?? 1000) * 2 ** (attemptNumber - 1);
             logger.warn({ attempt: attemptNumber, err: error, delayMs }, 'attempt failed; retrying');
             emit({ type: 'task:retry', taskId: id, attempt: attemptNumber, error: error.message, delayMs });
           },
@@ -181,10 +181,9 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     const attemptAbort = new AbortController();
     const onRunAbort = () => attemptAbort.abort(new CancelledError(task.id));
     signal.addEventListener('abort', onRunAbort, { once: true });
+    const { timeoutMs } = task;
     const timer =
-      task.timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => attemptAbort.abort(new TaskTimeoutError(task.id, task.timeoutMs!)), task.timeoutMs);
+      timeoutMs === undefined ? undefined : setTimeout(() => attemptAbort.abort(new TaskTimeoutError(task.id, timeoutMs)), timeoutMs);
     emit({ type: 'task:start', taskId: task.id, attempt });
     logger.info({ attempt }, 'task started');
     try {
@@ -197,7 +196,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
       signal.removeEventListener('abort', onRunAbort);
     }
     const verify = task.completeByOutputs && task.outputList().length === 0 ? true : await task.complete();
-    if (!verify) throw new MissingOutputError(task.id, task.completeByOutputs ? await missingOutputs(task) : []);
+    if (!verify) throw new MissingOutputError(task.id, await missingOutputs(task));
   };
 
   if (pending.size === 0) return [];

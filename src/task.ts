@@ -27,6 +27,19 @@ export interface TaskResources {
   network?: 'none' | 'host';
   /** Extra environment for the step. */
   env?: Record<string, string>;
+  /** Host folders or files the step needs besides the project and the store, at `target` (default: the same path). */
+  mounts?: readonly TaskMount[];
+  /** Numeric "uid:gid" to run as; default: the user running the flow, so outputs belong to them. */
+  user?: string;
+}
+
+/** A host path made visible to a step that runs elsewhere. */
+export interface TaskMount {
+  source: string;
+  /** Default: the same absolute path as `source`. */
+  target?: string;
+  /** Default false. */
+  readOnly?: boolean;
 }
 
 /** Any task, whatever its parameters. */
@@ -72,16 +85,18 @@ export abstract class Task<P extends object = Record<string, never>> {
   static family?: string;
 
   readonly params: Readonly<Required<P>>;
-  /** Change when the task's logic changes, so old outputs (under its id) no longer count. */
-  readonly version: string = '';
-  /** Further attempts after a failed one. */
-  readonly retries: number = 0;
-  /** Wait before the first retry; doubles for each later one. */
-  readonly retryDelayMs: number = 1000;
-  /** Limit for one attempt; the attempt is aborted and fails when it passes. */
-  readonly timeoutMs: number | undefined = undefined;
-  /** What the step needs when an executor runs it elsewhere. */
-  readonly resources: TaskResources = {};
+  // Settings a subclass overrides with a field (`override readonly retries = 3`);
+  // declared without a value so the subclass's own field or constructor decides.
+  /** Change when the task's logic changes, so old outputs (under its id) no longer count; default ''. */
+  declare readonly version?: string;
+  /** Further attempts after a failed one; default 0. */
+  declare readonly retries?: number;
+  /** Wait before the first retry, doubling for each later one; default 1000 ms. */
+  declare readonly retryDelayMs?: number;
+  /** Limit for one attempt: the attempt is aborted and fails when it passes; default none. */
+  declare readonly timeoutMs?: number;
+  /** What the step needs when an executor runs it elsewhere; default {}. */
+  declare readonly resources?: TaskResources;
 
   private cachedId: string | undefined;
 
@@ -101,7 +116,7 @@ export abstract class Task<P extends object = Record<string, never>> {
       this.family,
       (this.constructor as TaskClass).params,
       this.params as Record<string, ParamValue>,
-      this.version,
+      this.version ?? '',
     );
     return this.cachedId;
   }

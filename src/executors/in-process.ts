@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { runWithSignal } from '../cancellation';
 import { CancelledError } from '../errors';
 import type { Executor } from '../executor';
@@ -15,6 +16,9 @@ export function abortion(signal: AbortSignal): { promise: Promise<never>; dispos
   return { promise, dispose: () => signal.removeEventListener('abort', onAbort) };
 }
 
+/** How long an aborted run() gets to finish its clean-up (remove temporary files) before the attempt ends anyway. */
+const abortGraceMs = 2_000;
+
 /**
  * Runs `task.run()` in this process: the embedded default. A task that
  * ignores its abort signal keeps running in the background, but its writes
@@ -25,8 +29,12 @@ export class InProcessExecutor implements Executor {
 
   async execute(task: AnyTask, ctx: TaskContext): Promise<void> {
     const aborted = abortion(ctx.signal);
+    const running = runWithSignal(ctx.signal, () => task.run(ctx));
     try {
-      await Promise.race([runWithSignal(ctx.signal, () => task.run(ctx)), aborted.promise]);
+      await Promise.race([running, aborted.promise]);
+    } catch (err) {
+      if (ctx.signal.aborted) await Promise.race([running.catch(() => {}), sleep(abortGraceMs, undefined, { ref: false })]);
+      throw err;
     } finally {
       aborted.dispose();
     }

@@ -1,0 +1,117 @@
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { type FlowResult, runFlowProcess, startFlow } from './helpers/flow-process';
+
+const flow = 'test/fixtures/steps-flow.ts';
+let store: string;
+beforeEach(async () => {
+  store = await mkdtemp(join(tmpdir(), 'dagwright-cli-'));
+});
+
+const ranLog = async () => (await readFile(join(store, 'ran.log'), 'utf8').catch(() => '')).split('\n').filter(Boolean);
+const outputs = async () => (await readdir(store)).filter((f) => f.endsWith('.txt')).sort();
+const summaryOf = (result: FlowResult) => result.logs.find((l) => l.msg === 'run summary') as Record<string, any>;
+
+/** Resolves once `file` has some content: the flow reached that point. */
+async function waitForFile(file: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if ((await readFile(file, 'utf8').catch(() => '')).length > 0) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`${file} never appeared`);
+}
+
+describe('flow command line', () => {
+  it('runs a flow, exits 0, logs JSON lines with task ids, and does nothing the second time', async () => {
+    const first = await runFlowProcess(flow, ['--store', store, '--workers', '2']);
+    expect(first.code).toBe(0);
+    expect(await outputs()).toEqual(['left.txt', 'middle.txt', 'side.txt', 'top.txt']);
+    const started = first.logs.filter((l) => l.msg === 'task started');
+    expect(started).toHaveLength(5);
+    for (const line of started) expect(line.taskId).toEqual(expect.stringMatching(/^(Step|All)_/));
+    expect(summaryOf(first).counts).toMatchObject({ ran: 5, failed: 0 });
+
+    const second = await runFlowProcess(flow, ['--store', store]);
+    expect(second.code).toBe(0);
+    expect(summaryOf(second).counts).toMatchObject({ ran: 0, complete: 1 });
+    expect(await ranLog()).toHaveLength(4);
+  });
+
+  it('exits 1 when a task fails, keeping finished outputs, and the next run does only the rest', async () => {
+    const failed = await runFlowProcess(flow, ['--store', store, '--fail-at', 'middle', '--workers', '1']);
+    expect(failed.code).toBe(1);
+    const summary = summaryOf(failed);
+    expect(summary.counts).toMatchObject({ ran: 2, failed: 1, blocked: 2 });
+    expect(summary.problems.find((p: any) => p.status === 'failed').error).toContain('middle failed on purpose');
+    expect(await outputs()).toEqual(['left.txt', 'side.txt']);
+
+    const resumed = await runFlowProcess(flow, ['--store', store]);
+    expect(resumed.code).toBe(0);
+    expect(await ranLog()).toEqual(expect.arrayContaining(['left', 'side', 'middle', 'middle', 'top']));
+    expect((await ranLog()).filter((n) => n === 'left')).toHaveLength(1);
+  });
+
+  it('exits 2 on a bad option or parameter value, naming it, before anything runs', async () => {
+    const bad = await runFlowProcess(flow, ['--store', store, '--slow-ms', 'soon']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('parameter "slowMs" got "soon"; expected an integer >= 0. Pass --slow-ms');
+    const unknown = await runFlowProcess(flow, ['--store', store, '--colour', 'red']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("Unknown option '--colour'");
+    const workers = await runFlowProcess(flow, ['--store', store, '--workers', '0']);
+    expect(workers.code).toBe(2);
+    expect(workers.stderr).toContain('--workers got "0"; expected an integer >= 1');
+    expect(await ranLog()).toEqual([]);
+  });
+
+  it('--dry-run says what would run and why, and runs nothing; --graph prints DOT', async () => {
+    const dry = await runFlowProcess(flow, ['--store', store, '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain('dry run: 5 task(s) would run, 0 already complete');
+    expect(dry.stdout).toMatch(new RegExp(`would run Step_left_\\S+: missing ${join(store, 'left.txt')}`));
+    const graph = await runFlowProcess(flow, ['--store', store, '--graph']);
+    expect(graph.code).toBe(0);
+    expect(graph.stdout).toMatch(/^digraph dagwright \{/);
+    expect(graph.stdout.match(/ -> /g)).toHaveLength(4);
+    expect(await ranLog()).toEqual([]);
+  });
+
+  it('--help lists the flow parameters with defaults, the standard options and exit codes', async () => {
+    const help = await runFlowProcess(flow, ['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/--slow-ms <value>\s+an integer >= 0 \(default: 0\)/);
+    expect(help.stdout).toMatch(/--workers <value>/);
+    expect(help.stdout).toContain('exit codes: 0 complete, 1 a task failed, 2 usage or configuration error');
+  });
+
+  it('SIGTERM cancels: exit 143, running tasks aborted, nothing half-written visible, summary says cancelled', async () => {
+    const { child, done } = startFlow(flow, ['--store', store, '--workers', '1', '--slow-ms', '3000']);
+    await waitForFile(join(store, 'ran.log'));
+    child.kill('SIGTERM');
+    const result = await done;
+    expect(result.code).toBe(143);
+    expect(summaryOf(result).cancelled).toBe(true);
+    expect(summaryOf(result).counts.cancelled).toBe(5);
+    expect(await outputs()).toEqual([]);
+    expect((await readdir(store)).filter((f) => f.includes('dagwright-tmp'))).toEqual([]);
+  });
+
+  it('a run killed with SIGKILL mid-write leaves no partial output; the next run does only the unfinished work', async () => {
+    const { child, done } = startFlow(flow, ['--store', store, '--workers', '1', '--slow-ms', '1500']);
+    // Wait until the second task started: the first has finished and published its output.
+    for (let i = 0; i < 400 && (await ranLog()).length < 2; i++) await new Promise((r) => setTimeout(r, 25));
+    child.kill('SIGKILL');
+    await done;
+    const finished = await outputs();
+    expect(finished).toHaveLength(1);
+    for (const file of finished) expect(await readFile(join(store, file), 'utf8')).toMatch(/part 4\n$/);
+
+    const resumed = await runFlowProcess(flow, ['--store', store]);
+    expect(resumed.code).toBe(0);
+    expect(await outputs()).toEqual(['left.txt', 'middle.txt', 'side.txt', 'top.txt']);
+    const log = await ranLog();
+    expect(log.filter((n) => n === finished[0].replace('.txt', ''))).toHaveLength(1);
+  });
+});
