@@ -93,6 +93,78 @@ export class TaskFailedError extends DagwrightError {
 /** The command line or the flow's configuration is wrong: exit code 2. */
 export class UsageError extends DagwrightError {}
 
+/** Another process holds a lock (a run of the same flow and parameters) and the caller would not wait: exit code 75. */
+export class LockedError extends DagwrightError {
+  constructor(
+    readonly lockPath: string,
+    readonly holder: { readonly pid: number; readonly host: string; readonly startedAt: string; readonly heartbeatAt: string; readonly label?: string },
+  ) {
+    super(
+      `${holder.label ?? 'another process'} holds the lock ${lockPath}: pid ${holder.pid} on ${holder.host} since ${holder.startedAt} ` +
+        `(last heartbeat ${holder.heartbeatAt}). Wait for it (--wait) or, if that process is gone, the lock is taken over once it is stale.`,
+    );
+  }
+}
+
+/** A target URI or `--store` value cannot be used: no bucket, an unknown scheme, a path escaping its folder. */
+export class InvalidUriError extends UsageError {
+  constructor(readonly uri: string, readonly reason: string) {
+    super(`"${uri}": ${reason}`);
+  }
+}
+
+/** What went wrong talking to object storage; `StorageError.problem`. */
+export type StorageProblem =
+  | 'no-such-bucket'
+  | 'no-such-key'
+  | 'access-denied'
+  | 'bad-credentials'
+  | 'no-credentials'
+  | 'unreachable'
+  | 'server-error'
+  | 'configuration'
+  | 'request-failed';
+
+/**
+ * An S3 request failed for a reason other than "the object is absent": a
+ * missing bucket, refused credentials, an unreachable endpoint. Names the
+ * bucket and endpoint, never the credentials; `cause` keeps only the
+ * service's error name and message.
+ */
+export class StorageError extends DagwrightError {
+  override readonly retryable: boolean;
+  readonly problem: StorageProblem;
+  /** The S3 operation, e.g. `HeadObject`. */
+  readonly operation: string;
+  readonly bucket: string;
+  readonly key: string | undefined;
+  /** Where the request went, e.g. `http://127.0.0.1:4568` or `https://s3.eu-west-1.amazonaws.com`. */
+  readonly endpoint: string;
+  /** HTTP status, when the server answered. */
+  readonly status: number | undefined;
+
+  constructor(details: {
+    problem: StorageProblem;
+    operation: string;
+    bucket: string;
+    key?: string;
+    endpoint: string;
+    status?: number;
+    retryable: boolean;
+    message: string;
+    cause?: unknown;
+  }) {
+    super(details.message, { cause: details.cause });
+    this.problem = details.problem;
+    this.operation = details.operation;
+    this.bucket = details.bucket;
+    this.key = details.key;
+    this.endpoint = details.endpoint;
+    this.status = details.status;
+    this.retryable = details.retryable;
+  }
+}
+
 /** Describes an unexpected value for error messages: its kind and a short preview. */
 export function describeValue(value: unknown): string {
   if (value === null) return 'null';

@@ -63,9 +63,12 @@ export class TaskGraph {
     return this.graph.successors(id) ?? [];
   }
 
+  private topologicalOrder: string[] | undefined;
+
   /** Every task id, dependencies before the tasks that need them. */
-  order(): string[] {
-    return alg.topsort(this.graph);
+  order(): readonly string[] {
+    this.topologicalOrder ??= alg.topsort(this.graph);
+    return this.topologicalOrder;
   }
 
   /** Graphviz DOT; `status` may colour nodes (e.g. complete / to run). */
@@ -83,7 +86,12 @@ export class TaskGraph {
   }
 
   private assertAcyclic(): void {
-    if (alg.isAcyclic(this.graph)) return;
+    try {
+      this.order();
+      return;
+    } catch (err) {
+      if (!(err instanceof alg.CycleException)) throw err;
+    }
     const component = alg.findCycles(this.graph)[0];
     throw new CycleError(this.orderedCycle(new Set(component)));
   }

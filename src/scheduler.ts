@@ -1,5 +1,6 @@
+import { setMaxListeners } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
-import pRetry from 'p-retry';
 import type { Logger } from 'pino';
 import { CancelledError, DagwrightError, MissingOutputError, TaskFailedError, TaskTimeoutError } from './errors';
 import type { Executor } from './executor';
@@ -143,29 +144,22 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
       ...(error === undefined ? {} : { error }),
     });
     try {
-      await pRetry(
-        async (attempt) => {
-          attempts = attempt;
-          await runAttempt(task, attempt, logger);
-        },
-        {
-          retries: task.retries ?? 0,
-          factor: 2,
-          minTimeout: task.retryDelayMs ?? 1000,
-          maxTimeout: Number.POSITIVE_INFINITY,
-          randomize: false,
-          signal,
-          shouldRetry: ({ error }) => !signal.aborted && isRetryable(error),
-          onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
-            if (retriesLeft === 0 || signal.aborted || !isRetryable(error)) return;
-            const delayMs = (task.retryDelayMs ?? 1000) * 2 ** (attemptNumber - 1);
-            logger.warn({ attempt: attemptNumber, err: error, delayMs }, 'attempt failed; retrying');
-            emit({ type: 'task:retry', taskId: id, attempt: attemptNumber, error: error.message, delayMs });
-          },
-        },
-      );
-      logger.info({ durationMs: record('ran').durationMs, attempts }, 'task succeeded');
-      return record('ran');
+      const retries = task.retries ?? 0;
+      for (attempts = 1; ; attempts++) {
+        try {
+          await runAttempt(task, attempts, logger);
+          break;
+        } catch (err) {
+          if (attempts > retries || signal.aborted || !isRetryable(err)) throw err;
+          const delayMs = (task.retryDelayMs ?? 1000) * 2 ** (attempts - 1);
+          logger.warn({ attempt: attempts, err, delayMs }, 'attempt failed; retrying');
+          emit({ type: 'task:retry', taskId: id, attempt: attempts, error: asError(err).message, delayMs });
+          await sleep(delayMs, undefined, { signal });
+        }
+      }
+      const ran = record('ran');
+      logger.info({ durationMs: ran.durationMs, attempts }, 'task succeeded');
+      return ran;
     } catch (err) {
       if (signal.aborted) {
         logger.warn('task cancelled');
@@ -215,6 +209,8 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     waitingOn.set(id, count);
     if (count === 0) ready.push(id);
   }
+  // Each running attempt listens to the run's signal; that many listeners are expected, not a leak.
+  setMaxListeners(2 * options.workers + 10, signal);
   signal.addEventListener('abort', onAbort, { once: true });
   try {
     for (const id of ready) start(id);

@@ -78,7 +78,7 @@ function flatten<T>(value: T | readonly T[] | Readonly<Record<string, T>> | unde
  * `requires()`, `output()` and `run()`. Parameters are checked when the task
  * is constructed, so a bad value fails before anything runs.
  */
-export abstract class Task<P extends object = Record<string, never>> {
+export abstract class Task<P extends object = object> {
   /** Declared parameters; see `param`. */
   static params: ParamSpecs = {};
   /** The family in task ids; the class name when not set. */
@@ -179,7 +179,7 @@ export abstract class Task<P extends object = Record<string, never>> {
 }
 
 /** A task that only gathers others: complete when all of its requirements are. */
-export class WrapperTask<P extends object = Record<string, never>> extends Task<P> {
+export class WrapperTask<P extends object = object> extends Task<P> {
   override async complete(): Promise<boolean> {
     const found = await Promise.all(this.requirementList().map((t) => t.complete()));
     return found.every(Boolean);

@@ -14,13 +14,13 @@ const ranLog = async () => (await readFile(join(store, 'ran.log'), 'utf8').catch
 const outputs = async () => (await readdir(store)).filter((f) => f.endsWith('.txt')).sort();
 const summaryOf = (result: FlowResult) => result.logs.find((l) => l.msg === 'run summary') as Record<string, any>;
 
-/** Resolves once `file` has some content: the flow reached that point. */
-async function waitForFile(file: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if ((await readFile(file, 'utf8').catch(() => '')).length > 0) return;
+/** Resolves once `ran.log` names `count` steps: the flow reached that point. */
+async function waitForSteps(count: number): Promise<void> {
+  const deadline = Date.now() + 50_000;
+  while ((await ranLog()).length < count) {
+    if (Date.now() > deadline) throw new Error(`the flow never started ${count} step(s)`);
     await new Promise((r) => setTimeout(r, 25));
   }
-  throw new Error(`${file} never appeared`);
 }
 
 describe('flow command line', () => {
@@ -88,7 +88,7 @@ describe('flow command line', () => {
 
   it('SIGTERM cancels: exit 143, running tasks aborted, nothing half-written visible, summary says cancelled', async () => {
     const { child, done } = startFlow(flow, ['--store', store, '--workers', '1', '--slow-ms', '3000']);
-    await waitForFile(join(store, 'ran.log'));
+    await waitForSteps(1);
     child.kill('SIGTERM');
     const result = await done;
     expect(result.code).toBe(143);
@@ -101,7 +101,7 @@ describe('flow command line', () => {
   it('a run killed with SIGKILL mid-write leaves no partial output; the next run does only the unfinished work', async () => {
     const { child, done } = startFlow(flow, ['--store', store, '--workers', '1', '--slow-ms', '1500']);
     // Wait until the second task started: the first has finished and published its output.
-    for (let i = 0; i < 400 && (await ranLog()).length < 2; i++) await new Promise((r) => setTimeout(r, 25));
+    await waitForSteps(2);
     child.kill('SIGKILL');
     await done;
     const finished = await outputs();

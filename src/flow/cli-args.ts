@@ -4,6 +4,8 @@ import { DagwrightError, UsageError } from '../errors';
 import { type LogLevel, logLevels } from '../logger';
 import { type ParamSpecs, type ParamValue, toFlagName } from '../params';
 import type { FlowDefinition } from './flow';
+import { checkSchedule } from './schedule';
+import { checkStore } from '../targets/uri';
 
 export const executorNames = ['auto', 'inprocess', 'docker', 'swarm'] as const;
 export type ExecutorName = (typeof executorNames)[number];
@@ -19,6 +21,8 @@ export interface StandardOptions {
   help: boolean;
   /** Wait for another run holding the lock instead of exiting. */
   wait: boolean;
+  /** Run on this cron schedule in the foreground instead of once. */
+  schedule: string | undefined;
   /** Internal: run only this task, once, in this process (how container steps start). */
   runTask: string | undefined;
 }
@@ -49,6 +53,11 @@ const standard: Record<keyof StandardOptions, StandardOption> = {
   graph: { flag: 'graph', type: 'boolean', help: 'print the task graph as Graphviz DOT; run nothing' },
   logLevel: { flag: 'log-level', type: 'string', help: `one of ${logLevels.join(', ')}`, default: 'info' },
   wait: { flag: 'wait', type: 'boolean', help: 'if another run of this flow holds the lock, wait for it' },
+  schedule: {
+    flag: 'schedule',
+    type: 'string',
+    help: 'stay in the foreground and run on this cron schedule, e.g. "*/30 * * * *" (6 fields: seconds first)',
+  },
   help: { flag: 'help', type: 'boolean', help: 'show this help' },
   runTask: { flag: 'run-task', type: 'string', help: 'run one task by id', hidden: true },
 };
@@ -68,6 +77,12 @@ function positiveInt(flag: string, text: string): number {
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--${flag} got "${text}"; expected an integer >= 1.`);
   return n;
+}
+
+/** `--store`: an S3 URI without a bucket, or an unknown scheme, is a usage error before anything runs. */
+function checkedStore(store: string): string {
+  checkStore(store);
+  return store;
 }
 
 /** Parses a flow script's command line: its own parameters and the standard options. */
@@ -92,14 +107,16 @@ export function parseFlowArgs(flow: FlowDefinition, argv: readonly string[]): Pa
   const options: StandardOptions = {
     workers: positiveInt('workers', text('workers')),
     executor: executor as ExecutorName,
-    store: text('store'),
+    store: checkedStore(text('store')),
     dryRun: values['dry-run'] === true,
     graph: values.graph === true,
     logLevel: logLevel as LogLevel,
     help: values.help === true,
     wait: values.wait === true,
+    schedule: values.schedule as string | undefined,
     runTask: values['run-task'] as string | undefined,
   };
+  if (options.schedule !== undefined) checkSchedule(options.schedule);
   const params: Record<string, ParamValue> = {};
   if (options.help) return { params, options };
   const family = `flow ${flow.name ?? ''}`.trim();

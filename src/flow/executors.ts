@@ -1,8 +1,14 @@
 import type { Logger } from 'pino';
 import { UsageError } from '../errors';
 import type { Executor } from '../executor';
+import { createDockerClient, dockerHost, pingDocker } from '../executors/docker/client';
+import { DockerExecutor } from '../executors/docker/docker-executor';
+import { DockerUnavailableError } from '../executors/docker/errors';
 import { InProcessExecutor } from '../executors/in-process';
 import type { ExecutorName } from './cli-args';
+
+/** How long `auto` and `docker` wait for the engine's ping. */
+const pingTimeoutMs = 1000;
 
 /** How to start this flow again for a single task, in another process or container. */
 export interface FlowInvocation {
@@ -21,9 +27,20 @@ export interface ExecutorSetup {
 /** Makes the executor `--executor` names. */
 export async function createExecutor(name: ExecutorName, setup: ExecutorSetup): Promise<Executor> {
   switch (name) {
-    case 'auto':
     case 'inprocess':
       return new InProcessExecutor();
+    case 'docker':
+    case 'auto': {
+      const docker = createDockerClient();
+      try {
+        await pingDocker(docker, pingTimeoutMs);
+      } catch (err) {
+        if (name === 'docker' || !(err instanceof DockerUnavailableError)) throw err;
+        setup.logger.info({ dockerHost: dockerHost() }, `no Docker engine answered within ${pingTimeoutMs} ms; running tasks in process`);
+        return new InProcessExecutor();
+      }
+      return new DockerExecutor({ docker, invocation: setup.invocation, store: setup.store });
+    }
     default:
       throw new UsageError(`--executor ${name} is not available in this version of dagwright; use --executor inprocess.`);
   }

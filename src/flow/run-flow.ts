@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { CancelledError, DagwrightError, UsageError } from '../errors';
 import { InProcessExecutor } from '../executors/in-process';
@@ -14,6 +14,8 @@ import { helpText, paramsToArgs, parseFlowArgs, type ParsedArgs } from './cli-ar
 import { ExitCode } from './exit-codes';
 import { createExecutor, type FlowInvocation } from './executors';
 import { asFlow, type FlowDefinition } from './flow';
+import { guardedRun } from './guarded-run';
+import { runOnSchedule } from './schedule';
 
 export interface RunFlowOptions {
   /** Default: `process.argv.slice(2)`. */
@@ -132,21 +134,28 @@ async function main(flow: FlowDefinition, argv: readonly string[], controller: A
     entry: script,
     args: [...paramsToArgs(flow.params, params), '--store', store, '--log-level', options.logLevel],
   };
-  let executor;
-  try {
-    executor = await createExecutor(options.executor, { logger, invocation, store });
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    logger.error({ err }, err.message);
-    return ExitCode.usage;
-  }
-  try {
-    const summary = await run(graph.roots, { executor, workers: options.workers, logger, signal: controller.signal });
-    printSummary(summary, logger);
-    return summary.ok ? ExitCode.ok : ExitCode.taskFailed;
-  } finally {
-    await executor.close();
-  }
+  // One run: the flow lock (or exit 75), a history record, per-task locks around the executor.
+  const flowName = flow.name ?? basename(script).replace(/\.[cm]?[jt]s$/, '');
+  const runOnce = (signal: AbortSignal): Promise<number> =>
+    guardedRun({ flow: flowName, params, store, wait: options.wait, logger, signal }, async ({ runId, wrapExecutor, onEvent }) => {
+      let executor;
+      try {
+        executor = await createExecutor(options.executor, { logger, invocation, store });
+      } catch (err) {
+        if (!(err instanceof UsageError)) throw err;
+        logger.error({ err }, err.message);
+        return { exitCode: ExitCode.usage, error: err.message };
+      }
+      try {
+        const summary = await run(graph.roots, { executor: wrapExecutor(executor), workers: options.workers, logger, signal, runId, onEvent });
+        printSummary(summary, logger);
+        return { summary };
+      } finally {
+        await executor.close();
+      }
+    });
+  if (options.schedule !== undefined) return runOnSchedule(options.schedule, runOnce, { logger, signal: controller.signal });
+  return runOnce(controller.signal);
 }
 
 /**

@@ -1,0 +1,92 @@
+/**
+ * Scheduler overhead with trivial tasks that each write a tiny local file:
+ * a fan-in of N leaves into one root (N = 1,000 and 10,000), a chain of
+ * 1,000, and a second run of the finished 10,000 fan-in (nothing to do).
+ * Times scheduling and running inside this process; start-up is reported
+ * apart. The last line is JSON.
+ *
+ *   npm run bench:scheduler
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger, LocalTarget, param, run, Task } from '../src';
+
+const startupMs = process.uptime() * 1000;
+const logger = createLogger({ level: 'silent' });
+const workers = 16;
+
+class Leaf extends Task<{ dir: string; i: number }> {
+  static override params = { dir: param.string(), i: param.int() };
+  override output() {
+    return new LocalTarget(join(this.params.dir, `leaf-${this.params.i}.txt`));
+  }
+  async run() {
+    await this.output().writeText(`${this.params.i}\n`);
+  }
+}
+
+class FanIn extends Task<{ dir: string; n: number }> {
+  static override params = { dir: param.string(), n: param.int() };
+  override requires() {
+    return Array.from({ length: this.params.n }, (_, i) => new Leaf({ dir: this.params.dir, i }));
+  }
+  override output() {
+    return new LocalTarget(join(this.params.dir, 'root.txt'));
+  }
+  async run() {
+    await this.output().writeText('done\n');
+  }
+}
+
+class Link extends Task<{ dir: string; i: number }> {
+  static override params = { dir: param.string(), i: param.int() };
+  override requires() {
+    return this.params.i === 0 ? [] : [new Link({ dir: this.params.dir, i: this.params.i - 1 })];
+  }
+  override output() {
+    return new LocalTarget(join(this.params.dir, `link-${this.params.i}.txt`));
+  }
+  async run() {
+    await this.output().writeText(`${this.params.i}\n`);
+  }
+}
+
+async function timed(label: string, tasks: number, root: Task, expectRan: number): Promise<number> {
+  const started = performance.now();
+  const summary = await run(root, { logger, workers });
+  const seconds = (performance.now() - started) / 1000;
+  const ran = summary.tasks.filter((t) => t.status === 'ran').length;
+  if (!summary.ok || ran !== expectRan) throw new Error(`${label}: expected ${expectRan} tasks to run, ${ran} ran (ok=${summary.ok})`);
+  console.log(`${label.padEnd(22)} ${seconds.toFixed(3)} s  ${((seconds * 1000) / tasks).toFixed(3)} ms/task  (${ran} ran)`);
+  return seconds;
+}
+
+async function main() {
+  const base = await mkdtemp(join(tmpdir(), 'dagwright-bench-'));
+  try {
+    console.log(`process start-up (node + ts-node + imports): ${startupMs.toFixed(0)} ms, not counted below; workers ${workers}`);
+    const fanin1k = await timed('fan-in 1,000', 1_001, new FanIn({ dir: join(base, 'f1k'), n: 1_000 }), 1_001);
+    const fanin10k = await timed('fan-in 10,000', 10_001, new FanIn({ dir: join(base, 'f10k'), n: 10_000 }), 10_001);
+    const chain1k = await timed('chain 1,000', 1_000, new Link({ dir: join(base, 'chain'), i: 999 }), 1_000);
+    const noop10k = await timed('no-op re-run 10,000', 10_001, new FanIn({ dir: join(base, 'f10k'), n: 10_000 }), 0);
+    const peakRssMb = process.resourceUsage().maxRSS / 1024;
+    console.log(`peak RSS ${peakRssMb.toFixed(0)} MB; ms/task at 1k vs 10k: ${((fanin10k / 10_001) / (fanin1k / 1_001)).toFixed(2)}x`);
+    console.log(
+      JSON.stringify({
+        bench: 'scheduler',
+        fanin1k_s: +fanin1k.toFixed(3),
+        fanin10k_s: +fanin10k.toFixed(3),
+        chain1k_s: +chain1k.toFixed(3),
+        noop10k_s: +noop10k.toFixed(3),
+        peak_rss_mb: Math.round(peakRssMb),
+        startup_ms: Math.round(startupMs),
+        workers,
+      }),
+    );
+  } finally {
+    await rm(base, { recursive: true, force: true });
+  }
+}
+
+void main();

@@ -1,0 +1,64 @@
+/**
+ * Removes the step containers that crashed or killed flows left behind
+ * (found by the `dagwright.managed` label).
+ *
+ *   npx ts-node src/cli/prune.ts [--all] [--run-id ID] [--dry-run]
+ *
+ * Without --all, containers whose flow process still runs on this machine
+ * are kept. Exit codes: 0 done, 1 some container could not be removed,
+ * 2 usage error or no engine.
+ */
+import { parseArgs } from 'node:util';
+import { createDockerClient, dockerHost, pingDocker } from '../executors/docker/client';
+import { DockerUnavailableError } from '../executors/docker/errors';
+import { pruneContainers } from '../executors/docker/prune';
+
+const usage = 'usage: prune [--all] [--run-id ID] [--dry-run]\n' +
+  '  --all        also remove containers of flows that are still running\n' +
+  '  --run-id ID  only that run\'s containers\n' +
+  '  --dry-run    list, remove nothing\n';
+
+/** The `prune` command: returns the exit code. */
+export async function pruneCommand(argv: readonly string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
+  let values: { all?: boolean; 'run-id'?: string; 'dry-run'?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: { all: { type: 'boolean' }, 'run-id': { type: 'string' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean' } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    process.stderr.write(`error: ${(err as Error).message}\n${usage}`);
+    return 2;
+  }
+  if (values.help) {
+    out.write(usage);
+    return 0;
+  }
+  const docker = createDockerClient();
+  try {
+    await pingDocker(docker, 2000, dockerHost());
+  } catch (err) {
+    if (!(err instanceof DockerUnavailableError)) throw err;
+    process.stderr.write(`error: ${err.message}\n`);
+    return 2;
+  }
+  const pruned = await pruneContainers(docker, { all: values.all, runId: values['run-id'], dryRun: values['dry-run'] });
+  for (const c of pruned) {
+    const verb = values['dry-run'] ? 'would remove' : c.removed ? 'removed' : 'FAILED to remove';
+    out.write(`${verb} ${c.id} (${c.state}) run ${c.runId ?? '?'} task ${c.taskId ?? '?'}${c.error && !c.removed ? `: ${c.error}` : ''}\n`);
+  }
+  out.write(`${pruned.length === 0 ? 'nothing to prune' : `${pruned.filter((c) => c.removed).length} of ${pruned.length} container(s) removed`}\n`);
+  return pruned.some((c) => !c.removed && !values['dry-run']) ? 1 : 0;
+}
+
+if (require.main === module) {
+  pruneCommand(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,11 @@
+export { DockerExecutor, defaultRunnerImage, defaultPassEnv } from './docker-executor';
+export type { DockerExecutorOptions } from './docker-executor';
+export { ContainerTask } from './container-task';
+export { createDockerClient, dockerHost, pingDocker } from './client';
+export type { DockerClient } from './client';
+export { pruneContainers } from './prune';
+export type { PruneOptions, PrunedContainer } from './prune';
+export { Labels } from './labels';
+export { containerOptions } from './container-spec';
+export type { StepSpec } from './container-spec';
+export * from './errors';

@@ -1,0 +1,61 @@
+import { hostname } from 'node:os';
+import type { DockerClient } from './client';
+import { Labels, labelFilter } from './labels';
+
+export interface PruneOptions {
+  /** Also remove containers whose owning flow process is still running (or on another host). Default false. */
+  all?: boolean;
+  /** Only this run's containers. */
+  runId?: string;
+  /** List what would be removed; remove nothing. */
+  dryRun?: boolean;
+}
+
+export interface PrunedContainer {
+  readonly id: string;
+  readonly runId: string | undefined;
+  readonly taskId: string | undefined;
+  readonly state: string;
+  readonly removed: boolean;
+  readonly error?: string;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the step containers a crashed or killed flow left behind, found by
+ * the `dagwright.managed` label. By default it keeps containers whose owning
+ * process (host name and pid labels) still runs on this machine, so a prune
+ * never breaks a live run.
+ */
+export async function pruneContainers(docker: DockerClient, options: PruneOptions = {}): Promise<PrunedContainer[]> {
+  const filters = labelFilter(options.runId === undefined ? {} : { [Labels.runId]: options.runId });
+  const listed = await docker.listContainers({ all: true, filters });
+  const here = hostname();
+  const orphans = listed.filter((c) => {
+    if (options.all) return true;
+    const pid = Number(c.Labels[Labels.ownerPid]);
+    const host = c.Labels[Labels.ownerHost];
+    if (host !== here || !Number.isSafeInteger(pid)) return false;
+    return pid === process.pid ? false : !processAlive(pid);
+  });
+  return Promise.all(
+    orphans.map(async (c): Promise<PrunedContainer> => {
+      const base = { id: c.Id.slice(0, 12), runId: c.Labels[Labels.runId], taskId: c.Labels[Labels.taskId], state: c.State };
+      if (options.dryRun) return { ...base, removed: false };
+      try {
+        await docker.getContainer(c.Id).remove({ force: true, v: true });
+        return { ...base, removed: true };
+      } catch (err) {
+        return { ...base, removed: (err as { statusCode?: number }).statusCode === 404, error: (err as Error).message };
+      }
+    }),
+  );
+}

@@ -1,0 +1,68 @@
+import { hostname } from 'node:os';
+import type { ParamValue } from '../params';
+import type { TaskStatus } from '../scheduler';
+
+/** What a run record says about the run; `unfinished` is derived when read (see `effectiveStatus`). */
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled';
+export type ShownRunStatus = RunStatus | 'unfinished';
+
+/** One task in a run record. `running` while an attempt is under way. */
+export interface TaskHistory {
+  readonly id: string;
+  readonly family?: string;
+  readonly status: TaskStatus | 'running';
+  readonly attempts: number;
+  readonly durationMs?: number;
+  readonly executor?: string;
+  readonly error?: string;
+  readonly blockedBy?: string;
+  readonly startedAt?: string;
+  readonly endedAt?: string;
+  /** Found complete once its task lock was ours: another run made it while this one waited. */
+  readonly completedElsewhere?: boolean;
+}
+
+/** `<store>/_runs/<runId>.json`: written at start, updated as tasks finish, final at the end. */
+export interface RunRecord {
+  readonly format: 'dagwright.run/1';
+  readonly runId: string;
+  readonly flow: string;
+  readonly params: Readonly<Record<string, ParamValue>>;
+  readonly store: string;
+  readonly host: string;
+  readonly pid: number;
+  readonly startedAt: string;
+  /** Refreshed at least every minute while the run lives. */
+  readonly updatedAt: string;
+  readonly endedAt?: string;
+  readonly durationMs?: number;
+  readonly status: RunStatus;
+  /** Counts per task status, in the final record. */
+  readonly counts?: Readonly<Record<TaskStatus, number>>;
+  /** Why the run itself (not a task) failed: a broken graph, an executor that could not start. */
+  readonly error?: string;
+  readonly tasks: readonly TaskHistory[];
+}
+
+/** A `running` record older than this without an update is unfinished, whatever its host. */
+export const unfinishedAfterMs = 10 * 60_000;
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The status to show: a record still `running` whose process is gone (dead
+ * pid on this host, or no update for 10 minutes) was killed: `unfinished`.
+ */
+export function effectiveStatus(record: RunRecord, now = Date.now()): ShownRunStatus {
+  if (record.status !== 'running') return record.status;
+  if (record.host === hostname() && !pidAlive(record.pid)) return 'unfinished';
+  if (now - Date.parse(record.updatedAt) > unfinishedAfterMs) return 'unfinished';
+  return 'running';
+}

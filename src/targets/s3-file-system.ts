@@ -1,0 +1,320 @@
+import {
+  CompleteMultipartUploadCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  paginateListObjectsV2,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { Readable } from 'node:stream';
+import { throwIfAttemptAborted } from '../cancellation';
+import { DagwrightError, InvalidUriError, StorageError } from '../errors';
+import type { DirectoryWriter, FileSystem, WriteBody } from './file-system';
+import { defaultS3Client, describeEndpoint } from './s3-client';
+import { httpStatus, toStorageError } from './s3-errors';
+import { formatS3Uri, parseS3ObjectUri, relativeSegments } from './s3-uri';
+
+/** The object that publishes a directory target: written last, checked by `exists()` (Luigi's convention). */
+export const SUCCESS_MARKER = '_SUCCESS';
+
+/** S3's smallest part for every part of a multipart upload but the last. */
+const MIN_PART_SIZE = 5 * 1024 * 1024;
+
+export interface S3FileSystemOptions {
+  /** Default: the process's shared client from the standard AWS configuration (`defaultS3Client()`), made on first use. */
+  client?: S3Client;
+  /** Part size of streamed uploads, in bytes; default 8 MiB (S3's minimum is 5 MiB). A stream shorter than one part is sent in one PUT. */
+  partSize?: number;
+  /** Parts of one streamed upload sent at once; default 4. */
+  queueSize?: number;
+}
+
+/**
+ * S3 (or an S3-compatible server) as a `FileSystem`; paths are `s3://bucket/key`
+ * URIs. A write is atomic because S3 publishes an object only when its PUT or
+ * multipart upload completes: a buffer goes in one PUT; a stream goes through
+ * a multipart upload that is aborted on the server when the stream or a part
+ * fails. A directory is the objects under `key/`, published by writing
+ * `key/_SUCCESS` last.
+ */
+export class S3FileSystem implements FileSystem {
+  private injected: S3Client | undefined;
+  private readonly partSize: number;
+  private readonly queueSize: number;
+  /** Buckets seen to exist, so a 404 from HEAD costs one HeadBucket per bucket, not one per check. */
+  private readonly knownBuckets = new Map<string, Promise<void>>();
+
+  constructor(options: S3FileSystemOptions = {}) {
+    this.injected = options.client;
+    this.partSize = options.partSize ?? 8 * 1024 * 1024;
+    this.queueSize = options.queueSize ?? 4;
+    if (!Number.isSafeInteger(this.partSize) || this.partSize < MIN_PART_SIZE) {
+      throw new DagwrightError(`S3FileSystem: expected \`partSize\` to be an integer >= ${MIN_PART_SIZE} (S3's minimum part size), got ${this.partSize}.`);
+    }
+  }
+
+  get client(): S3Client {
+    this.injected ??= defaultS3Client();
+    return this.injected;
+  }
+
+  /** Sends a command; failures become `StorageError`s naming the bucket, key and endpoint. */
+  private async send<T>(operation: string, bucket: string, key: string | undefined, request: () => Promise<T>): Promise<T> {
+    try {
+      return await request();
+    } catch (err) {
+      throw await toStorageError(err, { client: this.client, operation, bucket, key });
+    }
+  }
+
+  /** A HEAD request: true if the object is there, false on 404 in an existing bucket; any other failure throws. */
+  async exists(uri: string): Promise<boolean> {
+    const { bucket, key } = parseS3ObjectUri(uri);
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return true;
+    } catch (err) {
+      // HEAD has no body: a missing key and a missing bucket are both a bare 404.
+      if (httpStatus(err) === 404) {
+        await this.checkBucket(bucket, key);
+        return false;
+      }
+      throw await toStorageError(err, { client: this.client, operation: 'HeadObject', bucket, key });
+    }
+  }
+
+  private checkBucket(bucket: string, key: string): Promise<void> {
+    let check = this.knownBuckets.get(bucket);
+    if (!check) {
+      check = this.headBucket(bucket, key);
+      this.knownBuckets.set(bucket, check);
+      // Forget a failure, so a bucket created later is found.
+      check.catch(() => this.knownBuckets.delete(bucket));
+    }
+    return check;
+  }
+
+  private async headBucket(bucket: string, key: string): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: bucket }));
+    } catch (err) {
+      const status = httpStatus(err);
+      // Without s3:ListBucket HeadBucket is refused even though the bucket exists: the object's 404 stands.
+      if (status === 403) return;
+      const endpoint = await describeEndpoint(this.client);
+      if (status === 404) {
+        throw new StorageError({
+          problem: 'no-such-bucket',
+          operation: 'HeadObject',
+          bucket,
+          key,
+          endpoint,
+          status,
+          retryable: false,
+          message: `bucket "${bucket}" does not exist at ${endpoint} (checking ${formatS3Uri({ bucket, key })}). Create it, or fix the bucket in the URI or --store.`,
+        });
+      }
+      throw await toStorageError(err, { client: this.client, operation: 'HeadBucket', bucket });
+    }
+  }
+
+  async read(uri: string): Promise<Buffer> {
+    const { bucket, key } = parseS3ObjectUri(uri);
+    return this.send('GetObject', bucket, key, async () => {
+      const response = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      const bytes = await response.Body!.transformToByteArray();
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    });
+  }
+
+  async readStream(uri: string): Promise<Readable> {
+    const { bucket, key } = parseS3ObjectUri(uri);
+    const response = await this.send('GetObject', bucket, key, () => this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key })));
+    return response.Body as Readable;
+  }
+
+  async write(uri: string, body: WriteBody): Promise<void> {
+    const { bucket, key } = parseS3ObjectUri(uri);
+    await this.writeObject(bucket, key, body);
+  }
+
+  private async writeObject(bucket: string, key: string, body: WriteBody): Promise<void> {
+    if (typeof body === 'string' || body instanceof Uint8Array) {
+      throwIfAttemptAborted();
+      await this.send('PutObject', bucket, key, () => this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body })));
+      return;
+    }
+    await this.upload(bucket, key, body instanceof Readable ? body : Readable.from(body));
+  }
+
+  /**
+   * A streamed write through lib-storage's `Upload`: one PUT for a stream
+   * shorter than a part, else a multipart upload. When the stream or a part
+   * fails, `Upload` sends AbortMultipartUpload before rejecting, so no upload
+   * is left behind. The attempt's cancellation is checked right before the
+   * request that publishes (the single PUT or CompleteMultipartUpload).
+   */
+  private async upload(bucket: string, key: string, source: Readable): Promise<void> {
+    let sourceError: unknown;
+    source.once('error', (err) => {
+      sourceError ??= err;
+    });
+    const upload = new Upload({
+      client: this.gatedClient(),
+      params: { Bucket: bucket, Key: key, Body: source },
+      partSize: this.partSize,
+      queueSize: this.queueSize,
+      leavePartsOnError: false,
+    });
+    try {
+      await upload.done();
+    } catch (err) {
+      if (sourceError !== undefined && err === sourceError) throw err; // the writer's own failure, as for local files
+      if (err instanceof DagwrightError) throw err; // cancelled before publishing
+      const failure = await toStorageError(err, { client: this.client, operation: 'Upload', bucket, key });
+      if (sourceError === undefined) throw failure;
+      // The stream failed and aborting the multipart upload failed too: say both.
+      throw new StorageError({
+        problem: failure.problem,
+        operation: 'AbortMultipartUpload',
+        bucket,
+        key,
+        endpoint: failure.endpoint,
+        status: failure.status,
+        retryable: false,
+        message:
+          `writing ${formatS3Uri({ bucket, key })} failed (${sourceError instanceof Error ? sourceError.message : String(sourceError)}), ` +
+          `and aborting its multipart upload also failed: ${failure.message} The upload's parts may stay on the server until a lifecycle rule ` +
+          `(AbortIncompleteMultipartUpload) removes them.`,
+        cause: sourceError,
+      });
+    }
+  }
+
+  /** The client, with the attempt's cancellation checked before each request that would publish an object. */
+  private gatedClient(): S3Client {
+    const client = this.client;
+    const gated = Object.create(client) as S3Client;
+    const send = (command: unknown, ...rest: unknown[]): unknown => {
+      if (command instanceof CompleteMultipartUploadCommand || command instanceof PutObjectCommand) throwIfAttemptAborted();
+      return (client.send as (...args: unknown[]) => unknown)(command, ...rest);
+    };
+    gated.send = send as S3Client['send'];
+    return gated;
+  }
+
+  directoryExists(uri: string): Promise<boolean> {
+    return this.exists(this.join(uri, SUCCESS_MARKER));
+  }
+
+  /**
+   * Unpublishes whatever is at `uri` (marker first, then its objects), lets
+   * `fill` write objects under `uri/`, then writes the marker. A failed fill
+   * writes no marker and removes the objects it wrote. Unlike a local
+   * directory, an old version is gone as soon as a new one starts.
+   */
+  async writeDirectory(uri: string, fill: (dir: DirectoryWriter) => Promise<void>): Promise<void> {
+    const { bucket, key } = parseS3ObjectUri(uri);
+    await this.removePrefix(bucket, key);
+    const written: string[] = [];
+    try {
+      await fill({
+        write: async (name, body) => {
+          const fileKey = this.directoryFileKey(uri, key, name);
+          written.push(fileKey);
+          await this.writeObject(bucket, fileKey, body);
+        },
+      });
+      throwIfAttemptAborted();
+      await this.send('PutObject', bucket, `${key}/${SUCCESS_MARKER}`, () =>
+        this.client.send(new PutObjectCommand({ Bucket: bucket, Key: `${key}/${SUCCESS_MARKER}`, Body: '' })),
+      );
+    } catch (err) {
+      await this.deleteKeys(bucket, written).catch(() => undefined); // best effort: without the marker they are invisible anyway
+      throw err;
+    }
+  }
+
+  private directoryFileKey(uri: string, key: string, name: string): string {
+    const segments = relativeSegments(uri, name);
+    if (segments.length === 0) throw new InvalidUriError(`${uri}/${name}`, 'a file in a directory target needs a name.');
+    if (segments.length === 1 && segments[0] === SUCCESS_MARKER) {
+      throw new InvalidUriError(`${uri}/${name}`, `"${SUCCESS_MARKER}" is reserved for the marker that publishes the directory.`);
+    }
+    return `${key}/${segments.join('/')}`;
+  }
+
+  /** Names of the objects under `uri/`, relative to it and sorted, without the marker. */
+  async listDirectory(uri: string): Promise<string[]> {
+    const { bucket, key } = parseS3ObjectUri(uri);
+    const prefix = `${key}/`;
+    const keys = await this.listKeys(bucket, prefix);
+    return keys
+      .map((k) => k.slice(prefix.length))
+      .filter((name) => name !== SUCCESS_MARKER)
+      .sort();
+  }
+
+  private listKeys(bucket: string, prefix: string): Promise<string[]> {
+    return this.send('ListObjectsV2', bucket, prefix, async () => {
+      const keys: string[] = [];
+      for await (const page of paginateListObjectsV2({ client: this.client }, { Bucket: bucket, Prefix: prefix })) {
+        for (const object of page.Contents ?? []) if (object.Key !== undefined) keys.push(object.Key);
+      }
+      return keys;
+    });
+  }
+
+  /** Removes the object at `uri` and, as for a directory, the marker and everything under `uri/`. */
+  async remove(uri: string): Promise<void> {
+    const { bucket, key } = parseS3ObjectUri(uri);
+    await this.removePrefix(bucket, key);
+    await this.send('DeleteObject', bucket, key, () => this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })));
+  }
+
+  /** Marker first, so readers stop seeing the directory before its files go. */
+  private async removePrefix(bucket: string, key: string): Promise<void> {
+    const marker = `${key}/${SUCCESS_MARKER}`;
+    await this.send('DeleteObject', bucket, marker, () => this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: marker })));
+    await this.deleteKeys(bucket, await this.listKeys(bucket, `${key}/`));
+  }
+
+  private async deleteKeys(bucket: string, keys: readonly string[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += 1000) {
+      const batch = keys.slice(i, i + 1000);
+      const result = await this.send('DeleteObjects', bucket, batch[0], () =>
+        this.client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } })),
+      );
+      const failed = result.Errors ?? [];
+      if (failed.length > 0) {
+        const endpoint = await describeEndpoint(this.client);
+        throw new StorageError({
+          problem: failed[0].Code === 'AccessDenied' ? 'access-denied' : 'request-failed',
+          operation: 'DeleteObjects',
+          bucket,
+          key: failed[0].Key,
+          endpoint,
+          retryable: false,
+          message: `deleting ${failed.length} object(s) in bucket "${bucket}" at ${endpoint} failed, first ${failed[0].Key}: ${failed[0].Code} ${failed[0].Message ?? ''}`.trim(),
+        });
+      }
+    }
+  }
+
+  join(dir: string, name: string): string {
+    const segments = relativeSegments(dir, name);
+    return [dir.replace(/\/+$/, ''), ...segments].join('/');
+  }
+}
+
+let sharedFileSystem: S3FileSystem | undefined;
+
+/** The file system of S3 targets made without one: uses `defaultS3Client()` (made on first request). */
+export function defaultS3FileSystem(): S3FileSystem {
+  sharedFileSystem ??= new S3FileSystem();
+  return sharedFileSystem;
+}
