@@ -7,6 +7,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Tests start real processes, containers and servers: keep the 2-core machine from thrashing.
     maxWorkers: 2,
-    globalSetup: [],
+    globalSetup: ['test/setup/s3-server.ts'],
   },
 });

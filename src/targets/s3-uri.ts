@@ -11,8 +11,12 @@ export function isS3Uri(uri: string): boolean {
   return /^s3:\/\//i.test(uri);
 }
 
-/** Bucket names as S3 and S3-compatible servers accept them (legacy names may have capitals and underscores). */
-const bucketName = /^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$/;
+/**
+ * The characters of bucket names (legacy names may have capitals and
+ * underscores). Length and the finer rules are left to the server, which
+ * answers with a clear error.
+ */
+const bucketName = /^[A-Za-z0-9._-]+$/;
 
 /**
  * Splits `s3://bucket/some/key`. Repeated and trailing slashes in the key are
@@ -25,7 +29,7 @@ export function parseS3Uri(uri: string): S3Location {
   const bucket = slash === -1 ? rest : rest.slice(0, slash);
   if (bucket === '') throw new InvalidUriError(uri, 'an S3 URI needs a bucket: s3://bucket/key.');
   if (!bucketName.test(bucket)) {
-    throw new InvalidUriError(uri, `"${bucket}" is not a valid bucket name (3-63 letters, digits, dots, hyphens).`);
+    throw new InvalidUriError(uri, `"${bucket}" is not a valid bucket name (letters, digits, dots, hyphens).`);
   }
   const key = slash === -1 ? '' : rest.slice(slash + 1).split('/').filter(Boolean).join('/');
   return { bucket, key };

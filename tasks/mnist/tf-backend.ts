@@ -13,8 +13,7 @@
  */
 import * as path from 'node:path';
 
-import { registerWasmConv2DBackpropFilter } from './wasm-conv2d-backprop-filter';
-import { registerWasmConv2DBackpropInput } from './wasm-conv2d-backprop-input';
+import { registerWasmTrainingKernels } from './wasm-training-kernels';
 
 /** The TensorFlow.js namespace (`@tensorflow/tfjs-node` exports the same API). */
 export type TensorFlow = typeof import('@tensorflow/tfjs');
@@ -83,8 +82,7 @@ async function useWasm(tf: TensorFlow): Promise<boolean> {
   }
   if (!(await tf.setBackend('wasm'))) return false;
   await tf.ready();
-  registerWasmConv2DBackpropFilter(tf);
-  registerWasmConv2DBackpropInput(tf);
+  registerWasmTrainingKernels(tf);
   return true;
 }
 

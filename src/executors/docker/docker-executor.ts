@@ -21,6 +21,9 @@ import { dedupeMounts, findProjectRoot, isInside, outerNodeModules } from './pro
 import { Redactor } from './redact';
 import { compileProject, type CompiledProject } from './ts-cache';
 
+/** How long a step's output may still arrive after its container exited. */
+const logDrainMs = 2000;
+
 /** The image steps run in unless a task names another; build it with `containers/build`. */
 export const defaultRunnerImage = 'dagwright/runner:latest';
 
@@ -225,8 +228,13 @@ export class DockerExecutor implements Executor {
       logger.debug({ containerId: container.id.slice(0, 12) }, 'started container');
       logs = this.followLogs(container, sink);
       const { StatusCode: code } = await Promise.race([exited, aborted.promise]);
-      // The output ends when the container does; do not let a stuck stream hold the task.
-      await Promise.race([logs.done, new Promise((r) => setTimeout(r, 2000).unref())]);
+      // The output ends when the container does; do not let a stuck stream hold the task. The timer stays
+      // referenced: with the log socket unref-ed it is what keeps the process alive until the output is in.
+      let timer: NodeJS.Timeout | undefined;
+      const t0 = performance.now();
+      await Promise.race([logs.done, new Promise((r) => (timer = setTimeout(r, logDrainMs)))]);
+      clearTimeout(timer);
+      if (process.env.DW_DEBUG) process.stderr.write(`drain ${Math.round(performance.now() - t0)}\n`);
       if (code === 0) return;
       const state = await container
         .inspect()

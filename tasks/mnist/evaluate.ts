@@ -1,0 +1,71 @@
+/** Test-set evaluation: accuracy, per-class accuracy and the confusion matrix. */
+import type * as tfjs from '@tensorflow/tfjs';
+
+import { IMAGE_SIZE, NUM_CLASSES, PIXELS } from './model';
+import type { TensorFlow } from './tf-backend';
+
+export interface Evaluation {
+  count: number;
+  /** Fraction of images classified correctly. */
+  accuracy: number;
+  /** For each true class, the fraction of its images classified correctly (NaN if absent). */
+  perClassAccuracy: number[];
+  /** confusion[trueClass][predictedClass] = number of images. */
+  confusion: number[][];
+}
+
+/** Predicted class of each of `count` images (count * 784 pixels in [0, 1]). */
+export function predictClasses(
+  tf: TensorFlow,
+  model: tfjs.LayersModel,
+  images: Float32Array,
+  count: number,
+  batchSize = 500,
+): Uint8Array {
+  if (images.length < count * PIXELS) {
+    throw new Error(`Expected at least ${count * PIXELS} pixels for ${count} images, got ${images.length}`);
+  }
+  const predictions = new Uint8Array(count);
+  for (let start = 0; start < count; start += batchSize) {
+    const n = Math.min(batchSize, count - start);
+    const classes = tf.tidy(() => {
+      const x = tf.tensor4d(images.subarray(start * PIXELS, (start + n) * PIXELS), [n, IMAGE_SIZE, IMAGE_SIZE, 1]);
+      return tf.argMax(model.predict(x) as tfjs.Tensor2D, 1);
+    });
+    predictions.set(classes.dataSync() as Int32Array, start);
+    classes.dispose();
+  }
+  return predictions;
+}
+
+/** Scores predictions against true labels. */
+export function scorePredictions(predictions: Uint8Array, labels: Uint8Array): Evaluation {
+  if (predictions.length !== labels.length) {
+    throw new Error(`Expected as many predictions as labels, got ${predictions.length} and ${labels.length}`);
+  }
+  const confusion = Array.from({ length: NUM_CLASSES }, () => new Array<number>(NUM_CLASSES).fill(0));
+  let correct = 0;
+  for (let i = 0; i < labels.length; i++) {
+    confusion[labels[i]][predictions[i]]++;
+    if (labels[i] === predictions[i]) correct++;
+  }
+  const perClassAccuracy = confusion.map((row, c) => {
+    const total = row.reduce((sum, n) => sum + n, 0);
+    return total === 0 ? Number.NaN : row[c] / total;
+  });
+  return { count: labels.length, accuracy: labels.length === 0 ? Number.NaN : correct / labels.length, perClassAccuracy, confusion };
+}
+
+export interface EvaluateOptions {
+  tf: TensorFlow;
+  model: tfjs.LayersModel;
+  /** count * 784 pixels in [0, 1]. */
+  images: Float32Array;
+  labels: Uint8Array;
+  batchSize?: number;
+}
+
+/** Classifies every image and scores the result. */
+export function evaluate({ tf, model, images, labels, batchSize }: EvaluateOptions): Evaluation {
+  return scorePredictions(predictClasses(tf, model, images, labels.length, batchSize), labels);
+}

@@ -1,0 +1,139 @@
+/**
+ * Training: one model per data version and set of hyper-parameters. Loads
+ * the preprocessed increment, picks the best TensorFlow.js backend
+ * available (logged and recorded), trains with the engine in train-loop.ts
+ * and writes one directory target:
+ *
+ *   model.json, weights.bin   the tfjs layers model (see model-io.ts)
+ *   metrics.json              per-epoch loss, accuracy, validation accuracy, samples/s, wall time
+ *   training.json             lineage: data hashes, parameters, backend, run id, code version, model hash
+ */
+import { Task, type TaskContext, type TaskResources } from '../../src';
+import { codeVersion, type CodeVersion } from '../code-version';
+import { contentHash } from '../registry/registry';
+import { directoryAt } from '../store';
+import { float32, readDataset, uint8 } from './dataset-files';
+import { MODEL_JSON, serializeModel, WEIGHTS_BIN, writeModelFiles } from './model-io';
+import type { ModelHyperParameters } from './model';
+import { dataParamsOf, type TrainParams, trainParams } from './params';
+import { type IncrementDetails, PreprocessIncrement } from './preprocess-task';
+import { type BackendName, loadTensorFlow } from './tf-backend';
+import { type EpochMetrics, trainClassifier } from './train-loop';
+
+export const METRICS_JSON = 'metrics.json';
+export const TRAINING_JSON = 'training.json';
+
+/** What `training.json` records. */
+export interface TrainingRecord {
+  readonly taskId: string;
+  readonly runId: string;
+  /** sha256 over model.json and weights.bin (the registry's content hash). */
+  readonly modelSha256: string;
+  readonly params: Required<Omit<TrainParams, 'store'>>;
+  readonly architecture: ModelHyperParameters;
+  readonly backend: BackendName;
+  /** Gradient worker threads used (0: the task's own thread). */
+  readonly workers: number;
+  readonly wallSeconds: number;
+  readonly final: { readonly loss: number; readonly accuracy: number; readonly valAccuracy: number | null };
+  readonly data: {
+    readonly uri: string;
+    readonly manifestSha256: string;
+    readonly increment: number;
+    readonly incrementSize: number;
+    readonly images: number;
+    readonly train: number;
+    readonly validation: number;
+    readonly tensors: Readonly<Record<string, string>>;
+    readonly source: IncrementDetails['source'];
+  };
+  readonly code: CodeVersion;
+}
+
+/** What `metrics.json` holds. */
+export interface TrainingMetrics {
+  readonly epochs: EpochMetrics[];
+}
+
+export class TrainModel extends Task<TrainParams> {
+  static override params = trainParams;
+  override readonly version = '1';
+  /** Gradients are computed in one worker thread per core: give the step two cores. */
+  override readonly resources: TaskResources = { cpus: 2, memoryMb: 3072 };
+
+  override requires() {
+    return new PreprocessIncrement(dataParamsOf(this.params));
+  }
+
+  override output() {
+    return directoryAt(this.params.store, 'mnist', 'models', this.id);
+  }
+
+  async run(ctx: TaskContext): Promise<void> {
+    const { epochs, batchSize, learningRate, seed } = this.params;
+    const dataDir = this.input();
+    const data = await readDataset<IncrementDetails>(dataDir);
+    const details = data.manifest.details;
+    const { tf, backend } = await loadTensorFlow();
+    ctx.logger.info({ backend, train: details.split.train, validation: details.split.validation, epochs, batchSize, learningRate, seed }, `training on the ${backend} backend`);
+
+    const result = await trainClassifier({
+      tf,
+      xTrain: float32(data, 'trainImages'),
+      yTrain: uint8(data, 'trainLabels'),
+      xVal: float32(data, 'validationImages'),
+      yVal: uint8(data, 'validationLabels'),
+      epochs,
+      batchSize,
+      learningRate,
+      seed,
+      signal: ctx.signal,
+      onEpoch: (m) =>
+        ctx.logger.info(
+          { epoch: m.epoch, loss: round(m.loss), accuracy: round(m.accuracy), valAccuracy: round(m.valAccuracy), samplesPerSecond: Math.round(m.samplesPerSecond), wallSeconds: round(m.wallSeconds, 1) },
+          `epoch ${m.epoch}/${epochs}`,
+        ),
+    });
+    try {
+      const last = result.history.at(-1)!;
+      const { store: _store, ...params } = this.params;
+      const files = await serializeModel(tf, result.model);
+      const record: TrainingRecord = {
+        taskId: this.id,
+        runId: ctx.runId,
+        modelSha256: contentHash({ [MODEL_JSON]: files.modelJson, [WEIGHTS_BIN]: files.weights }),
+        params,
+        architecture: result.hyperParameters,
+        backend,
+        workers: result.workers,
+        wallSeconds: result.wallSeconds,
+        final: { loss: last.loss, accuracy: last.accuracy, valAccuracy: Number.isNaN(last.valAccuracy) ? null : last.valAccuracy },
+        data: {
+          uri: dataDir.uri,
+          manifestSha256: data.manifestSha256,
+          increment: details.increment,
+          incrementSize: details.incrementSize,
+          images: details.images,
+          train: details.split.train,
+          validation: details.split.validation,
+          tensors: Object.fromEntries(Object.entries(data.manifest.tensors).map(([name, t]) => [name, t.sha256])),
+          source: details.source,
+        },
+        code: codeVersion(),
+      };
+      const metrics: TrainingMetrics = { epochs: result.history };
+      await this.output().write(async (dir) => {
+        await writeModelFiles(dir, files);
+        await dir.write(METRICS_JSON, `${JSON.stringify(metrics, null, 2)}\n`);
+        await dir.write(TRAINING_JSON, `${JSON.stringify(record, null, 2)}\n`);
+      });
+      ctx.logger.info({ output: this.output().uri, modelSha256: record.modelSha256, valAccuracy: record.final.valAccuracy, wallSeconds: round(result.wallSeconds, 1) }, 'model saved');
+    } finally {
+      result.model.dispose();
+    }
+  }
+}
+
+function round(n: number, digits = 4): number {
+  return Number(n.toFixed(digits));
+}
