@@ -11,6 +11,7 @@
  */
 import { availableParallelism } from 'node:os';
 import {
+  type AnyTask,
   ContainerTask,
   createDockerClient,
   createLogger,
@@ -81,8 +82,8 @@ async function main(): Promise<void> {
   };
   const chain = (group: string) => new NodeZero({ i: 9, after: 8, group });
   const fanOut = (group: string) => Array.from({ length: 8 }, (_, i) => new NodeZero({ i, after: -1, group }));
-  const ours = async (roots: Task<never>[] | Task<never>, workers: number) => {
-    const summary = await run(roots as never, { executor, logger: silent, workers });
+  const ours = async (roots: AnyTask | AnyTask[], workers: number) => {
+    const summary = await run(roots, { executor, logger: silent, workers });
     if (!summary.ok) throw new Error(`bench run failed: ${JSON.stringify(summary.tasks.filter((t) => t.status !== 'ran'))}`);
   };
 

@@ -1,11 +1,13 @@
 /**
  * Completeness checks of 1,000 S3 targets (one HEAD each) against s3rver on
  * loopback: with the scheduler's bounded concurrency (`planRun`, 64 at a
- * time, as `run()` does) and one at a time. s3rver runs in a child process
- * so it does not share this process's event loop; its CPU time is printed
- * to show whether the server is the bottleneck. The client is the default
- * one, built from the environment (AWS_ENDPOINT_URL, path-style switch). The
- * last line is JSON.
+ * time, as `run()` does) and one at a time. s3rver runs in a child process so
+ * it does not share this process's event loop; both processes' CPU time is
+ * printed, to show whether the server is the bottleneck. The same comparison
+ * is then repeated with 5 ms added to every response, as the round trip to a
+ * remote S3 would add. The client is the default one, built from the
+ * environment (AWS_ENDPOINT_URL, the path-style switch). The last line is
+ * JSON, for the loopback figures.
  *
  *   npm run bench:s3
  */
@@ -22,16 +24,16 @@ const objects = 1_000;
 const concurrency = 64; // run()'s default checkConcurrency
 const bucket = 'bench';
 
-/** Child mode: serve S3 until stdin closes; answer "cpu" with this process's CPU seconds. */
+/** Child mode: serve S3 until stdin closes; "cpu" answers with this process's CPU seconds, "latency N" delays responses by N ms. */
 async function serve(): Promise<void> {
   const server = await startS3Server([bucket]);
   process.stdout.write(`${JSON.stringify({ endpoint: server.endpoint })}\n`);
   const lines = createInterface({ input: process.stdin });
   lines.on('line', (line) => {
-    if (line === 'cpu') {
-      const { user, system } = process.cpuUsage();
-      process.stdout.write(`${JSON.stringify({ cpu_s: (user + system) / 1e6 })}\n`);
-    }
+    const [command, arg] = line.split(' ');
+    if (command === 'latency') server.setLatency(Number(arg));
+    const { user, system } = process.cpuUsage();
+    process.stdout.write(`${JSON.stringify({ cpu_s: (user + system) / 1e6 })}\n`);
   });
   lines.on('close', () => void server.close().then(() => process.exit(0)));
 }
@@ -39,6 +41,7 @@ async function serve(): Promise<void> {
 interface ServerProcess {
   endpoint: string;
   cpuSeconds(): Promise<number>;
+  setLatency(ms: number): Promise<void>;
   stop(): void;
 }
 
@@ -49,13 +52,15 @@ async function startServerProcess(): Promise<ServerProcess> {
   });
   const replies = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const next = async () => JSON.parse((await replies.next()).value as string) as Record<string, unknown>;
+  const ask = async (line: string) => {
+    child.stdin!.write(`${line}\n`);
+    return (await next()).cpu_s as number;
+  };
   const { endpoint } = (await next()) as { endpoint: string };
   return {
     endpoint,
-    cpuSeconds: async () => {
-      child.stdin!.write('cpu\n');
-      return (await next()).cpu_s as number;
-    },
+    cpuSeconds: () => ask('cpu'),
+    setLatency: async (ms) => void (await ask(`latency ${ms}`)),
     stop: () => child.stdin!.end(),
   };
 }
@@ -70,12 +75,45 @@ class Check extends Task<{ i: number }> {
   async run() {}
 }
 
+/** Added to every response in the second measurement, as a round trip to a remote S3 would be. */
+const simulatedRttMs = 5;
+
 const tasks = (): AnyTask[] => Array.from({ length: objects }, (_, i) => new Check({ i }));
+
+const cpuSeconds = ({ user, system }: NodeJS.CpuUsage) => (user + system) / 1e6;
 
 async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
   const started = performance.now();
   const result = await fn();
   return [(performance.now() - started) / 1000, result];
+}
+
+/** Times the 1,000 checks through `planRun` (bounded concurrency), then one at a time, with both processes' CPU time. */
+async function compare(server: ServerProcess, label: string): Promise<{ parallel: number; serial: number }> {
+  const serverBefore = await server.cpuSeconds();
+  const clientBefore = process.cpuUsage();
+  const [parallel, plan] = await timed(() => planRun(TaskGraph.build(tasks()), concurrency));
+  const clientParallel = cpuSeconds(process.cpuUsage(clientBefore));
+  const serverParallel = (await server.cpuSeconds()) - serverBefore;
+  if (plan.complete.size !== objects) throw new Error(`expected ${objects} complete tasks, got ${plan.complete.size}`);
+
+  const serverBeforeSerial = await server.cpuSeconds();
+  const clientBeforeSerial = process.cpuUsage();
+  const [serial, found] = await timed(async () => {
+    let complete = 0;
+    for (const task of tasks()) if (await task.complete()) complete++;
+    return complete;
+  });
+  const clientSerial = cpuSeconds(process.cpuUsage(clientBeforeSerial));
+  const serverSerial = (await server.cpuSeconds()) - serverBeforeSerial;
+  if (found !== objects) throw new Error(`expected ${objects} complete tasks, got ${found}`);
+
+  const row = (name: string, seconds: number, client: number, server: number) =>
+    `  ${name.padEnd(34)} ${seconds.toFixed(3)} s  ${((seconds * 1000) / objects).toFixed(3)} ms/check  CPU: s3rver ${server.toFixed(3)} s, client ${client.toFixed(3)} s`;
+  console.log(`${label}:`);
+  console.log(row(`parallel (planRun, ${concurrency} at a time)`, parallel, clientParallel, serverParallel));
+  console.log(row('serial (one at a time)', serial, clientSerial, serverSerial));
+  return { parallel, serial };
 }
 
 async function main(): Promise<void> {
@@ -99,26 +137,16 @@ async function main(): Promise<void> {
     // Warm-up (untimed): credentials resolved, keep-alive sockets open, code paths compiled.
     await planRun(TaskGraph.build(tasks()), concurrency);
 
-    const cpuBefore = await server.cpuSeconds();
-    const [parallel, plan] = await timed(() => planRun(TaskGraph.build(tasks()), concurrency));
-    const serverCpuParallel = (await server.cpuSeconds()) - cpuBefore;
-    if (plan.complete.size !== objects) throw new Error(`expected ${objects} complete tasks, got ${plan.complete.size}`);
-
-    const cpuBeforeSerial = await server.cpuSeconds();
-    const [serial, found] = await timed(async () => {
-      let complete = 0;
-      for (const task of tasks()) if (await task.complete()) complete++;
-      return complete;
-    });
-    const serverCpuSerial = (await server.cpuSeconds()) - cpuBeforeSerial;
-    if (found !== objects) throw new Error(`expected ${objects} complete tasks, got ${found}`);
-
+    const loopback = await compare(server, 'loopback');
+    await server.setLatency(simulatedRttMs);
+    const distant = await compare(server, `${simulatedRttMs} ms added per request`);
+    console.log(
+      `with ${simulatedRttMs} ms of simulated round trip: parallel ${distant.parallel.toFixed(3)} s, serial ${distant.serial.toFixed(3)} s, ` +
+        `ratio ${(distant.serial / distant.parallel).toFixed(2)}x`,
+    );
+    const { parallel, serial } = loopback;
     const ratio = serial / parallel;
-    console.log(`parallel (planRun, ${concurrency} at a time): ${parallel.toFixed(3)} s  ${((parallel * 1000) / objects).toFixed(3)} ms/check`);
-    console.log(`  s3rver CPU during it: ${serverCpuParallel.toFixed(3)} s (${((serverCpuParallel / parallel) * 100).toFixed(0)}% of one core)`);
-    console.log(`serial (one at a time):          ${serial.toFixed(3)} s  ${((serial * 1000) / objects).toFixed(3)} ms/check`);
-    console.log(`  s3rver CPU during it: ${serverCpuSerial.toFixed(3)} s (${((serverCpuSerial / serial) * 100).toFixed(0)}% of one core)`);
-    console.log(`ratio serial/parallel: ${ratio.toFixed(2)}x`);
+    console.log(`loopback: parallel ${parallel.toFixed(3)} s, serial ${serial.toFixed(3)} s, ratio serial/parallel ${ratio.toFixed(2)}x`);
     client.destroy();
     console.log(JSON.stringify({ bench: 's3-complete', parallel_s: +parallel.toFixed(3), serial_s: +serial.toFixed(3), ratio: +ratio.toFixed(2) }));
   } finally {

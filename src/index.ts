@@ -35,6 +35,17 @@ export {
   NoFlowInvocationError,
 } from './executors/docker';
 export type { DockerExecutorOptions, DockerClient, PruneOptions, PrunedContainer } from './executors/docker';
+export {
+  SwarmExecutor,
+  defaultSwarmImage,
+  pruneServices,
+  SwarmUnavailableError,
+  SwarmLocalStoreError,
+  SwarmLocalTargetsError,
+  ServiceExitError,
+  ServiceTaskError,
+} from './executors/swarm';
+export type { SwarmExecutorOptions, PrunedService } from './executors/swarm';
 export type { FlowInvocation } from './flow/executors';
 export { run } from './run';
 export type { RunOptions, RunSummary } from './run';
@@ -46,4 +57,12 @@ export { runFlow } from './flow/run-flow';
 export type { RunFlowOptions } from './flow/run-flow';
 export type { FlowDefinition, FlowContext } from './flow/flow';
 export { ExitCode } from './flow/exit-codes';
+export { acquireLock, readLock, HeldLock } from './locks/file-lock';
+export type { LockHolder, LockOptions, LockState } from './locks/file-lock';
+export { TaskLockingExecutor } from './locks/task-locking-executor';
+export type { TaskLockingOptions } from './locks/task-locking-executor';
+export { lockDirForStore, stateDirForStore } from './locks/state-dir';
+export { RunHistory, RunRecorder } from './history/run-history';
+export { effectiveStatus } from './history/run-record';
+export type { RunRecord, RunStatus, ShownRunStatus, TaskHistory } from './history/run-record';
 export * from './errors';

@@ -31,6 +31,8 @@ export interface TaskResources {
   mounts?: readonly TaskMount[];
   /** Numeric "uid:gid" to run as; default: the user running the flow, so outputs belong to them. */
   user?: string;
+  /** Where a step may run, for executors that schedule over several machines (Swarm constraints, e.g. `node.labels.gpu==true`); ignored by the others. */
+  placement?: readonly string[];
 }
 
 /** A host path made visible to a step that runs elsewhere. */

@@ -1,19 +1,19 @@
-import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
 import { mkdir, mkdtemp, readdir, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LockedError } from '../src/errors';
 import { acquireLock, readLock } from '../src/locks/file-lock';
 import { flowLockName } from '../src/locks/state-dir';
-import { cronFlow, deadPid, ranLog, until } from './helpers/cron';
-import { type FlowResult, startFlow } from './helpers/flow-process';
+import { deadPid, killLeftovers, ranLog, startCronFlow, until } from './helpers/cron';
+import type { FlowResult } from './helpers/flow-process';
 
 let store: string;
 beforeEach(async () => {
   store = await mkdtemp(join(tmpdir(), 'dagwright-cron-lock-'));
 });
+afterEach(killLeftovers);
 
 const inprocess = ['--executor', 'inprocess', '--workers', '2'];
 const lockDir = () => join(store, '.dagwright', 'locks');
@@ -32,10 +32,10 @@ describe('flow lock', () => {
     const lockPath = join(lockDir(), flowLockName('cron-flow', { variant: 'a' }, store));
     await placeLock(lockPath, { pid: await deadPid(), host: hostname() });
     const gate = join(store, 'gate');
-    const runs = Array.from({ length: 10 }, () => startFlow(cronFlow, ['--store', store, ...inprocess], { CRON_TEST_GATE: gate }));
+    const runs = Array.from({ length: 10 }, () => startCronFlow(['--store', store, ...inprocess], { CRON_TEST_GATE: gate }));
     const results: FlowResult[] = [];
     for (const r of runs) void r.done.then((res) => results.push(res));
-    await until('nine invocations to give up', () => results.length === 9, 40_000);
+    await until('nine invocations to give up', () => results.length === 9, 150_000);
     await writeFile(gate, 'go');
     await Promise.all(runs.map((r) => r.done));
 
@@ -50,31 +50,31 @@ describe('flow lock', () => {
     }
     expect((await ranLog(store)).sort()).toEqual(['a1', 'a2', 'shared']);
     expect((await readdir(lockDir())).filter((f) => !f.startsWith('.'))).toEqual([]);
-  }, 60_000);
+  }, 180_000);
 
   it('takes over the lock of a holder killed with SIGKILL', async () => {
     const gate = join(store, 'gate');
-    const first = startFlow(cronFlow, ['--store', store, ...inprocess], { CRON_TEST_GATE: gate });
+    const first = startCronFlow(['--store', store, ...inprocess], { CRON_TEST_GATE: gate });
     await until('the first run to start its tasks', async () => (await ranLog(store)).length >= 2);
     first.child.kill('SIGKILL');
     await first.done;
     const lockPath = join(lockDir(), flowLockName('cron-flow', { variant: 'a' }, store));
     expect((await readLock(lockPath))?.pid).toBe(first.child.pid);
 
-    const second = await startFlow(cronFlow, ['--store', store, ...inprocess]).done;
+    const second = await startCronFlow(['--store', store, ...inprocess]).done;
     expect(second.code).toBe(0);
     const takeovers = second.logs.filter((l) => l.msg === 'taking over a stale lock');
     // The flow lock and the task locks the killed run held.
     expect(takeovers.length).toBeGreaterThanOrEqual(2);
     expect(takeovers[0].reason).toContain(`holder pid ${first.child.pid} on this host is not running`);
     expect(await readLock(lockPath)).toBeUndefined();
-  }, 30_000);
+  }, 90_000);
 
   it('--wait waits for the run holding the lock, then finds everything complete', async () => {
     const gate = join(store, 'gate');
-    const first = startFlow(cronFlow, ['--store', store, ...inprocess], { CRON_TEST_GATE: gate });
+    const first = startCronFlow(['--store', store, ...inprocess], { CRON_TEST_GATE: gate });
     await until('the first run to start its tasks', async () => (await ranLog(store)).length >= 1);
-    const second = startFlow(cronFlow, ['--store', store, ...inprocess, '--wait'], { CRON_TEST_GATE: gate });
+    const second = startCronFlow(['--store', store, ...inprocess, '--wait'], { CRON_TEST_GATE: gate });
     let secondErr = '';
     second.child.stderr!.on('data', (d) => (secondErr += d));
     await until('the second run to wait', () => secondErr.includes('holds the lock; waiting for it'));
@@ -83,13 +83,13 @@ describe('flow lock', () => {
     expect([a.code, b.code]).toEqual([0, 0]);
     expect(b.logs.find((l) => l.msg === 'run summary')?.counts).toMatchObject({ ran: 0, complete: 1 });
     expect((await ranLog(store)).sort()).toEqual(['a1', 'a2', 'shared']);
-  }, 30_000);
+  }, 90_000);
 
   it('two flows sharing a task run it once: the second waits for it and finds it complete', async () => {
     const gate = join(store, 'gate');
-    const a = startFlow(cronFlow, ['--store', store, '--variant', 'a', ...inprocess], { CRON_TEST_GATE: gate });
+    const a = startCronFlow(['--store', store, '--variant', 'a', ...inprocess], { CRON_TEST_GATE: gate });
     await until('flow a to start the shared task', async () => (await ranLog(store)).includes('shared'));
-    const b = startFlow(cronFlow, ['--store', store, '--variant', 'b', ...inprocess], { CRON_TEST_GATE: gate });
+    const b = startCronFlow(['--store', store, '--variant', 'b', ...inprocess], { CRON_TEST_GATE: gate });
     let bErr = '';
     b.child.stderr!.on('data', (d) => (bErr += d));
     await until('flow b to wait for the shared task', () => bErr.includes('another run is running this task; waiting for it'));
@@ -98,7 +98,7 @@ describe('flow lock', () => {
     expect([ra.code, rb.code]).toEqual([0, 0]);
     expect((await ranLog(store)).sort()).toEqual(['a1', 'a2', 'b1', 'shared']);
     expect(rb.logs.some((l) => l.msg === 'task was completed by another run meanwhile; not running it again' && String(l.taskId).startsWith('Step_shared'))).toBe(true);
-  }, 30_000);
+  }, 90_000);
 });
 
 describe('acquireLock', () => {

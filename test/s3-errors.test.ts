@@ -56,6 +56,18 @@ describe('S3 errors', () => {
     }
   });
 
+  it('concurrent checks in a missing bucket each fail, naming their own object', async () => {
+    const keys = ['a.txt', 'b.txt', 'c.txt'];
+    const results = await Promise.allSettled(keys.map((k) => new S3Target(`s3://no-such-bucket-here/${k}`, fs).exists()));
+    results.forEach((result, i) => {
+      expect(result.status).toBe('rejected');
+      const err = (result as PromiseRejectedResult).reason as StorageError;
+      expect(err.problem).toBe('no-such-bucket');
+      expect(err.key).toBe(keys[i]);
+      expect(err.message).toContain(`s3://no-such-bucket-here/${keys[i]}`);
+    });
+  });
+
   it('a bucket found missing is checked again later (it may have been created since)', async () => {
     const name = `late-${Date.now().toString(36)}`;
     const target = new S3Target(`s3://${name}/a.txt`, fs);

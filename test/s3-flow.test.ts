@@ -91,7 +91,7 @@ describe('flows on S3', () => {
       expect(second.code).toBe(0);
       expect(second.logs.some((l) => l.msg === 'everything is complete; nothing to run')).toBe(true);
       expect(summaryOf(second).counts).toMatchObject({ ran: 0, complete: 1 });
-    });
+    }, 180_000); // two child processes; slow when the machine is loaded
 
     it('an S3 store without a bucket is a usage error (exit 2) before anything runs', async () => {
       const result = await runFlowProcess(flow, ['--store', 's3:///prefix', '--executor', 'inprocess'], env());

@@ -1,4 +1,5 @@
 import { UsageError } from '../errors';
+import { pruneCommand } from './prune';
 import { runsCommand, type CommandIo } from './runs';
 
 interface Command {
@@ -12,7 +13,7 @@ interface Command {
  */
 const commands: Record<string, Command> = {
   runs: { summary: 'list recent runs and show one (run history in the store)', run: runsCommand },
-  // prune (Docker leftovers) goes here once src/cli/prune.ts exists.
+  prune: { summary: 'remove step containers that crashed or killed flows left behind (Docker)', run: pruneCommand },
 };
 
 function usage(): string {

@@ -2,6 +2,7 @@
  * Removes the step containers that crashed or killed flows left behind
  * (found by the `dagwright.managed` label).
  *
+ *   dagwright prune [--all] [--run-id ID] [--dry-run]
  *   npx ts-node src/cli/prune.ts [--all] [--run-id ID] [--dry-run]
  *
  * Without --all, containers whose flow process still runs on this machine
@@ -19,7 +20,8 @@ const usage = 'usage: prune [--all] [--run-id ID] [--dry-run]\n' +
   '  --dry-run    list, remove nothing\n';
 
 /** The `prune` command: returns the exit code. */
-export async function pruneCommand(argv: readonly string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
+export async function pruneCommand(argv: readonly string[], io: { out: (text: string) => void } = { out: (text) => process.stdout.write(text) }): Promise<number> {
+  const out = { write: io.out };
   let values: { all?: boolean; 'run-id'?: string; 'dry-run'?: boolean; help?: boolean };
   try {
     ({ values } = parseArgs({
@@ -49,7 +51,10 @@ export async function pruneCommand(argv: readonly string[], out: NodeJS.Writable
     const verb = values['dry-run'] ? 'would remove' : c.removed ? 'removed' : 'FAILED to remove';
     out.write(`${verb} ${c.id} (${c.state}) run ${c.runId ?? '?'} task ${c.taskId ?? '?'}${c.error && !c.removed ? `: ${c.error}` : ''}\n`);
   }
-  out.write(`${pruned.length === 0 ? 'nothing to prune' : `${pruned.filter((c) => c.removed).length} of ${pruned.length} container(s) removed`}\n`);
+  const removed = pruned.filter((c) => c.removed).length;
+  out.write(
+    `${pruned.length === 0 ? 'nothing to prune' : values['dry-run'] ? `${pruned.length} container(s) would be removed` : `${removed} of ${pruned.length} container(s) removed`}\n`,
+  );
   return pruned.some((c) => !c.removed && !values['dry-run']) ? 1 : 0;
 }
 

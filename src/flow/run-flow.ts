@@ -140,7 +140,7 @@ async function main(flow: FlowDefinition, argv: readonly string[], controller: A
     guardedRun({ flow: flowName, params, store, wait: options.wait, logger, signal }, async ({ runId, wrapExecutor, onEvent }) => {
       let executor;
       try {
-        executor = await createExecutor(options.executor, { logger, invocation, store });
+        executor = await createExecutor(options.executor, { logger, invocation, store, graph });
       } catch (err) {
         if (!(err instanceof UsageError)) throw err;
         logger.error({ err }, err.message);

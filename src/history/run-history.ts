@@ -7,7 +7,7 @@ import type { SchedulerEvent, TaskStatus } from '../scheduler';
 import { countStatuses } from '../summary';
 import type { FileSystem } from '../targets/file-system';
 import type { RunRecord, RunStatus, TaskHistory } from './run-record';
-import { storeFiles } from './store-files';
+import { storeFolder } from './store-files';
 
 const runIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -19,8 +19,8 @@ export class RunHistory {
   ) {}
 
   static forStore(store: string): RunHistory {
-    const { fs, root } = storeFiles(store);
-    return new RunHistory(fs, fs.join(root, '_runs'));
+    const { fs, path } = storeFolder(store, '_runs');
+    return new RunHistory(fs, path);
   }
 
   private pathOf(runId: string): string {

@@ -1,21 +1,17 @@
-import { localFileSystem } from '../targets/local-file-system';
 import type { FileSystem } from '../targets/file-system';
-import { UsageError } from '../errors';
+import { storePath, target } from '../targets/uri';
 
-/** A store's file system and its root path on it. */
-export interface StoreFiles {
+/** A folder inside a store, on the store's file system. */
+export interface StoreFolder {
   readonly fs: FileSystem;
-  readonly root: string;
+  readonly path: string;
 }
 
 /**
- * The file system behind `--store`. The seam for object stores: when the S3
- * file system lands (src/targets/s3*), map `s3://` stores here (a
- * `target(uri)`-style factory) and run history works there unchanged.
+ * `<store>/<name>` on the store's file system: local disk for a folder, the
+ * shared S3 file system for `s3://bucket/prefix` (see `target()`).
  */
-export function storeFiles(store: string): StoreFiles {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(store)) {
-    throw new UsageError(`${store}: run history needs a file system for this kind of store, and this build has one only for local folders.`);
-  }
-  return { fs: localFileSystem, root: store };
+export function storeFolder(store: string, name: string): StoreFolder {
+  const t = target(storePath(store, name));
+  return { fs: t.fs, path: t.path };
 }

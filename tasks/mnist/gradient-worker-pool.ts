@@ -32,13 +32,14 @@ export class GradientWorkerError extends Error {
   }
 }
 
-/** A view of the same values in shared memory (the array itself if already shared). */
+/** The same values in shared memory (the array itself if already shared). */
 export function toShared<T extends Float32Array | Uint8Array>(array: T): T {
   if (array.buffer instanceof SharedArrayBuffer) return array;
-  const Constructor = array.constructor as new (buffer: SharedArrayBuffer) => T;
-  const shared = new Constructor(new SharedArrayBuffer(array.byteLength));
+  const buffer = new SharedArrayBuffer(array.byteLength);
+  // Not array.constructor: a Node Buffer is a Uint8Array whose constructor is deprecated.
+  const shared = array instanceof Float32Array ? new Float32Array(buffer) : new Uint8Array(buffer);
   shared.set(array);
-  return shared;
+  return shared as T;
 }
 
 function spawn(data: GradientWorkerData): Worker {

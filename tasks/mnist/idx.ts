@@ -22,6 +22,7 @@ const DATA_TYPES: Readonly<Record<number, { name: string; bytes: number }>> = {
 export interface IdxArray {
   dtype: 'ubyte';
   shape: number[];
+  /** The elements, row-major: a view into the parsed bytes, not a copy. */
   data: Uint8Array;
 }
 

@@ -30,7 +30,7 @@ export function mnistSplitFromIdx(imageBytes: Uint8Array, imagesName: string, la
   }
   const pixels = new Float32Array(count * PIXELS);
   for (let i = 0; i < pixels.length; i++) pixels[i] = images.data[i] / 255;
-  return { images: pixels, labels: labels.data.slice(), count };
+  return { images: pixels, labels: new Uint8Array(labels.data), count };
 }
 
 /** Reads `train` (60,000) or `t10k` (10,000) from a folder of uncompressed IDX files. */

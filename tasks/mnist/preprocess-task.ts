@@ -14,7 +14,7 @@ import { mnistSplitFromIdx, type MnistSplit } from './mnist-data';
 import { IMAGE_SIZE, NUM_CLASSES, PIXELS } from './model';
 import { type DataParams, dataParams } from './params';
 import { seededSplit } from './seeded-split';
-import { isLocalSource, MnistSource, sourceLocation, sourceParam } from './source';
+import { isLocalSource, MnistSource, PACKAGED_SOURCE, sourceLocation, sourceParam } from './source';
 import { sha256Hex } from './tensor-file';
 
 /** A source file as the manifest records it. */
@@ -88,9 +88,10 @@ async function readSourcePair(
   return { split, files: { images: info(outputs[images].uri, imageBytes), labels: info(outputs[labels].uri, labelBytes) } };
 }
 
-/** Mounts a step needs to read a local source folder when it runs in a container. */
+/** What a step needs to read the source when it runs in a container: the folder mounted, or the network for S3. */
 function sourceResources(source: string): TaskResources {
-  return isLocalSource(source) ? { mounts: [{ source: sourceLocation(source), readOnly: true }] } : {};
+  if (source === PACKAGED_SOURCE) return {}; // inside the project, which containers see already
+  return isLocalSource(source) ? { mounts: [{ source: sourceLocation(source), readOnly: true }] } : { network: 'host' };
 }
 
 /**

@@ -55,7 +55,7 @@ function table(versions: ModelVersion[], aliases: Record<string, number>): strin
       v.createdAt.slice(0, 19).replace('T', ' '),
       metric(v, 'testAccuracy'),
       lineageValue(v, ['data', 'increment']),
-      lineageValue(v, ['data', 'trainImages']),
+      lineageValue(v, ['data', 'images']),
       aliasesOf(v.version) || '-',
       Object.entries(v.tags).map(([k, t]) => `${k}=${t}`).join(',') || '-',
     ]),

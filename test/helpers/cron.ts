@@ -1,12 +1,12 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { repoRoot } from './flow-process';
+import { type FlowResult, repoRoot, startFlow } from './flow-process';
 
 export const cronFlow = 'test/fixtures/cron-flow.ts';
 
 /** Polls `check` until it returns true; fails after `timeoutMs`. */
-export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;
@@ -35,4 +35,20 @@ export async function deadPid(): Promise<number> {
   const child = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
   await new Promise((r) => child.on('exit', r));
   return child.pid!;
+}
+
+const started = new Set<ChildProcess>();
+
+/** `startFlow` for the cron fixture, remembered so `killLeftovers` can end it if a test fails halfway. */
+export function startCronFlow(args: readonly string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; done: Promise<FlowResult> } {
+  const run = startFlow(cronFlow, args, env);
+  started.add(run.child);
+  void run.done.then(() => started.delete(run.child));
+  return run;
+}
+
+/** Kills, by pid, the flow processes a test started that are still running. */
+export function killLeftovers(): void {
+  for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  started.clear();
 }

@@ -28,6 +28,8 @@ export interface RunningS3Server {
   readonly directory: string;
   /** TCP connections the server has accepted so far. */
   readonly connections: () => number;
+  /** Delays every response by `ms` (default 0), as a network round trip to a distant server would. */
+  setLatency(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -108,7 +110,12 @@ export async function startS3Server(buckets: readonly string[] = []): Promise<Ru
     vhostBuckets: false,
     configureBuckets: buckets.map((name) => ({ name })),
   });
+  let latencyMs = 0;
   server.middleware.unshift(multipartShim(server));
+  server.middleware.unshift(async (_ctx, next) => {
+    if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
+    return next();
+  });
   tolerateFolderCleanupRaces(server);
   const { port } = await server.run();
   let connections = 0;
@@ -117,6 +124,9 @@ export async function startS3Server(buckets: readonly string[] = []): Promise<Ru
     endpoint: `http://127.0.0.1:${port}`,
     directory,
     connections: () => connections,
+    setLatency: (ms) => {
+      latencyMs = ms;
+    },
     close: async () => {
       server.httpServer?.closeAllConnections();
       await server.close();

@@ -27,15 +27,18 @@ const logDrainMs = 2000;
 /** The image steps run in unless a task names another; build it with `containers/build`. */
 export const defaultRunnerImage = 'dagwright/runner:latest';
 
-/** Host environment passed to every step by default: cloud credentials and locale (values of secret-named ones never reach a log). */
-export const defaultPassEnv: readonly string[] = ['AWS_*', 'TZ', 'LANG'];
+/** Host environment passed to every step by default: S3 settings and credentials, dagwright's own settings, locale (values of secret-named ones never reach a log). */
+export const defaultPassEnv: readonly string[] = ['AWS_*', 'DAGWRIGHT_S3_*', 'TZ', 'LANG'];
 
 export interface DockerExecutorOptions {
   /** Default: a client for DOCKER_HOST or the default socket. */
   docker?: DockerClient;
   /** How to start the flow again for one task; needed to run TypeScript tasks (runFlow passes it). */
   invocation?: FlowInvocation;
-  /** The flow's store: a local folder is mounted read-write at its own path; an s3:// URI is not mounted. */
+  /**
+   * The flow's store: a local folder is mounted read-write at its own path. With a remote store (s3://)
+   * nothing is mounted and steps get the host's network by default, since they must reach the store.
+   */
   store?: string;
   /** Default `dagwright/runner:latest`. */
   image?: string;
@@ -57,16 +60,16 @@ interface LogFollow {
   stop: () => void;
 }
 
-function uidGid(): string | undefined {
+export function uidGid(): string | undefined {
   return typeof process.getuid === 'function' && typeof process.getgid === 'function' ? `${process.getuid()}:${process.getgid()}` : undefined;
 }
 
-function statusCode(err: unknown): number | undefined {
+export function statusCode(err: unknown): number | undefined {
   const code = (err as { statusCode?: unknown } | null)?.statusCode;
   return typeof code === 'number' ? code : undefined;
 }
 
-function passedEnv(patterns: readonly string[], env: NodeJS.ProcessEnv): Record<string, string> {
+export function passedEnv(patterns: readonly string[], env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {
     if (value === undefined) continue;
@@ -101,12 +104,14 @@ export class DockerExecutor implements Executor {
   private readonly root: string;
   private readonly cacheDir: string;
   private readonly store: string | undefined;
+  private readonly remoteStore: boolean;
   private readonly baseMounts: TaskMount[];
   private readonly passEnv: readonly string[];
   private readonly tailLines: number;
   private compiled: Promise<CompiledProject> | undefined;
   private storeReady: Promise<unknown> | undefined;
   private readonly live = new Set<Docker.Container>();
+  private readonly removals = new Set<Promise<void>>();
 
   constructor(private readonly options: DockerExecutorOptions = {}) {
     this.docker = options.docker ?? createDockerClient();
@@ -116,7 +121,8 @@ export class DockerExecutor implements Executor {
     this.root = options.projectRoot ?? findProjectRoot(options.invocation ? join(options.invocation.entry, '..') : process.cwd());
     const modules = join(this.root, 'node_modules');
     this.cacheDir = options.cacheDir ?? (existsSync(modules) ? join(modules, '.cache', 'dagwright', 'ts') : join(this.root, '.dagwright-cache', 'ts'));
-    this.store = options.store !== undefined && !/^[a-z][a-z0-9+.-]*:\/\//i.test(options.store) ? options.store : undefined;
+    this.remoteStore = options.store !== undefined && /^[a-z][a-z0-9+.-]*:\/\//i.test(options.store);
+    this.store = options.store !== undefined && !this.remoteStore ? options.store : undefined;
     this.passEnv = options.passEnv ?? defaultPassEnv;
     this.tailLines = options.logTailLines ?? 20;
     this.baseMounts = dedupeMounts([
@@ -192,7 +198,7 @@ export class DockerExecutor implements Executor {
       mounts: dedupeMounts([...this.baseMounts, ...(res.mounts ?? [])]),
       workingDir: workingDir ?? (this.baseMounts.some((m) => isInside(cwd, m.source)) ? cwd : this.root),
       user: res.user ?? this.user,
-      network: res.network ?? 'none',
+      network: res.network ?? (this.remoteStore ? 'host' : 'none'),
       cpus: res.cpus,
       memoryMb: res.memoryMb,
       gpus: res.gpus,
@@ -207,6 +213,7 @@ export class DockerExecutor implements Executor {
     const waitAbort = new AbortController();
     let container: Docker.Container | undefined;
     let logs: LogFollow | undefined;
+    let succeeded = false;
     try {
       logger.debug({ image: spec.image, command: spec.command.map((a) => redactor.text(a)), user: spec.user, network: spec.network }, 'starting container');
       try {
@@ -231,11 +238,12 @@ export class DockerExecutor implements Executor {
       // The output ends when the container does; do not let a stuck stream hold the task. The timer stays
       // referenced: with the log socket unref-ed it is what keeps the process alive until the output is in.
       let timer: NodeJS.Timeout | undefined;
-      const t0 = performance.now();
       await Promise.race([logs.done, new Promise((r) => (timer = setTimeout(r, logDrainMs)))]);
       clearTimeout(timer);
-      if (process.env.DW_DEBUG) process.stderr.write(`drain ${Math.round(performance.now() - t0)}\n`);
-      if (code === 0) return;
+      if (code === 0) {
+        succeeded = true;
+        return;
+      }
       const state = await container
         .inspect()
         .then((info) => info.State)
@@ -252,11 +260,20 @@ export class DockerExecutor implements Executor {
       waitAbort.abort();
       logs?.stop();
       if (container) {
+        const done = container;
         // force: kills a container that still runs (cancelled or timed out) in the same call.
-        await container.remove({ force: true, v: true }).catch((err: unknown) => {
-          if (statusCode(err) !== 404) logger.warn({ err, containerId: container!.id.slice(0, 12) }, 'could not remove container; `dagwright prune` removes it later');
-        });
-        this.live.delete(container);
+        const removal: Promise<void> = done
+          .remove({ force: true, v: true })
+          .catch((err: unknown) => {
+            if (statusCode(err) !== 404) logger.warn({ err, containerId: done.id.slice(0, 12) }, 'could not remove container; `dagwright prune` removes it later');
+          })
+          .finally(() => {
+            this.live.delete(done);
+            this.removals.delete(removal);
+          });
+        // After a success the next step need not wait for the engine to delete this one; close() waits for it.
+        if (succeeded) this.removals.add(removal);
+        else await removal;
       }
     }
   }
@@ -304,8 +321,9 @@ export class DockerExecutor implements Executor {
     };
   }
 
-  /** Removes any container of this executor still there (normally none: each attempt removes its own). */
+  /** Waits for the removal of finished containers, and removes any still there (normally none). */
   async close(): Promise<void> {
+    await Promise.all([...this.removals]);
     await Promise.all([...this.live].map((c) => c.remove({ force: true, v: true }).catch(() => {})));
     this.live.clear();
   }

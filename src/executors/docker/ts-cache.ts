@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type * as TS from 'typescript';
+import { UsageError } from '../../errors';
 
 /**
  * Loaded with `node -r` in a step's container: makes `require()` of a `.ts`
@@ -80,8 +81,17 @@ export async function compileProject(root: string, cacheDir: string): Promise<Co
   if ((await readFile(hook, 'utf8').catch(() => '')) !== hookSource) await writeAtomic(hook, hookSource);
   if (stale.length === 0) return { hook, compiled: 0, upToDate: sources.length };
 
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const ts = require(require.resolve('typescript', { paths: [root, __dirname] })) as typeof TS;
+  let ts: typeof TS;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    ts = require(require.resolve('typescript', { paths: [root, __dirname] })) as typeof TS;
+  } catch (err) {
+    throw new UsageError(
+      `the Docker executor compiles the project's TypeScript for its containers with the typescript package, which is not installed in ${root}: ` +
+        'npm install --save-dev typescript, or run the flow from compiled JavaScript (npm run build).',
+      { cause: err },
+    );
+  }
   const compilerOptions = readCompilerOptions(ts, root);
   await Promise.all(
     stale.map(async (src) => {

@@ -1,0 +1,90 @@
+import { DagwrightError, UsageError } from '../../errors';
+import { ContainerExitError } from '../docker/errors';
+
+/** How to get a one-node swarm for trying things out; part of several messages. */
+export const swarmInitHint =
+  'Make this engine a manager with `docker swarm init --advertise-addr 127.0.0.1 --listen-addr 127.0.0.1:2377` ' +
+  '(one node, loopback only), or point DOCKER_HOST at a manager of your cluster (ssh://user@host, or tcp://host:2376 ' +
+  'with DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH).';
+
+/** `--executor swarm` was asked for, but the engine at DOCKER_HOST is not a Swarm manager. */
+export class SwarmUnavailableError extends UsageError {
+  constructor(
+    readonly host: string,
+    readonly nodeState: string,
+  ) {
+    super(
+      nodeState === 'active'
+        ? `the Docker engine at ${host} is a Swarm worker, not a manager; services can only be created on a manager. ${swarmInitHint}`
+        : `the Docker engine at ${host} is not in Swarm mode (state "${nodeState || 'inactive'}"). ${swarmInitHint}`,
+    );
+  }
+}
+
+/** The Swarm executor was given a local `--store`: its nodes share no disk, so outputs must go to object storage. */
+export class SwarmLocalStoreError extends UsageError {
+  constructor(readonly store: string) {
+    super(
+      `--store ${store} is a local folder, but the Swarm executor runs steps on other machines that cannot see it; ` +
+        'use --store s3://bucket/prefix (with AWS_ENDPOINT_URL for an S3-compatible server).',
+    );
+  }
+}
+
+/**
+ * Tasks of the flow declare targets on the local file system, which steps on
+ * other nodes cannot write or read; thrown before anything runs. `tasks`
+ * maps each offending task id to its local target paths.
+ */
+export class SwarmLocalTargetsError extends UsageError {
+  constructor(readonly tasks: Readonly<Record<string, readonly string[]>>) {
+    const ids = Object.keys(tasks);
+    const shown = ids.slice(0, 20).map((id) => `  ${id}: ${tasks[id].join(', ')}`);
+    super(
+      `${ids.length} task(s) write local targets, which Swarm nodes share no disk to hold:\n${shown.join('\n')}` +
+        `${ids.length > shown.length ? `\n  ... and ${ids.length - shown.length} more` : ''}\n` +
+        'Build their outputs under the flow\'s store (storePath(store, ...) with target()/directoryTarget()) and run with ' +
+        '--store s3://bucket/prefix, or use --executor docker on one machine.',
+    );
+  }
+}
+
+/** A step's service task exited with a non-zero code; the message ends with the last lines it logged. */
+export class ServiceExitError extends ContainerExitError {
+  constructor(
+    taskId: string,
+    exitCode: number,
+    logTail: readonly string[],
+    readonly serviceId: string,
+    readonly node: string | undefined,
+  ) {
+    super(taskId, exitCode, logTail, `service task exited with code ${exitCode}${node ? ` on node ${node}` : ''}`);
+  }
+}
+
+/**
+ * Swarm could not run a step's container at all (state `rejected` or
+ * `failed` without an exit code): an image no node has, a bad mount, a
+ * missing network. Not retried when the image is missing.
+ */
+export class ServiceTaskError extends DagwrightError {
+  override readonly retryable: boolean;
+  constructor(
+    readonly taskId: string,
+    readonly serviceId: string,
+    readonly state: string,
+    readonly reason: string,
+    readonly image: string,
+  ) {
+    const noImage = /no such image|pull access denied|manifest unknown|not found/i.test(reason);
+    super(
+      `${taskId}: Swarm ${state} the step's task: ${reason || 'no reason given'}` +
+        (noImage
+          ? `. The image ${image} must be on every node that may run the step: build it there ` +
+            `(\`npm run build && containers/build --baked\`) or push it to a registry the nodes can pull from and name it ` +
+            'with resources.image or DAGWRIGHT_SWARM_IMAGE.'
+          : ''),
+    );
+    this.retryable = !noImage;
+  }
+}

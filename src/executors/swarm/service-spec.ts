@@ -1,0 +1,111 @@
+import type { TaskMount } from '../../task';
+
+/** Everything one step's Swarm service is made from; `serviceOptions` maps it to the engine's create call. */
+export interface ServiceStepSpec {
+  /** Service name: letters, digits and dashes, at most 63 characters. */
+  readonly name: string;
+  readonly image: string;
+  /** Program and arguments, one element each: never a shell string. */
+  readonly command: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  /** On the service and on its container. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** Bind mounts: paths that exist on every node that may run the step (an NFS mount, say). */
+  readonly mounts: readonly TaskMount[];
+  readonly workingDir?: string;
+  /** Numeric "uid:gid"; the image's user when undefined. */
+  readonly user?: string;
+  /** 'host' attaches the predefined `host` network, 'none' the predefined `none` network. Never a network of its own. */
+  readonly network: 'none' | 'host';
+  /** Reserved and limited: a node must have this much free to be picked. */
+  readonly cpus?: number;
+  readonly memoryMb?: number;
+  /** Swarm placement constraints, e.g. `node.labels.gpu==true`. */
+  readonly placement?: readonly string[];
+  /** Time between SIGTERM and SIGKILL when the service is removed; default the engine's (10 s). */
+  readonly stopGraceMs?: number;
+}
+
+/** The body of `POST /services/create` (dockerode's `createService` options). */
+export interface ServiceCreateBody {
+  Name: string;
+  Labels: Record<string, string>;
+  TaskTemplate: {
+    ContainerSpec: {
+      Image: string;
+      Command: string[];
+      Env: string[];
+      Labels: Record<string, string>;
+      Dir?: string;
+      User?: string;
+      Mounts: { Type: 'bind'; Source: string; Target: string; ReadOnly: boolean }[];
+      CapabilityDrop: string[];
+      StopGracePeriod?: number;
+    };
+    Resources: {
+      Limits: { NanoCPUs?: number; MemoryBytes?: number };
+      Reservations: { NanoCPUs?: number; MemoryBytes?: number };
+    };
+    RestartPolicy: { Condition: 'none'; MaxAttempts: 0 };
+    Placement: { Constraints: string[] };
+    Networks: { Target: string }[];
+  };
+  Mode: { ReplicatedJob: { MaxConcurrent: 1; TotalCompletions: 1 } };
+}
+
+/** Swarm's limit for service names, and what they may contain. */
+const nameLimit = 63;
+const validName = /^[a-zA-Z0-9][a-zA-Z0-9-]*$/;
+
+/** A service name from a readable part (a task family) and a unique suffix: `dw-<family>-<suffix>`. */
+export function serviceName(readable: string, suffix: string): string {
+  const tail = `-${suffix}`;
+  const slug = readable
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, nameLimit - 3 - tail.length)
+    .replace(/-+$/, '');
+  return `dw${slug ? `-${slug}` : ''}${tail}`;
+}
+
+/**
+ * The create body for one step: a replicated job that runs once and is never
+ * restarted (the scheduler retries, with a new service), every capability
+ * dropped, resources reserved and limited to the same amounts, attached to a
+ * predefined network only.
+ */
+export function serviceOptions(spec: ServiceStepSpec): ServiceCreateBody {
+  if (spec.command.length === 0) throw new TypeError('Expected `command` to be a non-empty array of strings, got []');
+  if (!validName.test(spec.name) || spec.name.length > nameLimit) {
+    throw new TypeError(`Expected \`name\` to be letters, digits and dashes (at most ${nameLimit}), got ${JSON.stringify(spec.name)}`);
+  }
+  const nanoCpus = spec.cpus === undefined ? undefined : Math.round(spec.cpus * 1e9);
+  const memory = spec.memoryMb === undefined ? undefined : Math.round(spec.memoryMb * 1024 * 1024);
+  const amounts = {
+    ...(nanoCpus === undefined ? {} : { NanoCPUs: nanoCpus }),
+    ...(memory === undefined ? {} : { MemoryBytes: memory }),
+  };
+  return {
+    Name: spec.name,
+    Labels: { ...spec.labels },
+    TaskTemplate: {
+      ContainerSpec: {
+        Image: spec.image,
+        Command: [...spec.command],
+        Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+        Labels: { ...spec.labels },
+        ...(spec.workingDir === undefined ? {} : { Dir: spec.workingDir }),
+        ...(spec.user === undefined ? {} : { User: spec.user }),
+        Mounts: spec.mounts.map((m) => ({ Type: 'bind' as const, Source: m.source, Target: m.target ?? m.source, ReadOnly: m.readOnly ?? false })),
+        CapabilityDrop: ['ALL'],
+        ...(spec.stopGraceMs === undefined ? {} : { StopGracePeriod: Math.round(spec.stopGraceMs * 1e6) }),
+      },
+      Resources: { Limits: { ...amounts }, Reservations: { ...amounts } },
+      RestartPolicy: { Condition: 'none', MaxAttempts: 0 },
+      Placement: { Constraints: [...(spec.placement ?? [])] },
+      Networks: [{ Target: spec.network }],
+    },
+    Mode: { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 1 } },
+  };
+}

@@ -1,0 +1,288 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type Docker from 'dockerode';
+import { CancelledError } from '../../errors';
+import type { Executor } from '../../executor';
+import type { FlowInvocation } from '../../flow/executors';
+import type { TaskGraph } from '../../graph';
+import type { AnyTask, TaskContext } from '../../task';
+import { createDockerClient, dockerHost, type DockerClient } from '../docker/client';
+import { ContainerTask } from '../docker/container-task';
+import { passedEnv, statusCode, uidGid } from '../docker/docker-executor';
+import { ContainerOutOfMemoryError, NoFlowInvocationError } from '../docker/errors';
+import { currentOwner, type ContainerOwner, stepLabels } from '../docker/labels';
+import { StepLogSink } from '../docker/log-stream';
+import { findProjectRoot } from '../docker/project';
+import { Redactor } from '../docker/redact';
+import { abortion } from '../in-process';
+import { ServiceExitError, ServiceTaskError, SwarmLocalTargetsError, SwarmUnavailableError } from './errors';
+import { bakedProjectDir, pathInImage } from './image-path';
+import { assertRunnableOnSwarm, localTargetsOf } from './local-targets';
+import { ServiceLogs } from './service-logs';
+import { serviceName, serviceOptions, type ServiceStepSpec } from './service-spec';
+
+/** The image steps run in unless a task names another: the runner with the compiled project in /app (`containers/build --baked`). */
+export const defaultSwarmImage = 'dagwright/runner-baked:latest';
+
+/** Host environment passed to every step by default: cloud credentials and endpoints, dagwright's S3 switches, locale. */
+export const defaultSwarmPassEnv: readonly string[] = ['AWS_*', 'DAGWRIGHT_S3_*', 'TZ', 'LANG'];
+
+/** Task states after which Swarm does nothing more with a job's task. */
+const finalStates = new Set(['complete', 'failed', 'rejected', 'shutdown', 'orphaned', 'remove']);
+
+/** How long a finished step's remaining output may take to arrive. */
+const logDrainMs = 5000;
+
+export interface SwarmExecutorOptions {
+  /** A client for a Swarm manager; default DOCKER_HOST (unix://, ssh://, tcp:// with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH). */
+  docker?: DockerClient;
+  /** How to start the flow again for one task; needed to run TypeScript tasks (runFlow passes it). */
+  invocation?: FlowInvocation;
+  /** The flow's store; must be an s3:// URI (checked by `prepare`). */
+  store?: string;
+  /** Default `dagwright/runner-baked:latest`; on a real cluster, an image in a registry every node can pull from. */
+  image?: string;
+  /** Where the project is inside the image; default `/app`. */
+  projectDir?: string;
+  /** The project folder on this machine (mapped to `projectDir`); default the folder with package.json above the flow script. */
+  projectRoot?: string;
+  /** Numeric "uid:gid" steps run as; default the invoking user's. */
+  user?: string;
+  /** Host environment variables passed to steps; `NAME_*` passes a prefix. Default `defaultSwarmPassEnv`. */
+  passEnv?: readonly string[];
+  /** Lines of a failed step's log quoted in its error; default 20. */
+  logTailLines?: number;
+  /** Shortest wait between two looks at a step's task; later waits are a tenth of the time the step has taken so far. Default 25 ms. */
+  pollMs?: number;
+  /** Longest wait between two looks; default 1000 ms. */
+  maxPollMs?: number;
+  /** SIGTERM-to-SIGKILL time when a step is stopped (timeout, cancel); default 5000 ms. */
+  stopGraceMs?: number;
+}
+
+interface SwarmTask {
+  ID: string;
+  NodeID?: string;
+  CreatedAt?: string;
+  Status?: { State?: string; Err?: string; Message?: string; ContainerStatus?: { ContainerID?: string; ExitCode?: number } };
+}
+
+/**
+ * Runs every step as a one-shot Docker Swarm service (a replicated job that
+ * runs once, never restarted) on whichever node the cluster picks. A
+ * TypeScript task runs as the flow script compiled into the image
+ * (`containers/build --baked`) started with `--run-task <id>`; a
+ * `ContainerTask` runs its own image and command. Nodes share no disk with
+ * this machine, so the store must be S3 and no task may declare local
+ * targets (`prepare` refuses such a flow before anything runs). Steps get
+ * the host's cloud credentials through their environment, their logs stream
+ * into the task's logger, and every service is removed when its attempt
+ * ends, also on a timeout or cancellation.
+ */
+export class SwarmExecutor implements Executor {
+  readonly name = 'swarm';
+  readonly docker: DockerClient;
+  readonly owner: ContainerOwner;
+  private readonly image: string;
+  private readonly projectDir: string;
+  private readonly root: string;
+  private readonly user: string | undefined;
+  private readonly passEnv: readonly string[];
+  private readonly tailLines: number;
+  private readonly live = new Set<string>();
+
+  constructor(private readonly options: SwarmExecutorOptions = {}) {
+    this.docker = options.docker ?? createDockerClient();
+    this.owner = currentOwner(`${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`);
+    this.image = options.image ?? defaultSwarmImage;
+    this.projectDir = options.projectDir ?? bakedProjectDir;
+    this.root = options.projectRoot ?? findProjectRoot(options.invocation ? join(options.invocation.entry, '..') : process.cwd());
+    this.user = options.user ?? uidGid();
+    this.passEnv = options.passEnv ?? defaultSwarmPassEnv;
+    this.tailLines = options.logTailLines ?? 20;
+  }
+
+  /**
+   * Checks, before anything runs, that the engine is a Swarm manager, the
+   * store is S3 and no task of `graph` declares local targets. Throws
+   * `SwarmUnavailableError`, `SwarmLocalStoreError` or `SwarmLocalTargetsError`.
+   */
+  async prepare(graph?: TaskGraph): Promise<void> {
+    assertRunnableOnSwarm(this.options.store, graph);
+    const info = (await this.docker.info()) as { Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean } };
+    if (info.Swarm?.LocalNodeState !== 'active' || !info.Swarm.ControlAvailable) {
+      throw new SwarmUnavailableError(dockerHost(), info.Swarm?.LocalNodeState ?? '');
+    }
+  }
+
+  async execute(task: AnyTask, ctx: TaskContext): Promise<void> {
+    if (ctx.signal.aborted) throw ctx.signal.reason ?? new CancelledError(task.id);
+    // Library users may skip prepare(): refuse the step itself rather than let it write to a node's disk.
+    const local = localTargetsOf(task);
+    if (local.length > 0) throw new SwarmLocalTargetsError({ [task.id]: local });
+    await this.runService(task, this.stepSpec(task, ctx), ctx);
+  }
+
+  /** What the step's service is made from: the image, the command and the resources the task asks for. */
+  stepSpec(task: AnyTask, ctx: TaskContext): ServiceStepSpec {
+    const res = task.resources ?? {};
+    if (res.gpus !== undefined && res.gpus !== 0) {
+      throw new TypeError(
+        `${task.id}: resources.gpus is not supported by the Swarm executor; pick GPU nodes with resources.placement ` +
+          '(e.g. ["node.labels.gpu==true"]) and configure the GPU runtime on those nodes.',
+      );
+    }
+    let image = res.image ?? this.image;
+    let command: readonly string[];
+    let taskEnv: Record<string, string> = {};
+    let workingDir: string | undefined = this.projectDir;
+    if (task instanceof ContainerTask) {
+      image = task.image() ?? image;
+      command = task.command();
+      if (!Array.isArray(command) || command.length === 0 || command.some((a) => typeof a !== 'string')) {
+        throw new TypeError(`${task.id}: command() must return a non-empty array of strings, got ${JSON.stringify(command)}`);
+      }
+      taskEnv = task.environment();
+      workingDir = task.workingDir();
+    } else {
+      const invocation = this.options.invocation;
+      if (invocation === undefined) throw new NoFlowInvocationError(task.id);
+      command = ['node', pathInImage(invocation.entry, this.root, this.projectDir), ...invocation.args, '--run-task', task.id];
+    }
+    return {
+      name: serviceName(task.family, `${ctx.attempt}-${randomBytes(4).toString('hex')}`),
+      image,
+      command,
+      env: {
+        ...passedEnv(this.passEnv, process.env),
+        ...res.env,
+        ...taskEnv,
+        DAGWRIGHT_RUN_ID: ctx.runId,
+        DAGWRIGHT_TASK_ID: task.id,
+        DAGWRIGHT_ATTEMPT: String(ctx.attempt),
+      },
+      labels: { ...stepLabels(this.owner, ctx.runId, task.id, ctx.attempt), 'dagwright.executor': 'swarm' },
+      mounts: res.mounts ?? [],
+      workingDir,
+      user: res.user ?? this.user,
+      // Steps reach object storage, so the host network unless a task asks for none.
+      network: res.network ?? 'host',
+      cpus: res.cpus,
+      memoryMb: res.memoryMb,
+      placement: res.placement,
+      stopGraceMs: this.options.stopGraceMs ?? 5000,
+    };
+  }
+
+  private async runService(task: AnyTask, spec: ServiceStepSpec, ctx: TaskContext): Promise<void> {
+    const logger = ctx.logger;
+    const redactor = new Redactor(spec.env);
+    const sink = new StepLogSink(logger, redactor, this.tailLines);
+    const aborted = abortion(ctx.signal);
+    let serviceId: string | undefined;
+    let logs: ServiceLogs | undefined;
+    try {
+      logger.debug(
+        { image: spec.image, command: spec.command.map((a) => redactor.text(a)), service: spec.name, network: spec.network, placement: spec.placement },
+        'creating service',
+      );
+      // Not raced against the abort: a service created after we stopped waiting would be left behind.
+      const created = (await this.docker.createService(serviceOptions(spec) as unknown as Docker.CreateServiceOptions)) as { id?: string; ID?: string };
+      serviceId = created.id ?? created.ID;
+      if (serviceId === undefined) throw new Error(`${task.id}: the engine created service ${spec.name} but returned no id`);
+      this.live.add(serviceId);
+      logger.debug({ serviceId: serviceId.slice(0, 12) }, 'created service');
+      if (ctx.signal.aborted) throw ctx.signal.reason ?? new CancelledError(task.id);
+      logs = new ServiceLogs(this.docker, serviceId, sink);
+      logs.follow();
+      const final = await Promise.race([this.waitForTask(serviceId, ctx), aborted.promise]);
+      await logs.finish(logDrainMs);
+      const state = final.Status?.State ?? 'unknown';
+      const code = final.Status?.ContainerStatus?.ExitCode;
+      if (state === 'complete' && (code === undefined || code === 0)) return;
+      if (code !== undefined && code !== 0) {
+        const node = await this.nodeName(final.NodeID);
+        if (await this.oomKilled(final.Status?.ContainerStatus?.ContainerID)) {
+          throw new ContainerOutOfMemoryError(task.id, code, sink.tail(), spec.memoryMb);
+        }
+        throw new ServiceExitError(task.id, code, sink.tail(), serviceId, node);
+      }
+      throw new ServiceTaskError(task.id, serviceId, state, redactor.text(final.Status?.Err ?? final.Status?.Message ?? ''), spec.image);
+    } finally {
+      aborted.dispose();
+      logs?.stop();
+      if (serviceId !== undefined) {
+        const id = serviceId;
+        // Removing the service stops its container (SIGTERM, then SIGKILL after stopGraceMs) wherever it runs.
+        await this.docker
+          .getService(id)
+          .remove()
+          .catch((err: unknown) => {
+            if (statusCode(err) !== 404) logger.warn({ err, serviceId: id.slice(0, 12) }, 'could not remove service; `docker service rm` it, or prune services by the dagwright.managed label');
+          });
+        this.live.delete(id);
+        logger.debug({ serviceId: id.slice(0, 12) }, 'removed service');
+      }
+    }
+  }
+
+  /**
+   * Polls the service's task until it reaches a final state, waiting a tenth
+   * of the time it has taken so far between looks (at least `pollMs`, at
+   * most `maxPollMs`): a short step is seen finishing within a few
+   * milliseconds, a long one costs the manager one request a second.
+   */
+  private async waitForTask(serviceId: string, ctx: TaskContext): Promise<SwarmTask> {
+    const minDelay = this.options.pollMs ?? 25;
+    const maxDelay = this.options.maxPollMs ?? 1000;
+    const started = performance.now();
+    const filters = JSON.stringify({ service: [serviceId] });
+    let lastWaitReason: string | undefined;
+    for (;;) {
+      const tasks = (await this.docker.listTasks({ filters })) as SwarmTask[];
+      const task = tasks.sort((a, b) => String(b.CreatedAt).localeCompare(String(a.CreatedAt)))[0];
+      const state = task?.Status?.State;
+      if (task && state !== undefined && finalStates.has(state)) return task;
+      // A task Swarm cannot place yet (no node with the resources, no node matching the constraints) waits, with a reason.
+      const reason = task?.Status?.Err;
+      if (reason && reason !== lastWaitReason && (state === 'pending' || state === 'new' || state === 'allocated')) {
+        lastWaitReason = reason;
+        ctx.logger.warn({ serviceId: serviceId.slice(0, 12), state, reason }, `Swarm cannot start the step yet: ${reason}`);
+      }
+      const delay = Math.min(maxDelay, Math.max(minDelay, (performance.now() - started) / 10));
+      try {
+        await sleep(delay, undefined, { signal: ctx.signal });
+      } catch (err) {
+        throw ctx.signal.aborted ? (ctx.signal.reason ?? new CancelledError(ctx.taskId)) : err;
+      }
+    }
+  }
+
+  private async nodeName(nodeId: string | undefined): Promise<string | undefined> {
+    if (!nodeId) return undefined;
+    try {
+      const node = (await this.docker.getNode(nodeId).inspect()) as { Description?: { Hostname?: string } };
+      return node.Description?.Hostname ?? nodeId.slice(0, 12);
+    } catch {
+      return nodeId.slice(0, 12);
+    }
+  }
+
+  /** Whether the kernel killed the step's container for memory; known only when the container ran on the engine we talk to. */
+  private async oomKilled(containerId: string | undefined): Promise<boolean> {
+    if (!containerId) return false;
+    try {
+      const info = await this.docker.getContainer(containerId).inspect();
+      return info.State?.OOMKilled === true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Removes any service of this executor still there (normally none: each attempt removes its own). */
+  async close(): Promise<void> {
+    await Promise.all([...this.live].map((id) => this.docker.getService(id).remove().catch(() => {})));
+    this.live.clear();
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Registration: puts a trained and evaluated model into the store's model
+ * registry (tasks/registry/registry.ts) as a new version with its lineage,
+ * and moves `champion` to it when it beats the current champion's test
+ * accuracy. The same model (same content hash) is never registered twice:
+ * the task is complete once the registry holds it.
+ */
+import { param, Task, type TaskContext } from '../../src';
+import { codeVersion } from '../code-version';
+import { DEFAULT_MODEL_NAME } from '../registry/cli';
+import { contentHash, ModelRegistry, type ModelVersion } from '../registry/registry';
+import { EvaluateModel, type EvaluationRecord } from './evaluate-task';
+import { MODEL_JSON, WEIGHTS_BIN } from './model-io';
+import { type TrainParams, trainParams } from './params';
+import { METRICS_JSON, TRAINING_JSON, TrainModel, type TrainingMetrics, type TrainingRecord } from './train-task';
+
+/** The alias the best version holds. */
+export const CHAMPION = 'champion';
+
+export interface RegisterParams extends TrainParams {
+  modelName?: string;
+  tags?: string;
+}
+
+/** `a=1,b=2` -> { a: '1', b: '2' }. */
+export function parseTags(text: string): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const pair of text.split(',').filter((p) => p.trim() !== '')) {
+    const eq = pair.indexOf('=');
+    tags[(eq < 0 ? pair : pair.slice(0, eq)).trim()] = eq < 0 ? '' : pair.slice(eq + 1).trim();
+  }
+  return tags;
+}
+
+const beatsOnTestAccuracy = (candidate: ModelVersion, champion: ModelVersion): boolean =>
+  (candidate.metrics.testAccuracy as number) > (champion.metrics.testAccuracy as number);
+
+export class RegisterModel extends Task<RegisterParams> {
+  static override params = {
+    ...trainParams,
+    modelName: param.string({ default: DEFAULT_MODEL_NAME, pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, description: 'registered model name' }),
+    tags: param.string({ default: '', pattern: /^([^=,]+=[^,]*)?(,[^=,]+=[^,]*)*$/, significant: false, description: 'tags for a new version, key=value,...' }),
+  };
+  override readonly version = '1';
+
+  private get trainParams(): Required<TrainParams> {
+    const { modelName: _name, tags: _tags, ...rest } = this.params;
+    return rest;
+  }
+
+  private get registry(): ModelRegistry {
+    return new ModelRegistry(this.params.store, this.params.modelName);
+  }
+
+  override requires() {
+    return { model: new TrainModel(this.trainParams), evaluation: new EvaluateModel(this.trainParams) };
+  }
+
+  /** Complete when the registry holds a version with this model's content; reads the trained model if it exists. */
+  override async complete(): Promise<boolean> {
+    const modelDir = this.input().model;
+    if (!(await modelDir.exists())) return false;
+    const training = await modelDir.file(TRAINING_JSON).readJson<TrainingRecord>();
+    return (await this.registry.versions()).some((v) => v.contentSha256 === training.modelSha256);
+  }
+
+  async run(ctx: TaskContext): Promise<void> {
+    const { model: modelDir, evaluation } = this.input();
+    const [modelJson, weights, training, metrics, evaluated] = await Promise.all([
+      modelDir.file(MODEL_JSON).readBytes(),
+      modelDir.file(WEIGHTS_BIN).readBytes(),
+      modelDir.file(TRAINING_JSON).readJson<TrainingRecord>(),
+      modelDir.file(METRICS_JSON).readJson<TrainingMetrics>(),
+      evaluation.readJson<EvaluationRecord>(),
+    ]);
+    const files = { [MODEL_JSON]: modelJson, [WEIGHTS_BIN]: weights };
+    if (contentHash(files) !== training.modelSha256) {
+      throw new Error(`${modelDir.uri}: model files do not match the hash in ${TRAINING_JSON} (${training.modelSha256}); retrain the model`);
+    }
+    const lastEpoch = metrics.epochs.at(-1);
+    const result = await this.registry.register({
+      files,
+      tags: parseTags(this.params.tags),
+      metrics: {
+        testAccuracy: evaluated.testAccuracy,
+        perClassAccuracy: evaluated.perClassAccuracy,
+        validationAccuracy: training.final.valAccuracy,
+        trainAccuracy: training.final.accuracy,
+        trainLoss: training.final.loss,
+        trainingSeconds: training.wallSeconds,
+        samplesPerSecond: lastEpoch?.samplesPerSecond ?? null,
+      },
+      lineage: {
+        data: training.data,
+        testData: evaluated.testData,
+        training: {
+          taskId: training.taskId,
+          runId: training.runId,
+          uri: modelDir.uri,
+          params: training.params,
+          architecture: training.architecture,
+          backend: training.backend,
+          workers: training.workers,
+          modelSha256: training.modelSha256,
+          code: training.code,
+        },
+        evaluation: { taskId: evaluated.taskId, runId: evaluated.runId, uri: evaluation.uri, backend: evaluated.backend },
+        registration: { taskId: this.id, runId: ctx.runId, code: codeVersion() },
+      },
+      promote: { alias: CHAMPION, better: beatsOnTestAccuracy },
+    });
+    const { version } = result;
+    ctx.logger.info(
+      { model: version.model, version: version.version, created: result.created, promoted: result.promoted, testAccuracy: evaluated.testAccuracy },
+      result.created
+        ? `registered ${version.model} version ${version.version}${result.promoted.length ? ` (now ${result.promoted.join(', ')})` : ''}`
+        : `${version.model} version ${version.version} already holds this model`,
+    );
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * The Swarm executor against a real engine: a one-node swarm on loopback
+ * (made here unless the engine already is a manager, and left again), the
+ * suite's s3rver on 127.0.0.1 (steps reach it over the `host` network), and
+ * `dagwright/runner-baked:latest` (built here when missing or without the
+ * fixture; CI builds it first).
+ */
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { mkdtemp, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import {
+  ContainerTask,
+  createDockerClient,
+  createLogger,
+  DockerExecutor,
+  DockerLabels,
+  run,
+  S3Target,
+  SwarmExecutor,
+  TaskTimeoutError,
+} from '../src';
+import { defaultPassEnv } from '../src/executors/docker';
+import { describeDocker } from './helpers/docker';
+import { captureLogger } from './helpers/log-capture';
+import { runFlowProcess, startFlow, type FlowResult } from './helpers/flow-process';
+import { freshBucket, s3Endpoint, s3TestClient } from './helpers/s3';
+import { s3rverCredentials } from './helpers/s3-server';
+import { ensureBakedImage, joinOrCreateSwarm, leaveSwarm, repoRoot, swarmFixture, type SwarmHandle } from './helpers/swarm';
+import { Report } from './fixtures/swarm-flow';
+
+const summaryOf = (result: FlowResult) => result.logs.find((l) => l.msg === 'run summary') as Record<string, any>;
+/** s3rver checks the access key id only, so the secret can be one that must never show up in a log. */
+const secret = `swarm-secret-${process.pid}-do-not-log`;
+
+describeDocker('the Swarm executor on a one-node swarm', () => {
+  const docker = createDockerClient();
+  let swarm: SwarmHandle | undefined;
+  let client: S3Client;
+  let bucket: string;
+  const s3env = () => ({
+    AWS_ENDPOINT_URL: s3Endpoint(),
+    DAGWRIGHT_S3_FORCE_PATH_STYLE: '1',
+    AWS_ACCESS_KEY_ID: s3rverCredentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: secret,
+    AWS_REGION: 'us-east-1',
+  });
+  const servicesWith = async (labels: Record<string, string>) =>
+    docker.listServices({ filters: JSON.stringify({ label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) }) });
+
+  beforeAll(async () => {
+    // Tasks checked in this process (complete(), run()) use the shared S3 client, made from these on first use.
+    Object.assign(process.env, s3env());
+    client = s3TestClient();
+    bucket = await freshBucket(client, 'swarm');
+    ensureBakedImage();
+    swarm = await joinOrCreateSwarm(docker);
+  }, 900_000);
+
+  afterAll(async () => {
+    await leaveSwarm(docker, swarm);
+  }, 60_000);
+
+  async function objectsUnder(prefix: string): Promise<Record<string, string>> {
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${prefix}/` }));
+    const out: Record<string, string> = {};
+    for (const { Key } of listed.Contents ?? []) {
+      const rel = Key!.slice(prefix.length + 1);
+      if (rel.startsWith('_') || rel.startsWith('.')) continue;
+      const body = await client.send(new GetObjectCommand({ Bucket: bucket, Key }));
+      out[rel] = Buffer.from(await body.Body!.transformToByteArray()).toString('base64');
+    }
+    return out;
+  }
+
+  it('runs a flow of TypeScript tasks to the same S3 objects as the Docker executor', async () => {
+    const store = (name: string) => `s3://${bucket}/${name}`;
+    const logger = createLogger({ level: 'silent' });
+    const entry = resolve(repoRoot, swarmFixture);
+    const dockerRun = run(new Report({ store: store('docker'), parts: 3, failAt: '', flaky: '', slowMs: 0, timeoutMs: 0 }), {
+      logger,
+      workers: 2,
+      executor: new DockerExecutor({
+        invocation: { entry, args: ['--parts', '3', '--store', store('docker'), '--log-level', 'info'] },
+        store: store('docker'),
+        passEnv: [...defaultPassEnv, 'DAGWRIGHT_S3_*'],
+      }),
+    });
+    const swarmRun = runFlowProcess(swarmFixture, ['--parts', '3', '--store', store('swarm'), '--executor', 'swarm', '--workers', '2'], s3env());
+    const [inDocker, inSwarm] = await Promise.all([dockerRun, swarmRun]);
+    expect(inDocker.ok, JSON.stringify(inDocker.tasks)).toBe(true);
+    expect(inSwarm.code, inSwarm.stderr.slice(-3000)).toBe(0);
+    const summary = summaryOf(inSwarm);
+    expect(summary.counts).toMatchObject({ ran: 5, failed: 0 });
+    expect(summary.ran.every((r: { executor: string }) => r.executor === 'swarm')).toBe(true);
+    // The steps' own log lines come back through the task's logger, each once.
+    expect(inSwarm.logs.filter((l) => l.msg === 'part started' && typeof l.taskId === 'string')).toHaveLength(3);
+    expect(inSwarm.logs.filter((l) => l.msg === 'summed' && l.total === 0 + 1 + 4)).toHaveLength(1);
+    expect(inSwarm.stderr).not.toContain(secret);
+    const expected = await objectsUnder('docker');
+    expect(Object.keys(expected).sort()).toEqual(['parts/part-0.json', 'parts/part-1.json', 'parts/part-2.json', 'report/_SUCCESS', 'report/data.bin', 'report/summary.txt', 'sum.json']);
+    expect(await objectsUnder('swarm')).toEqual(expected);
+    expect(await servicesWith({ [DockerLabels.runId]: String(inSwarm.logs.find((l) => typeof l.runId === 'string')?.runId) })).toEqual([]);
+  });
+
+  it('retries a failed step in a new service and reports its exit code and last log lines', async () => {
+    const result = await runFlowProcess(
+      swarmFixture,
+      ['--parts', '2', '--store', `s3://${bucket}/failing`, '--executor', 'swarm', '--fail-at', 'part-1', '--flaky', 'part-0', '--workers', '2'],
+      s3env(),
+    );
+    expect(result.code, result.stderr.slice(-3000)).toBe(1);
+    const summary = summaryOf(result);
+    expect(summary.counts).toMatchObject({ ran: 1, failed: 1, blocked: 2 });
+    const failed = summary.problems.find((p: { status: string }) => p.status === 'failed');
+    expect(failed.attempts).toBe(2);
+    expect(failed.error).toMatch(/service task exited with code 1/);
+    expect(failed.error).toContain('part-1 failing on purpose');
+    const flaky = summary.ran[0];
+    expect(flaky.attempts).toBe(2);
+    expect(result.logs.filter((l) => l.msg === 'attempt failed; retrying')).toHaveLength(2);
+    expect(await servicesWith({ [DockerLabels.runId]: String(result.logs.find((l) => typeof l.runId === 'string')?.runId) })).toEqual([]);
+  });
+
+  it('removes the service of a step that passes its timeout, and keeps secrets out of the logs', async () => {
+    class Sleeper extends ContainerTask {
+      override readonly timeoutMs = 2500;
+      override readonly resources = { network: 'host' as const };
+      override output() {
+        return new S3Target(`s3://${bucket}/timeout/never.txt`);
+      }
+      command() {
+        return ['node', '-e', 'console.log("secret is " + process.env.AWS_SECRET_ACCESS_KEY); setTimeout(() => {}, 120000)'];
+      }
+    }
+    const { logger, lines } = captureLogger('debug');
+    const runId = `timeout-${process.pid}-${Date.now()}`;
+    let seen = 0;
+    const watcher = setInterval(() => {
+      void servicesWith({ [DockerLabels.runId]: runId }).then((s) => (seen = Math.max(seen, s.length)));
+    }, 200);
+    const started = Date.now();
+    const summary = await run(new Sleeper(), { logger, runId, executor: new SwarmExecutor() }).finally(() => clearInterval(watcher));
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(seen).toBe(1);
+    const record = summary.tasks.find((t) => t.status === 'failed')!;
+    expect(record.error).toBe(new TaskTimeoutError(new Sleeper().id, 2500).message);
+    expect(await servicesWith({ [DockerLabels.runId]: runId })).toEqual([]);
+    expect(JSON.stringify(lines)).not.toContain(secret);
+  });
+
+  it('refuses a flow with local targets before anything runs (exit 2), and a local store', async () => {
+    const before = (await servicesWith({ [DockerLabels.managed]: 'true' })).length;
+    const dir = await mkdtemp(join(tmpdir(), 'dagwright-swarm-refused-'));
+    const refused = await runFlowProcess('test/fixtures/steps-flow.ts', ['--store', `s3://${bucket}/local`, '--executor', 'swarm'], s3env());
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('write local targets, which Swarm nodes share no disk to hold');
+    expect(refused.stderr).toContain('--store s3://bucket/prefix');
+    expect(refused.logs.some((l) => l.msg === 'task started')).toBe(false);
+
+    const localStore = await runFlowProcess(swarmFixture, ['--store', dir, '--executor', 'swarm'], s3env());
+    expect(localStore.code).toBe(2);
+    expect(localStore.stderr).toContain(`--store ${dir} is a local folder`);
+    expect((await readdir(dir)).filter((f) => !f.startsWith('.') && !f.startsWith('_'))).toEqual([]);
+    expect((await servicesWith({ [DockerLabels.managed]: 'true' })).length).toBe(before);
+  });
+
+  it('SIGTERM to the flow removes its services and leaves none behind', async () => {
+    const { child, done } = startFlow(
+      swarmFixture,
+      ['--parts', '2', '--store', `s3://${bucket}/sigterm`, '--executor', 'swarm', '--slow-ms', '60000', '--workers', '2'],
+      s3env(),
+    );
+    const mine = { [DockerLabels.ownerPid]: String(child.pid) };
+    let running = 0;
+    for (let i = 0; i < 600 && running < 2; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      running = (await servicesWith(mine)).length;
+    }
+    expect(running).toBe(2);
+    const sentAt = Date.now();
+    child.kill('SIGTERM');
+    const result = await done;
+    expect(result.code).toBe(143);
+    expect(Date.now() - sentAt).toBeLessThan(10_000);
+    expect(await servicesWith(mine)).toEqual([]);
+  });
+});
