@@ -1,5 +1,4 @@
 import pino, { type Logger } from 'pino';
-import pretty from 'pino-pretty';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 export const logLevels: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
@@ -27,8 +26,13 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     base: { pid: process.pid },
     redact: { paths: [...secrets, ...secrets.map((k) => `*.${k}`)], censor: '[redacted]' },
   };
-  const stream = readable
-    ? pretty({ destination: fd, sync: true, colorize: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' })
-    : pino.destination({ dest: fd, sync: true });
+  const stream = readable ? prettyStream(fd) : pino.destination({ dest: fd, sync: true });
   return pino(config, stream);
+}
+
+/** Loaded only for a terminal: containers and cron never pay for pino-pretty. */
+function prettyStream(fd: number): NodeJS.WritableStream {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pretty = require('pino-pretty') as typeof import('pino-pretty');
+  return pretty({ destination: fd, sync: true, colorize: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' });
 }

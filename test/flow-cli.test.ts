@@ -5,6 +5,8 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { type FlowResult, runFlowProcess, startFlow } from './helpers/flow-process';
 
 const flow = 'test/fixtures/steps-flow.ts';
+// These tests are about the scheduler and the command line: keep steps in this process.
+const inProcess = ['--executor', 'inprocess'];
 let store: string;
 beforeEach(async () => {
   store = await mkdtemp(join(tmpdir(), 'dagwright-cli-'));
@@ -25,7 +27,7 @@ async function waitForSteps(count: number): Promise<void> {
 
 describe('flow command line', () => {
   it('runs a flow, exits 0, logs JSON lines with task ids, and does nothing the second time', async () => {
-    const first = await runFlowProcess(flow, ['--store', store, '--workers', '2']);
+    const first = await runFlowProcess(flow, [...inProcess, '--store', store, '--workers', '2']);
     expect(first.code).toBe(0);
     expect(await outputs()).toEqual(['left.txt', 'middle.txt', 'side.txt', 'top.txt']);
     const started = first.logs.filter((l) => l.msg === 'task started');
@@ -33,45 +35,45 @@ describe('flow command line', () => {
     for (const line of started) expect(line.taskId).toEqual(expect.stringMatching(/^(Step|All)_/));
     expect(summaryOf(first).counts).toMatchObject({ ran: 5, failed: 0 });
 
-    const second = await runFlowProcess(flow, ['--store', store]);
+    const second = await runFlowProcess(flow, [...inProcess, '--store', store]);
     expect(second.code).toBe(0);
     expect(summaryOf(second).counts).toMatchObject({ ran: 0, complete: 1 });
     expect(await ranLog()).toHaveLength(4);
   });
 
   it('exits 1 when a task fails, keeping finished outputs, and the next run does only the rest', async () => {
-    const failed = await runFlowProcess(flow, ['--store', store, '--fail-at', 'middle', '--workers', '1']);
+    const failed = await runFlowProcess(flow, [...inProcess, '--store', store, '--fail-at', 'middle', '--workers', '1']);
     expect(failed.code).toBe(1);
     const summary = summaryOf(failed);
     expect(summary.counts).toMatchObject({ ran: 2, failed: 1, blocked: 2 });
     expect(summary.problems.find((p: any) => p.status === 'failed').error).toContain('middle failed on purpose');
     expect(await outputs()).toEqual(['left.txt', 'side.txt']);
 
-    const resumed = await runFlowProcess(flow, ['--store', store]);
+    const resumed = await runFlowProcess(flow, [...inProcess, '--store', store]);
     expect(resumed.code).toBe(0);
     expect(await ranLog()).toEqual(expect.arrayContaining(['left', 'side', 'middle', 'middle', 'top']));
     expect((await ranLog()).filter((n) => n === 'left')).toHaveLength(1);
   });
 
   it('exits 2 on a bad option or parameter value, naming it, before anything runs', async () => {
-    const bad = await runFlowProcess(flow, ['--store', store, '--slow-ms', 'soon']);
+    const bad = await runFlowProcess(flow, [...inProcess, '--store', store, '--slow-ms', 'soon']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('parameter "slowMs" got "soon"; expected an integer >= 0. Pass --slow-ms');
-    const unknown = await runFlowProcess(flow, ['--store', store, '--colour', 'red']);
+    const unknown = await runFlowProcess(flow, [...inProcess, '--store', store, '--colour', 'red']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("Unknown option '--colour'");
-    const workers = await runFlowProcess(flow, ['--store', store, '--workers', '0']);
+    const workers = await runFlowProcess(flow, [...inProcess, '--store', store, '--workers', '0']);
     expect(workers.code).toBe(2);
     expect(workers.stderr).toContain('--workers got "0"; expected an integer >= 1');
     expect(await ranLog()).toEqual([]);
   });
 
   it('--dry-run says what would run and why, and runs nothing; --graph prints DOT', async () => {
-    const dry = await runFlowProcess(flow, ['--store', store, '--dry-run']);
+    const dry = await runFlowProcess(flow, [...inProcess, '--store', store, '--dry-run']);
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain('dry run: 5 task(s) would run, 0 already complete');
     expect(dry.stdout).toMatch(new RegExp(`would run Step_left_\\S+: missing ${join(store, 'left.txt')}`));
-    const graph = await runFlowProcess(flow, ['--store', store, '--graph']);
+    const graph = await runFlowProcess(flow, [...inProcess, '--store', store, '--graph']);
     expect(graph.code).toBe(0);
     expect(graph.stdout).toMatch(/^digraph dagwright \{/);
     expect(graph.stdout.match(/ -> /g)).toHaveLength(4);
@@ -79,7 +81,7 @@ describe('flow command line', () => {
   });
 
   it('--help lists the flow parameters with defaults, the standard options and exit codes', async () => {
-    const help = await runFlowProcess(flow, ['--help']);
+    const help = await runFlowProcess(flow, [...inProcess, '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/--slow-ms <value>\s+an integer >= 0 \(default: 0\)/);
     expect(help.stdout).toMatch(/--workers <value>/);
@@ -87,7 +89,7 @@ describe('flow command line', () => {
   });
 
   it('SIGTERM cancels: exit 143, running tasks aborted, nothing half-written visible, summary says cancelled', async () => {
-    const { child, done } = startFlow(flow, ['--store', store, '--workers', '1', '--slow-ms', '3000']);
+    const { child, done } = startFlow(flow, [...inProcess, '--store', store, '--workers', '1', '--slow-ms', '3000']);
     await waitForSteps(1);
     child.kill('SIGTERM');
     const result = await done;
@@ -99,7 +101,7 @@ describe('flow command line', () => {
   });
 
   it('a run killed with SIGKILL mid-write leaves no partial output; the next run does only the unfinished work', async () => {
-    const { child, done } = startFlow(flow, ['--store', store, '--workers', '1', '--slow-ms', '1500']);
+    const { child, done } = startFlow(flow, [...inProcess, '--store', store, '--workers', '1', '--slow-ms', '1500']);
     // Wait until the second task started: the first has finished and published its output.
     await waitForSteps(2);
     child.kill('SIGKILL');
@@ -108,7 +110,7 @@ describe('flow command line', () => {
     expect(finished).toHaveLength(1);
     for (const file of finished) expect(await readFile(join(store, file), 'utf8')).toMatch(/part 4\n$/);
 
-    const resumed = await runFlowProcess(flow, ['--store', store]);
+    const resumed = await runFlowProcess(flow, [...inProcess, '--store', store]);
     expect(resumed.code).toBe(0);
     expect(await outputs()).toEqual(['left.txt', 'middle.txt', 'side.txt', 'top.txt']);
     const log = await ranLog();

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Docker from 'dockerode';
-import { CancelledError } from '../../errors';
+import { CancelledError, UsageError } from '../../errors';
 import type { Executor } from '../../executor';
 import type { FlowInvocation } from '../../flow/executors';
 import type { TaskGraph } from '../../graph';
@@ -53,7 +53,10 @@ export interface SwarmExecutorOptions {
   passEnv?: readonly string[];
   /** Lines of a failed step's log quoted in its error; default 20. */
   logTailLines?: number;
-  /** Shortest wait between two looks at a step's task; later waits are a tenth of the time the step has taken so far. Default 25 ms. */
+  /**
+   * Shortest wait between two looks at a step's task; later waits are a tenth of the time the step has taken so far.
+   * Default 25 ms, or 250 ms over ssh:// (docker-modem opens an ssh connection for every request).
+   */
   pollMs?: number;
   /** Longest wait between two looks; default 1000 ms. */
   maxPollMs?: number;
@@ -128,7 +131,7 @@ export class SwarmExecutor implements Executor {
   stepSpec(task: AnyTask, ctx: TaskContext): ServiceStepSpec {
     const res = task.resources ?? {};
     if (res.gpus !== undefined && res.gpus !== 0) {
-      throw new TypeError(
+      throw new UsageError(
         `${task.id}: resources.gpus is not supported by the Swarm executor; pick GPU nodes with resources.placement ` +
           '(e.g. ["node.labels.gpu==true"]) and configure the GPU runtime on those nodes.',
       );
@@ -234,7 +237,7 @@ export class SwarmExecutor implements Executor {
    * milliseconds, a long one costs the manager one request a second.
    */
   private async waitForTask(serviceId: string, ctx: TaskContext): Promise<SwarmTask> {
-    const minDelay = this.options.pollMs ?? 25;
+    const minDelay = this.options.pollMs ?? (dockerHost().startsWith('ssh://') ? 250 : 25);
     const maxDelay = this.options.maxPollMs ?? 1000;
     const started = performance.now();
     const filters = JSON.stringify({ service: [serviceId] });
