@@ -186,4 +186,15 @@ describeDocker('the Swarm executor on a one-node swarm', () => {
     expect(Date.now() - sentAt).toBeLessThan(10_000);
     expect(await servicesWith(mine)).toEqual([]);
   });
+
+  it('leaves no step containers behind once their services are gone', async () => {
+    const filters = JSON.stringify({ label: ['dagwright.executor=swarm'] });
+    let left = await docker.listContainers({ all: true, filters });
+    // The engine removes a removed service's containers a few seconds later, on its own.
+    for (let i = 0; i < 60 && left.length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      left = await docker.listContainers({ all: true, filters });
+    }
+    expect(left.map((c) => `${c.Names[0]} ${c.State}`)).toEqual([]);
+  });
 });

@@ -12,7 +12,7 @@ import {
   TaskGraph,
   type TaskContext,
 } from '../src';
-import { assertRunnableOnSwarm, pathInImage, serviceName, serviceOptions, type ServiceStepSpec } from '../src/executors/swarm';
+import { assertRunnableOnSwarm, modeForEngine, pathInImage, serviceName, serviceOptions, type ServiceStepSpec } from '../src/executors/swarm';
 import { FrameParser } from '../src/executors/swarm/service-logs';
 import { createExecutor } from '../src/flow/executors';
 
@@ -62,6 +62,15 @@ describe('serviceOptions', () => {
       Mounts: [{ Type: 'bind', Source: '/mnt/nfs/data', Target: '/mnt/nfs/data', ReadOnly: true }],
     });
     expect(body.TaskTemplate.Networks).toEqual([{ Target: 'none' }]);
+  });
+
+  it('runs one never-restarted replica instead of a job on engines before 24.0 (moby/moby#44312)', () => {
+    expect(serviceOptions({ ...base, mode: 'replicated' }).Mode).toEqual({ Replicated: { Replicas: 1 } });
+    expect(serviceOptions({ ...base, mode: 'replicated' }).TaskTemplate.RestartPolicy.Condition).toBe('none');
+    expect(modeForEngine('20.10.24+dfsg1')).toBe('replicated');
+    expect(modeForEngine('24.0.7')).toBe('job');
+    expect(modeForEngine('28.2.2')).toBe('job');
+    expect(modeForEngine(undefined)).toBe('job');
   });
 
   it('refuses an empty command and a name Swarm would refuse', () => {

@@ -24,6 +24,11 @@ export interface ServiceStepSpec {
   readonly placement?: readonly string[];
   /** Time between SIGTERM and SIGKILL when the service is removed; default the engine's (10 s). */
   readonly stopGraceMs?: number;
+  /**
+   * 'job' (default): a replicated job, one completion. 'replicated': one replica that is never restarted, for
+   * engines before 24.0, which never remove a removed job's tasks and containers (moby/moby#44312).
+   */
+  readonly mode?: 'job' | 'replicated';
 }
 
 /** The body of `POST /services/create` (dockerode's `createService` options). */
@@ -50,7 +55,7 @@ export interface ServiceCreateBody {
     Placement: { Constraints: string[] };
     Networks: { Target: string }[];
   };
-  Mode: { ReplicatedJob: { MaxConcurrent: 1; TotalCompletions: 1 } };
+  Mode: { ReplicatedJob: { MaxConcurrent: 1; TotalCompletions: 1 } } | { Replicated: { Replicas: 1 } };
 }
 
 /** Swarm's limit for service names, and what they may contain. */
@@ -71,7 +76,8 @@ export function serviceName(readable: string, suffix: string): string {
 
 /**
  * The create body for one step: a replicated job that runs once and is never
- * restarted (the scheduler retries, with a new service), every capability
+ * restarted (the scheduler retries, with a new service), or on old engines one
+ * replica with the same restart policy; every capability
  * dropped, resources reserved and limited to the same amounts, attached to a
  * predefined network only.
  */
@@ -106,6 +112,12 @@ export function serviceOptions(spec: ServiceStepSpec): ServiceCreateBody {
       Placement: { Constraints: [...(spec.placement ?? [])] },
       Networks: [{ Target: spec.network }],
     },
-    Mode: { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 1 } },
+    Mode: spec.mode === 'replicated' ? { Replicated: { Replicas: 1 } } : { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 1 } },
   };
+}
+
+/** The mode for a manager's engine version: jobs from 24.0 on, where removing a job also removes its tasks. */
+export function modeForEngine(serverVersion: string | undefined): 'job' | 'replicated' {
+  const major = Number(/^(\d+)\./.exec(serverVersion ?? '')?.[1]);
+  return Number.isFinite(major) && major < 24 ? 'replicated' : 'job';
 }

@@ -20,7 +20,7 @@ import { ServiceExitError, ServiceTaskError, SwarmLocalTargetsError, SwarmUnavai
 import { bakedProjectDir, pathInImage } from './image-path';
 import { assertRunnableOnSwarm, localTargetsOf } from './local-targets';
 import { ServiceLogs } from './service-logs';
-import { serviceName, serviceOptions, type ServiceStepSpec } from './service-spec';
+import { modeForEngine, serviceName, serviceOptions, type ServiceStepSpec } from './service-spec';
 
 /** The image steps run in unless a task names another: the runner with the compiled project in /app (`containers/build --baked`). */
 export const defaultSwarmImage = 'dagwright/runner-baked:latest';
@@ -62,6 +62,12 @@ export interface SwarmExecutorOptions {
   maxPollMs?: number;
   /** SIGTERM-to-SIGKILL time when a step is stopped (timeout, cancel); default 5000 ms. */
   stopGraceMs?: number;
+  /**
+   * How a step's service runs once: 'job' (a replicated job) or 'replicated' (one replica, never restarted).
+   * Default: 'job' when the manager's engine is 24.0 or later, else 'replicated', since older engines never
+   * remove a removed job's tasks and exited containers (moby/moby#44312).
+   */
+  mode?: 'job' | 'replicated';
 }
 
 interface SwarmTask {
@@ -94,6 +100,7 @@ export class SwarmExecutor implements Executor {
   private readonly passEnv: readonly string[];
   private readonly tailLines: number;
   private readonly live = new Set<string>();
+  private mode: Promise<'job' | 'replicated'> | undefined;
 
   constructor(private readonly options: SwarmExecutorOptions = {}) {
     this.docker = options.docker ?? createDockerClient();
@@ -113,10 +120,22 @@ export class SwarmExecutor implements Executor {
    */
   async prepare(graph?: TaskGraph): Promise<void> {
     assertRunnableOnSwarm(this.options.store, graph);
-    const info = (await this.docker.info()) as { Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean } };
+    const info = (await this.docker.info()) as { ServerVersion?: string; Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean } };
     if (info.Swarm?.LocalNodeState !== 'active' || !info.Swarm.ControlAvailable) {
       throw new SwarmUnavailableError(dockerHost(), info.Swarm?.LocalNodeState ?? '');
     }
+    this.mode ??= Promise.resolve(this.options.mode ?? modeForEngine(info.ServerVersion));
+  }
+
+  /** The service mode for this manager (asks its version once, unless `mode` was given). */
+  private serviceMode(): Promise<'job' | 'replicated'> {
+    this.mode ??= this.options.mode
+      ? Promise.resolve(this.options.mode)
+      : this.docker.version().then(
+          (v) => modeForEngine((v as { Version?: string }).Version),
+          () => 'job' as const,
+        );
+    return this.mode;
   }
 
   async execute(task: AnyTask, ctx: TaskContext): Promise<void> {
@@ -124,7 +143,8 @@ export class SwarmExecutor implements Executor {
     // Library users may skip prepare(): refuse the step itself rather than let it write to a node's disk.
     const local = localTargetsOf(task);
     if (local.length > 0) throw new SwarmLocalTargetsError({ [task.id]: local });
-    await this.runService(task, this.stepSpec(task, ctx), ctx);
+    const spec = this.stepSpec(task, ctx);
+    await this.runService(task, { ...spec, mode: await this.serviceMode() }, ctx);
   }
 
   /** What the step's service is made from: the image, the command and the resources the task asks for. */
@@ -187,7 +207,7 @@ export class SwarmExecutor implements Executor {
     let logs: ServiceLogs | undefined;
     try {
       logger.debug(
-        { image: spec.image, command: spec.command.map((a) => redactor.text(a)), service: spec.name, network: spec.network, placement: spec.placement },
+        { image: spec.image, command: spec.command.map((a) => redactor.text(a)), service: spec.name, mode: spec.mode, network: spec.network, placement: spec.placement },
         'creating service',
       );
       // Not raced against the abort: a service created after we stopped waiting would be left behind.
