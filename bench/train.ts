@@ -153,7 +153,8 @@ async function main(): Promise<void> {
   console.log(
     `trained ${epochs} epoch(s) on ${train.count} images with ${result.workers} worker thread(s): ${Math.round(samplesPerSecond)} samples/s; ` +
       `wall ${round(result.wallSeconds)} s including ${round(result.wallSeconds - trainingSeconds)} s worker start-up; ` +
-      `CPU ${round(cpu)} s (${round(cpu / result.wallSeconds, 2)} cores busy)`,
+      `CPU ${round(cpu)} s (${round(cpu / result.wallSeconds, 2)} cores busy; ${Math.round((train.count * epochs) / cpu)} samples per CPU-second, ` +
+      `the figure that does not depend on other load on the machine)`,
   );
   console.log(
     `per batch of ${batchSize} (ms): total ${round(batch.totalMs)} = slowest worker [gather ${round(batch.gatherMs, 2)} + ` +
@@ -182,6 +183,7 @@ async function main(): Promise<void> {
       workers: result.workers,
       train_wall_s: round(result.wallSeconds),
       cpu_s: round(cpu),
+      samples_per_cpu_s: Math.round((train.count * epochs) / cpu),
       batch_ms: Object.fromEntries(Object.entries({ ...batch, messagingMs: messaging }).map(([k, v]) => [k, round(v, 2)])),
       step_profile_ms: { images: shard, forward: round(profile.forwardMs), forward_backward: round(profile.stepMs) },
       load_average: os.loadavg().map((l) => round(l, 2)),

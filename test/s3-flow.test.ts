@@ -79,7 +79,8 @@ describe('flows on S3', () => {
       expect(first.stderr).not.toMatch(/"level":50/);
       expect(first.code).toBe(0);
       expect(summaryOf(first).counts).toMatchObject({ ran: 3, failed: 0 });
-      expect(await keysUnder('cli/runs/')).toEqual([
+      const outputs = (await keysUnder('cli/runs/')).filter((k) => !k.startsWith('cli/runs/_runs/')); // run history lives beside outputs
+      expect(outputs).toEqual([
         'cli/runs/clean/2026-11-02.json',
         'cli/runs/models/2026-11-02/_SUCCESS',
         'cli/runs/models/2026-11-02/model.json',

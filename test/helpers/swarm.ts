@@ -42,6 +42,14 @@ export async function joinOrCreateSwarm(docker: DockerClient): Promise<SwarmHand
 
 export async function leaveSwarm(docker: DockerClient, handle: SwarmHandle | undefined): Promise<void> {
   if (!handle?.created) return;
+  // The engine removes a removed service's containers a few seconds later; after leaving nothing would.
+  const filters = JSON.stringify({ label: ['dagwright.executor=swarm'] });
+  let left = await docker.listContainers({ all: true, filters });
+  for (let i = 0; i < 40 && left.length > 0; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    left = await docker.listContainers({ all: true, filters });
+  }
+  await Promise.all(left.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {})));
   await docker.swarmLeave({ force: true });
   // The bridge appears with the first swarm task; it may linger a moment after leaving.
   for (let i = 0; i < 20; i++) {
