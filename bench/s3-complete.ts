@@ -1,7 +1,8 @@
 /**
- * Completeness checks of 1,000 S3 targets (one HEAD each) against s3rver on
- * loopback: with the scheduler's bounded concurrency (`planRun`, 64 at a
- * time, as `run()` does) and one at a time. s3rver runs in a child process so
+ * Completeness checks of 1,000 S3 targets in one folder against s3rver on
+ * loopback: the way the scheduler does them (`planRun`, 64 at a time, as
+ * `run()` does; checks arriving together in one folder are answered by a
+ * listing) and one at a time (a HEAD each, as Luigi does). s3rver runs in a child process so
  * it does not share this process's event loop; both processes' CPU time is
  * printed, to show whether the server is the bottleneck. The same comparison
  * is then repeated with 5 ms added to every response, as the round trip to a
@@ -11,7 +12,7 @@
  *
  *   npm run bench:s3
  */
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
@@ -89,7 +90,8 @@ async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
 }
 
 /** Times the 1,000 checks through `planRun` (bounded concurrency), then one at a time, with both processes' CPU time. */
-async function compare(server: ServerProcess, label: string): Promise<{ parallel: number; serial: number }> {
+async function compare(server: ServerProcess, client: S3Client, label: string): Promise<{ parallel: number; serial: number }> {
+  fs = new S3FileSystem({ client }); // fresh: nothing remembered from an earlier listing
   const serverBefore = await server.cpuSeconds();
   const clientBefore = process.cpuUsage();
   const [parallel, plan] = await timed(() => planRun(TaskGraph.build(tasks()), concurrency));
@@ -97,6 +99,7 @@ async function compare(server: ServerProcess, label: string): Promise<{ parallel
   const serverParallel = (await server.cpuSeconds()) - serverBefore;
   if (plan.complete.size !== objects) throw new Error(`expected ${objects} complete tasks, got ${plan.complete.size}`);
 
+  fs = new S3FileSystem({ client });
   const serverBeforeSerial = await server.cpuSeconds();
   const clientBeforeSerial = process.cpuUsage();
   const [serial, found] = await timed(async () => {
@@ -137,9 +140,9 @@ async function main(): Promise<void> {
     // Warm-up (untimed): credentials resolved, keep-alive sockets open, code paths compiled.
     await planRun(TaskGraph.build(tasks()), concurrency);
 
-    const loopback = await compare(server, 'loopback');
+    const loopback = await compare(server, client, 'loopback');
     await server.setLatency(simulatedRttMs);
-    const distant = await compare(server, `${simulatedRttMs} ms added per request`);
+    const distant = await compare(server, client, `${simulatedRttMs} ms added per request`);
     console.log(
       `with ${simulatedRttMs} ms of simulated round trip: parallel ${distant.parallel.toFixed(3)} s, serial ${distant.serial.toFixed(3)} s, ` +
         `ratio ${(distant.serial / distant.parallel).toFixed(2)}x`,

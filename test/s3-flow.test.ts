@@ -1,4 +1,4 @@
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AnyTask, createLogger, createS3Client, param, run, type S3FileSystem, S3FileSystem as S3Fs, S3Target, Task, TaskGraph } from '../src';
 import { planRun } from '../src/plan';
@@ -130,10 +130,20 @@ describe('concurrent completeness checks', () => {
     await server?.close();
   });
 
+  /** One object per folder: too few per folder to list, so each check is a HEAD. */
   class Check extends Task<{ i: number }> {
     static override params = { i: param.int() };
     override output() {
-      return new S3Target(`s3://many/objects/${this.params.i}.txt`, taskFs);
+      return new S3Target(`s3://many/objects/${this.params.i}/out.txt`, taskFs);
+    }
+    async run() {}
+  }
+
+  /** Many objects in one folder. */
+  class Sibling extends Task<{ i: number }> {
+    static override params = { i: param.int() };
+    override output() {
+      return new S3Target(`s3://many/siblings/${this.params.i}.txt`, taskFs);
     }
     async run() {}
   }
@@ -156,5 +166,24 @@ describe('concurrent completeness checks', () => {
     expect(ours).toBeGreaterThanOrEqual(60);
     expect(ours).toBeLessThanOrEqual(64 + 1);
     expect(sdkDefault).toBeLessThanOrEqual(50);
+  });
+
+  it('answers many checks in one folder with a listing, not a HEAD each, and gets every answer right', async () => {
+    const client = createS3Client({ env: { AWS_ENDPOINT_URL: server.endpoint, DAGWRIGHT_S3_FORCE_PATH_STYLE: '1' } });
+    for (let i = 0; i < 300; i += 2) {
+      await client.send(new PutObjectCommand({ Bucket: 'many', Key: `siblings/${i}.txt`, Body: 'x' }));
+    }
+    taskFs = new S3Fs({ client });
+    const before = server.requests();
+    const plan = await planRun(TaskGraph.build(Array.from({ length: 300 }, (_, i) => new Sibling({ i }))), 64);
+    const after = server.requests();
+    expect(plan.complete.size).toBe(150);
+    expect([...plan.toRun].map((id) => Number(/Sibling_(\d+)_/.exec(id)![1]) % 2)).toEqual(Array(150).fill(1));
+    expect(after.HEAD ?? 0).toBe(before.HEAD ?? 0);
+    expect((after.GET ?? 0) - (before.GET ?? 0)).toBeLessThanOrEqual(5);
+    // An object written after the listing is seen at once: absence is never remembered.
+    await taskFs.write('s3://many/siblings/1.txt', 'now');
+    expect(await new Sibling({ i: 1 }).complete()).toBe(true);
+    client.destroy();
   });
 });

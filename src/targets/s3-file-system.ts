@@ -15,6 +15,7 @@ import { throwIfAttemptAborted } from '../cancellation';
 import { DagwrightError, InvalidUriError, StorageError } from '../errors';
 import type { DirectoryWriter, FileSystem, WriteBody } from './file-system';
 import { defaultS3Client, describeEndpoint } from './s3-client';
+import { S3ExistenceChecker } from './s3-existence';
 import { httpStatus, toStorageError } from './s3-errors';
 import { formatS3Uri, parseS3ObjectUri, relativeSegments } from './s3-uri';
 
@@ -47,6 +48,10 @@ export class S3FileSystem implements FileSystem {
   private readonly queueSize: number;
   /** Buckets seen to exist, so a 404 from HEAD costs one HeadBucket per bucket, not one per check. */
   private readonly knownBuckets = new Map<string, Promise<boolean>>();
+  private readonly existence = new S3ExistenceChecker(
+    (bucket, prefix, maxPages) => this.listFolder(bucket, prefix, maxPages),
+    (bucket, key) => this.headExists(bucket, key),
+  );
 
   constructor(options: S3FileSystemOptions = {}) {
     this.injected = options.client;
@@ -71,9 +76,31 @@ export class S3FileSystem implements FileSystem {
     }
   }
 
-  /** A HEAD request: true if the object is there, false on 404 in an existing bucket; any other failure throws. */
-  async exists(uri: string): Promise<boolean> {
+  /**
+   * True if the object is there, false if it is absent from an existing
+   * bucket; any other failure throws. Many checks in one folder at once are
+   * answered by a listing (see S3ExistenceChecker), the rest by HEAD.
+   */
+  exists(uri: string): Promise<boolean> {
     const { bucket, key } = parseS3ObjectUri(uri);
+    return this.existence.exists(bucket, key);
+  }
+
+  /** The keys directly in a folder (not in its subfolders), up to `maxPages` pages. */
+  private listFolder(bucket: string, prefix: string, maxPages: number): Promise<{ keys: string[]; complete: boolean }> {
+    return this.send('ListObjectsV2', bucket, prefix, async () => {
+      const keys: string[] = [];
+      let pages = 0;
+      for await (const page of paginateListObjectsV2({ client: this.client }, { Bucket: bucket, Prefix: prefix, Delimiter: '/' })) {
+        for (const object of page.Contents ?? []) if (object.Key !== undefined) keys.push(object.Key);
+        if (++pages >= maxPages && page.IsTruncated) return { keys, complete: false };
+      }
+      return { keys, complete: true };
+    });
+  }
+
+  /** A HEAD request; a 404 is told apart from a missing bucket. */
+  private async headExists(bucket: string, key: string): Promise<boolean> {
     try {
       await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
       return true;
@@ -273,6 +300,7 @@ export class S3FileSystem implements FileSystem {
   /** Removes the object at `uri` and, as for a directory, the marker and everything under `uri/`. */
   async remove(uri: string): Promise<void> {
     const { bucket, key } = parseS3ObjectUri(uri);
+    this.existence.forget(bucket, key);
     await this.removePrefix(bucket, key);
     await this.send('DeleteObject', bucket, key, () => this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })));
   }
@@ -280,6 +308,7 @@ export class S3FileSystem implements FileSystem {
   /** Marker first, so readers stop seeing the directory before its files go. */
   private async removePrefix(bucket: string, key: string): Promise<void> {
     const marker = `${key}/${SUCCESS_MARKER}`;
+    this.existence.forget(bucket, marker);
     await this.send('DeleteObject', bucket, marker, () => this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: marker })));
     await this.deleteKeys(bucket, await this.listKeys(bucket, `${key}/`));
   }

@@ -28,6 +28,8 @@ export interface RunningS3Server {
   readonly directory: string;
   /** TCP connections the server has accepted so far. */
   readonly connections: () => number;
+  /** HTTP requests the server has received so far, by method. */
+  readonly requests: () => Record<string, number>;
   /** Delays every response by `ms` (default 0), as a network round trip to a distant server would. */
   setLatency(ms: number): void;
   close(): Promise<void>;
@@ -111,8 +113,10 @@ export async function startS3Server(buckets: readonly string[] = []): Promise<Ru
     configureBuckets: buckets.map((name) => ({ name })),
   });
   let latencyMs = 0;
+  const requests: Record<string, number> = {};
   server.middleware.unshift(multipartShim(server));
-  server.middleware.unshift(async (_ctx, next) => {
+  server.middleware.unshift(async (ctx, next) => {
+    requests[ctx.method] = (requests[ctx.method] ?? 0) + 1;
     if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
     return next();
   });
@@ -124,6 +128,7 @@ export async function startS3Server(buckets: readonly string[] = []): Promise<Ru
     endpoint: `http://127.0.0.1:${port}`,
     directory,
     connections: () => connections,
+    requests: () => ({ ...requests }),
     setLatency: (ms) => {
       latencyMs = ms;
     },
