@@ -1,5 +1,6 @@
-import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { UsageError } from '../errors';
+import { clientS3 } from './s3-sdk';
 
 /** Set to 1 to address buckets as `endpoint/bucket/key` (most S3-compatible servers) instead of `bucket.endpoint/key`. */
 export const PATH_STYLE_ENV = 'DAGWRIGHT_S3_FORCE_PATH_STYLE';
@@ -50,7 +51,7 @@ export function createS3Client(settings: S3ClientSettings = {}): S3Client {
   const endpoint = endpointFromEnv(env);
   const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || (endpoint ? 'us-east-1' : undefined);
   const agent = { keepAlive: true, maxSockets: settings.maxSockets ?? DEFAULT_S3_MAX_SOCKETS };
-  return new S3Client({
+  return new clientS3.S3Client({
     ...(endpoint ? { endpoint } : {}),
     ...(region ? { region } : {}),
     forcePathStyle: envFlag(env, PATH_STYLE_ENV),

@@ -1,21 +1,11 @@
-import {
-  CompleteMultipartUploadCommand,
-  DeleteObjectCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  paginateListObjectsV2,
-  PutObjectCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
 import { throwIfAttemptAborted } from '../cancellation';
 import { DagwrightError, InvalidUriError, StorageError } from '../errors';
 import type { DirectoryWriter, FileSystem, WriteBody } from './file-system';
 import { defaultS3Client, describeEndpoint } from './s3-client';
 import { S3ExistenceChecker } from './s3-existence';
+import { clientS3, libStorage } from './s3-sdk';
 import { httpStatus, toStorageError } from './s3-errors';
 import { formatS3Uri, parseS3ObjectUri, relativeSegments } from './s3-uri';
 
@@ -91,7 +81,7 @@ export class S3FileSystem implements FileSystem {
     return this.send('ListObjectsV2', bucket, prefix, async () => {
       const keys: string[] = [];
       let pages = 0;
-      for await (const page of paginateListObjectsV2({ client: this.client }, { Bucket: bucket, Prefix: prefix, Delimiter: '/' })) {
+      for await (const page of clientS3.paginateListObjectsV2({ client: this.client }, { Bucket: bucket, Prefix: prefix, Delimiter: '/' })) {
         for (const object of page.Contents ?? []) if (object.Key !== undefined) keys.push(object.Key);
         if (++pages >= maxPages && page.IsTruncated) return { keys, complete: false };
       }
@@ -102,7 +92,7 @@ export class S3FileSystem implements FileSystem {
   /** A HEAD request; a 404 is told apart from a missing bucket. */
   private async headExists(bucket: string, key: string): Promise<boolean> {
     try {
-      await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      await this.client.send(new clientS3.HeadObjectCommand({ Bucket: bucket, Key: key }));
       return true;
     } catch (err) {
       if (httpStatus(err) !== 404) throw await toStorageError(err, { client: this.client, operation: 'HeadObject', bucket, key });
@@ -129,7 +119,7 @@ export class S3FileSystem implements FileSystem {
   private bucketExists(bucket: string): Promise<boolean> {
     let check = this.knownBuckets.get(bucket);
     if (!check) {
-      check = this.client.send(new HeadBucketCommand({ Bucket: bucket })).then(
+      check = this.client.send(new clientS3.HeadBucketCommand({ Bucket: bucket })).then(
         () => true,
         (err: unknown) => {
           const status = httpStatus(err);
@@ -152,7 +142,7 @@ export class S3FileSystem implements FileSystem {
   async read(uri: string): Promise<Buffer> {
     const { bucket, key } = parseS3ObjectUri(uri);
     return this.send('GetObject', bucket, key, async () => {
-      const response = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      const response = await this.client.send(new clientS3.GetObjectCommand({ Bucket: bucket, Key: key }));
       const bytes = await response.Body!.transformToByteArray();
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     });
@@ -160,7 +150,7 @@ export class S3FileSystem implements FileSystem {
 
   async readStream(uri: string): Promise<Readable> {
     const { bucket, key } = parseS3ObjectUri(uri);
-    const response = await this.send('GetObject', bucket, key, () => this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key })));
+    const response = await this.send('GetObject', bucket, key, () => this.client.send(new clientS3.GetObjectCommand({ Bucket: bucket, Key: key })));
     return response.Body as Readable;
   }
 
@@ -172,7 +162,7 @@ export class S3FileSystem implements FileSystem {
   private async writeObject(bucket: string, key: string, body: WriteBody): Promise<void> {
     if (typeof body === 'string' || body instanceof Uint8Array) {
       throwIfAttemptAborted();
-      await this.send('PutObject', bucket, key, () => this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body })));
+      await this.send('PutObject', bucket, key, () => this.client.send(new clientS3.PutObjectCommand({ Bucket: bucket, Key: key, Body: body })));
       return;
     }
     await this.upload(bucket, key, body instanceof Readable ? body : Readable.from(body));
@@ -190,7 +180,7 @@ export class S3FileSystem implements FileSystem {
     source.once('error', (err) => {
       sourceError ??= err;
     });
-    const upload = new Upload({
+    const upload = new libStorage.Upload({
       client: this.gatedClient(),
       params: { Bucket: bucket, Key: key, Body: source },
       partSize: this.partSize,
@@ -228,7 +218,7 @@ export class S3FileSystem implements FileSystem {
     const client = this.client;
     const gated = Object.create(client) as S3Client;
     const send = (command: unknown, ...rest: unknown[]): unknown => {
-      if (command instanceof CompleteMultipartUploadCommand || command instanceof PutObjectCommand) throwIfAttemptAborted();
+      if (command instanceof clientS3.CompleteMultipartUploadCommand || command instanceof clientS3.PutObjectCommand) throwIfAttemptAborted();
       return (client.send as (...args: unknown[]) => unknown)(command, ...rest);
     };
     gated.send = send as S3Client['send'];
@@ -259,7 +249,7 @@ export class S3FileSystem implements FileSystem {
       });
       throwIfAttemptAborted();
       await this.send('PutObject', bucket, `${key}/${SUCCESS_MARKER}`, () =>
-        this.client.send(new PutObjectCommand({ Bucket: bucket, Key: `${key}/${SUCCESS_MARKER}`, Body: '' })),
+        this.client.send(new clientS3.PutObjectCommand({ Bucket: bucket, Key: `${key}/${SUCCESS_MARKER}`, Body: '' })),
       );
     } catch (err) {
       await this.deleteKeys(bucket, written).catch(() => undefined); // best effort: without the marker they are invisible anyway
@@ -290,7 +280,7 @@ export class S3FileSystem implements FileSystem {
   private listKeys(bucket: string, prefix: string): Promise<string[]> {
     return this.send('ListObjectsV2', bucket, prefix, async () => {
       const keys: string[] = [];
-      for await (const page of paginateListObjectsV2({ client: this.client }, { Bucket: bucket, Prefix: prefix })) {
+      for await (const page of clientS3.paginateListObjectsV2({ client: this.client }, { Bucket: bucket, Prefix: prefix })) {
         for (const object of page.Contents ?? []) if (object.Key !== undefined) keys.push(object.Key);
       }
       return keys;
@@ -302,14 +292,14 @@ export class S3FileSystem implements FileSystem {
     const { bucket, key } = parseS3ObjectUri(uri);
     this.existence.forget(bucket, key);
     await this.removePrefix(bucket, key);
-    await this.send('DeleteObject', bucket, key, () => this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })));
+    await this.send('DeleteObject', bucket, key, () => this.client.send(new clientS3.DeleteObjectCommand({ Bucket: bucket, Key: key })));
   }
 
   /** Marker first, so readers stop seeing the directory before its files go. */
   private async removePrefix(bucket: string, key: string): Promise<void> {
     const marker = `${key}/${SUCCESS_MARKER}`;
     this.existence.forget(bucket, marker);
-    await this.send('DeleteObject', bucket, marker, () => this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: marker })));
+    await this.send('DeleteObject', bucket, marker, () => this.client.send(new clientS3.DeleteObjectCommand({ Bucket: bucket, Key: marker })));
     await this.deleteKeys(bucket, await this.listKeys(bucket, `${key}/`));
   }
 
@@ -317,7 +307,7 @@ export class S3FileSystem implements FileSystem {
     for (let i = 0; i < keys.length; i += 1000) {
       const batch = keys.slice(i, i + 1000);
       const result = await this.send('DeleteObjects', bucket, batch[0], () =>
-        this.client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } })),
+        this.client.send(new clientS3.DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } })),
       );
       const failed = result.Errors ?? [];
       if (failed.length > 0) {
