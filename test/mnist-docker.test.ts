@@ -38,7 +38,7 @@ describeDocker('MNIST flows with --executor docker', () => {
     const inProcess = await runFlowProcess('flows/register.ts', [...args, '--store', localStore, '--executor', 'inprocess']);
     expect(inProcess.code, inProcess.stderr.slice(-3000)).toBe(0);
 
-    const data = (store: string) => new PreprocessIncrement({ ...slice, store }).output().path;
+    const data = (store: string) => new PreprocessIncrement({ increment: 1, incrementSize: 2000, store }).output().path;
     for (const name of await readdir(data(localStore))) {
       expect((await readFile(join(data(dockerStore), name))).equals(await readFile(join(data(localStore), name))), name).toBe(true);
     }
