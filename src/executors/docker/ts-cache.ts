@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type * as TS from 'typescript';
 import { UsageError } from '../../errors';
@@ -70,11 +70,13 @@ export async function compileProject(root: string, cacheDir: string): Promise<Co
   const sources: string[] = [];
   await listTypeScript(root, sources);
   const files = join(cacheDir, 'files');
-  const stale: string[] = [];
+  // A compiled copy carries its source's modification time, as seen before the source was read:
+  // a source saved while it was being compiled differs from that time, so it is compiled again.
+  const stale: { src: string; srcTime: number }[] = [];
   await Promise.all(
     sources.map(async (src) => {
       const [srcTime, outTime] = await Promise.all([mtime(src), mtime(join(files, `${src}.js`))]);
-      if (outTime === undefined || srcTime === undefined || outTime < srcTime) stale.push(src);
+      if (srcTime !== undefined && (outTime === undefined || Math.round(outTime) !== Math.round(srcTime))) stale.push({ src, srcTime });
     }),
   );
   const hook = join(cacheDir, 'hook.js');
@@ -94,9 +96,9 @@ export async function compileProject(root: string, cacheDir: string): Promise<Co
   }
   const compilerOptions = readCompilerOptions(ts, root);
   await Promise.all(
-    stale.map(async (src) => {
+    stale.map(async ({ src, srcTime }) => {
       const out = ts.transpileModule(await readFile(src, 'utf8'), { compilerOptions, fileName: src });
-      await writeAtomic(join(files, `${src}.js`), out.outputText);
+      await writeAtomic(join(files, `${src}.js`), out.outputText, srcTime);
     }),
   );
   return { hook, compiled: stale.length, upToDate: sources.length - stale.length };
@@ -123,9 +125,10 @@ function readCompilerOptions(ts: typeof TS, root: string): TS.CompilerOptions {
   };
 }
 
-async function writeAtomic(path: string, text: string): Promise<void> {
+async function writeAtomic(path: string, text: string, mtimeMs?: number): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   await writeFile(tmp, text);
+  if (mtimeMs !== undefined) await utimes(tmp, mtimeMs / 1000, mtimeMs / 1000);
   await rename(tmp, path);
 }
