@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { ParamValue } from '../params';
 import type { TaskStatus } from '../scheduler';
+import { processAlive } from '../process-alive';
 
 /** What a run record says about the run; `unfinished` is derived when read (see `effectiveStatus`). */
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled';
@@ -47,14 +48,6 @@ export interface RunRecord {
 /** A `running` record older than this without an update is unfinished, whatever its host. */
 export const unfinishedAfterMs = 10 * 60_000;
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * The status to show: a record still `running` whose process is gone (dead
@@ -62,7 +55,7 @@ function pidAlive(pid: number): boolean {
  */
 export function effectiveStatus(record: RunRecord, now = Date.now()): ShownRunStatus {
   if (record.status !== 'running') return record.status;
-  if (record.host === hostname() && !pidAlive(record.pid)) return 'unfinished';
+  if (record.host === hostname() && !processAlive(record.pid)) return 'unfinished';
   if (now - Date.parse(record.updatedAt) > unfinishedAfterMs) return 'unfinished';
   return 'running';
 }

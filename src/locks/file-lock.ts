@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { CancelledError, LockedError } from '../errors';
+import { processAlive } from '../process-alive';
 
 /** Who holds a lock, as written in the lock file. */
 export interface LockHolder {
@@ -64,14 +65,6 @@ function installExitHook(): void {
   });
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function code(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException).code;
@@ -99,7 +92,7 @@ export async function readLock(path: string): Promise<LockState | undefined> {
 
 /** Why `state` no longer holds its lock, or undefined while it does. */
 export function staleReason(state: LockState, staleMs: number, now = Date.now()): string | undefined {
-  if (state.host === thisHost && state.pid > 0 && !pidAlive(state.pid)) return `holder pid ${state.pid} on this host is not running`;
+  if (state.host === thisHost && state.pid > 0 && !processAlive(state.pid)) return `holder pid ${state.pid} on this host is not running`;
   const age = now - Date.parse(state.heartbeatAt);
   if (age > staleMs) return `holder's heartbeat is ${Math.round(age / 1000)} s old (limit ${Math.round(staleMs / 1000)} s)`;
   return undefined;

@@ -13,7 +13,7 @@ import { ContainerTaskNeedsDockerError } from './errors';
  * Only the Docker executor runs it; in process, `run()` fails at once and is
  * not retried.
  */
-export abstract class ContainerTask<P extends object = Record<string, never>> extends Task<P> {
+export abstract class ContainerTask<P extends object = object> extends Task<P> {
   /** The program and its arguments, one element each. */
   abstract command(): readonly string[];
 
@@ -35,4 +35,21 @@ export abstract class ContainerTask<P extends object = Record<string, never>> ex
   async run(): Promise<void> {
     throw new ContainerTaskNeedsDockerError(this.id);
   }
+}
+
+/** What a `ContainerTask` asks an executor to run. */
+export interface ContainerStep {
+  readonly image: string;
+  readonly command: readonly string[];
+  readonly env: Record<string, string>;
+  readonly workingDir: string | undefined;
+}
+
+/** Reads and checks what `task` asks to run; `image` when it names none. */
+export function containerTaskStep(task: ContainerTask, image: string): ContainerStep {
+  const command = task.command();
+  if (!Array.isArray(command) || command.length === 0 || command.some((a) => typeof a !== 'string')) {
+    throw new TypeError(`${task.id}: command() must return a non-empty array of strings, got ${JSON.stringify(command)}`);
+  }
+  return { image: task.image() ?? image, command, env: task.environment(), workingDir: task.workingDir() };
 }

@@ -13,7 +13,7 @@ import type { AnyTask, TaskContext, TaskMount } from '../../task';
 import { abortion } from '../in-process';
 import { createDockerClient, type DockerClient } from './client';
 import { containerOptions, type StepSpec } from './container-spec';
-import { ContainerTask } from './container-task';
+import { ContainerTask, containerTaskStep } from './container-task';
 import { ContainerExitError, ContainerOutOfMemoryError, ImageNotFoundError, NoFlowInvocationError } from './errors';
 import { currentOwner, stepLabels, type ContainerOwner } from './labels';
 import { StepLogSink } from './log-stream';
@@ -163,13 +163,7 @@ export class DockerExecutor implements Executor {
     let taskEnv: Record<string, string> = {};
     let workingDir: string | undefined;
     if (task instanceof ContainerTask) {
-      image = task.image() ?? image;
-      command = task.command();
-      if (!Array.isArray(command) || command.length === 0 || command.some((a) => typeof a !== 'string')) {
-        throw new TypeError(`${task.id}: command() must return a non-empty array of strings, got ${JSON.stringify(command)}`);
-      }
-      taskEnv = task.environment();
-      workingDir = task.workingDir();
+      ({ image, command, env: taskEnv, workingDir } = containerTaskStep(task, image));
     } else {
       const invocation = this.options.invocation;
       if (invocation === undefined) throw new NoFlowInvocationError(task.id);

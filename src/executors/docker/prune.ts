@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { DockerClient } from './client';
 import { Labels, labelFilter } from './labels';
+import { processAlive } from '../../process-alive';
 
 export interface PruneOptions {
   /** Also remove containers whose owning flow process is still running (or on another host). Default false. */
@@ -20,14 +21,6 @@ export interface PrunedContainer {
   readonly error?: string;
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Removes the step containers a crashed or killed flow left behind, found by

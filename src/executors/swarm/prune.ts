@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { DockerClient } from '../docker/client';
 import { Labels, labelFilter } from '../docker/labels';
 import type { PruneOptions } from '../docker/prune';
+import { processAlive } from '../../process-alive';
 
 export interface PrunedService {
   readonly id: string;
@@ -12,14 +13,6 @@ export interface PrunedService {
   readonly error?: string;
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Removes the step services a crashed or killed flow left on a Swarm, found

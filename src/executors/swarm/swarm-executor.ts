@@ -8,7 +8,7 @@ import type { FlowInvocation } from '../../flow/executors';
 import type { TaskGraph } from '../../graph';
 import type { AnyTask, TaskContext } from '../../task';
 import { createDockerClient, dockerHost, type DockerClient } from '../docker/client';
-import { ContainerTask } from '../docker/container-task';
+import { ContainerTask, containerTaskStep } from '../docker/container-task';
 import { passedEnv, statusCode, uidGid } from '../docker/docker-executor';
 import { ContainerOutOfMemoryError, NoFlowInvocationError } from '../docker/errors';
 import { currentOwner, type ContainerOwner, stepLabels } from '../docker/labels';
@@ -161,13 +161,7 @@ export class SwarmExecutor implements Executor {
     let taskEnv: Record<string, string> = {};
     let workingDir: string | undefined = this.projectDir;
     if (task instanceof ContainerTask) {
-      image = task.image() ?? image;
-      command = task.command();
-      if (!Array.isArray(command) || command.length === 0 || command.some((a) => typeof a !== 'string')) {
-        throw new TypeError(`${task.id}: command() must return a non-empty array of strings, got ${JSON.stringify(command)}`);
-      }
-      taskEnv = task.environment();
-      workingDir = task.workingDir();
+      ({ image, command, env: taskEnv, workingDir } = containerTaskStep(task, image));
     } else {
       const invocation = this.options.invocation;
       if (invocation === undefined) throw new NoFlowInvocationError(task.id);
