@@ -171,13 +171,25 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     }
   };
 
-  const runAttempt = async (task: AnyTask, attempt: number, logger: Logger): Promise<void> => {
-    const attemptAbort = new AbortController();
-    const onRunAbort = () => attemptAbort.abort(new CancelledError(task.id));
-    signal.addEventListener('abort', onRunAbort, { once: true });
+  /** The run's signal, or with a timeout, one that also aborts when the attempt's time is up. */
+  const attemptSignal = (task: AnyTask): { signal: AbortSignal; dispose: () => void } => {
     const { timeoutMs } = task;
-    const timer =
-      timeoutMs === undefined ? undefined : setTimeout(() => attemptAbort.abort(new TaskTimeoutError(task.id, timeoutMs)), timeoutMs);
+    if (timeoutMs === undefined) return { signal, dispose: () => {} };
+    const controller = new AbortController();
+    const onRunAbort = () => controller.abort(new CancelledError(task.id));
+    signal.addEventListener('abort', onRunAbort, { once: true });
+    const timer = setTimeout(() => controller.abort(new TaskTimeoutError(task.id, timeoutMs)), timeoutMs);
+    return {
+      signal: controller.signal,
+      dispose: () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onRunAbort);
+      },
+    };
+  };
+
+  const runAttempt = async (task: AnyTask, attempt: number, logger: Logger): Promise<void> => {
+    const attemptAbort = attemptSignal(task);
     emit({ type: 'task:start', taskId: task.id, attempt });
     logger.info({ attempt }, 'task started');
     try {
@@ -186,12 +198,13 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
       if (attemptAbort.signal.aborted) throw asError(attemptAbort.signal.reason);
       throw err instanceof DagwrightError ? err : new TaskFailedError(task.id, err);
     } finally {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onRunAbort);
+      attemptAbort.dispose();
     }
-    const verify = task.completeByOutputs && task.outputList().length === 0 ? true : await task.complete();
-    if (!verify) throw new MissingOutputError(task.id, await missingOutputs(task));
+    const outputs = task.completeByOutputs ? task.outputList() : undefined;
+    if (outputs?.length === 0) return; // nothing declared, nothing to check
+    if (!(await task.complete())) throw new MissingOutputError(task.id, await missingOutputs(task));
   };
+
 
   if (pending.size === 0) return [];
   // Queued and waiting tasks never start once the run is aborted; running ones end themselves.
