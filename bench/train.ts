@@ -90,7 +90,8 @@ async function runFlow(): Promise<{ wallSeconds: number | null; note: string }> 
   const store = await mkdtemp(path.join(os.tmpdir(), 'dagwright-bench-train-'));
   try {
     const start = performance.now();
-    const child = spawnSync('npx', ['ts-node', flow, '--store', store], {
+    // In process, as on a new machine with no Docker Engine (the README's quick start).
+    const child = spawnSync('npx', ['ts-node', flow, '--store', store, '--executor', 'inprocess'], {
       cwd: path.join(__dirname, '..'),
       encoding: 'utf8',
       maxBuffer: 64 * 1024 * 1024,
