@@ -1,6 +1,6 @@
 /**
- * Removes the step containers that crashed or killed flows left behind
- * (found by the `dagwright.managed` label).
+ * Removes the step containers, and on a Swarm manager the step services,
+ * that crashed or killed flows left behind (found by the `dagwright.managed` label).
  *
  *   dagwright prune [--all] [--run-id ID] [--dry-run]
  *   npx ts-node src/cli/prune.ts [--all] [--run-id ID] [--dry-run]
@@ -10,9 +10,10 @@
  * 2 usage error or no engine.
  */
 import { parseArgs } from 'node:util';
-import { createDockerClient, dockerHost, pingDocker } from '../executors/docker/client';
+import { createDockerClient, type DockerClient, dockerHost, pingDocker } from '../executors/docker/client';
 import { DockerUnavailableError } from '../executors/docker/errors';
-import { pruneContainers } from '../executors/docker/prune';
+import { type PruneOptions, pruneContainers } from '../executors/docker/prune';
+import { type PrunedService, pruneServices } from '../executors/swarm/prune';
 
 const usage = 'usage: prune [--all] [--run-id ID] [--dry-run]\n' +
   '  --all        also remove containers of flows that are still running\n' +
@@ -53,9 +54,21 @@ export async function pruneCommand(argv: readonly string[], io: { out: (text: st
   }
   const removed = pruned.filter((c) => c.removed).length;
   out.write(
-    `${pruned.length === 0 ? 'nothing to prune' : values['dry-run'] ? `${pruned.length} container(s) would be removed` : `${removed} of ${pruned.length} container(s) removed`}\n`,
+    `${pruned.length === 0 ? 'no containers to prune' : values['dry-run'] ? `${pruned.length} container(s) would be removed` : `${removed} of ${pruned.length} container(s) removed`}\n`,
   );
-  return pruned.some((c) => !c.removed && !values['dry-run']) ? 1 : 0;
+  const services = await swarmServices(docker, { all: values.all, runId: values['run-id'], dryRun: values['dry-run'] });
+  for (const s of services) {
+    const verb = values['dry-run'] ? 'would remove' : s.removed ? 'removed' : 'FAILED to remove';
+    out.write(`${verb} service ${s.name} run ${s.runId ?? '?'} task ${s.taskId ?? '?'}${s.error && !s.removed ? `: ${s.error}` : ''}\n`);
+  }
+  const failed = [...pruned, ...services].some((c) => !c.removed && !values['dry-run']);
+  return failed ? 1 : 0;
+}
+
+/** Swarm services left behind, when this engine manages a swarm; none otherwise. */
+async function swarmServices(docker: DockerClient, options: PruneOptions): Promise<PrunedService[]> {
+  const swarm = (await docker.info()) as { Swarm?: { ControlAvailable?: boolean } };
+  return swarm.Swarm?.ControlAvailable ? pruneServices(docker, options) : [];
 }
 
 if (require.main === module) {
