@@ -1,16 +1,17 @@
 #!/usr/bin/env node
 'use strict';
-// The `dagwright` command: the compiled CLI when the package is built, else the TypeScript source through ts-node.
+// The `dagwright` command. In a checkout it runs the TypeScript source (a dist/ left
+// from an earlier build could be stale); an installed package has only the compiled CLI.
 const { existsSync } = require('node:fs');
 const { join } = require('node:path');
 
-const compiled = join(__dirname, '..', 'dist', 'src', 'cli', 'main.js');
+const source = join(__dirname, '..', 'src', 'cli', 'main.ts');
 let cli;
-if (existsSync(compiled)) {
-  cli = require(compiled);
-} else {
+if (existsSync(source)) {
   require('ts-node/register/transpile-only');
-  cli = require(join(__dirname, '..', 'src', 'cli', 'main.ts'));
+  cli = require(source);
+} else {
+  cli = require(join(__dirname, '..', 'dist', 'src', 'cli', 'main.js'));
 }
 cli.main(process.argv.slice(2)).then(
   (code) => {
