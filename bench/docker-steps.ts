@@ -10,20 +10,8 @@
  * in a container (with --run-task).
  */
 import { availableParallelism } from 'node:os';
-import {
-  type AnyTask,
-  ContainerTask,
-  createDockerClient,
-  createLogger,
-  defaultRunnerImage,
-  DockerExecutor,
-  param,
-  pingDocker,
-  run,
-  runFlow,
-  Task,
-  type TaskContext,
-} from '../src';
+import { type AnyTask, ContainerTask, createLogger, DockerExecutor, param, run, runFlow, Task, type TaskContext } from '../src';
+import { createDockerClient, defaultRunnerImage, pingDocker } from '../src/executors/docker';
 
 /** A step that does nothing: what the TypeScript start-up measurement runs. */
 class EmptyTask extends Task {

@@ -10,19 +10,8 @@
  * docker_ms_per_step, ratio.
  */
 import { availableParallelism } from 'node:os';
-import {
-  type AnyTask,
-  ContainerTask,
-  createDockerClient,
-  createLogger,
-  defaultRunnerImage,
-  DockerExecutor,
-  type Executor,
-  param,
-  pingDocker,
-  run,
-  SwarmExecutor,
-} from '../src';
+import { type AnyTask, ContainerTask, createLogger, DockerExecutor, type Executor, param, run, SwarmExecutor } from '../src';
+import { createDockerClient, defaultRunnerImage, pingDocker } from '../src/executors/docker';
 import { joinOrCreateSwarm, leaveSwarm, type SwarmHandle } from '../test/helpers/swarm';
 
 /** `node -e 0`; `after` chains them. */

@@ -2,18 +2,8 @@ import { chown, mkdtemp, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
-import {
-  ContainerTask,
-  createDockerClient,
-  DockerExecutor,
-  type DockerExecutorOptions,
-  DockerLabels,
-  LocalTarget,
-  param,
-  run,
-  type RunOptions,
-  type SchedulerEvent,
-} from '../src';
+import { ContainerTask, DockerExecutor, type DockerExecutorOptions, LocalTarget, param, run, type RunOptions, type SchedulerEvent } from '../src';
+import { createDockerClient, Labels as DockerLabels } from '../src/executors/docker';
 import { describeDocker } from './helpers/docker';
 import { captureLogger } from './helpers/log-capture';
 

@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createDockerClient, DockerLabels } from '../src';
+import { createDockerClient, Labels as DockerLabels } from '../src/executors/docker';
 import { describeDocker } from './helpers/docker';
 import { runFlowProcess, startFlow } from './helpers/flow-process';
 

@@ -1,20 +1,8 @@
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  checkStore,
-  createS3Client,
-  directoryTarget,
-  InvalidUriError,
-  LocalDirectoryTarget,
-  LocalTarget,
-  parseS3Uri,
-  S3DirectoryTarget,
-  S3FileSystem,
-  S3Target,
-  storePath,
-  target,
-  UsageError,
-} from '../src';
+import { createS3Client, directoryTarget, InvalidUriError, LocalDirectoryTarget, LocalTarget, S3DirectoryTarget, S3FileSystem, S3Target, storePath, target, UsageError } from '../src';
+import { checkStore } from '../src/targets/uri';
+import { parseS3Uri } from '../src/targets/s3-uri';
 
 describe('target() and directoryTarget()', () => {
   const fs = new S3FileSystem({ client: createS3Client({ env: { AWS_ENDPOINT_URL: 'http://127.0.0.1:1' } }) });

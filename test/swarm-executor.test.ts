@@ -10,17 +10,8 @@ import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import {
-  ContainerTask,
-  createDockerClient,
-  createLogger,
-  DockerExecutor,
-  DockerLabels,
-  run,
-  S3Target,
-  SwarmExecutor,
-  TaskTimeoutError,
-} from '../src';
+import { ContainerTask, createLogger, DockerExecutor, run, S3Target, SwarmExecutor, TaskTimeoutError } from '../src';
+import { createDockerClient, Labels as DockerLabels } from '../src/executors/docker';
 import { defaultPassEnv } from '../src/executors/docker';
 import { describeDocker } from './helpers/docker';
 import { captureLogger } from './helpers/log-capture';

@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  createLogger,
-  DockerLabels,
-  LocalTarget,
-  param,
-  S3Target,
-  SwarmExecutor,
-  SwarmLocalStoreError,
-  SwarmLocalTargetsError,
-  Task,
-  TaskGraph,
-  type TaskContext,
-} from '../src';
+import { createLogger, LocalTarget, param, S3Target, SwarmExecutor, SwarmLocalStoreError, SwarmLocalTargetsError, Task, TaskGraph, type TaskContext } from '../src';
+import { Labels as DockerLabels } from '../src/executors/docker';
 import { assertRunnableOnSwarm, modeForEngine, pathInImage, serviceName, serviceOptions, type ServiceStepSpec } from '../src/executors/swarm';
 import { FrameParser } from '../src/executors/swarm/service-logs';
 import { createExecutor } from '../src/flow/executors';

@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { DockerClient } from '../../src';
+import type { DockerClient } from '../../src/executors/docker';
 
 export const repoRoot = resolve(__dirname, '../..');
 
