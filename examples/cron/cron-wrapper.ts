@@ -10,7 +10,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { ExitCode } from '../../src/flow/exit-codes';
+import { ExitCode } from '../../src';
 
 const [flow, ...args] = process.argv.slice(2);
 if (!flow) {
