@@ -78,6 +78,20 @@ export function passedEnv(patterns: readonly string[], env: NodeJS.ProcessEnv): 
   return out;
 }
 
+/**
+ * A step's environment: the host variables `passEnv` names, then the task's
+ * own, then the ids that `--run-task` reads inside the container.
+ */
+export function stepEnvironment(passEnv: readonly string[], taskEnv: Record<string, string>, ctx: TaskContext): Record<string, string> {
+  return {
+    ...passedEnv(passEnv, process.env),
+    ...taskEnv,
+    DAGWRIGHT_RUN_ID: ctx.runId,
+    DAGWRIGHT_TASK_ID: ctx.taskId,
+    DAGWRIGHT_ATTEMPT: String(ctx.attempt),
+  };
+}
+
 /** Local file outputs of a task (those with a path on this machine and a remove()). */
 function localOutputs(task: AnyTask): FileTarget[] {
   return task.outputList().filter((t): t is FileTarget => {
@@ -180,14 +194,7 @@ export class DockerExecutor implements Executor {
     return {
       image,
       command,
-      env: {
-        ...passedEnv(this.passEnv, process.env),
-        ...res.env,
-        ...taskEnv,
-        DAGWRIGHT_RUN_ID: ctx.runId,
-        DAGWRIGHT_TASK_ID: task.id,
-        DAGWRIGHT_ATTEMPT: String(ctx.attempt),
-      },
+      env: stepEnvironment(this.passEnv, { ...res.env, ...taskEnv }, ctx),
       labels: stepLabels(this.owner, ctx.runId, task.id, ctx.attempt),
       mounts: dedupeMounts([...this.baseMounts, ...(res.mounts ?? [])]),
       workingDir: workingDir ?? (this.baseMounts.some((m) => isInside(cwd, m.source)) ? cwd : this.root),

@@ -9,7 +9,7 @@ import type { TaskGraph } from '../../graph';
 import type { AnyTask, TaskContext } from '../../task';
 import { createDockerClient, dockerHost, type DockerClient } from '../docker/client';
 import { ContainerTask, containerTaskStep } from '../docker/container-task';
-import { passedEnv, statusCode, uidGid } from '../docker/docker-executor';
+import { statusCode, stepEnvironment, uidGid } from '../docker/docker-executor';
 import { ContainerOutOfMemoryError, NoFlowInvocationError } from '../docker/errors';
 import { currentOwner, type ContainerOwner, stepLabels } from '../docker/labels';
 import { StepLogSink } from '../docker/log-stream';
@@ -171,14 +171,7 @@ export class SwarmExecutor implements Executor {
       name: serviceName(task.family, `${ctx.attempt}-${randomBytes(4).toString('hex')}`),
       image,
       command,
-      env: {
-        ...passedEnv(this.passEnv, process.env),
-        ...res.env,
-        ...taskEnv,
-        DAGWRIGHT_RUN_ID: ctx.runId,
-        DAGWRIGHT_TASK_ID: task.id,
-        DAGWRIGHT_ATTEMPT: String(ctx.attempt),
-      },
+      env: stepEnvironment(this.passEnv, { ...res.env, ...taskEnv }, ctx),
       labels: { ...stepLabels(this.owner, ctx.runId, task.id, ctx.attempt), 'dagwright.executor': 'swarm' },
       mounts: res.mounts ?? [],
       workingDir,
