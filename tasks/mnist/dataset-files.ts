@@ -5,7 +5,7 @@
  * evaluation, which check every file against the manifest.
  */
 import type { DirectoryTarget, DirectoryWriter } from '../../src';
-import { decodeTensor, describeTensor, sha256Hex, type TensorFileInfo, tensorBytes } from './tensor-file';
+import { decodeTensor, describeTensor, sha256Hex, type TensorFileInfo, tensorBytes } from '../data/tensor-file';
 
 export const MANIFEST = 'manifest.json';
 

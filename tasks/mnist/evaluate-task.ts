@@ -6,11 +6,11 @@
 import { Task, type TaskContext } from '../../src';
 import { fileAt } from '../store';
 import { float32, readDataset, uint8 } from './dataset-files';
-import { evaluate } from './evaluate';
-import { loadModelFrom } from './model-io';
+import { evaluate } from '../training/evaluate';
+import { loadModelFrom } from '../training/model-io';
 import { dataParamsOf, type TrainParams, trainParams } from './params';
 import { PreprocessTestSet, type TestSetDetails } from './preprocess-task';
-import { type BackendName, loadTensorFlow } from './tf-backend';
+import { type BackendName, loadTensorFlow } from '../tf/tf-backend';
 import { TRAINING_JSON, TrainModel, type TrainingRecord } from './train-task';
 
 /** What the evaluation JSON holds. */

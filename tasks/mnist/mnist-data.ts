@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 
-import { checkImagesAndLabels, parseIdx } from './idx';
+import { checkImagesAndLabels, parseIdx } from '../data/idx';
 import { PIXELS } from './model';
 
 export interface MnistSplit {

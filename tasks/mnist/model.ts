@@ -11,7 +11,7 @@
  */
 import type * as tfjs from '@tensorflow/tfjs';
 
-import type { TensorFlow } from './tf-backend';
+import type { TensorFlow } from '../tf/tf-backend';
 
 export const IMAGE_SIZE = 28;
 export const PIXELS = IMAGE_SIZE * IMAGE_SIZE;

@@ -5,7 +5,7 @@
 import { param } from '../../src';
 import { DEFAULT_INCREMENT_SIZE, incrementCount } from './increments';
 import { sourceParam } from './source';
-import { DEFAULT_TRAINING } from './train-loop';
+import { DEFAULT_TRAINING } from '../training/train-loop';
 
 /** What identifies a preprocessed increment. Optional fields have defaults. */
 export interface DataParams {

@@ -13,9 +13,9 @@ import { incrementCount, incrementImages, incrementProblem } from './increments'
 import { mnistSplitFromIdx, type MnistSplit } from './mnist-data';
 import { IMAGE_SIZE, NUM_CLASSES, PIXELS } from './model';
 import { type DataParams, dataParams } from './params';
-import { seededSplit } from './seeded-split';
+import { seededSplit } from '../data/seeded-split';
 import { isLocalSource, MnistSource, PACKAGED_SOURCE, sourceLocation, sourceParam } from './source';
-import { sha256Hex } from './tensor-file';
+import { sha256Hex } from '../data/tensor-file';
 
 /** A source file as the manifest records it. */
 export interface SourceFileInfo {

@@ -7,10 +7,9 @@
  */
 import { param, Task, type TaskContext } from '../../src';
 import { codeVersion } from '../code-version';
-import { DEFAULT_MODEL_NAME } from '../registry/cli';
-import { contentHash, ModelRegistry, type ModelVersion } from '../registry/registry';
+import { contentHash, DEFAULT_MODEL_NAME, ModelRegistry, type ModelVersion } from '../registry/registry';
 import { EvaluateModel, type EvaluationRecord } from './evaluate-task';
-import { MODEL_JSON, WEIGHTS_BIN } from './model-io';
+import { MODEL_JSON, WEIGHTS_BIN } from '../training/model-io';
 import { type TrainParams, trainParams } from './params';
 import { METRICS_JSON, TRAINING_JSON, TrainModel, type TrainingMetrics, type TrainingRecord } from './train-task';
 

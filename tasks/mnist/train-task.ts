@@ -13,12 +13,12 @@ import { codeVersion, type CodeVersion } from '../code-version';
 import { contentHash } from '../registry/registry';
 import { directoryAt } from '../store';
 import { float32, readDataset, uint8 } from './dataset-files';
-import { MODEL_JSON, serializeModel, WEIGHTS_BIN, writeModelFiles } from './model-io';
+import { MODEL_JSON, serializeModel, WEIGHTS_BIN, writeModelFiles } from '../training/model-io';
 import type { ModelHyperParameters } from './model';
 import { dataParamsOf, type TrainParams, trainParams } from './params';
 import { type IncrementDetails, PreprocessIncrement } from './preprocess-task';
-import { type BackendName, loadTensorFlow } from './tf-backend';
-import { type EpochMetrics, trainClassifier } from './train-loop';
+import { type BackendName, loadTensorFlow } from '../tf/tf-backend';
+import { type EpochMetrics, trainClassifier } from '../training/train-loop';
 
 export const METRICS_JSON = 'metrics.json';
 export const TRAINING_JSON = 'training.json';

@@ -10,9 +10,8 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ModelRegistry, type ModelVersion, RegistryError, tagVersion } from './registry';
+import { DEFAULT_MODEL_NAME, ModelRegistry, type ModelVersion, RegistryError, tagVersion } from './registry';
 
-export const DEFAULT_MODEL_NAME = 'mnist-digits';
 
 const usage = `usage: registry <command> [options]
 

@@ -17,6 +17,9 @@ import type { DirectoryTarget, FileTarget } from '../../src';
 import { directoryAt, fileAt, listUnder } from '../store';
 
 /** Thrown for a registry request that cannot be met: unknown version or alias, bad name. */
+/** The model name flows and the registry CLI use unless told otherwise. */
+export const DEFAULT_MODEL_NAME = 'mnist-digits';
+
 export class RegistryError extends Error {
   constructor(
     message: string,

@@ -7,8 +7,8 @@
 import type * as tfjs from '@tensorflow/tfjs';
 
 import { predictClasses } from './evaluate';
-import { IMAGE_SIZE, NUM_CLASSES, PIXELS } from './model';
-import type { TensorFlow } from './tf-backend';
+import { IMAGE_SIZE, NUM_CLASSES, PIXELS } from '../mnist/model';
+import type { TensorFlow } from '../tf/tf-backend';
 
 export interface GradientResult {
   /** Mean cross-entropy over the batch. */

@@ -8,9 +8,9 @@ import { parentPort, workerData } from 'node:worker_threads';
 
 import { gatherBatch } from './gradient-engine';
 import type { FromWorker, GradientWorkerData, ToWorker } from './gradient-worker-protocol';
-import { buildModel, PIXELS } from './model';
+import { buildModel, PIXELS } from '../mnist/model';
 import { ModelReplica } from './model-replica';
-import { loadTensorFlow } from './tf-backend';
+import { loadTensorFlow } from '../tf/tf-backend';
 
 async function main(): Promise<void> {
   const port = parentPort;

@@ -6,9 +6,9 @@
  */
 import type * as tfjs from '@tensorflow/tfjs';
 
-import { PIXELS } from './model';
+import { PIXELS } from '../mnist/model';
 import { ModelReplica } from './model-replica';
-import type { TensorFlow } from './tf-backend';
+import type { TensorFlow } from '../tf/tf-backend';
 
 export interface TrainingData {
   /** Training images, count * 784 pixels in [0, 1]. */

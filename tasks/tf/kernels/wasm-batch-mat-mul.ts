@@ -16,7 +16,7 @@
 import type * as tfjs from '@tensorflow/tfjs';
 
 import { asTensor } from './kernel-tensors';
-import type { TensorFlow } from './tf-backend';
+import type { TensorFlow } from '../tensorflow';
 
 const wrappers = new WeakSet<tfjs.KernelFunc>();
 

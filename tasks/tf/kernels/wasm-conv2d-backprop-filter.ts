@@ -18,7 +18,7 @@
 import type * as tfjs from '@tensorflow/tfjs';
 
 import { asTensor, type Conv2DPad, type DimRoundingMode, toChannelsLast } from './kernel-tensors';
-import type { TensorFlow } from './tf-backend';
+import type { TensorFlow } from '../tensorflow';
 
 export interface Conv2DGeometry {
   strides: [number, number] | number;

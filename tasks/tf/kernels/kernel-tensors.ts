@@ -5,7 +5,7 @@
  */
 import type * as tfjs from '@tensorflow/tfjs';
 
-import type { TensorFlow } from './tf-backend';
+import type { TensorFlow } from '../tensorflow';
 
 type ExplicitPadding = [[number, number], [number, number], [number, number], [number, number]];
 

@@ -10,11 +10,11 @@ import type * as tfjs from '@tensorflow/tfjs';
 import { FlatAdam, warmupCosineLearningRate } from './flat-adam';
 import { type GradientEngine, LocalGradientEngine, type StepTimings, type TrainingData } from './gradient-engine';
 import { WorkerGradientEngine } from './gradient-worker-pool';
-import { buildModel, DEFAULT_MODEL, type ModelHyperParameters, PIXELS } from './model';
+import { buildModel, DEFAULT_MODEL, type ModelHyperParameters, PIXELS } from '../mnist/model';
 import { ModelReplica } from './model-replica';
 import { scorePredictions } from './evaluate';
-import { mulberry32, shuffledIndices } from './seeded-random';
-import type { BackendName, TensorFlow } from './tf-backend';
+import { mulberry32, shuffledIndices } from '../data/seeded-random';
+import type { BackendName, TensorFlow } from '../tf/tf-backend';
 
 /** Defaults of the training hyper-parameters (what flows/train.ts should use). */
 export const DEFAULT_TRAINING = {

@@ -7,7 +7,7 @@
  */
 import type * as tfjs from '@tensorflow/tfjs';
 import type { DirectoryTarget, DirectoryWriter } from '../../src';
-import type { TensorFlow } from './tf-backend';
+import type { TensorFlow } from '../tf/tf-backend';
 
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';

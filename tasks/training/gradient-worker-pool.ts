@@ -18,8 +18,8 @@ import { Worker } from 'node:worker_threads';
 
 import type { BatchResult, GradientEngine, StepTimings, TrainingData } from './gradient-engine';
 import type { FromWorker, GradientWorkerData, ToWorker } from './gradient-worker-protocol';
-import type { ModelHyperParameters } from './model';
-import type { BackendName } from './tf-backend';
+import type { ModelHyperParameters } from '../mnist/model';
+import type { BackendName } from '../tf/tf-backend';
 
 /** Thrown when a gradient worker fails to start, throws, or exits. */
 export class GradientWorkerError extends Error {

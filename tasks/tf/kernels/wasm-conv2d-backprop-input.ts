@@ -18,7 +18,7 @@
 import type * as tfjs from '@tensorflow/tfjs';
 
 import { asTensor, shapeToChannelsLast, toChannelsFirst, toChannelsLast } from './kernel-tensors';
-import type { TensorFlow } from './tf-backend';
+import type { TensorFlow } from '../tensorflow';
 import type { Conv2DGeometry } from './wasm-conv2d-backprop-filter';
 
 /** How one spatial axis of the transposed convolution splits into phases. */

@@ -1,7 +1,7 @@
 /** Messages between the training loop and its gradient worker threads. */
-import type { ModelHyperParameters } from './model';
+import type { ModelHyperParameters } from '../mnist/model';
 import type { StepTimings } from './gradient-engine';
-import type { BackendName } from './tf-backend';
+import type { BackendName } from '../tf/tf-backend';
 
 /** `workerData` of a gradient worker. Typed arrays are views of SharedArrayBuffers. */
 export interface GradientWorkerData {

@@ -1,8 +1,8 @@
 /** Test-set evaluation: accuracy, per-class accuracy and the confusion matrix. */
 import type * as tfjs from '@tensorflow/tfjs';
 
-import { IMAGE_SIZE, NUM_CLASSES, PIXELS } from './model';
-import type { TensorFlow } from './tf-backend';
+import { IMAGE_SIZE, NUM_CLASSES, PIXELS } from '../mnist/model';
+import type { TensorFlow } from '../tf/tf-backend';
 
 export interface Evaluation {
   count: number;

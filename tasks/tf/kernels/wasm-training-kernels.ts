@@ -2,7 +2,7 @@
  * The kernels that make CNN training on the wasm backend possible and fast.
  * See each file for what it replaces and the measurements behind it.
  */
-import type { TensorFlow } from './tf-backend';
+import type { TensorFlow } from '../tensorflow';
 import { registerWasmBatchMatMul } from './wasm-batch-mat-mul';
 import { registerWasmConv2DBackpropFilter } from './wasm-conv2d-backprop-filter';
 import { registerWasmConv2DBackpropInput } from './wasm-conv2d-backprop-input';

@@ -13,10 +13,11 @@
  */
 import * as path from 'node:path';
 
-import { registerWasmTrainingKernels } from './wasm-training-kernels';
+import { registerWasmTrainingKernels } from './kernels/wasm-training-kernels';
 
-/** The TensorFlow.js namespace (`@tensorflow/tfjs-node` exports the same API). */
-export type TensorFlow = typeof import('@tensorflow/tfjs');
+import type { TensorFlow } from './tensorflow';
+
+export type { TensorFlow };
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 
