@@ -3,6 +3,8 @@ export { Task, WrapperTask } from './task';
 export type { AnyTask, TaskContext, TaskResources, TaskMount, TaskClass, Requirements, Outputs, InputOf } from './task';
 export { param, Param } from './params';
 export type { ParamOptions, ParamSpecs, ParamsOf, ParamValue, ValuesOf } from './params';
+export { noTracking } from './tracking/tracking';
+export type { Tracking, TrackedValue } from './tracking/tracking';
 
 // Targets and the storage behind them.
 export type { Target } from './targets/target';

@@ -8,6 +8,7 @@ import { planRun } from './plan';
 import { newRunId } from './run-id';
 import { executePlan, type SchedulerEvent, type TaskRecord } from './scheduler';
 import type { AnyTask } from './task';
+import type { Tracking } from './tracking/tracking';
 
 export interface RunOptions {
   /** Where tasks run; default: in this process. */
@@ -21,6 +22,8 @@ export interface RunOptions {
   /** Abort to cancel the run: no new task starts, running ones are aborted. */
   signal?: AbortSignal;
   onEvent?: (event: SchedulerEvent) => void;
+  /** Experiment tracking for each attempt (`ctx.tracking`); default: none (`noTracking`). */
+  tracking?: (taskId: string, attempt: number) => Tracking;
 }
 
 export interface RunSummary {
@@ -57,6 +60,7 @@ export async function run(roots: AnyTask | readonly AnyTask[], options: RunOptio
     logger,
     signal,
     onEvent: options.onEvent,
+    tracking: options.tracking,
   });
   const completeRecords: TaskRecord[] = [...plan.complete].map((id) => ({
     id,

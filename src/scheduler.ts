@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import { CancelledError, DagwrightError, MissingOutputError, TaskFailedError, TaskTimeoutError } from './errors';
 import type { Executor } from './executor';
 import type { Plan } from './plan';
-import type { AnyTask } from './task';
+import type { AnyTask, TaskContext } from './task';
+import { noTracking, type Tracking } from './tracking/tracking';
 
 export type TaskStatus = 'ran' | 'complete' | 'failed' | 'blocked' | 'cancelled';
 
@@ -27,6 +28,7 @@ export interface TaskRecord {
 export type SchedulerEvent =
   | { readonly type: 'task:start'; readonly taskId: string; readonly attempt: number }
   | { readonly type: 'task:retry'; readonly taskId: string; readonly attempt: number; readonly error: string; readonly delayMs: number }
+  | { readonly type: 'task:progress'; readonly taskId: string; readonly attempt: number; readonly done: number; readonly total: number; readonly note?: string }
   | { readonly type: 'task:end'; readonly record: TaskRecord };
 
 export interface ExecuteOptions {
@@ -36,6 +38,7 @@ export interface ExecuteOptions {
   readonly logger: Logger;
   readonly signal: AbortSignal;
   readonly onEvent?: (event: SchedulerEvent) => void;
+  readonly tracking?: (taskId: string, attempt: number) => Tracking;
 }
 
 function asError(err: unknown): Error {
@@ -193,7 +196,10 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     emit({ type: 'task:start', taskId: task.id, attempt });
     logger.info({ attempt }, 'task started');
     try {
-      await executor.execute(task, { runId, taskId: task.id, attempt, signal: attemptAbort.signal, logger });
+      const tracking = options.tracking?.(task.id, attempt) ?? noTracking;
+      const progress: TaskContext['progress'] = (done, total, note) =>
+        emit({ type: 'task:progress', taskId: task.id, attempt, done, total, ...(note === undefined ? {} : { note }) });
+      await executor.execute(task, { runId, taskId: task.id, attempt, signal: attemptAbort.signal, logger, tracking, progress });
     } catch (err) {
       if (attemptAbort.signal.aborted) throw asError(attemptAbort.signal.reason);
       throw err instanceof DagwrightError ? err : new TaskFailedError(task.id, err);

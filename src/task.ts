@@ -3,6 +3,7 @@ import { describeValue, InvalidOutputError, InvalidRequirementError } from './er
 import { type ParamSpecs, type ParamValue, resolveParams } from './params';
 import { isTarget, type Target } from './targets/target';
 import { taskId } from './task-id';
+import type { Tracking } from './tracking/tracking';
 
 /** What `run()` receives. */
 export interface TaskContext {
@@ -14,6 +15,15 @@ export interface TaskContext {
   readonly signal: AbortSignal;
   /** Bound to the run id and task id. */
   readonly logger: Logger;
+  /** Experiment tracking for this attempt (params, metrics, tags, artifacts); `noTracking` when the run has none. */
+  readonly tracking: Tracking;
+  /**
+   * Reports how far the attempt got (`done` of `total`, e.g. batches or
+   * epochs); the scheduler emits it as a `task:progress` event for the
+   * terminal view, the UI and the run history. Cheap: call it as often as
+   * you like.
+   */
+  progress(done: number, total: number, note?: string): void;
 }
 
 /** What a task needs from the machine that runs it; executors map these to their own settings. */

@@ -175,3 +175,40 @@ describe('scheduler', () => {
     expect(await step('b').output().exists()).toBe(false);
   });
 });
+
+describe('task context: progress and tracking', () => {
+  class Counting extends Task<{ dir: string }> {
+    static override params = { dir: param.string() };
+    override output() {
+      return new LocalTarget(join(this.params.dir, 'counting.txt'));
+    }
+    async run(ctx: TaskContext) {
+      ctx.tracking.logMetric('loss', 0.5);
+      for (let i = 1; i <= 3; i++) ctx.progress(i, 3, `batch ${i}`);
+      await this.output().writeText('done\n');
+    }
+  }
+
+  it('emits task:progress events and hands each attempt the tracking the run was given', async () => {
+    const events: SchedulerEvent[] = [];
+    const metrics: [string, string, number][] = [];
+    const tracking = (taskId: string) => ({
+      logParam() {},
+      logParams() {},
+      logMetric: (key: string, value: number) => void metrics.push([taskId, key, value]),
+      setTag() {},
+      logArtifact() {},
+    });
+    const task = new Counting({ dir });
+    const summary = await run(task, { logger, onEvent: (e) => events.push(e), tracking });
+    expect(summary.ok).toBe(true);
+    const progress = events.filter((e) => e.type === 'task:progress');
+    expect(progress).toEqual([1, 2, 3].map((done) => ({ type: 'task:progress', taskId: task.id, attempt: 1, done, total: 3, note: `batch ${done}` })));
+    expect(metrics).toEqual([[task.id, 'loss', 0.5]]);
+  });
+
+  it('gives a run without tracking a context whose tracking accepts every call', async () => {
+    const summary = await run(new Counting({ dir }), { logger });
+    expect(summary.ok).toBe(true);
+  });
+});

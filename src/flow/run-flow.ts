@@ -14,6 +14,7 @@ import { helpText, paramsToArgs, parseFlowArgs, type ParsedArgs } from './cli-ar
 import { ExitCode } from './exit-codes';
 import { createExecutor, type FlowInvocation } from './executors';
 import { asFlow, type FlowDefinition } from './flow';
+import { noTracking } from '../tracking/tracking';
 import { guardedRun } from './guarded-run';
 import { runOnSchedule } from './schedule';
 
@@ -80,7 +81,8 @@ async function runOneTask(graph: TaskGraph, id: string, logger: Logger, controll
   const attempt = Number(process.env.DAGWRIGHT_ATTEMPT ?? '1');
   const taskLogger = logger.child({ runId, taskId: id });
   try {
-    await new InProcessExecutor().execute(graph.task(id), { runId, taskId: id, attempt, signal: controller.signal, logger: taskLogger });
+    const progress = (done: number, total: number, note?: string) => taskLogger.debug({ progress: { done, total, note } }, 'progress');
+    await new InProcessExecutor().execute(graph.task(id), { runId, taskId: id, attempt, signal: controller.signal, logger: taskLogger, tracking: noTracking, progress });
     return ExitCode.ok;
   } catch (err) {
     taskLogger.error({ err }, 'task failed');

@@ -145,6 +145,10 @@ export class RunRecorder {
     } else if (event.type === 'task:retry') {
       const before = this.tasks.get(event.taskId);
       this.tasks.set(event.taskId, { ...(before ?? { id: event.taskId, status: 'running' }), attempts: event.attempt, error: event.error });
+    } else if (event.type === 'task:progress') {
+      const before = this.tasks.get(event.taskId);
+      const progress = { done: event.done, total: event.total, ...(event.note === undefined ? {} : { note: event.note }) };
+      this.tasks.set(event.taskId, { ...(before ?? { id: event.taskId, status: 'running', attempts: event.attempt }), progress });
     } else {
       const r = event.record;
       const before = this.tasks.get(r.id);

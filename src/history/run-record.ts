@@ -21,6 +21,8 @@ export interface TaskHistory {
   readonly endedAt?: string;
   /** Found complete once its task lock was ours: another run made it while this one waited. */
   readonly completedElsewhere?: boolean;
+  /** The last `ctx.progress(done, total, note)` of the task's attempt. */
+  readonly progress?: { readonly done: number; readonly total: number; readonly note?: string };
 }
 
 /** `<store>/_runs/<runId>.json`: written at start, updated as tasks finish, final at the end. */
