@@ -12,7 +12,27 @@ export function runWithSignal<T>(signal: AbortSignal, fn: () => Promise<T>): Pro
   return attemptSignal.run(signal, fn);
 }
 
-/** Throws when the current attempt was aborted; a no-op outside any attempt. */
+/**
+ * Checks that run right before each publish in this async context, besides
+ * the abort signal: a run's locks (see TaskLockingExecutor) throw here once
+ * they are lost, so a resumed, frozen process publishes nothing.
+ */
+const publishGuard = new AsyncLocalStorage<() => void>();
+
+/** Runs `fn` with `guard` called before every publish inside it (after any outer guard). */
+export function runWithPublishGuard<T>(guard: () => void, fn: () => Promise<T>): Promise<T> {
+  const outer = publishGuard.getStore();
+  const combined = outer
+    ? () => {
+        outer();
+        guard();
+      }
+    : guard;
+  return publishGuard.run(combined, fn);
+}
+
+/** Throws when the current attempt was aborted, or a publish guard refuses; a no-op outside any attempt. */
 export function throwIfAttemptAborted(): void {
   if (attemptSignal.getStore()?.aborted) throw new CancelledError();
+  publishGuard.getStore()?.();
 }

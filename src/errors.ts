@@ -106,10 +106,42 @@ export class LockedError extends DagwrightError {
   }
 }
 
+/**
+ * This process held a lock and lost it: its heartbeat stalled past the stale
+ * limit (a frozen or suspended process), or another process took it over. A
+ * run that lost its lock starts and publishes nothing more: exit code 75.
+ */
+export class LockLostError extends DagwrightError {
+  constructor(
+    readonly lockPath: string,
+    readonly reason: string,
+  ) {
+    super(
+      `lost the lock ${lockPath}: ${reason}. This run stops without starting or publishing anything more; ` +
+        'another run now owns this work. If this process was frozen (suspended, swapped out), keep it from stalling longer than the stale limit.',
+    );
+  }
+}
+
 /** A target URI or `--store` value cannot be used: no bucket, an unknown scheme, a path escaping its folder. */
 export class InvalidUriError extends UsageError {
   constructor(readonly uri: string, readonly reason: string) {
     super(`"${uri}": ${reason}`);
+  }
+}
+
+/**
+ * The flow's `--store` cannot hold outputs: it is a file, sits under a file,
+ * is read-only or on a full disk. Thrown before anything is written: exit code 2.
+ */
+export class StoreUnusableError extends UsageError {
+  constructor(
+    readonly store: string,
+    readonly reason: string,
+    readonly fix: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`--store ${store}: ${reason}. ${fix}`, options);
   }
 }
 

@@ -37,6 +37,8 @@ export type { RunFlowOptions } from './flow/run-flow';
 export type { FlowDefinition, FlowContext } from './flow/flow';
 export type { FlowInvocation } from './flow/executors';
 export { ExitCode } from './flow/exit-codes';
+export { withStoreLock } from './locks/store-lock';
+export type { StoreLockOptions } from './locks/store-lock';
 export { RunHistory } from './history/run-history';
 export type { RunRecord, RunStatus } from './history/run-record';
 export { createLogger } from './logger';

@@ -1,18 +1,22 @@
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { CancelledError, LockedError } from '../errors';
+import { CancelledError, LockedError, LockLostError, UsageError } from '../errors';
 import type { Executor } from '../executor';
 import { RunRecorder, statusOfSummary } from '../history/run-history';
 import { acquireLock, type HeldLock } from '../locks/file-lock';
+import { sweepRunLeftovers } from '../locks/run-leftovers';
 import { flowLockName, lockDirForStore } from '../locks/state-dir';
 import { TaskLockingExecutor } from '../locks/task-locking-executor';
 import type { ParamValue } from '../params';
 import type { RunSummary } from '../run';
 import { newRunId } from '../run-id';
 import type { SchedulerEvent } from '../scheduler';
+import type { AnyTask } from '../task';
+import { checkStoreUsable, storeWriteError } from '../targets/store-check';
 import { ExitCode } from './exit-codes';
 
-export interface GuardedRunOptions {
+export interface GuardedRunOptions<T = undefined> {
   /** The flow's name: in the lock file name, logs and history. */
   readonly flow: string;
   readonly params: Readonly<Record<string, ParamValue>>;
@@ -22,11 +26,25 @@ export interface GuardedRunOptions {
   readonly wait: boolean;
   readonly logger: Logger;
   readonly signal: AbortSignal;
+  /**
+   * Configuration checks and set-up (the executor) that must pass before
+   * anything is written: a `UsageError` here exits 2 with no lock file and
+   * no history record left behind. Its result reaches the body as `prepared`.
+   */
+  readonly prepare?: () => Promise<T>;
+  /** Releases what `prepare` made, whatever happened after it. */
+  readonly dispose?: (prepared: T) => Promise<void>;
+  /** The run's tasks: their local output folders outside the store are swept too, and on S3 their dead uploads. */
+  readonly tasks?: () => readonly AnyTask[];
 }
 
 /** What the run body gets: the run id, and the hooks that lock tasks and record history. */
-export interface RunHooks {
+export interface RunHooks<T = undefined> {
   readonly runId: string;
+  /** Aborted on cancellation (the run's signal) and when the run loses its flow lock. */
+  readonly signal: AbortSignal;
+  /** What `prepare` returned. */
+  readonly prepared: T;
   /** Wraps the run's executor so shared tasks never run twice at once (see `TaskLockingExecutor`). */
   wrapExecutor(executor: Executor): Executor;
   onEvent(event: SchedulerEvent): void;
@@ -35,18 +53,45 @@ export interface RunHooks {
 /** A run body's result: a summary, or an exit code when the run could not start (with why). */
 export type RunOutcome = { readonly summary: RunSummary } | { readonly exitCode: number; readonly error: string };
 
-/**
- * One run of a flow as a flow script does it: takes the flow lock (flow name,
- * parameters and store) or gives up with `ExitCode.locked`, records the run
- * in the store's history, runs `body`, and releases the lock whatever
- * happens. Returns the exit code.
- */
-export async function guardedRun(options: GuardedRunOptions, body: (hooks: RunHooks) => Promise<RunOutcome>): Promise<number> {
-  const { logger, flow, params, store } = options;
-  const lockDir = lockDirForStore(store);
-  let lock: HeldLock;
+/** Listeners to a run's scheduler events beyond the history (the terminal's live view); see `watchRuns`. */
+const watchers = new Set<(event: SchedulerEvent | { type: 'run:start' | 'run:end'; runId: string }) => void>();
+
+/** Calls `watcher` with every guarded run's start, scheduler events and end; returns a function that stops it. */
+export function watchRuns(watcher: (event: SchedulerEvent | { type: 'run:start' | 'run:end'; runId: string }) => void): () => void {
+  watchers.add(watcher);
+  return () => watchers.delete(watcher);
+}
+
+function tell(event: SchedulerEvent | { type: 'run:start' | 'run:end'; runId: string }): void {
+  for (const watcher of watchers) {
+    try {
+      watcher(event);
+    } catch {
+      // a display must never break a run
+    }
+  }
+}
+
+/** Checks and set-up before anything is written; an exit code when they fail. */
+async function prepareRun<T>(options: GuardedRunOptions<T>): Promise<{ prepared: T } | { exitCode: number }> {
   try {
-    lock = await acquireLock(join(lockDir, flowLockName(flow, params, store)), {
+    await checkStoreUsable(options.store);
+    return { prepared: (await options.prepare?.()) as T };
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    options.logger.error({ err: { type: err.name, message: err.message } }, err.message);
+    return { exitCode: ExitCode.usage };
+  }
+}
+
+/** Takes the flow lock; an exit code when it cannot (held by another run, cancelled, a full disk). */
+async function takeFlowLock(options: GuardedRunOptions<unknown>, lockDir: string): Promise<HeldLock | number> {
+  const { logger, flow, params, store } = options;
+  // Remember what this makes, so a run that cannot even write its lock leaves no empty folders behind.
+  const made = await mkdir(lockDir, { recursive: true }).catch((err: unknown) => err);
+  try {
+    if (made instanceof Error) throw made;
+    return await acquireLock(join(lockDir, flowLockName(flow, params, store)), {
       label: `a run of flow ${flow}`,
       wait: options.wait,
       signal: options.signal,
@@ -55,6 +100,7 @@ export async function guardedRun(options: GuardedRunOptions, body: (hooks: RunHo
         logger.info({ holder: { pid: holder.pid, host: holder.host, since: holder.startedAt } }, `another run of flow ${flow} holds the lock; waiting for it (--wait)`),
     });
   } catch (err) {
+    if (typeof made === 'string') await rm(made, { recursive: true, force: true }).catch(() => undefined);
     if (err instanceof LockedError) {
       const { pid, host, startedAt } = err.holder;
       logger.warn(
@@ -67,21 +113,69 @@ export async function guardedRun(options: GuardedRunOptions, body: (hooks: RunHo
       logger.warn('cancelled while waiting for the flow lock; nothing ran');
       return ExitCode.taskFailed;
     }
-    throw err;
+    const unusable = storeWriteError(store, err);
+    if (!unusable) throw err;
+    logger.error({ err: { type: unusable.name, message: unusable.message } }, unusable.message);
+    return ExitCode.usage;
   }
+}
+
+/**
+ * One run of a flow as a flow script does it: checks the store and runs
+ * `prepare` (nothing is written when they fail: exit 2), takes the flow lock
+ * (flow name, parameters and store) or gives up with `ExitCode.locked`,
+ * sweeps dead writers' leftovers, records the run in the store's history,
+ * runs `body`, and releases the lock whatever happens. A run that loses its
+ * lock (frozen past the stale limit) is cancelled and exits 75. Returns the
+ * exit code.
+ */
+export async function guardedRun<T = undefined>(options: GuardedRunOptions<T>, body: (hooks: RunHooks<T>) => Promise<RunOutcome>): Promise<number> {
+  const ready = await prepareRun(options);
+  if ('exitCode' in ready) return ready.exitCode;
   try {
-    const runId = newRunId();
+    return await lockedRun(options, ready.prepared, body);
+  } finally {
+    await options.dispose?.(ready.prepared);
+  }
+}
+
+async function lockedRun<T>(options: GuardedRunOptions<T>, prepared: T, body: (hooks: RunHooks<T>) => Promise<RunOutcome>): Promise<number> {
+  const { logger, flow, params, store } = options;
+  const lockDir = lockDirForStore(store);
+  const lock = await takeFlowLock(options as GuardedRunOptions<unknown>, lockDir);
+  if (typeof lock === 'number') return lock;
+  const controller = new AbortController();
+  const abort = () => controller.abort(options.signal.reason);
+  if (options.signal.aborted) abort();
+  else options.signal.addEventListener('abort', abort, { once: true });
+  lock.onLost((lost) => controller.abort(lost));
+  const runId = newRunId();
+  try {
+    await sweepRunLeftovers(store, lockDir, options.tasks?.() ?? [], logger);
     const recorder = await RunRecorder.start(store, { runId, flow, params, store }, logger.child({ runId }));
+    tell({ type: 'run:start', runId });
     let outcome: RunOutcome;
     try {
       outcome = await body({
         runId,
-        wrapExecutor: (executor) => new TaskLockingExecutor(executor, lockDir, { onCompletedElsewhere: (id) => recorder.markCompletedElsewhere(id) }),
-        onEvent: (event) => recorder.onEvent(event),
+        signal: controller.signal,
+        prepared,
+        wrapExecutor: (executor) =>
+          new TaskLockingExecutor(executor, lockDir, { flowLock: lock, onCompletedElsewhere: (id) => recorder.markCompletedElsewhere(id) }),
+        onEvent: (event) => {
+          recorder.onEvent(event);
+          tell(event);
+        },
       });
     } catch (err) {
-      await recorder.finish({ status: options.signal.aborted ? 'cancelled' : 'failed', error: err instanceof Error ? err.message : String(err) });
+      await recorder.finish({ status: controller.signal.aborted ? 'cancelled' : 'failed', error: err instanceof Error ? err.message : String(err) });
       throw err;
+    }
+    if (lock.compromised) {
+      const reason = controller.signal.reason instanceof LockLostError ? controller.signal.reason.message : 'lost the flow lock';
+      await recorder.finish({ ...('summary' in outcome ? { summary: outcome.summary } : {}), status: 'cancelled', error: reason });
+      logger.error({ lock: lock.path }, `${reason} Exit ${ExitCode.locked}.`);
+      return ExitCode.locked;
     }
     if ('summary' in outcome) {
       await recorder.finish({ summary: outcome.summary, status: statusOfSummary(outcome.summary) });
@@ -90,7 +184,8 @@ export async function guardedRun(options: GuardedRunOptions, body: (hooks: RunHo
     await recorder.finish({ status: 'failed', error: outcome.error });
     return outcome.exitCode;
   } finally {
+    tell({ type: 'run:end', runId });
+    options.signal.removeEventListener('abort', abort);
     await lock.release();
-    if (lock.compromised) logger.error({ lock: lock.path }, 'the flow lock was taken over by another process during this run');
   }
 }

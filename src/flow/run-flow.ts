@@ -139,23 +139,25 @@ async function main(flow: FlowDefinition, argv: readonly string[], controller: A
   // One run: the flow lock (or exit 75), a history record, per-task locks around the executor.
   const flowName = flow.name ?? basename(script).replace(/\.[cm]?[jt]s$/, '');
   const runOnce = (signal: AbortSignal): Promise<number> =>
-    guardedRun({ flow: flowName, params, store, wait: options.wait, logger, signal }, async ({ runId, wrapExecutor, onEvent }) => {
-      let executor;
-      try {
-        executor = await createExecutor(options.executor, { logger, invocation, store, graph });
-      } catch (err) {
-        if (!(err instanceof UsageError)) throw err;
-        logger.error({ err }, err.message);
-        return { exitCode: ExitCode.usage, error: err.message };
-      }
-      try {
-        const summary = await run(graph.roots, { executor: wrapExecutor(executor), workers: options.workers, logger, signal, runId, onEvent });
+    guardedRun(
+      {
+        flow: flowName,
+        params,
+        store,
+        wait: options.wait,
+        logger,
+        signal,
+        // Configuration checks (the executor: an engine to reach) pass before a lock or history record is written.
+        prepare: () => createExecutor(options.executor, { logger, invocation, store, graph }),
+        dispose: (executor) => executor.close(),
+        tasks: () => graph.order().map((id) => graph.task(id)),
+      },
+      async ({ runId, wrapExecutor, onEvent, prepared: executor, signal: runSignal }) => {
+        const summary = await run(graph.roots, { executor: wrapExecutor(executor), workers: options.workers, logger, signal: runSignal, runId, onEvent });
         printSummary(summary, logger);
         return { summary };
-      } finally {
-        await executor.close();
-      }
-    });
+      },
+    );
   if (options.schedule !== undefined) return runOnSchedule(options.schedule, runOnce, { logger, signal: controller.signal });
   return runOnce(controller.signal);
 }

@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { CancelledError, LockedError } from '../errors';
+import { CancelledError, LockedError, LockLostError } from '../errors';
 import { processAlive } from '../process-alive';
 
 /** Who holds a lock, as written in the lock file. */
@@ -45,6 +45,20 @@ export interface LockOptions {
 }
 
 const thisHost = hostname();
+
+/**
+ * The stale limit unless a caller sets one: 60 s, or `DAGWRIGHT_LOCK_STALE_MS`
+ * (at least 1,000) for machines whose runs must hand over sooner.
+ */
+export function defaultStaleMs(env: NodeJS.ProcessEnv = process.env): number {
+  const value = Number(env.DAGWRIGHT_LOCK_STALE_MS);
+  return Number.isFinite(value) && value >= 1_000 ? value : 60_000;
+}
+
+/** A heartbeat every 5 s, or more often when the stale limit is short: several beats per limit. */
+function defaultHeartbeatMs(staleMs: number): number {
+  return Math.min(5_000, Math.max(100, Math.floor(staleMs / 6)));
+}
 /** A takeover guard older than this was left by a killed taker: the work it guards takes milliseconds. */
 const guardStaleMs = 10_000;
 const held = new Set<HeldLock>();
@@ -149,18 +163,32 @@ async function takeOver(path: string, stale: LockState, me: LockHolder): Promise
   }
 }
 
-/** A lock this process holds. Its heartbeat runs until `release()`. */
+/** Told once when a held lock is lost, with why. */
+export type LockLostListener = (error: LockLostError) => void;
+
+/**
+ * A lock this process holds. Its heartbeat runs until `release()`. The lock
+ * is a lease: once this process has not refreshed it for `staleMs` (minus a
+ * margin), others may take it over, so from then on it counts as lost even
+ * if nobody has yet. A lost lock is never refreshed again.
+ */
 export class HeldLock {
   private timer: NodeJS.Timeout | undefined;
   private beat: Promise<void> = Promise.resolve();
-  private lost = false;
+  private lostBecause: LockLostError | undefined;
+  private renewedAt = Date.now();
+  private readonly listeners: LockLostListener[] = [];
+  /** The lease ends this long before others may call the lock stale: clocks of one host, a read in flight. */
+  private readonly leaseMs: number;
 
   constructor(
     readonly path: string,
     readonly holder: LockHolder,
     heartbeatMs: number,
     private readonly logger?: Logger,
+    staleMs = 60_000,
   ) {
+    this.leaseMs = staleMs - Math.min(1_000, staleMs / 10);
     this.timer = setInterval(() => {
       this.beat = this.beat.then(() => this.heartbeat());
     }, heartbeatMs);
@@ -173,22 +201,65 @@ export class HeldLock {
     return this.holder.token;
   }
 
-  /** True once another process took the lock over (this one's heartbeat stalled past the stale limit). */
+  /** True once the lock is lost: its lease ran out (this process stalled) or another process took it over. */
   get compromised(): boolean {
-    return this.lost;
+    this.checkLease();
+    return this.lostBecause !== undefined;
+  }
+
+  /** Calls `listener` once when the lock is lost (at once if it already is). */
+  onLost(listener: LockLostListener): void {
+    if (this.lostBecause) listener(this.lostBecause);
+    else this.listeners.push(listener);
+  }
+
+  /** Throws `LockLostError` if the lock is lost. Synchronous and cheap: called right before each publish. */
+  assertHeld(): void {
+    this.checkLease();
+    if (this.lostBecause) throw this.lostBecause;
+  }
+
+  /** Like `assertHeld`, and reads the lock file to see that it still carries our token: before each task start. */
+  async verify(): Promise<void> {
+    this.assertHeld();
+    const current = await readLock(this.path).catch(() => undefined);
+    if (current?.token !== this.token) this.lose(current ? `pid ${current.pid} on ${current.host} took it over` : 'its lock file is gone');
+    this.assertHeld();
+  }
+
+  private checkLease(): void {
+    if (this.lostBecause || !held.has(this)) return;
+    const silentMs = Date.now() - this.renewedAt;
+    if (silentMs > this.leaseMs) this.lose(`this process did not refresh it for ${Math.round(silentMs / 1000)} s (stale after ${Math.round(this.leaseMs / 1000)} s)`);
+  }
+
+  private lose(reason: string): void {
+    if (this.lostBecause) return;
+    this.lostBecause = new LockLostError(this.path, reason);
+    this.stopHeartbeat();
+    this.logger?.error({ lock: this.path, reason }, `lost a lock: ${reason}; this run starts and publishes nothing more`);
+    for (const listener of this.listeners.splice(0)) {
+      try {
+        listener(this.lostBecause);
+      } catch {
+        // a listener's failure must not keep others from hearing
+      }
+    }
   }
 
   private async heartbeat(): Promise<void> {
+    this.checkLease();
+    if (this.lostBecause) return;
     try {
       const current = await readLock(this.path);
       if (current?.token !== this.token) {
-        this.lost = true;
-        this.stopHeartbeat();
-        this.logger?.error({ lock: this.path, holder: current }, 'lost a lock: another process took it over (this one missed its heartbeats)');
+        this.lose(current ? `pid ${current.pid} on ${current.host} took it over (this process missed its heartbeats)` : 'its lock file is gone');
         return;
       }
       const now = new Date();
       await utimes(this.path, now, now);
+      this.checkLease(); // a stall between the read and now: the refresh came too late to count
+      if (!this.lostBecause) this.renewedAt = now.getTime();
     } catch (err) {
       this.logger?.warn({ err, lock: this.path }, 'could not refresh a lock heartbeat');
     }
@@ -202,6 +273,7 @@ export class HeldLock {
   /** Removes the lock file if it is still ours. Safe to call more than once. */
   async release(): Promise<void> {
     if (!held.has(this)) return;
+    this.checkLease();
     held.delete(this);
     this.stopHeartbeat();
     await this.beat;
@@ -223,7 +295,7 @@ export class HeldLock {
  * `LockedError` naming the holder, or with `wait` polls until it is free.
  */
 export async function acquireLock(path: string, options: LockOptions = {}): Promise<HeldLock> {
-  const staleMs = options.staleMs ?? 60_000;
+  const staleMs = options.staleMs ?? defaultStaleMs();
   const pollMs = options.pollMs ?? 500;
   const token = randomBytes(8).toString('hex');
   let me!: LockHolder;
@@ -254,5 +326,5 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
       throw new CancelledError();
     }
   }
-  return new HeldLock(path, me, options.heartbeatMs ?? 5_000, options.logger);
+  return new HeldLock(path, me, options.heartbeatMs ?? defaultHeartbeatMs(staleMs), options.logger, staleMs);
 }

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
+import { runWithPublishGuard } from '../cancellation';
 import type { Executor } from '../executor';
 import type { AnyTask, TaskContext } from '../task';
-import { acquireLock } from './file-lock';
+import { acquireLock, type HeldLock } from './file-lock';
 import { taskLockName } from './state-dir';
 
 export interface TaskLockingOptions {
@@ -11,6 +12,8 @@ export interface TaskLockingOptions {
   pollMs?: number;
   /** Called when a task is found complete once its lock is ours: another run made it meanwhile. */
   onCompletedElsewhere?: (taskId: string) => void;
+  /** The run's flow lock: checked before each task starts and before each publish; a lost one stops both. */
+  flowLock?: HeldLock;
 }
 
 /**
@@ -20,7 +23,9 @@ export interface TaskLockingOptions {
  * if it is still not complete (for a task with a custom `complete()`, only
  * when it had to wait). Two flows sharing a task thus run it once; the
  * later one waits and finds it done. Waiting counts against the task's
- * `timeoutMs`; the attempt's abort signal ends the wait.
+ * `timeoutMs`; the attempt's abort signal ends the wait. Before a task
+ * starts, and before each of its writes publishes, the run's flow lock and
+ * the task's lock must still be held (`LockLostError` otherwise).
  */
 export class TaskLockingExecutor implements Executor {
   /** The wrapped executor's name: history and logs say where the task ran. */
@@ -36,6 +41,7 @@ export class TaskLockingExecutor implements Executor {
 
   async execute(task: AnyTask, ctx: TaskContext): Promise<void> {
     let waited = false;
+    await this.options.flowLock?.verify();
     const lock = await acquireLock(join(this.lockDir, taskLockName(task.id)), {
       label: `task ${task.id} of run ${ctx.runId}`,
       wait: true,
@@ -57,7 +63,14 @@ export class TaskLockingExecutor implements Executor {
         this.options.onCompletedElsewhere?.(task.id);
         return;
       }
-      await this.inner.execute(task, ctx);
+      const flowLock = this.options.flowLock;
+      await flowLock?.verify();
+      await lock.verify();
+      const guard = () => {
+        flowLock?.assertHeld();
+        lock.assertHeld();
+      };
+      await runWithPublishGuard(guard, () => this.inner.execute(task, ctx));
     } finally {
       await lock.release();
     }

@@ -19,6 +19,8 @@ export interface FileSystem {
   readStream(path: string): Promise<Readable>;
   /** Publishes `body` at `path` only if the whole body was written. */
   write(path: string, body: WriteBody): Promise<void>;
+  /** Publishes `body` at `path` only if nothing is there; false when something was (another writer won). */
+  writeIfAbsent(path: string, body: string | Uint8Array): Promise<boolean>;
   /** True when a directory written by `writeDirectory` is published at `path`. */
   directoryExists(path: string): Promise<boolean>;
   /** Lets `fill` write files, then publishes them together at `path`, or not at all. */

@@ -37,6 +37,11 @@ export class FileTarget implements Target {
     return this.fs.write(this.path, body);
   }
 
+  /** Publishes `body` only if the target does not exist yet; false when it did (another writer won the race). */
+  writeIfAbsent(body: string | Uint8Array): Promise<boolean> {
+    return this.fs.writeIfAbsent(this.path, body);
+  }
+
   writeText(text: string): Promise<void> {
     return this.write(text);
   }

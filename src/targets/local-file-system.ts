@@ -1,22 +1,13 @@
-import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, renameSync, statSync, writeFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { link, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { throwIfAttemptAborted } from '../cancellation';
 import type { DirectoryWriter, FileSystem, WriteBody } from './file-system';
+import { temporarySibling } from './temporary-names';
 
-/**
- * A temporary path beside `path`: same directory (so rename is atomic), a
- * dot-name that says what it is, and a random part so writers never collide.
- */
-export function temporarySibling(path: string): string {
-  return join(dirname(path), `.${basename(path)}.dagwright-tmp-${writerId}-${(writes++).toString(36)}`);
-}
-// Unique across processes (pid plus random, as pids repeat across hosts on shared disks), then a counter.
-const writerId = `${process.pid}-${randomBytes(3).toString('hex')}`;
-let writes = 0;
+export { temporarySibling };
 
 /**
  * Small in-memory bodies are written synchronously: for a few KB, a blocking
@@ -88,6 +79,27 @@ export class LocalFileSystem implements FileSystem {
     } catch (err) {
       await rm(temp, { force: true });
       throw err;
+    }
+  }
+
+  /**
+   * Publishes `body` at `path` only if nothing is there yet: written to a
+   * temporary sibling, then hard-linked into place (which fails if the path
+   * exists), so two writers racing for one path never both win.
+   */
+  async writeIfAbsent(path: string, body: string | Uint8Array): Promise<boolean> {
+    await this.ensureFolder(dirname(path));
+    const temp = temporarySibling(path);
+    try {
+      await writeFile(temp, body, { flag: 'wx' });
+      throwIfAttemptAborted();
+      await link(temp, path);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw err;
+    } finally {
+      await rm(temp, { force: true });
     }
   }
 

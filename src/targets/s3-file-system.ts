@@ -169,6 +169,61 @@ export class S3FileSystem implements FileSystem {
   }
 
   /**
+   * A PUT with `If-None-Match: *`: S3 (since 2024) and most compatible
+   * servers refuse it with 412 when the key exists, so exactly one of many
+   * racing writers wins. Servers that ignore the header (s3rver) let the
+   * last writer win: callers that need exclusion there also hold a lock.
+   */
+  async writeIfAbsent(uri: string, body: string | Uint8Array): Promise<boolean> {
+    const { bucket, key } = parseS3ObjectUri(uri);
+    throwIfAttemptAborted();
+    try {
+      await this.client.send(new clientS3.PutObjectCommand({ Bucket: bucket, Key: key, Body: body, IfNoneMatch: '*' }));
+      return true;
+    } catch (err) {
+      // 409: a concurrent conditional write to the same key is in flight; it will win or has won.
+      if (httpStatus(err) === 412 || httpStatus(err) === 409) return false;
+      throw await toStorageError(err, { client: this.client, operation: 'PutObject', bucket, key });
+    }
+  }
+
+  /**
+   * Aborts the multipart uploads under `prefix` started more than
+   * `olderThanMs` ago, or before `now` when `writerGone(key)` says their
+   * writer is dead: the parts of streamed writes whose writer was killed
+   * before it could abort them. Other uploads may belong to live writers
+   * and are kept. Returns the keys of the uploads aborted.
+   */
+  async abortStaleUploads(
+    bucket: string,
+    prefix: string,
+    olderThanMs: number,
+    now = Date.now(),
+    writerGone: (key: string) => Promise<boolean> = async () => false,
+  ): Promise<string[]> {
+    const stale: { Key: string; UploadId: string }[] = [];
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    for (;;) {
+      const page = await this.send('ListMultipartUploads', bucket, prefix, () =>
+        this.client.send(new clientS3.ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker })),
+      );
+      for (const upload of page.Uploads ?? []) {
+        if (!upload.Key?.startsWith(prefix) || upload.UploadId === undefined) continue; // servers that ignore Prefix
+        const age = upload.Initiated === undefined ? 0 : now - upload.Initiated.getTime();
+        if (age > olderThanMs || (age >= 0 && (await writerGone(upload.Key)))) stale.push({ Key: upload.Key, UploadId: upload.UploadId });
+      }
+      if (!page.IsTruncated) break;
+      keyMarker = page.NextKeyMarker;
+      uploadIdMarker = page.NextUploadIdMarker;
+    }
+    for (const { Key, UploadId } of stale) {
+      await this.send('AbortMultipartUpload', bucket, Key, () => this.client.send(new clientS3.AbortMultipartUploadCommand({ Bucket: bucket, Key, UploadId })));
+    }
+    return stale.map((u) => u.Key);
+  }
+
+  /**
    * A streamed write through lib-storage's `Upload`: one PUT for a stream
    * shorter than a part, else a multipart upload. When the stream or a part
    * fails, `Upload` sends AbortMultipartUpload before rejecting, so no upload

@@ -3,7 +3,8 @@
  * registry (tasks/registry/registry.ts) as a new version with its lineage,
  * and moves `champion` to it when it beats the current champion's test
  * accuracy. The same model (same content hash) is never registered twice:
- * the task is complete once the registry holds it.
+ * the task is complete once the registry holds it and recorded its champion
+ * decision.
  */
 import { param, Task, type TaskContext } from '../../src';
 import { codeVersion } from '../code-version';
@@ -55,12 +56,17 @@ export class RegisterModel extends Task<RegisterParams> {
     return { model: new TrainModel(this.trainParams), evaluation: new EvaluateModel(this.trainParams) };
   }
 
-  /** Complete when the registry holds a version with this model's content; reads the trained model if it exists. */
+  /**
+   * Complete when the registry holds a version with this model's content and
+   * the champion decision for it was recorded (a run cut short between the
+   * two, or a damaged aliases.json, is finished by the next run).
+   */
   override async complete(): Promise<boolean> {
     const modelDir = this.input().model;
     if (!(await modelDir.exists())) return false;
     const training = await modelDir.file(TRAINING_JSON).readJson<TrainingRecord>();
-    return (await this.registry.versions()).some((v) => v.contentSha256 === training.modelSha256);
+    const version = (await this.registry.versions()).find((v) => v.contentSha256 === training.modelSha256);
+    return version !== undefined && (await this.registry.aliasDecided(CHAMPION, version.version));
   }
 
   async run(ctx: TaskContext): Promise<void> {

@@ -4,30 +4,48 @@
  *
  *   <store>/registry/<model>/versions/<n>.json   one record per version
  *   <store>/registry/<model>/models/<n>/         the version's files (model.json, weights.bin)
- *   <store>/registry/<model>/aliases.json        { aliases: { champion: n }, history: [...] }
+ *   <store>/registry/<model>/claims/<n>          version number n is taken (written first, exclusively)
+ *   <store>/registry/<model>/aliases.json        { aliases: { champion: n }, history: [...], decisions: [...] }
  *
  * Every file is written atomically (a reader sees the old or the new file,
  * never half of one), and a version's files are published before its record,
- * so a record never points at missing files. Registrations of the same model
- * name are not serialised across processes: run one registering flow per
- * model name at a time (a flow's run lock does this for repeated runs).
+ * so a record never points at missing files. Concurrent registrations (in one
+ * process, or several) get distinct versions: updates hold the store lock
+ * `registry/<model>` (see `withStoreLock`; for an s3:// store it excludes
+ * writers on one machine), and a version number is claimed by a write that
+ * succeeds only if the claim is absent (an exclusive create locally,
+ * `If-None-Match: *` on S3), which also holds across machines on servers that
+ * honour it. A damaged file is reported by name with how to repair it.
  */
 import { createHash } from 'node:crypto';
-import type { DirectoryTarget, FileTarget } from '../../src';
+import { type DirectoryTarget, type FileTarget, withStoreLock } from '../../src';
 import { directoryAt, fileAt, listUnder } from '../store';
 
-/** Thrown for a registry request that cannot be met: unknown version or alias, bad name. */
 /** The model name flows and the registry CLI use unless told otherwise. */
 export const DEFAULT_MODEL_NAME = 'mnist-digits';
 
+/** Thrown for a registry request that cannot be met: unknown version or alias, bad name, a damaged file. */
 export class RegistryError extends Error {
   constructor(
     message: string,
-    /** 'missing': no such version or alias; 'invalid': a bad name. */
-    readonly kind: 'missing' | 'invalid',
+    /** 'missing': no such version or alias; 'invalid': a bad name; 'damaged': a registry file cannot be read. */
+    readonly kind: 'missing' | 'invalid' | 'damaged',
   ) {
     super(message);
     this.name = 'RegistryError';
+  }
+}
+
+/** A registry file is not valid JSON of its kind (cut short, edited by hand): names the file and how to repair it. */
+export class RegistryFileError extends RegistryError {
+  constructor(
+    /** The damaged file's URI or path. */
+    readonly file: string,
+    readonly problem: string,
+    readonly repair: string,
+  ) {
+    super(`registry file ${file} is damaged (${problem}). ${repair}`, 'damaged');
+    this.name = 'RegistryFileError';
   }
 }
 
@@ -58,10 +76,38 @@ export interface AliasChange {
   readonly reason: string;
 }
 
+/** A registration's verdict on an alias: whether the new version took it, and from whom. Recorded for every registration that asks. */
+export interface AliasDecision {
+  readonly alias: string;
+  readonly version: number;
+  readonly promoted: boolean;
+  /** The version holding the alias when the decision was made. */
+  readonly holder: number | null;
+  readonly at: string;
+}
+
 interface AliasFile {
   aliases: Record<string, number>;
   history: AliasChange[];
+  decisions?: AliasDecision[];
 }
+
+/** Reads a registry JSON file; a damaged one throws `RegistryFileError` naming it and `repair`. */
+async function readRegistryJson<T>(file: FileTarget, valid: (value: unknown) => boolean, repair: string): Promise<T> {
+  const text = await file.readText();
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new RegistryFileError(file.uri, text.trim() === '' ? 'it is empty' : `not JSON: ${(err as Error).message}`, repair);
+  }
+  if (!valid(value)) throw new RegistryFileError(file.uri, 'valid JSON, but not a registry record of its kind', repair);
+  return value as T;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isAliasFile = (v: unknown): boolean => isObject(v) && isObject(v.aliases) && Array.isArray(v.history) && (v.decisions === undefined || Array.isArray(v.decisions));
+const isVersionRecord = (n: number) => (v: unknown): boolean => isObject(v) && v.version === n && typeof v.contentSha256 === 'string';
 
 export interface RegisterRequest {
   /** File name -> bytes: the model's files (e.g. model.json and weights.bin). */
@@ -100,6 +146,20 @@ function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+/** A decision was recorded for `version`, or the alias was moved to it (by a registration or by hand). */
+function decidedIn(file: AliasFile, alias: string, version: number): boolean {
+  return (file.decisions ?? []).some((d) => d.alias === alias && d.version === version) || file.history.some((h) => h.alias === alias && h.version === version);
+}
+
+/** Numbers from names such as `3.json` or `3`, ascending. */
+function numbered(names: readonly string[], pattern: RegExp): number[] {
+  return names
+    .map((name) => pattern.exec(name)?.[1])
+    .filter((n): n is string => n !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
 /** The registry of one model name in a store (a folder or an s3:// prefix). */
 export class ModelRegistry {
   constructor(
@@ -113,25 +173,33 @@ export class ModelRegistry {
     return fileAt(this.store, 'registry', this.model, ...parts);
   }
 
+  /** Holds this model's store lock around a read-modify-write. */
+  private locked<T>(fn: () => Promise<T>): Promise<T> {
+    return withStoreLock(this.store, `registry/${this.model}`, fn);
+  }
+
   /** The directory holding version `n`'s files. */
   filesOf(version: number): DirectoryTarget {
     return directoryAt(this.store, 'registry', this.model, 'models', String(version));
   }
 
+  private async versionNumbers(): Promise<number[]> {
+    return numbered(await listUnder(directoryAt(this.store, 'registry', this.model, 'versions')), /^(\d+)\.json$/);
+  }
+
   /** Every version, oldest first. */
   async versions(): Promise<ModelVersion[]> {
-    const numbers = (await listUnder(directoryAt(this.store, 'registry', this.model, 'versions')))
-      .map((name) => /^(\d+)\.json$/.exec(name)?.[1])
-      .filter((n): n is string => n !== undefined)
-      .map(Number)
-      .sort((a, b) => a - b);
-    return Promise.all(numbers.map((n) => this.version(n)));
+    return Promise.all((await this.versionNumbers()).map((n) => this.version(n)));
   }
 
   async version(n: number): Promise<ModelVersion> {
     const file = this.file('versions', `${n}.json`);
     if (!(await file.exists())) throw new RegistryError(`model "${this.model}" has no version ${n} in ${this.store}.`, 'missing');
-    return file.readJson<ModelVersion>();
+    return readRegistryJson<ModelVersion>(
+      file,
+      isVersionRecord(n),
+      `Remove it and run the flow that registered version ${n} again (its files, if any, are in ${this.filesOf(n).uri}); the registration then records it anew.`,
+    );
   }
 
   async aliases(): Promise<Record<string, number>> {
@@ -142,9 +210,20 @@ export class ModelRegistry {
     return (await this.aliasFile()).history;
   }
 
+  /** Whether a registration decided `alias` for `version` (moved it there, or kept it where it was). */
+  async aliasDecided(alias: string, version: number): Promise<boolean> {
+    return decidedIn(await this.aliasFile(), alias, version);
+  }
+
   private async aliasFile(): Promise<AliasFile> {
     const file = this.file('aliases.json');
-    return (await file.exists()) ? file.readJson<AliasFile>() : { aliases: {}, history: [] };
+    if (!(await file.exists())) return { aliases: {}, history: [] };
+    return readRegistryJson<AliasFile>(
+      file,
+      isAliasFile,
+      `Move it aside (the aliases then start empty), then point them again by hand (\`registry alias champion <version>\`) ` +
+        'or run the register flow again, which records its alias decision anew.',
+    );
   }
 
   /** A version by number ("3") or alias ("champion"). */
@@ -161,26 +240,44 @@ export class ModelRegistry {
   /** Points `alias` at `version` (which must exist), recording why. */
   async setAlias(alias: string, version: number, reason: string): Promise<AliasChange> {
     if (!NAME.test(alias) || /^\d+$/.test(alias)) throw new RegistryError(`alias "${alias}" is not valid: use a name that is not a number.`, 'invalid');
-    await this.version(version);
-    const file = await this.aliasFile();
+    return this.locked(async () => {
+      await this.version(version);
+      const file = await this.aliasFile();
+      const change = this.moveAlias(file, alias, version, reason);
+      await this.file('aliases.json').writeJson(file);
+      return change;
+    });
+  }
+
+  private moveAlias(file: AliasFile, alias: string, version: number, reason: string): AliasChange {
     const change: AliasChange = { alias, version, previous: file.aliases[alias] ?? null, at: new Date().toISOString(), reason };
     file.aliases[alias] = version;
     file.history.push(change);
-    await this.file('aliases.json').writeJson(file);
     return change;
   }
 
   /**
    * Registers a model: a new version, unless one with the same content
-   * exists (then that one is returned, and nothing changes).
+   * exists (then that one is returned and no version is written). With
+   * `promote`, the alias decision for the version is made and recorded if
+   * it was not yet (so a registration cut short before it is completed by
+   * the next one).
    */
   async register(request: RegisterRequest): Promise<RegisterResult> {
     const contentSha256 = contentHash(request.files);
-    const existing = await this.versions();
-    const same = existing.find((v) => v.contentSha256 === contentSha256);
-    if (same) return { version: same, created: false, promoted: [] };
+    return this.locked(async () => {
+      const same = (await this.versions()).find((v) => v.contentSha256 === contentSha256);
+      const version = same ?? (await this.createVersion(request, contentSha256));
+      const promoted = request.promote ? await this.decideAlias(version, request.promote) : [];
+      return { version, created: same === undefined, promoted };
+    });
+  }
 
-    const n = (existing.at(-1)?.version ?? 0) + 1;
+  /** Claims the next free number (an exclusive write: a racing writer on another machine gets the one after), then writes files and record. */
+  private async createVersion(request: RegisterRequest, contentSha256: string): Promise<ModelVersion> {
+    const claims = numbered(await listUnder(directoryAt(this.store, 'registry', this.model, 'claims')), /^(\d+)$/);
+    let n = Math.max(0, ...claims, ...(await this.versionNumbers())) + 1;
+    while (!(await this.file('claims', String(n)).writeIfAbsent(`${JSON.stringify({ contentSha256, at: new Date().toISOString() })}\n`))) n++;
     const files = this.filesOf(n);
     await files.write(async (dir) => {
       for (const [name, bytes] of Object.entries(request.files)) await dir.write(name, bytes);
@@ -197,25 +294,36 @@ export class ModelRegistry {
       lineage: request.lineage,
     };
     await this.file('versions', `${n}.json`).writeJson(record);
+    return record;
+  }
 
-    const promoted: string[] = [];
-    if (request.promote) {
-      const { alias, better } = request.promote;
-      const aliases = await this.aliases();
-      const current = alias in aliases ? await this.version(aliases[alias]) : undefined;
-      if (!current || better(record, current)) {
-        await this.setAlias(alias, n, current ? `version ${n} beats version ${current.version}` : `first version under "${alias}"`);
-        promoted.push(alias);
-      }
+  /** Moves the alias to `version` when it has none or `better` holds, and records the decision either way; once per version. */
+  private async decideAlias(version: ModelVersion, promote: NonNullable<RegisterRequest['promote']>): Promise<string[]> {
+    const { alias, better } = promote;
+    const file = await this.aliasFile();
+    if (decidedIn(file, alias, version.version)) return [];
+    const holder = alias in file.aliases ? await this.version(file.aliases[alias]) : undefined;
+    const promoted = !holder || better(version, holder);
+    if (promoted) {
+      this.moveAlias(file, alias, version.version, holder ? `version ${version.version} beats version ${holder.version}` : `first version under "${alias}"`);
     }
-    return { version: record, created: true, promoted };
+    (file.decisions ??= []).push({ alias, version: version.version, promoted, holder: holder?.version ?? null, at: new Date().toISOString() });
+    await this.file('aliases.json').writeJson(file);
+    return promoted ? [alias] : [];
+  }
+
+  /** Adds or replaces tags on a version (tags are the one mutable part of a record). */
+  async tag(version: number, tags: Readonly<Record<string, string>>): Promise<ModelVersion> {
+    return this.locked(async () => {
+      const record = await this.version(version);
+      const updated: ModelVersion = { ...record, tags: { ...record.tags, ...tags } };
+      await this.file('versions', `${version}.json`).writeJson(updated);
+      return updated;
+    });
   }
 }
 
 /** Adds or replaces tags on a version (tags are the one mutable part of a record). */
-export async function tagVersion(registry: ModelRegistry, version: number, tags: Readonly<Record<string, string>>): Promise<ModelVersion> {
-  const record = await registry.version(version);
-  const updated: ModelVersion = { ...record, tags: { ...record.tags, ...tags } };
-  await fileAt(registry.store, 'registry', registry.model, 'versions', `${version}.json`).writeJson(updated);
-  return updated;
+export function tagVersion(registry: ModelRegistry, version: number, tags: Readonly<Record<string, string>>): Promise<ModelVersion> {
+  return registry.tag(version, tags);
 }

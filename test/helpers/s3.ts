@@ -36,3 +36,14 @@ export async function openUploads(client: S3Client, bucket: string): Promise<{ k
   const result = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
   return (result.Uploads ?? []).map((u) => ({ key: u.Key!, uploadId: u.UploadId! }));
 }
+
+/** The environment a flow process needs to use the suite's S3 server as its store (and `stateDir` for its locks). */
+export function s3FlowEnv(stateDir: string): NodeJS.ProcessEnv {
+  return {
+    AWS_ENDPOINT_URL: s3Endpoint(),
+    DAGWRIGHT_S3_FORCE_PATH_STYLE: '1',
+    AWS_ACCESS_KEY_ID: s3rverCredentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3rverCredentials.secretAccessKey,
+    DAGWRIGHT_STATE_DIR: stateDir,
+  };
+}

@@ -1,0 +1,52 @@
+import { dirname, join, relative } from 'node:path';
+import type { Logger } from 'pino';
+import type { AnyTask } from '../task';
+import { DirectoryTarget } from '../targets/directory-target';
+import { FileTarget } from '../targets/file-target';
+import { LocalFileSystem } from '../targets/local-file-system';
+import { sweepLeftovers } from '../targets/leftovers';
+import { readLock, staleReason, defaultStaleMs } from './file-lock';
+import { taskLockName } from './state-dir';
+
+/** A file or directory target's location: its file system and path (other targets have none). */
+function located(target: unknown): { local: boolean; path: string } | undefined {
+  if (!(target instanceof FileTarget) && !(target instanceof DirectoryTarget)) return undefined;
+  return { local: target.fs instanceof LocalFileSystem, path: target.path };
+}
+
+/**
+ * At the start of a run (its flow lock held): removes what dead writers
+ * left in the store and beside the run's local outputs elsewhere, and aborts
+ * unfinished S3 uploads to outputs of tasks whose lock nobody holds (every
+ * write happens under its task's lock, so their writer is gone). Logs what
+ * it removed; a failure is logged and the run goes on.
+ */
+export async function sweepRunLeftovers(store: string, lockDir: string, tasks: readonly AnyTask[], logger: Logger): Promise<void> {
+  const folders = new Set<string>();
+  const writerOf = new Map<string, string>();
+  for (const task of tasks) {
+    for (const output of task.outputList()) {
+      const where = located(output);
+      if (!where) continue;
+      if (!where.local) writerOf.set(where.path, task.id);
+      else if (relative(store, where.path).startsWith('..')) folders.add(dirname(where.path));
+    }
+  }
+  const staleMs = defaultStaleMs();
+  const writerGone = async (uri: string): Promise<boolean> => {
+    // An object of a directory target is under its prefix: find the output it belongs to.
+    let taskId: string | undefined;
+    for (let at = uri; !taskId && at.includes('/', 's3://'.length); at = at.slice(0, at.lastIndexOf('/'))) taskId = writerOf.get(at);
+    if (!taskId) return false;
+    const holder = await readLock(join(lockDir, taskLockName(taskId)));
+    return holder === undefined || staleReason(holder, staleMs) !== undefined;
+  };
+  try {
+    const { removed, bytes } = await sweepLeftovers(store, { folders: [...folders], writerGone });
+    if (removed.length > 0) {
+      logger.info({ removed: removed.slice(0, 20), count: removed.length, bytes }, `removed ${removed.length} leftover(s) of killed writers (${bytes} bytes)`);
+    }
+  } catch (err) {
+    logger.warn({ err }, 'could not sweep leftovers of killed writers; the run goes on');
+  }
+}
