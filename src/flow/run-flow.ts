@@ -16,6 +16,7 @@ import { createExecutor, type FlowInvocation } from './executors';
 import { asFlow, type FlowDefinition } from './flow';
 import { noTracking } from '../tracking/tracking';
 import { guardedRun } from './guarded-run';
+import { terminateWhenLauncherExits } from './launcher-exit';
 import { runOnSchedule } from './schedule';
 
 export interface RunFlowOptions {
@@ -170,7 +171,12 @@ async function main(flow: FlowDefinition, argv: readonly string[], controller: A
  */
 export async function runFlow<S extends ParamSpecs>(flow: FlowDefinition<S> | TaskClass, options: RunFlowOptions = {}): Promise<number> {
   const controller = new AbortController();
-  const signals = cancelOnSignals(controller, createLogger({ level: 'warn' }));
+  const signalLogger = createLogger({ level: 'warn' });
+  const signals = cancelOnSignals(controller, signalLogger);
+  // npx does not pass SIGTERM on: a flow it started stops when npx is gone.
+  const stopWatchingLauncher = terminateWhenLauncherExits((pid) =>
+    signalLogger.warn({ launcherPid: pid }, 'the process that started this flow (npx or npm) exited: stopping as on SIGTERM'),
+  );
   let code: number;
   try {
     code = await main(asFlow(flow as FlowDefinition | TaskClass), options.argv ?? process.argv.slice(2), controller);
@@ -179,6 +185,7 @@ export async function runFlow<S extends ParamSpecs>(flow: FlowDefinition<S> | Ta
     process.stderr.write(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     code = ExitCode.taskFailed;
   } finally {
+    stopWatchingLauncher();
     signals.dispose();
   }
   if (options.exit ?? true) process.exit(code);
