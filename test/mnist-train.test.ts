@@ -1,6 +1,7 @@
 /**
- * Training on a slice of MNIST: data-parallel gradients equal single-thread
- * gradients, runs are reproducible, and a short run learns. Runs on the
+ * Training on a slice of MNIST: data-parallel steps equal single-thread
+ * steps, an abort stops the workers, runs are reproducible, any classifier
+ * the builder gives trains, and a short run learns. Runs on the
  * wasm backend (cpu is far too slow for a CNN).
  */
 import type * as tfjs from '@tensorflow/tfjs';
@@ -13,6 +14,7 @@ import { type MnistSplit, readMnistSplit, takeExamples } from '../tasks/mnist/mn
 import { buildModel, DEFAULT_MODEL } from '../tasks/mnist/model';
 import { loadTensorFlow, type TensorFlow } from '../tasks/tf/tf-backend';
 import { trainClassifier } from '../tasks/training/train-loop';
+import { relativeError } from './helpers/relative-error';
 
 let tf: TensorFlow;
 let train: MnistSplit;
@@ -28,28 +30,46 @@ function weightsOf(model: tfjs.LayersModel): Float32Array[] {
   return model.getWeights().map((w) => w.dataSync() as Float32Array);
 }
 
-describe('data-parallel gradients', () => {
-  it('two workers give the mean gradient of the whole batch, as one thread does', async () => {
+const mnistModel = (t: TensorFlow) => buildModel(t, DEFAULT_MODEL);
+
+describe('data-parallel steps', () => {
+  it('two workers use the mean gradient of the whole batch and update the parameters as one thread does', async () => {
     const data = takeExamples(train, 0, 300);
     const trainingData = { trainImages: data.images, trainLabels: data.labels, valImages: new Float32Array(0), valLabels: new Uint8Array(0) };
     const model = buildModel(tf, DEFAULT_MODEL);
+    const pool = await WorkerGradientEngine.start({ workers: 2, tf, model, backend: 'wasm', data: trainingData });
     const local = new LocalGradientEngine(tf, model, trainingData);
-    // An odd batch makes the shards unequal (51 + 50), so the weighting matters.
-    const batch = Int32Array.from({ length: 101 }, (_, i) => (i * 7) % 300);
-    const expected = await local.computeGradients(batch);
-    const pool = await WorkerGradientEngine.start({ workers: 2, model: DEFAULT_MODEL, backend: 'wasm', data: trainingData, initialParams: local.params });
     try {
-      const actual = await pool.computeGradients(batch);
-      expect(actual.correct).toBe(expected.correct);
-      expect(actual.loss).toBeCloseTo(expected.loss, 5);
-      let diff = 0;
-      let scale = 0;
-      for (let i = 0; i < local.gradient.length; i++) {
-        diff = Math.max(diff, Math.abs(pool.gradient[i] - local.gradient[i]));
-        scale = Math.max(scale, Math.abs(local.gradient[i]));
-      }
-      expect(scale).toBeGreaterThan(0);
-      expect(diff / scale).toBeLessThan(1e-5);
+      expect(pool.params).toEqual(local.params);
+      // An odd batch makes the shards unequal (51 + 50), so the weighting matters.
+      const order = Int32Array.from({ length: 101 }, (_, i) => (i * 7) % 300);
+      const epoch = { order, batchSize: 101, learningRates: Float64Array.of(0.001), firstStep: 0 };
+      const expected = await local.runEpoch(epoch);
+      const actual = await pool.runEpoch(epoch);
+      expect(actual).toMatchObject({ steps: 1, samples: 101, correct: expected.correct });
+      expect(actual.lossSum).toBeCloseTo(expected.lossSum, 3);
+      expect(relativeError(pool.lastGradient(), local.lastGradient())).toBeLessThan(1e-5);
+      expect(relativeError(pool.params, local.params)).toBeLessThan(1e-5);
+    } finally {
+      await pool.close();
+      model.dispose();
+    }
+  });
+
+  it('stop after the current step when aborted during an epoch', async () => {
+    const data = takeExamples(train, 0, 6400);
+    const trainingData = { trainImages: data.images, trainLabels: data.labels, valImages: new Float32Array(0), valLabels: new Uint8Array(0) };
+    const model = buildModel(tf, DEFAULT_MODEL);
+    const pool = await WorkerGradientEngine.start({ workers: 2, tf, model, backend: 'wasm', data: trainingData });
+    try {
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(new Error('stop requested')), 200);
+      const order = Int32Array.from({ length: 6400 }, (_, i) => i);
+      const epoch = pool.runEpoch({ order, batchSize: 32, learningRates: new Float64Array(200).fill(0.001), firstStep: 0 }, controller.signal);
+      await expect(epoch).rejects.toThrow('stop requested');
+      // The workers are free again: another epoch runs to its end.
+      const next = await pool.runEpoch({ order: order.subarray(0, 64), batchSize: 32, learningRates: Float64Array.of(0.001, 0.001), firstStep: 200 });
+      expect(next.steps).toBe(2);
     } finally {
       await pool.close();
       model.dispose();
@@ -58,17 +78,38 @@ describe('data-parallel gradients', () => {
 });
 
 describe('trainClassifier', () => {
-  it('is reproducible for a given seed', async () => {
+  it('is reproducible for a given seed, in this thread and on two workers', async () => {
     const data = takeExamples(train, 0, 640);
-    const run = () => trainClassifier({ tf, xTrain: data.images, yTrain: data.labels, epochs: 1, batchSize: 64, seed: 7, workers: 0 });
-    const first = await run();
-    const second = await run();
-    expect(second.history[0].loss).toBe(first.history[0].loss);
-    expect(weightsOf(second.model)).toEqual(weightsOf(first.model));
-    const other = await trainClassifier({ tf, xTrain: data.images, yTrain: data.labels, epochs: 1, batchSize: 64, seed: 8, workers: 0 });
-    expect(other.history[0].loss).not.toBe(first.history[0].loss);
-    tf.dispose([first.model, second.model, other.model].flatMap((m) => m.getWeights()));
-  });
+    for (const workers of [0, 2]) {
+      const run = (seed: number) =>
+        trainClassifier({ tf, buildModel: mnistModel, xTrain: data.images, yTrain: data.labels, epochs: 1, batchSize: 64, seed, workers });
+      const first = await run(7);
+      const second = await run(7);
+      expect(second.history[0].loss).toBe(first.history[0].loss);
+      expect(weightsOf(second.model)).toEqual(weightsOf(first.model));
+      const other = await run(8);
+      expect(other.history[0].loss).not.toBe(first.history[0].loss);
+      tf.dispose([first.model, second.model, other.model].flatMap((m) => m.getWeights()));
+    }
+  }, 120_000);
+
+  it('trains any classifier its builder gives (a dense network on flat samples)', async () => {
+    const data = takeExamples(train, 0, 4000);
+    const val = takeExamples(train, 4000, 500);
+    const dense = (t: TensorFlow) =>
+      t.sequential({
+        layers: [
+          t.layers.dense({ inputShape: [784], units: 64, activation: 'relu', kernelInitializer: t.initializers.glorotUniform({ seed: 1 }) }),
+          t.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: t.initializers.glorotUniform({ seed: 2 }) }),
+        ],
+      });
+    const result = await trainClassifier({ tf, buildModel: dense, xTrain: data.images, yTrain: data.labels, xVal: val.images, yVal: val.labels, epochs: 2, batchSize: 32, workers: 2, warmupSteps: 10 });
+    expect(result.model.inputs[0].shape).toEqual([null, 784]);
+    expect(result.history[1].valAccuracy).toBeGreaterThan(0.85);
+    await expect(trainClassifier({ tf, buildModel: dense, xTrain: data.images.subarray(0, 100), yTrain: data.labels })).rejects.toThrow(
+      'Expected xTrain to hold 4000 * 784 numbers for 4000 labels, got 100',
+    );
+  }, 120_000);
 
   it('learns MNIST from 8,000 images in one epoch on two workers (test accuracy > 90%)', async () => {
     const data = takeExamples(train, 0, 8000);
@@ -76,6 +117,7 @@ describe('trainClassifier', () => {
     const epochs: number[] = [];
     const result = await trainClassifier({
       tf,
+      buildModel: mnistModel,
       xTrain: data.images,
       yTrain: data.labels,
       xVal: val.images,
@@ -104,6 +146,7 @@ describe('trainClassifier', () => {
     let epochsSeen = 0;
     const run = trainClassifier({
       tf,
+      buildModel: mnistModel,
       xTrain: data.images,
       yTrain: data.labels,
       epochs: 50,

@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadTensorFlow, type TensorFlow } from '../tasks/tf/tf-backend';
 import { matMulCopyCosts } from '../tasks/tf/kernels/wasm-batch-mat-mul';
 import { planPhaseAxis } from '../tasks/tf/kernels/wasm-conv2d-backprop-input';
+import { relativeError } from './helpers/relative-error';
 
 let tf: TensorFlow;
 
@@ -37,19 +38,6 @@ function random(shape: number[], seed: number) {
     return state / 1073741824 - 1;
   });
   return { shape, values };
-}
-
-/** Largest absolute difference, relative to the largest magnitude of the reference. */
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  expect(actual.length).toBe(expected.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  expect(scale).toBeGreaterThan(0);
-  return diff / scale;
 }
 
 type Strides = number | [number, number];

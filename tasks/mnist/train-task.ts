@@ -14,7 +14,7 @@ import { contentHash } from '../registry/registry';
 import { directoryAt } from '../store';
 import { float32, readDataset, uint8 } from './dataset-files';
 import { MODEL_JSON, serializeModel, WEIGHTS_BIN, writeModelFiles } from '../training/model-io';
-import type { ModelHyperParameters } from './model';
+import { buildModel, DEFAULT_MODEL, type ModelHyperParameters } from './model';
 import { dataParamsOf, type TrainParams, trainParams } from './params';
 import { type IncrementDetails, PreprocessIncrement } from './preprocess-task';
 import { type BackendName, loadTensorFlow } from '../tf/tf-backend';
@@ -75,10 +75,12 @@ export class TrainModel extends Task<TrainParams> {
     const data = await readDataset<IncrementDetails>(dataDir);
     const details = data.manifest.details;
     const { tf, backend } = await loadTensorFlow();
+    const architecture: ModelHyperParameters = { ...DEFAULT_MODEL, seed };
     ctx.logger.info({ backend, train: details.split.train, validation: details.split.validation, epochs, batchSize, learningRate, seed }, `training on the ${backend} backend`);
 
     const result = await trainClassifier({
       tf,
+      buildModel: (t) => buildModel(t, architecture),
       xTrain: float32(data, 'trainImages'),
       yTrain: uint8(data, 'trainLabels'),
       xVal: float32(data, 'validationImages'),
@@ -103,7 +105,7 @@ export class TrainModel extends Task<TrainParams> {
         runId: ctx.runId,
         modelSha256: contentHash({ [MODEL_JSON]: files.modelJson, [WEIGHTS_BIN]: files.weights }),
         params,
-        architecture: result.hyperParameters,
+        architecture,
         backend,
         workers: result.workers,
         wallSeconds: result.wallSeconds,

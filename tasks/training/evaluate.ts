@@ -1,7 +1,11 @@
-/** Test-set evaluation: accuracy, per-class accuracy and the confusion matrix. */
+/**
+ * Test-set evaluation of a classifier: accuracy, per-class accuracy and the
+ * confusion matrix. The sample shape and the number of classes come from the
+ * model (any layers model with one input and a [batch, classes] output).
+ */
 import type * as tfjs from '@tensorflow/tfjs';
 
-import { IMAGE_SIZE, NUM_CLASSES, PIXELS } from '../mnist/model';
+import { modelGeometry } from './model-geometry';
 import type { TensorFlow } from '../tf/tf-backend';
 
 export interface Evaluation {
@@ -14,7 +18,7 @@ export interface Evaluation {
   confusion: number[][];
 }
 
-/** Predicted class of each of `count` images (count * 784 pixels in [0, 1]). */
+/** Predicted class of each of `count` samples (count * sample size numbers, e.g. 784 pixels in [0, 1] each). */
 export function predictClasses(
   tf: TensorFlow,
   model: tfjs.LayersModel,
@@ -22,14 +26,15 @@ export function predictClasses(
   count: number,
   batchSize = 500,
 ): Uint8Array {
-  if (images.length < count * PIXELS) {
-    throw new Error(`Expected at least ${count * PIXELS} pixels for ${count} images, got ${images.length}`);
+  const { sampleShape: shape, sampleSize: size } = modelGeometry(model);
+  if (images.length < count * size) {
+    throw new Error(`Expected at least ${count * size} values for ${count} samples of shape [${shape.join(', ')}], got ${images.length}`);
   }
   const predictions = new Uint8Array(count);
   for (let start = 0; start < count; start += batchSize) {
     const n = Math.min(batchSize, count - start);
     const classes = tf.tidy(() => {
-      const x = tf.tensor4d(images.subarray(start * PIXELS, (start + n) * PIXELS), [n, IMAGE_SIZE, IMAGE_SIZE, 1]);
+      const x = tf.tensor(images.subarray(start * size, (start + n) * size), [n, ...shape]);
       return tf.argMax(model.predict(x) as tfjs.Tensor2D, 1);
     });
     predictions.set(classes.dataSync() as Int32Array, start);
@@ -38,12 +43,12 @@ export function predictClasses(
   return predictions;
 }
 
-/** Scores predictions against true labels. */
-export function scorePredictions(predictions: Uint8Array, labels: Uint8Array): Evaluation {
+/** Scores predictions against true labels (classes 0..classes-1; default 10). */
+export function scorePredictions(predictions: Uint8Array, labels: Uint8Array, classes = 10): Evaluation {
   if (predictions.length !== labels.length) {
     throw new Error(`Expected as many predictions as labels, got ${predictions.length} and ${labels.length}`);
   }
-  const confusion = Array.from({ length: NUM_CLASSES }, () => new Array<number>(NUM_CLASSES).fill(0));
+  const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
   let correct = 0;
   for (let i = 0; i < labels.length; i++) {
     confusion[labels[i]][predictions[i]]++;
@@ -59,7 +64,7 @@ export function scorePredictions(predictions: Uint8Array, labels: Uint8Array): E
 export interface EvaluateOptions {
   tf: TensorFlow;
   model: tfjs.LayersModel;
-  /** count * 784 pixels in [0, 1]. */
+  /** count * sample size numbers (for MNIST 784 pixels in [0, 1]). */
   images: Float32Array;
   labels: Uint8Array;
   batchSize?: number;
@@ -67,5 +72,5 @@ export interface EvaluateOptions {
 
 /** Classifies every image and scores the result. */
 export function evaluate({ tf, model, images, labels, batchSize }: EvaluateOptions): Evaluation {
-  return scorePredictions(predictClasses(tf, model, images, labels.length, batchSize), labels);
+  return scorePredictions(predictClasses(tf, model, images, labels.length, batchSize), labels, modelGeometry(model).classes);
 }

@@ -1,12 +1,12 @@
 /**
- * Adam (Kingma & Ba) over one flat Float32Array of parameters, and the
- * learning-rate schedule used with it.
+ * Adam (Kingma & Ba) over one flat Float32Array of parameters.
  *
  * The optimizer runs in plain JavaScript rather than as a tfjs optimizer
- * because gradients arrive as arrays (averaged over worker threads) and
- * parameters are shared with those threads as arrays; for the ~200k
- * parameters of the default model a step takes well under a millisecond.
- * Same update rule and defaults as tf.train.adam.
+ * because gradients arrive as arrays (one per worker thread) and parameters
+ * are shared with those threads as arrays. Its state may live in shared
+ * memory, and `update` works on a range of the parameters, so each worker
+ * thread updates its own share of them (see epoch-runner.ts). Same update
+ * rule and defaults as tf.train.adam.
  */
 
 export interface AdamOptions {
@@ -15,32 +15,52 @@ export interface AdamOptions {
   epsilon?: number;
 }
 
+/** First and second moment estimates, one value per parameter (may be shared memory). */
+export interface AdamState {
+  m: Float32Array;
+  v: Float32Array;
+}
+
 export class FlatAdam {
-  private readonly m: Float32Array;
-  private readonly v: Float32Array;
+  readonly state: AdamState;
   private readonly beta1: number;
   private readonly beta2: number;
   private readonly epsilon: number;
-  private steps = 0;
 
-  constructor(size: number, options: AdamOptions = {}) {
-    this.m = new Float32Array(size);
-    this.v = new Float32Array(size);
+  constructor(state: AdamState | number, options: AdamOptions = {}) {
+    this.state = typeof state === 'number' ? { m: new Float32Array(state), v: new Float32Array(state) } : state;
     this.beta1 = options.beta1 ?? 0.9;
     this.beta2 = options.beta2 ?? 0.999;
     this.epsilon = options.epsilon ?? 1e-7;
   }
 
-  /** Updates `params` in place with `gradient` (same length). */
-  step(params: Float32Array, gradient: Float32Array, learningRate: number): void {
-    const { m, v, beta1, beta2, epsilon } = this;
-    if (params.length !== m.length || gradient.length !== m.length) {
-      throw new Error(`Expected params and gradient of length ${m.length}, got ${params.length} and ${gradient.length}`);
+  /**
+   * Step `step` (1-based, for the bias correction) on params[start, end):
+   * the gradient is sum_j weights[j] * gradients[j], e.g. the per-worker
+   * mean gradients weighted by their share of the batch.
+   */
+  update(
+    params: Float32Array,
+    gradients: readonly Float32Array[],
+    weights: readonly number[],
+    learningRate: number,
+    step: number,
+    start = 0,
+    end = params.length,
+  ): void {
+    const { m, v } = this.state;
+    const { beta1, beta2, epsilon } = this;
+    if (params.length !== m.length || gradients.some((g) => g.length !== m.length) || gradients.length !== weights.length) {
+      throw new Error(`Expected params and every gradient of length ${m.length}, and one weight per gradient`);
     }
-    this.steps++;
-    const rate = (learningRate * Math.sqrt(1 - beta2 ** this.steps)) / (1 - beta1 ** this.steps);
-    for (let i = 0; i < params.length; i++) {
-      const g = gradient[i];
+    const rate = (learningRate * Math.sqrt(1 - beta2 ** step)) / (1 - beta1 ** step);
+    const g0 = gradients[0];
+    const w0 = weights[0];
+    const g1 = gradients.length > 1 ? gradients[1] : g0;
+    const w1 = gradients.length > 1 ? weights[1] : 0;
+    for (let i = start; i < end; i++) {
+      let g = w0 * g0[i] + w1 * g1[i];
+      for (let j = 2; j < gradients.length; j++) g += weights[j] * gradients[j][i];
       const mi = beta1 * m[i] + (1 - beta1) * g;
       const vi = beta2 * v[i] + (1 - beta2) * g * g;
       m[i] = mi;
@@ -48,21 +68,4 @@ export class FlatAdam {
       params[i] -= (rate * mi) / (Math.sqrt(vi) + epsilon);
     }
   }
-}
-
-/**
- * Linear warm-up over `warmupSteps`, then cosine decay from `peak` to
- * `peak * finalFraction` at `totalSteps`.
- */
-export function warmupCosineLearningRate(
-  step: number,
-  totalSteps: number,
-  peak: number,
-  warmupSteps: number,
-  finalFraction: number,
-): number {
-  if (step < warmupSteps) return (peak * (step + 1)) / warmupSteps;
-  const progress = Math.min(1, (step - warmupSteps) / Math.max(1, totalSteps - warmupSteps));
-  const floor = peak * finalFraction;
-  return floor + (peak - floor) * 0.5 * (1 + Math.cos(Math.PI * progress));
 }

@@ -1,106 +1,136 @@
 /**
- * Where gradients are computed: in this thread (LocalGradientEngine) or in
+ * Where training steps run: in this thread (LocalGradientEngine) or in
  * worker threads (WorkerGradientEngine in gradient-worker-pool.ts). The
- * training loop sees only this interface: it writes `params`, asks for the
- * mean gradient of a batch, and applies the optimizer itself.
+ * training loop sees only this interface: it hands over one epoch at a time
+ * (order, batch size, learning rate of each step) and gets back what the
+ * steps measured. Both engines run the same EpochRunner.
  */
 import type * as tfjs from '@tensorflow/tfjs';
 
-import { PIXELS } from '../mnist/model';
+import { type EpochPlan, EpochRunner, STAT, STAT_FIELDS, stepsPerEpoch, type TrainingData, type TrainingState } from './epoch-runner';
 import { ModelReplica } from './model-replica';
+import { clearStop, newControl, StepBarrier } from './step-barrier';
 import type { TensorFlow } from '../tf/tf-backend';
 
-export interface TrainingData {
-  /** Training images, count * 784 pixels in [0, 1]. */
-  trainImages: Float32Array;
-  trainLabels: Uint8Array;
-  /** Validation images (may be empty). */
-  valImages: Float32Array;
-  valLabels: Uint8Array;
-}
+export type { TrainingData };
 
-/** Milliseconds spent by the slowest gradient computation of a step, by phase. */
+/** Milliseconds of one step, by phase (of the thread whose computation was slowest). */
 export interface StepTimings {
-  /** Copying the batch's images out of the data set (JavaScript). */
+  /** Copying the batch's samples out of the data set (JavaScript). */
   gatherMs: number;
   /** Uploading the parameters into the replica's variables. */
   uploadMs: number;
   /** Forward and backward pass, including reading the gradient back. */
   computeMs: number;
+  /** Adam on this thread's share of the parameters. */
+  optimizerMs: number;
+  /** Waiting at the step's two barriers (for slower threads). */
+  syncMs: number;
 }
 
-export interface BatchResult {
-  /** Mean loss over the batch. */
-  loss: number;
+/** What one epoch's steps measured. */
+export interface EpochSummary {
+  /** Steps run (fewer than planned if stopped). */
+  steps: number;
+  /** Samples those steps covered. */
+  samples: number;
+  /** Sum over samples of the loss (before each step's update). */
+  lossSum: number;
+  /** Samples classified correctly (before each step's update). */
   correct: number;
+  /** Mean over steps. */
   timings: StepTimings;
 }
+
+/** An epoch as the training loop plans it (the engine adds where threads write their measurements). */
+export type EpochRequest = Omit<EpochPlan, 'stats'>;
 
 export interface GradientEngine {
   /** Number of worker threads (0: this thread). */
   readonly workers: number;
-  /** Current parameters; the training loop updates them in place. */
+  /** Current parameters (in the order of the model's trainable weights). */
   readonly params: Float32Array;
-  /** Mean gradient of the last batch, filled by computeGradients. */
-  readonly gradient: Float32Array;
-  /** Computes the mean gradient over training examples `batch` (indices). */
-  computeGradients(batch: Int32Array): Promise<BatchResult>;
-  /** Predicted class of each validation image with the current parameters. */
+  /** Runs the epoch's steps; stops after the current step when `signal` aborts, then throws its reason. */
+  runEpoch(request: EpochRequest, signal?: AbortSignal): Promise<EpochSummary>;
+  /** Mean gradient over the whole batch of the last step (for checks; computed on demand). */
+  lastGradient(): Float32Array;
+  /** Predicted class of each validation sample with the current parameters. */
   predictValidation(): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
-/** Copies the images and labels of `indices` into the batch buffers. */
-export function gatherBatch(
-  images: Float32Array,
-  labels: Uint8Array,
-  indices: Int32Array,
-  batchImages: Float32Array,
-  batchLabels: Uint8Array,
-): void {
-  for (let k = 0; k < indices.length; k++) {
-    const i = indices[k];
-    batchImages.set(images.subarray(i * PIXELS, (i + 1) * PIXELS), k * PIXELS);
-    batchLabels[k] = labels[i];
+/** Adds up the threads' measurements of `steps` steps. */
+export function summarizeEpoch(plan: EpochPlan, steps: number, workers: number): EpochSummary {
+  const { stats } = plan;
+  const timings: StepTimings = { gatherMs: 0, uploadMs: 0, computeMs: 0, optimizerMs: 0, syncMs: 0 };
+  let lossSum = 0;
+  let correct = 0;
+  for (let s = 0; s < steps; s++) {
+    let slowest = s * workers * STAT_FIELDS;
+    for (let k = 0; k < workers; k++) {
+      const at = (s * workers + k) * STAT_FIELDS;
+      lossSum += stats[at + STAT.lossSum];
+      correct += stats[at + STAT.correct];
+      if (stats[at + STAT.computeMs] > stats[slowest + STAT.computeMs]) slowest = at;
+    }
+    for (const key of Object.keys(timings) as Array<keyof StepTimings>) timings[key] += stats[slowest + STAT[key]];
   }
+  for (const key of Object.keys(timings) as Array<keyof StepTimings>) timings[key] /= Math.max(1, steps);
+  const samples = Math.min(plan.order.length, steps * plan.batchSize);
+  return { steps, samples, lossSum, correct, timings };
 }
 
-/** Computes gradients in the calling thread, on the given model. */
+/** The mean gradient of the last step: the slots weighted by their shard's share of `batchCount`. */
+export function combineSlots(slots: Float32Array[], shardCounts: number[], batchCount: number): Float32Array {
+  const gradient = new Float32Array(slots[0].length);
+  for (const [k, slot] of slots.entries()) {
+    const weight = shardCounts[k] / batchCount;
+    for (let i = 0; i < gradient.length; i++) gradient[i] += weight * slot[i];
+  }
+  return gradient;
+}
+
+/** Runs steps in the calling thread, on the given model (whose weights it sets at each step). */
 export class LocalGradientEngine implements GradientEngine {
   readonly workers = 0;
   readonly params: Float32Array;
-  readonly gradient: Float32Array;
-  private readonly replica: ModelReplica;
-  private readonly data: TrainingData;
-  private batchImages = new Float32Array(0);
-  private batchLabels = new Uint8Array(0);
+  private readonly state: TrainingState;
+  private readonly runner: EpochRunner;
 
   constructor(tf: TensorFlow, model: tfjs.LayersModel, data: TrainingData) {
-    this.replica = new ModelReplica(tf, model);
-    this.data = data;
-    this.params = new Float32Array(this.replica.size);
-    this.gradient = new Float32Array(this.replica.size);
-    this.replica.readParams(this.params);
+    const replica = new ModelReplica(tf, model);
+    const size = replica.size;
+    this.params = new Float32Array(size);
+    replica.readParams(this.params);
+    this.state = {
+      params: this.params,
+      m: new Float32Array(size),
+      v: new Float32Array(size),
+      slots: [new Float32Array(size)],
+      control: newControl(false),
+    };
+    this.runner = new EpochRunner(replica, data, this.state, new StepBarrier(this.state.control, 1), 0, 1);
   }
 
-  async computeGradients(batch: Int32Array): Promise<BatchResult> {
-    if (this.batchLabels.length < batch.length) {
-      this.batchImages = new Float32Array(batch.length * PIXELS);
-      this.batchLabels = new Uint8Array(batch.length);
+  async runEpoch(request: EpochRequest, signal?: AbortSignal): Promise<EpochSummary> {
+    const steps = stepsPerEpoch(request.order.length, request.batchSize);
+    const plan: EpochPlan = { ...request, stats: new Float64Array(steps * STAT_FIELDS) };
+    clearStop(this.state.control);
+    for (let s = 0; s < steps; s++) {
+      signal?.throwIfAborted();
+      this.runner.runStep(plan, s);
+      // Let timers and signal handlers run between steps (an abort can come from them).
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    const t0 = performance.now();
-    gatherBatch(this.data.trainImages, this.data.trainLabels, batch, this.batchImages, this.batchLabels);
-    const t1 = performance.now();
-    this.replica.writeParams(this.params);
-    const t2 = performance.now();
-    const { loss, correct } = this.replica.computeGradients(this.batchImages, this.batchLabels, batch.length, this.gradient);
-    const t3 = performance.now();
-    return { loss, correct, timings: { gatherMs: t1 - t0, uploadMs: t2 - t1, computeMs: t3 - t2 } };
+    return summarizeEpoch(plan, steps, 1);
+  }
+
+  lastGradient(): Float32Array {
+    return Float32Array.from(this.state.slots[0]);
   }
 
   async predictValidation(): Promise<Uint8Array> {
-    this.replica.writeParams(this.params);
-    return this.replica.predict(this.data.valImages, this.data.valLabels.length);
+    return this.runner.predictValidation(0, this.runner.validationCount);
   }
 
   async close(): Promise<void> {

@@ -1,15 +1,18 @@
 /**
  * Entry point of a gradient worker thread: a model replica on its own
- * TensorFlow.js instance (own wasm module) that computes gradients for its
- * share of each batch, reading parameters from and writing gradients to
- * shared memory. Started by gradient-worker-pool.ts.
+ * TensorFlow.js instance (own wasm module), rebuilt from the model's
+ * topology, that runs its share of every step of an epoch (epoch-runner.ts),
+ * meeting the other workers at shared-memory barriers. Started by
+ * gradient-worker-pool.ts.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 
-import { gatherBatch } from './gradient-engine';
+import type * as tfjs from '@tensorflow/tfjs';
+
+import { EpochRunner, stepsPerEpoch } from './epoch-runner';
 import type { FromWorker, GradientWorkerData, ToWorker } from './gradient-worker-protocol';
-import { buildModel, PIXELS } from '../mnist/model';
 import { ModelReplica } from './model-replica';
+import { markFailed, PeerFailedError, StepBarrier } from './step-barrier';
 import { loadTensorFlow } from '../tf/tf-backend';
 
 async function main(): Promise<void> {
@@ -19,34 +22,27 @@ async function main(): Promise<void> {
   const send = (message: FromWorker) => port.postMessage(message);
 
   const { tf, backend } = await loadTensorFlow({ backend: data.backend });
-  const replica = new ModelReplica(tf, buildModel(tf, data.model));
-  let batchImages = new Float32Array(0);
-  let batchLabels = new Uint8Array(0);
+  const topology = JSON.parse(data.modelTopology) as tfjs.io.ModelJSON['modelTopology'];
+  const model = await tf.models.modelFromJSON({ modelTopology: topology as never });
+  const replica = new ModelReplica(tf, model);
+  const barrier = new StepBarrier(data.state.control, data.workers);
+  const runner = new EpochRunner(replica, data, data.state, barrier, data.index, data.workers);
 
   port.on('message', (message: ToWorker) => {
     try {
-      if (message.type === 'gradients') {
-        const n = message.indices.length;
-        if (batchLabels.length < n) {
-          batchImages = new Float32Array(n * PIXELS);
-          batchLabels = new Uint8Array(n);
-        }
-        const t0 = performance.now();
-        gatherBatch(data.trainImages, data.trainLabels, message.indices, batchImages, batchLabels);
-        const t1 = performance.now();
-        replica.writeParams(data.params);
-        const t2 = performance.now();
-        const { loss, correct } = replica.computeGradients(batchImages, batchLabels, n, data.gradient);
-        const t3 = performance.now();
-        send({ type: 'gradients', id: message.id, loss, correct, timings: { gatherMs: t1 - t0, uploadMs: t2 - t1, computeMs: t3 - t2 } });
+      if (message.type === 'epoch') {
+        const { plan } = message;
+        const steps = stepsPerEpoch(plan.order.length, plan.batchSize);
+        let run = 0;
+        while (run < steps && runner.runStep(plan, run++));
+        send({ type: 'epoch', id: message.id, steps: run });
       } else {
-        replica.writeParams(data.params);
-        const images = data.valImages.subarray(message.start * PIXELS, (message.start + message.count) * PIXELS);
-        send({ type: 'predict', id: message.id, predictions: replica.predict(images, message.count) });
+        send({ type: 'predict', id: message.id, predictions: runner.predictValidation(message.start, message.count) });
       }
     } catch (error) {
+      markFailed(data.state.control);
       const e = error instanceof Error ? error : new Error(String(error));
-      send({ type: 'error', id: message.id, message: e.message, stack: e.stack });
+      send({ type: 'error', id: message.id, message: e.message, stack: e.stack, peer: error instanceof PeerFailedError });
     }
   });
   send({ type: 'ready', backend, size: replica.size });
@@ -54,5 +50,5 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   const e = error instanceof Error ? error : new Error(String(error));
-  parentPort?.postMessage({ type: 'error', id: undefined, message: e.message, stack: e.stack } satisfies FromWorker);
+  parentPort?.postMessage({ type: 'error', id: undefined, message: e.message, stack: e.stack, peer: false } satisfies FromWorker);
 });

@@ -1,13 +1,16 @@
 /**
- * One copy of the model that computes gradients. Parameters live outside the
- * replica as one flat Float32Array (variables in `model.trainableWeights`
+ * One copy of a classifier that computes gradients. Parameters live outside
+ * the replica as one flat Float32Array (variables in `model.trainableWeights`
  * order) so that copies in other threads can be kept identical and the
- * optimizer can run on plain arrays; see train-loop.ts.
+ * optimizer can run on plain arrays; see epoch-runner.ts.
+ *
+ * Any tfjs layers model with one input and a softmax output of shape
+ * [batch, classes] works; the sample shape is read from the model's input.
  */
 import type * as tfjs from '@tensorflow/tfjs';
 
 import { predictClasses } from './evaluate';
-import { IMAGE_SIZE, NUM_CLASSES, PIXELS } from '../mnist/model';
+import { modelGeometry } from './model-geometry';
 import type { TensorFlow } from '../tf/tf-backend';
 
 export interface GradientResult {
@@ -22,11 +25,16 @@ export class ModelReplica {
   readonly model: tfjs.LayersModel;
   /** Number of trainable parameters. */
   readonly size: number;
+  /** Numbers per sample. */
+  readonly sampleSize: number;
+  private readonly sampleShape: number[];
+  private readonly classes: number;
   private readonly variables: tfjs.Variable[];
 
   constructor(tf: TensorFlow, model: tfjs.LayersModel) {
     this.tf = tf;
     this.model = model;
+    ({ sampleShape: this.sampleShape, sampleSize: this.sampleSize, classes: this.classes } = modelGeometry(model));
     this.variables = model.trainableWeights.map((w) => w.read() as tfjs.Variable);
     this.size = this.variables.reduce((sum, v) => sum + v.size, 0);
   }
@@ -54,13 +62,13 @@ export class ModelReplica {
    * Gradient of the mean cross-entropy over `count` examples, written to
    * `into` (length `size`) in parameter order.
    *
-   * @param images count * 784 pixels in [0, 1]
+   * @param samples count * sampleSize numbers
    * @param labels count class indices
    */
-  computeGradients(images: Float32Array, labels: Uint8Array, count: number, into: Float32Array): GradientResult {
+  computeGradients(samples: Float32Array, labels: Uint8Array, count: number, into: Float32Array): GradientResult {
     const { tf } = this;
-    const x = tf.tensor4d(images.subarray(0, count * PIXELS), [count, IMAGE_SIZE, IMAGE_SIZE, 1]);
-    const y = tf.oneHot(tf.tensor1d(labels.subarray(0, count), 'int32'), NUM_CLASSES) as tfjs.Tensor2D;
+    const x = tf.tensor(samples.subarray(0, count * this.sampleSize), [count, ...this.sampleShape]);
+    const y = tf.oneHot(tf.tensor1d(labels.subarray(0, count), 'int32'), this.classes) as tfjs.Tensor2D;
     let correctTensor: tfjs.Tensor | undefined;
     const { value, grads } = tf.variableGrads(() => {
       const probabilities = this.model.apply(x, { training: true }) as tfjs.Tensor2D;
@@ -80,9 +88,9 @@ export class ModelReplica {
     return { loss, correct };
   }
 
-  /** Predicted class of each of `count` images. */
-  predict(images: Float32Array, count: number): Uint8Array {
-    return predictClasses(this.tf, this.model, images, count);
+  /** Predicted class of each of `count` samples. */
+  predict(samples: Float32Array, count: number): Uint8Array {
+    return predictClasses(this.tf, this.model, samples, count);
   }
 }
 

@@ -1,22 +1,25 @@
 /**
- * Trains the MNIST classifier: seeded shuffles, mini-batch Adam with a
- * warm-up + cosine learning-rate schedule, gradients computed in worker
- * threads (data parallel) or in this thread, validation after each epoch.
+ * Trains a classifier: seeded shuffles, mini-batch Adam with a warm-up +
+ * cosine learning-rate schedule, steps run in worker threads (data
+ * parallel) or in this thread, validation after each epoch. The model comes
+ * from the caller's builder (tasks/mnist/model.ts for the MNIST flows); any
+ * layers model with one input and a softmax [batch, classes] output works.
  */
 import * as os from 'node:os';
 
 import type * as tfjs from '@tensorflow/tfjs';
 
-import { FlatAdam, warmupCosineLearningRate } from './flat-adam';
+import { scorePredictions } from './evaluate';
+import { stepsPerEpoch } from './epoch-runner';
 import { type GradientEngine, LocalGradientEngine, type StepTimings, type TrainingData } from './gradient-engine';
 import { WorkerGradientEngine } from './gradient-worker-pool';
-import { buildModel, DEFAULT_MODEL, type ModelHyperParameters, PIXELS } from '../mnist/model';
+import { warmupCosineLearningRate } from './learning-rate';
+import { modelGeometry } from './model-geometry';
 import { ModelReplica } from './model-replica';
-import { scorePredictions } from './evaluate';
 import { mulberry32, shuffledIndices } from '../data/seeded-random';
 import type { BackendName, TensorFlow } from '../tf/tf-backend';
 
-/** Defaults of the training hyper-parameters (what flows/train.ts should use). */
+/** Defaults of the training hyper-parameters (what flows/train.ts uses). */
 export const DEFAULT_TRAINING = {
   epochs: 5,
   batchSize: 128,
@@ -24,8 +27,6 @@ export const DEFAULT_TRAINING = {
   warmupSteps: 100,
   finalLearningRateFraction: 0.02,
   seed: 42,
-  /** Examples held out of the 60,000 training images for validation. */
-  validationCount: 5000,
 } as const;
 
 export interface EpochMetrics {
@@ -43,14 +44,20 @@ export interface EpochMetrics {
   wallSeconds: number;
   /** Learning rate of the epoch's last step. */
   learningRate: number;
-  /** Mean per-batch milliseconds: slowest worker's phases, optimizer, and the rest. */
-  batchMs: StepTimings & { optimizerMs: number; totalMs: number };
+  /** Mean per-batch milliseconds: the slowest thread's phases, and the whole step. */
+  batchMs: StepTimings & { totalMs: number };
 }
+
+/** Builds the untrained model, its initial weights seeded (e.g. `(tf) => buildModel(tf, hp)`). */
+export type ModelBuilder = (tf: TensorFlow) => tfjs.LayersModel;
 
 export interface TrainClassifierOptions {
   tf: TensorFlow;
-  /** Training images, count * 784 pixels in [0, 1]. */
+  /** The model to train: called once, on `tf`. */
+  buildModel: ModelBuilder;
+  /** Training samples, count * sample size numbers (the model's input shape without the batch axis). */
   xTrain: Float32Array;
+  /** Class index of each training sample. */
   yTrain: Uint8Array;
   xVal?: Float32Array;
   yVal?: Uint8Array;
@@ -60,9 +67,8 @@ export interface TrainClassifierOptions {
   learningRate?: number;
   warmupSteps?: number;
   finalLearningRateFraction?: number;
+  /** Seed of the batch order. */
   seed?: number;
-  /** Architecture; the seed of the initialisers defaults to `seed`. */
-  model?: Partial<ModelHyperParameters>;
   /**
    * Worker threads computing gradients. 'auto' (default): none with the
    * native backend (it is multi-threaded itself), otherwise one per CPU up
@@ -70,6 +76,7 @@ export interface TrainClassifierOptions {
    */
   workers?: number | 'auto';
   signal?: AbortSignal;
+  /** Called after each epoch (and its validation), e.g. to log or track the metrics. */
   onEpoch?: (metrics: EpochMetrics) => void;
 }
 
@@ -77,7 +84,6 @@ export interface TrainClassifierResult {
   /** The trained model, on `tf`; save it with `model.save(ioHandler)`. */
   model: tfjs.LayersModel;
   history: EpochMetrics[];
-  hyperParameters: ModelHyperParameters;
   workers: number;
   /** Wall time of the whole call, worker start-up included. */
   wallSeconds: number;
@@ -101,94 +107,71 @@ function resolveWorkers(workers: number | 'auto', backend: BackendName): number 
   return cpus < 2 ? 0 : Math.min(cpus, 4);
 }
 
-function checkData(xTrain: Float32Array, yTrain: Uint8Array, xVal: Float32Array, yVal: Uint8Array): void {
+function checkData(sampleSize: number, xTrain: Float32Array, yTrain: Uint8Array, xVal: Float32Array, yVal: Uint8Array): void {
   if (yTrain.length === 0) throw new Error('Expected at least one training example, got 0');
-  if (xTrain.length !== yTrain.length * PIXELS) {
-    throw new Error(`Expected xTrain to hold ${yTrain.length} * 784 pixels for ${yTrain.length} labels, got ${xTrain.length}`);
+  if (xTrain.length !== yTrain.length * sampleSize) {
+    throw new Error(`Expected xTrain to hold ${yTrain.length} * ${sampleSize} numbers for ${yTrain.length} labels, got ${xTrain.length}`);
   }
-  if (xVal.length !== yVal.length * PIXELS) {
-    throw new Error(`Expected xVal to hold ${yVal.length} * 784 pixels for ${yVal.length} labels, got ${xVal.length}`);
+  if (xVal.length !== yVal.length * sampleSize) {
+    throw new Error(`Expected xVal to hold ${yVal.length} * ${sampleSize} numbers for ${yVal.length} labels, got ${xVal.length}`);
   }
 }
 
-/** Trains a new model of the default architecture (or `model`) and returns it with per-epoch metrics. */
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new Error(`Expected \`${name}\` to be a positive integer, got ${value}`);
+  return value;
+}
+
+async function startEngine(tf: TensorFlow, model: tfjs.LayersModel, data: TrainingData, workers: number): Promise<GradientEngine> {
+  if (workers === 0) return new LocalGradientEngine(tf, model, data);
+  return WorkerGradientEngine.start({ workers, tf, model, backend: activeBackend(tf), data });
+}
+
+/** Trains a new model from `buildModel` and returns it with per-epoch metrics. */
 export async function trainClassifier(options: TrainClassifierOptions): Promise<TrainClassifierResult> {
   const started = performance.now();
   const { tf, xTrain, yTrain, signal, onEpoch } = options;
   const xVal = options.xVal ?? new Float32Array(0);
   const yVal = options.yVal ?? new Uint8Array(0);
-  checkData(xTrain, yTrain, xVal, yVal);
-  const epochs = options.epochs ?? DEFAULT_TRAINING.epochs;
-  const batchSize = options.batchSize ?? DEFAULT_TRAINING.batchSize;
+  const epochs = positiveInteger('epochs', options.epochs ?? DEFAULT_TRAINING.epochs);
+  const batchSize = positiveInteger('batchSize', options.batchSize ?? DEFAULT_TRAINING.batchSize);
   const peakRate = options.learningRate ?? DEFAULT_TRAINING.learningRate;
   const warmupSteps = options.warmupSteps ?? DEFAULT_TRAINING.warmupSteps;
   const finalFraction = options.finalLearningRateFraction ?? DEFAULT_TRAINING.finalLearningRateFraction;
   const seed = options.seed ?? DEFAULT_TRAINING.seed;
-  const hyperParameters: ModelHyperParameters = { ...DEFAULT_MODEL, seed, ...options.model };
-  if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`Expected \`epochs\` to be a positive integer, got ${epochs}`);
-  if (!Number.isInteger(batchSize) || batchSize < 1) {
-    throw new Error(`Expected \`batchSize\` to be a positive integer, got ${batchSize}`);
-  }
   signal?.throwIfAborted();
 
-  const backend = activeBackend(tf);
-  const workers = resolveWorkers(options.workers ?? 'auto', backend);
-  const model = buildModel(tf, hyperParameters);
-  const data: TrainingData = { trainImages: xTrain, trainLabels: yTrain, valImages: xVal, valLabels: yVal };
-  let engine: GradientEngine;
-  if (workers === 0) {
-    engine = new LocalGradientEngine(tf, model, data);
-  } else {
-    const replica = new ModelReplica(tf, model);
-    const initialParams = new Float32Array(replica.size);
-    replica.readParams(initialParams);
-    engine = await WorkerGradientEngine.start({ workers, model: hyperParameters, backend, data, initialParams });
-  }
+  const workers = resolveWorkers(options.workers ?? 'auto', activeBackend(tf));
+  const model = options.buildModel(tf);
+  const { sampleSize, classes } = modelGeometry(model);
+  checkData(sampleSize, xTrain, yTrain, xVal, yVal);
+  const engine = await startEngine(tf, model, { trainImages: xTrain, trainLabels: yTrain, valImages: xVal, valLabels: yVal }, workers);
 
   const history: EpochMetrics[] = [];
   try {
     const random = mulberry32(seed);
-    const adam = new FlatAdam(engine.params.length);
-    const stepsPerEpoch = Math.ceil(yTrain.length / batchSize);
-    const totalSteps = epochs * stepsPerEpoch;
-    let step = 0;
+    const steps = stepsPerEpoch(yTrain.length, batchSize);
+    const totalSteps = epochs * steps;
     for (let epoch = 1; epoch <= epochs; epoch++) {
       const epochStart = performance.now();
+      const firstStep = (epoch - 1) * steps;
+      const learningRates = Float64Array.from({ length: steps }, (_, s) =>
+        warmupCosineLearningRate(firstStep + s, totalSteps, peakRate, warmupSteps, finalFraction),
+      );
       const order = shuffledIndices(yTrain.length, random);
-      const sums = { loss: 0, correct: 0, gatherMs: 0, uploadMs: 0, computeMs: 0, optimizerMs: 0 };
-      let learningRate = peakRate;
-      for (let b = 0; b < stepsPerEpoch; b++, step++) {
-        signal?.throwIfAborted();
-        const batch = order.subarray(b * batchSize, Math.min((b + 1) * batchSize, order.length));
-        const result = await engine.computeGradients(batch);
-        const optimizerStart = performance.now();
-        learningRate = warmupCosineLearningRate(step, totalSteps, peakRate, warmupSteps, finalFraction);
-        adam.step(engine.params, engine.gradient, learningRate);
-        sums.optimizerMs += performance.now() - optimizerStart;
-        sums.loss += result.loss * batch.length;
-        sums.correct += result.correct;
-        sums.gatherMs += result.timings.gatherMs;
-        sums.uploadMs += result.timings.uploadMs;
-        sums.computeMs += result.timings.computeMs;
-      }
+      const summary = await engine.runEpoch({ order, batchSize, learningRates, firstStep }, signal);
       const trainSeconds = (performance.now() - epochStart) / 1000;
       signal?.throwIfAborted();
-      const valAccuracy = yVal.length > 0 ? scorePredictions(await engine.predictValidation(), yVal).accuracy : Number.NaN;
+      const valAccuracy = yVal.length > 0 ? scorePredictions(await engine.predictValidation(), yVal, classes).accuracy : Number.NaN;
       const metrics: EpochMetrics = {
         epoch,
-        loss: sums.loss / yTrain.length,
-        accuracy: sums.correct / yTrain.length,
+        loss: summary.lossSum / yTrain.length,
+        accuracy: summary.correct / yTrain.length,
         valAccuracy,
         samplesPerSecond: yTrain.length / trainSeconds,
         wallSeconds: (performance.now() - epochStart) / 1000,
-        learningRate,
-        batchMs: {
-          gatherMs: sums.gatherMs / stepsPerEpoch,
-          uploadMs: sums.uploadMs / stepsPerEpoch,
-          computeMs: sums.computeMs / stepsPerEpoch,
-          optimizerMs: sums.optimizerMs / stepsPerEpoch,
-          totalMs: (trainSeconds * 1000) / stepsPerEpoch,
-        },
+        learningRate: learningRates[steps - 1],
+        batchMs: { ...summary.timings, totalMs: (trainSeconds * 1000) / steps },
       };
       history.push(metrics);
       onEpoch?.(metrics);
@@ -197,5 +180,5 @@ export async function trainClassifier(options: TrainClassifierOptions): Promise<
     await engine.close();
   }
   new ModelReplica(tf, model).writeParams(engine.params);
-  return { model, history, hyperParameters, workers, wallSeconds: (performance.now() - started) / 1000 };
+  return { model, history, workers, wallSeconds: (performance.now() - started) / 1000 };
 }
