@@ -5,7 +5,7 @@
  * A second run with the same parameters does nothing.
  *
  *   npx ts-node flows/register.ts --increment 3 --model-name mnist-digits
- *   npx ts-node tasks/registry/cli.ts list        # then look at the versions
+ *   npx dagwright registry list                 # then look at the versions
  */
 import { type FlowDefinition, runFlow } from '../src';
 import { checkIncrementOption, trainFlowParams } from '../tasks/mnist/flow-params';

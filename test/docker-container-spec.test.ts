@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { containerOptions, type StepSpec } from '../src/executors/docker/container-spec';
-import { StepLogSink } from '../src/executors/docker/log-stream';
-import { Redactor } from '../src/executors/docker/redact';
-import { dedupeMounts } from '../src/executors/docker/project';
+import { StepLogSink } from '../src/executors/container/log-stream';
+import { Redactor } from '../src/executors/container/redact';
+import { dedupeMounts } from '../src/executors/container/project';
 import { ContainerTask, ContainerTaskNeedsDockerError, LocalTarget, run } from '../src';
 import { captureLogger } from './helpers/log-capture';
 

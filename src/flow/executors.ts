@@ -1,63 +1,115 @@
 import type { Logger } from 'pino';
 import { UsageError } from '../errors';
 import type { Executor } from '../executor';
-import { createDockerClient, dockerHost, pingDocker } from '../executors/docker/client';
+import { createDockerClient, type DockerClient, dockerHost, pingDocker } from '../executors/container/engine-client';
+import { DockerUnavailableError } from '../executors/container/errors';
+import type { FlowInvocation } from '../executors/container/step-protocol';
 import { DockerExecutor } from '../executors/docker/docker-executor';
-import { DockerUnavailableError } from '../executors/docker/errors';
+import { pruneContainers } from '../executors/docker/prune';
+import { ensureRunnerImage, RunnerImageBuildError } from '../executors/docker/runner-image';
 import { InProcessExecutor } from '../executors/in-process';
 import { assertRunnableOnSwarm } from '../executors/swarm/local-targets';
+import { pruneServices } from '../executors/swarm/prune';
 import { SwarmExecutor } from '../executors/swarm/swarm-executor';
 import type { TaskGraph } from '../graph';
-import type { ExecutorName } from './cli-args';
+import type { Store } from '../store/store';
+
+export type { FlowInvocation };
+
+/** What every executor's set-up gets from the flow. */
+export interface ExecutorSetup {
+  readonly logger: Logger;
+  readonly invocation: FlowInvocation;
+  readonly store: Store | string;
+  /** The flow's tasks, for executors that must refuse a flow before anything runs (swarm: no local targets). */
+  readonly graph?: TaskGraph;
+}
+
+/** One `--executor` choice: its help line and how it is set up (checks first, so a usage error writes nothing). */
+export interface ExecutorEntry {
+  readonly summary: string;
+  create(setup: ExecutorSetup): Promise<Executor>;
+}
 
 /** How long `auto` and `docker` wait for the engine's ping. */
 const pingTimeoutMs = 1000;
 /** How long `swarm` waits: its manager is often remote (an ssh:// connection takes a while to open). */
 const swarmPingTimeoutMs = 10_000;
 
-/** How to start this flow again for a single task, in another process or container. */
-export interface FlowInvocation {
-  /** Absolute path of the flow script. */
-  readonly entry: string;
-  /** The flow's parameters and standard options as command-line arguments. */
-  readonly args: readonly string[];
+
+/** A Docker executor on an engine that answered, after removing what killed flows left and building the runner image if missing. */
+async function dockerOn(docker: DockerClient, setup: ExecutorSetup): Promise<Executor> {
+  await reportPruned(setup.logger, pruneContainers(docker), 'container');
+  await ensureRunnerImage(docker, { logger: setup.logger });
+  return new DockerExecutor({ docker, invocation: setup.invocation, store: setup.store });
 }
 
-export interface ExecutorSetup {
-  readonly logger: Logger;
-  readonly invocation: FlowInvocation;
-  readonly store: string;
-  /** The flow's tasks, for executors that must refuse a flow before anything runs (swarm: no local targets). */
-  readonly graph?: TaskGraph;
+/** Orphans of dead flow processes are removed before a run plans: at the latest, the next run stops them. */
+async function reportPruned(logger: Logger, pruned: Promise<readonly { removed: boolean; taskId?: string }[]>, what: string): Promise<void> {
+  const removed = (await pruned.catch(() => [])).filter((p) => p.removed);
+  if (removed.length > 0) logger.warn({ tasks: removed.map((p) => p.taskId) }, `removed ${removed.length} ${what}(s) that a killed flow left running`);
 }
 
-/** Makes the executor `--executor` names. */
-export async function createExecutor(name: ExecutorName, setup: ExecutorSetup): Promise<Executor> {
-  switch (name) {
-    case 'inprocess':
-      return new InProcessExecutor();
-    case 'docker':
-    case 'auto': {
+/** The `--executor` table: adding an executor is one entry here. */
+export const executors = {
+  auto: {
+    summary: 'Docker when an engine answers (building the runner image if missing), else in process',
+    async create(setup) {
       const docker = createDockerClient();
       try {
         await pingDocker(docker, pingTimeoutMs);
       } catch (err) {
-        if (name === 'docker' || !(err instanceof DockerUnavailableError)) throw err;
+        if (!(err instanceof DockerUnavailableError)) throw err;
         setup.logger.info({ dockerHost: dockerHost() }, `no Docker engine answered within ${pingTimeoutMs} ms; running tasks in process`);
         return new InProcessExecutor();
       }
-      return new DockerExecutor({ docker, invocation: setup.invocation, store: setup.store });
-    }
-    case 'swarm': {
+      try {
+        return await dockerOn(docker, setup);
+      } catch (err) {
+        if (!(err instanceof RunnerImageBuildError)) throw err;
+        setup.logger.warn({ err }, `${err.message} Running tasks in process instead.`);
+        return new InProcessExecutor();
+      }
+    },
+  },
+  inprocess: {
+    summary: 'every task in this process',
+    create: async () => new InProcessExecutor(),
+  },
+  docker: {
+    summary: 'every step in its own container on the Docker engine (DOCKER_HOST)',
+    async create(setup) {
+      const docker = createDockerClient();
+      await pingDocker(docker, pingTimeoutMs);
+      try {
+        return await dockerOn(docker, setup);
+      } catch (err) {
+        if (err instanceof RunnerImageBuildError) throw new UsageError(err.message, { cause: err });
+        throw err;
+      }
+    },
+  },
+  swarm: {
+    summary: 'every step as a one-shot Swarm service on the manager at DOCKER_HOST (needs an s3:// store)',
+    async create(setup) {
       // Checks that need no engine come first: a local store or local targets are refused at once.
       assertRunnableOnSwarm(setup.store, setup.graph);
       const docker = createDockerClient();
       await pingDocker(docker, swarmPingTimeoutMs);
       const executor = new SwarmExecutor({ docker, invocation: setup.invocation, store: setup.store, image: process.env.DAGWRIGHT_SWARM_IMAGE || undefined });
       await executor.prepare(setup.graph);
+      await reportPruned(setup.logger, pruneServices(docker), 'service');
       return executor;
-    }
-    default:
-      throw new UsageError(`--executor ${name} is not available in this version of dagwright; use --executor inprocess.`);
-  }
+    },
+  },
+} satisfies Record<string, ExecutorEntry>;
+
+export type ExecutorName = keyof typeof executors;
+export const executorNames = Object.keys(executors) as ExecutorName[];
+
+/** Makes the executor `--executor` names; usage errors (no engine, a refused flow) are thrown before anything is written. */
+export async function createExecutor(name: ExecutorName, setup: ExecutorSetup): Promise<Executor> {
+  const entry: ExecutorEntry | undefined = executors[name];
+  if (entry === undefined) throw new UsageError(`--executor ${String(name)} is not available in this version of dagwright; expected one of ${executorNames.join(', ')}.`);
+  return entry.create(setup);
 }

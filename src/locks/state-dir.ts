@@ -2,10 +2,7 @@ import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ParamValue } from '../params';
-
-function isUri(store: string): boolean {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(store);
-}
+import { type Store, toStore } from '../store/store';
 
 /** A file-name-safe form of `key`: readable, short, and unique (a hash is added when anything was changed or cut). */
 export function safeName(key: string, max = 100): string {
@@ -22,23 +19,25 @@ export function safeName(key: string, max = 100): string {
  * `$XDG_STATE_HOME/dagwright`, else `~/.local/state/dagwright`, in a folder
  * named after the store. Such locks exclude runs on this machine only.
  */
-export function stateDirForStore(store: string, env: NodeJS.ProcessEnv = process.env): string {
-  if (!isUri(store)) return join(store, '.dagwright');
+export function stateDirForStore(store: Store | string, env: NodeJS.ProcessEnv = process.env): string {
+  const { path, uri } = toStore(store);
+  if (path !== undefined) return join(path, '.dagwright');
   const base = env.DAGWRIGHT_STATE_DIR || (env.XDG_STATE_HOME ? join(env.XDG_STATE_HOME, 'dagwright') : join(homedir(), '.local', 'state', 'dagwright'));
-  return join(base, 'stores', safeName(store.replace(/\/+$/, '')));
+  return join(base, 'stores', safeName(uri));
 }
 
 /** Where a store's lock files go. */
-export function lockDirForStore(store: string, env: NodeJS.ProcessEnv = process.env): string {
+export function lockDirForStore(store: Store | string, env: NodeJS.ProcessEnv = process.env): string {
   return join(stateDirForStore(store, env), 'locks');
 }
 
 /** The lock file name for a flow run: flow name and a hash of its parameters (in name order) and store. */
-export function flowLockName(flow: string, params: Readonly<Record<string, ParamValue>>, store: string): string {
+export function flowLockName(flow: string, params: Readonly<Record<string, ParamValue>>, store: Store | string): string {
+  const uri = typeof store === 'string' ? store : store.uri;
   const sorted = Object.keys(params)
     .sort()
     .map((name) => [name, params[name]]);
-  const hash = createHash('sha256').update(JSON.stringify({ flow, params: sorted, store })).digest('hex').slice(0, 12);
+  const hash = createHash('sha256').update(JSON.stringify({ flow, params: sorted, store: uri })).digest('hex').slice(0, 12);
   return `flow-${safeName(flow, 60)}-${hash}.lock`;
 }
 

@@ -4,31 +4,33 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import type Docker from 'dockerode';
-import type { Logger } from 'pino';
 import { CancelledError } from '../../errors';
 import type { Executor } from '../../executor';
-import type { FlowInvocation } from '../../flow/executors';
-import type { FileTarget } from '../../targets/file-target';
+import { type Store, toStore } from '../../store/store';
 import type { AnyTask, TaskContext, TaskMount } from '../../task';
 import { abortion } from '../in-process';
-import { createDockerClient, type DockerClient } from './client';
+import { ContainerTask, containerTaskStep } from '../container/container-task';
+import { createDockerClient, type DockerClient, statusCode } from '../container/engine-client';
+import { ContainerExitError, ContainerOutOfMemoryError, ImageNotFoundError, NoFlowInvocationError } from '../container/errors';
+import { currentOwner, stepLabels, type ContainerOwner } from '../container/labels';
+import { localOutputsOf } from '../container/local-targets';
+import { StepLogSink } from '../container/log-stream';
+import { Reaper } from '../container/orphans';
+import { stageOutputs, type StagedOutputs } from '../container/output-staging';
+import { dedupeMounts, findProjectRoot, isInside, outerNodeModules } from '../container/project';
+import { Redactor } from '../container/redact';
+import { defaultPassEnv, stepEnvironment, uidGid } from '../container/step-environment';
+import { type FlowInvocation, stepInvocation } from '../container/step-protocol';
 import { containerOptions, type StepSpec } from './container-spec';
-import { ContainerTask, containerTaskStep } from './container-task';
-import { ContainerExitError, ContainerOutOfMemoryError, ImageNotFoundError, NoFlowInvocationError } from './errors';
-import { currentOwner, stepLabels, type ContainerOwner } from './labels';
-import { StepLogSink } from './log-stream';
-import { dedupeMounts, findProjectRoot, isInside, outerNodeModules } from './project';
-import { Redactor } from './redact';
 import { compileProject, type CompiledProject } from './ts-cache';
 
 /** How long a step's output may still arrive after its container exited. */
 const logDrainMs = 2000;
 
-/** The image steps run in unless a task names another; build it with `containers/build`. */
+/** The image steps run in unless a task names another; build it with `containers/build` (or let the executor table build it). */
 export const defaultRunnerImage = 'dagwright/runner:latest';
 
-/** Host environment passed to every step by default: S3 settings and credentials, dagwright's own settings, locale (values of secret-named ones never reach a log). */
-export const defaultPassEnv: readonly string[] = ['AWS_*', 'DAGWRIGHT_S3_*', 'TZ', 'LANG'];
+export { defaultPassEnv };
 
 export interface DockerExecutorOptions {
   /** Default: a client for DOCKER_HOST or the default socket. */
@@ -36,15 +38,16 @@ export interface DockerExecutorOptions {
   /** How to start the flow again for one task; needed to run TypeScript tasks (runFlow passes it). */
   invocation?: FlowInvocation;
   /**
-   * The flow's store: a local folder is mounted read-write at its own path. With a remote store (s3://)
-   * nothing is mounted and steps get the host's network by default, since they must reach the store.
+   * The flow's store: a local folder is mounted at its own path (writable for TypeScript steps; a
+   * ContainerTask writes only its staged outputs). With a remote store (s3://) nothing is mounted and
+   * steps get the host's network by default, since they must reach the store.
    */
-  store?: string;
+  store?: Store | string;
   /** Default `dagwright/runner:latest`. */
   image?: string;
   /** Numeric "uid:gid" steps run as; default the invoking user's, so outputs belong to them. */
   user?: string;
-  /** Mounted read-write at its own path; default the folder with package.json above the flow script (or the working directory). */
+  /** Mounted read-only at its own path; default the folder with package.json above the flow script (or the working directory). */
   projectRoot?: string;
   /** Where TypeScript is compiled for containers; default `<project>/node_modules/.cache/dagwright/ts`. */
   cacheDir?: string;
@@ -60,54 +63,22 @@ interface LogFollow {
   stop: () => void;
 }
 
-export function uidGid(): string | undefined {
-  return typeof process.getuid === 'function' && typeof process.getgid === 'function' ? `${process.getuid()}:${process.getgid()}` : undefined;
-}
-
-export function statusCode(err: unknown): number | undefined {
-  const code = (err as { statusCode?: unknown } | null)?.statusCode;
-  return typeof code === 'number' ? code : undefined;
-}
-
-export function passedEnv(patterns: readonly string[], env: NodeJS.ProcessEnv): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(env)) {
-    if (value === undefined) continue;
-    if (patterns.some((p) => (p.endsWith('*') ? key.startsWith(p.slice(0, -1)) : key === p))) out[key] = value;
-  }
-  return out;
-}
-
-/**
- * A step's environment: the host variables `passEnv` names, then the task's
- * own, then the ids that `--run-task` reads inside the container.
- */
-export function stepEnvironment(passEnv: readonly string[], taskEnv: Record<string, string>, ctx: TaskContext): Record<string, string> {
-  return {
-    ...passedEnv(passEnv, process.env),
-    ...taskEnv,
-    DAGWRIGHT_RUN_ID: ctx.runId,
-    DAGWRIGHT_TASK_ID: ctx.taskId,
-    DAGWRIGHT_ATTEMPT: String(ctx.attempt),
-  };
-}
-
-/** Local file outputs of a task (those with a path on this machine and a remove()). */
-function localOutputs(task: AnyTask): FileTarget[] {
-  return task.outputList().filter((t): t is FileTarget => {
-    const f = t as Partial<FileTarget>;
-    return typeof f.path === 'string' && typeof f.remove === 'function' && f.uri === f.path;
-  });
+/** A step's container spec, and for a ContainerTask the staging of its outputs. */
+interface PreparedStep {
+  readonly spec: StepSpec;
+  readonly staged: StagedOutputs | undefined;
 }
 
 /**
  * Runs every step in its own container through the Docker engine. A
  * TypeScript task runs as the same flow script started with `--run-task <id>`
  * (rebuilding the DAG inside, with the project compiled once on the host); a
- * `ContainerTask` runs its own image and command. The project folder and the
- * local store are mounted at their own paths, steps run as the invoking user
- * with no network and no privileges, their logs stream into the task's
- * logger, and every container is removed when its attempt ends.
+ * `ContainerTask` runs its own image and command, writing its local outputs
+ * to staging folders that are published only when the attempt succeeded.
+ * The project folder is mounted read-only and the local store at its own
+ * path, steps run as the invoking user with no network and no privileges,
+ * their logs stream into the task's logger, every container is removed when
+ * its attempt ends, and a reaper removes them if this process dies.
  */
 export class DockerExecutor implements Executor {
   readonly name = 'docker';
@@ -117,11 +88,13 @@ export class DockerExecutor implements Executor {
   private readonly user: string | undefined;
   private readonly root: string;
   private readonly cacheDir: string;
-  private readonly store: string | undefined;
-  private readonly remoteStore: boolean;
+  private readonly store: Store | undefined;
+  /** Mounts of every step; `containerTaskMounts` for a ContainerTask, whose store is read-only. */
   private readonly baseMounts: TaskMount[];
+  private readonly containerTaskMounts: TaskMount[];
   private readonly passEnv: readonly string[];
   private readonly tailLines: number;
+  private readonly reaper: Reaper;
   private compiled: Promise<CompiledProject> | undefined;
   private storeReady: Promise<unknown> | undefined;
   private readonly live = new Set<Docker.Container>();
@@ -130,21 +103,25 @@ export class DockerExecutor implements Executor {
   constructor(private readonly options: DockerExecutorOptions = {}) {
     this.docker = options.docker ?? createDockerClient();
     this.owner = currentOwner(`${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`);
+    this.reaper = new Reaper(this.owner.session);
     this.image = options.image ?? defaultRunnerImage;
     this.user = options.user ?? uidGid();
     this.root = options.projectRoot ?? findProjectRoot(options.invocation ? join(options.invocation.entry, '..') : process.cwd());
     const modules = join(this.root, 'node_modules');
     this.cacheDir = options.cacheDir ?? (existsSync(modules) ? join(modules, '.cache', 'dagwright', 'ts') : join(this.root, '.dagwright-cache', 'ts'));
-    this.remoteStore = options.store !== undefined && /^[a-z][a-z0-9+.-]*:\/\//i.test(options.store);
-    this.store = options.store !== undefined && !this.remoteStore ? options.store : undefined;
+    this.store = options.store === undefined ? undefined : toStore(options.store);
     this.passEnv = options.passEnv ?? defaultPassEnv;
     this.tailLines = options.logTailLines ?? 20;
-    this.baseMounts = dedupeMounts([
-      { source: this.root },
-      ...(this.store === undefined ? [] : [{ source: this.store }]),
-      ...(isInside(this.cacheDir, this.root) ? [] : [{ source: this.cacheDir, readOnly: true }]),
-      ...outerNodeModules(this.root).map((source) => ({ source, readOnly: true })),
-    ]);
+    const storePath = this.store?.path;
+    const mounts = (storeReadOnly: boolean) =>
+      dedupeMounts([
+        { source: this.root, readOnly: true },
+        ...(storePath === undefined ? [] : [{ source: storePath, readOnly: storeReadOnly }]),
+        ...(isInside(this.cacheDir, this.root) ? [] : [{ source: this.cacheDir, readOnly: true }]),
+        ...outerNodeModules(this.root).map((source) => ({ source, readOnly: true })),
+      ]);
+    this.baseMounts = mounts(false);
+    this.containerTaskMounts = mounts(true);
   }
 
   /** Compiles the project's TypeScript for containers (once per executor; later calls share it). */
@@ -156,54 +133,64 @@ export class DockerExecutor implements Executor {
 
   async execute(task: AnyTask, ctx: TaskContext): Promise<void> {
     if (ctx.signal.aborted) throw ctx.signal.reason ?? new CancelledError(task.id);
-    const spec = await this.stepSpec(task, ctx);
-    const isContainerTask = task instanceof ContainerTask;
-    // A ContainerTask's command writes its outputs in place: remove what a failed attempt left half-written.
-    const outputs = isContainerTask ? localOutputs(task) : [];
-    const existedBefore = await Promise.all(outputs.map((t) => t.exists()));
+    this.reaper.ensureStarted();
+    const { spec, staged } = await this.stepSpec(task, ctx);
     try {
       await this.runContainer(task, spec, ctx);
-    } catch (err) {
-      await Promise.all(outputs.map((t, i) => (existedBefore[i] ? undefined : t.remove().catch(() => {}))));
-      throw err;
+      if (ctx.signal.aborted) throw ctx.signal.reason ?? new CancelledError(task.id);
+      await staged?.publish();
+    } finally {
+      await staged?.discard();
     }
   }
 
   /** What the step's container is made from: the image, the command and the resources the task asks for. */
-  private async stepSpec(task: AnyTask, ctx: TaskContext): Promise<StepSpec> {
+  private async stepSpec(task: AnyTask, ctx: TaskContext): Promise<PreparedStep> {
     const res = task.resources ?? {};
+    const user = res.user ?? this.user;
     let image = res.image ?? this.image;
     let command: readonly string[];
-    let taskEnv: Record<string, string> = {};
+    let taskEnv: Record<string, string> = { ...res.env };
     let workingDir: string | undefined;
+    let staged: StagedOutputs | undefined;
+    let mounts = this.baseMounts;
+    if (this.store?.path !== undefined) {
+      this.storeReady ??= mkdir(this.store.path, { recursive: true });
+      await this.storeReady;
+    }
     if (task instanceof ContainerTask) {
-      ({ image, command, env: taskEnv, workingDir } = containerTaskStep(task, image));
+      const step = containerTaskStep(task, image);
+      // Its outputs are written to staging folders (the command is told their paths) and the store is read-only.
+      staged = await stageOutputs(localOutputsOf(task), user);
+      const rewrite = staged.rewrite;
+      image = step.image;
+      command = step.command.map(rewrite);
+      taskEnv = Object.fromEntries(Object.entries({ ...taskEnv, ...step.env }).map(([k, v]) => [k, rewrite(v)]));
+      workingDir = step.workingDir;
+      mounts = [...this.containerTaskMounts, ...staged.mounts];
     } else {
       const invocation = this.options.invocation;
       if (invocation === undefined) throw new NoFlowInvocationError(task.id);
-      const entry = invocation.entry;
-      const ts = entry.endsWith('.ts');
-      const compiled = ts ? await this.prepare() : undefined;
-      command = ['node', ...(compiled ? ['-r', compiled.hook] : []), entry, ...invocation.args, '--run-task', task.id];
-    }
-    if (this.store !== undefined) {
-      this.storeReady ??= mkdir(this.store, { recursive: true });
-      await this.storeReady;
+      const compiled = invocation.entry.endsWith('.ts') ? await this.prepare() : undefined;
+      const step = stepInvocation(invocation, task.id, { preload: compiled?.hook });
+      command = step.command;
+      taskEnv = { ...taskEnv, ...step.env };
     }
     const cwd = process.cwd();
-    return {
+    const spec: StepSpec = {
       image,
       command,
-      env: stepEnvironment(this.passEnv, { ...res.env, ...taskEnv }, ctx),
+      env: stepEnvironment(this.passEnv, taskEnv, ctx),
       labels: stepLabels(this.owner, ctx.runId, task.id, ctx.attempt),
-      mounts: dedupeMounts([...this.baseMounts, ...(res.mounts ?? [])]),
+      mounts: dedupeMounts([...mounts, ...(res.mounts ?? [])]),
       workingDir: workingDir ?? (this.baseMounts.some((m) => isInside(cwd, m.source)) ? cwd : this.root),
-      user: res.user ?? this.user,
-      network: res.network ?? (this.remoteStore ? 'host' : 'none'),
+      user,
+      network: res.network ?? (this.store !== undefined && !this.store.local ? 'host' : 'none'),
       cpus: res.cpus,
       memoryMb: res.memoryMb,
       gpus: res.gpus,
     };
+    return { spec, staged };
   }
 
   private async runContainer(task: AnyTask, spec: StepSpec, ctx: TaskContext): Promise<void> {
@@ -327,5 +314,6 @@ export class DockerExecutor implements Executor {
     await Promise.all([...this.removals]);
     await Promise.all([...this.live].map((c) => c.remove({ force: true, v: true }).catch(() => {})));
     this.live.clear();
+    this.reaper.stop();
   }
 }

@@ -1,11 +1,11 @@
 export { DockerExecutor, defaultRunnerImage, defaultPassEnv } from './docker-executor';
 export type { DockerExecutorOptions } from './docker-executor';
-export { ContainerTask } from './container-task';
-export { createDockerClient, dockerHost, pingDocker } from './client';
-export type { DockerClient } from './client';
 export { pruneContainers } from './prune';
 export type { PruneOptions, PrunedContainer } from './prune';
-export { Labels } from './labels';
 export { containerOptions } from './container-spec';
 export type { StepSpec } from './container-spec';
-export * from './errors';
+export { ensureRunnerImage, RunnerImageBuildError } from './runner-image';
+// The shared container-step layer, re-exported for callers that know only this folder.
+export { ContainerTask, createDockerClient, dockerHost, pingDocker, Labels } from '../container';
+export type { DockerClient } from '../container';
+export * from '../container/errors';

@@ -1,16 +1,8 @@
-import { hostname } from 'node:os';
-import type { DockerClient } from './client';
-import { Labels, labelFilter } from './labels';
-import { processAlive } from '../../process-alive';
+import type { DockerClient } from '../container/engine-client';
+import { Labels, labelFilter } from '../container/labels';
+import { isOrphan, type PruneOptions } from '../container/orphans';
 
-export interface PruneOptions {
-  /** Also remove containers whose owning flow process is still running (or on another host). Default false. */
-  all?: boolean;
-  /** Only this run's containers. */
-  runId?: string;
-  /** List what would be removed; remove nothing. */
-  dryRun?: boolean;
-}
+export type { PruneOptions };
 
 export interface PrunedContainer {
   readonly id: string;
@@ -21,7 +13,6 @@ export interface PrunedContainer {
   readonly error?: string;
 }
 
-
 /**
  * Removes the step containers a crashed or killed flow left behind, found by
  * the `dagwright.managed` label. By default it keeps containers whose owning
@@ -31,14 +22,7 @@ export interface PrunedContainer {
 export async function pruneContainers(docker: DockerClient, options: PruneOptions = {}): Promise<PrunedContainer[]> {
   const filters = labelFilter(options.runId === undefined ? {} : { [Labels.runId]: options.runId });
   const listed = await docker.listContainers({ all: true, filters });
-  const here = hostname();
-  const orphans = listed.filter((c) => {
-    if (options.all) return true;
-    const pid = Number(c.Labels[Labels.ownerPid]);
-    const host = c.Labels[Labels.ownerHost];
-    if (host !== here || !Number.isSafeInteger(pid)) return false;
-    return pid === process.pid ? false : !processAlive(pid);
-  });
+  const orphans = listed.filter((c) => isOrphan(c.Labels, options));
   return Promise.all(
     orphans.map(async (c): Promise<PrunedContainer> => {
       const base = { id: c.Id.slice(0, 12), runId: c.Labels[Labels.runId], taskId: c.Labels[Labels.taskId], state: c.State };

@@ -1,5 +1,5 @@
 import { DagwrightError, UsageError } from '../../errors';
-import { ContainerExitError } from '../docker/errors';
+import { ContainerExitError } from '../container/errors';
 
 /** How to get a one-node swarm for trying things out; part of several messages. */
 export const swarmInitHint =

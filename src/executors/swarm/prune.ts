@@ -1,8 +1,6 @@
-import { hostname } from 'node:os';
-import type { DockerClient } from '../docker/client';
-import { Labels, labelFilter } from '../docker/labels';
-import type { PruneOptions } from '../docker/prune';
-import { processAlive } from '../../process-alive';
+import type { DockerClient } from '../container/engine-client';
+import { Labels, labelFilter } from '../container/labels';
+import { isOrphan, type PruneOptions } from '../container/orphans';
 
 export interface PrunedService {
   readonly id: string;
@@ -13,7 +11,6 @@ export interface PrunedService {
   readonly error?: string;
 }
 
-
 /**
  * Removes the step services a crashed or killed flow left on a Swarm, found
  * by the `dagwright.managed` label. By default it keeps services whose owning
@@ -23,14 +20,7 @@ export interface PrunedService {
 export async function pruneServices(docker: DockerClient, options: PruneOptions = {}): Promise<PrunedService[]> {
   const filters = labelFilter(options.runId === undefined ? {} : { [Labels.runId]: options.runId });
   const listed = (await docker.listServices({ filters })) as { ID: string; Spec?: { Name?: string; Labels?: Record<string, string> } }[];
-  const here = hostname();
-  const orphans = listed.filter((s) => {
-    if (options.all) return true;
-    const labels = s.Spec?.Labels ?? {};
-    const pid = Number(labels[Labels.ownerPid]);
-    if (labels[Labels.ownerHost] !== here || !Number.isSafeInteger(pid)) return false;
-    return pid === process.pid ? false : !processAlive(pid);
-  });
+  const orphans = listed.filter((s) => isOrphan(s.Spec?.Labels ?? {}, options));
   return Promise.all(
     orphans.map(async (s): Promise<PrunedService> => {
       const labels = s.Spec?.Labels ?? {};

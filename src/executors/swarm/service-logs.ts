@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
-import type { DockerClient } from '../docker/client';
-import type { StepLogSink } from '../docker/log-stream';
+import type { DockerClient } from '../container/engine-client';
+import type { StepLogSink } from '../container/log-stream';
 
 /** One record of the engine's multiplexed log format: an 8-byte header (stream, 3 zero bytes, length) and the payload. */
 export interface LogFrame {

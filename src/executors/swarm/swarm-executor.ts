@@ -4,21 +4,24 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type Docker from 'dockerode';
 import { CancelledError, UsageError } from '../../errors';
 import type { Executor } from '../../executor';
-import type { FlowInvocation } from '../../flow/executors';
 import type { TaskGraph } from '../../graph';
+import type { Store } from '../../store/store';
 import type { AnyTask, TaskContext } from '../../task';
-import { createDockerClient, dockerHost, type DockerClient } from '../docker/client';
-import { ContainerTask, containerTaskStep } from '../docker/container-task';
-import { statusCode, stepEnvironment, uidGid } from '../docker/docker-executor';
-import { ContainerOutOfMemoryError, NoFlowInvocationError } from '../docker/errors';
-import { currentOwner, type ContainerOwner, stepLabels } from '../docker/labels';
-import { StepLogSink } from '../docker/log-stream';
-import { findProjectRoot } from '../docker/project';
-import { Redactor } from '../docker/redact';
+import { ContainerTask, containerTaskStep } from '../container/container-task';
+import { createDockerClient, dockerHost, type DockerClient, statusCode } from '../container/engine-client';
+import { ContainerOutOfMemoryError, NoFlowInvocationError } from '../container/errors';
+import { currentOwner, type ContainerOwner, stepLabels } from '../container/labels';
+import { localTargetsOf } from '../container/local-targets';
+import { StepLogSink } from '../container/log-stream';
+import { Reaper } from '../container/orphans';
+import { findProjectRoot } from '../container/project';
+import { Redactor } from '../container/redact';
+import { defaultPassEnv, stepEnvironment, uidGid } from '../container/step-environment';
+import { type FlowInvocation, stepInvocation } from '../container/step-protocol';
 import { abortion } from '../in-process';
 import { ServiceExitError, ServiceTaskError, SwarmLocalTargetsError, SwarmUnavailableError } from './errors';
 import { bakedProjectDir, pathInImage } from './image-path';
-import { assertRunnableOnSwarm, localTargetsOf } from './local-targets';
+import { assertRunnableOnSwarm } from './local-targets';
 import { ServiceLogs } from './service-logs';
 import { modeForEngine, serviceName, serviceOptions, type ServiceStepSpec } from './service-spec';
 
@@ -26,7 +29,7 @@ import { modeForEngine, serviceName, serviceOptions, type ServiceStepSpec } from
 export const defaultSwarmImage = 'dagwright/runner-baked:latest';
 
 /** Host environment passed to every step by default: cloud credentials and endpoints, dagwright's S3 switches, locale. */
-export const defaultSwarmPassEnv: readonly string[] = ['AWS_*', 'DAGWRIGHT_S3_*', 'TZ', 'LANG'];
+export const defaultSwarmPassEnv: readonly string[] = defaultPassEnv;
 
 /** Task states after which Swarm does nothing more with a job's task. */
 const finalStates = new Set(['complete', 'failed', 'rejected', 'shutdown', 'orphaned', 'remove']);
@@ -39,8 +42,8 @@ export interface SwarmExecutorOptions {
   docker?: DockerClient;
   /** How to start the flow again for one task; needed to run TypeScript tasks (runFlow passes it). */
   invocation?: FlowInvocation;
-  /** The flow's store; must be an s3:// URI (checked by `prepare`). */
-  store?: string;
+  /** The flow's store; must be remote, e.g. s3:// (checked by `prepare`). */
+  store?: Store | string;
   /** Default `dagwright/runner-baked:latest`; on a real cluster, an image in a registry every node can pull from. */
   image?: string;
   /** Where the project is inside the image; default `/app`. */
@@ -100,11 +103,13 @@ export class SwarmExecutor implements Executor {
   private readonly passEnv: readonly string[];
   private readonly tailLines: number;
   private readonly live = new Set<string>();
+  private readonly reaper: Reaper;
   private mode: Promise<'job' | 'replicated'> | undefined;
 
   constructor(private readonly options: SwarmExecutorOptions = {}) {
     this.docker = options.docker ?? createDockerClient();
     this.owner = currentOwner(`${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`);
+    this.reaper = new Reaper(this.owner.session);
     this.image = options.image ?? defaultSwarmImage;
     this.projectDir = options.projectDir ?? bakedProjectDir;
     this.root = options.projectRoot ?? findProjectRoot(options.invocation ? join(options.invocation.entry, '..') : process.cwd());
@@ -143,6 +148,7 @@ export class SwarmExecutor implements Executor {
     // Library users may skip prepare(): refuse the step itself rather than let it write to a node's disk.
     const local = localTargetsOf(task);
     if (local.length > 0) throw new SwarmLocalTargetsError({ [task.id]: local });
+    this.reaper.ensureStarted();
     const spec = this.stepSpec(task, ctx);
     await this.runService(task, { ...spec, mode: await this.serviceMode() }, ctx);
   }
@@ -165,7 +171,7 @@ export class SwarmExecutor implements Executor {
     } else {
       const invocation = this.options.invocation;
       if (invocation === undefined) throw new NoFlowInvocationError(task.id);
-      command = ['node', pathInImage(invocation.entry, this.root, this.projectDir), ...invocation.args, '--run-task', task.id];
+      ({ command, env: taskEnv } = stepInvocation(invocation, task.id, { entry: pathInImage(invocation.entry, this.root, this.projectDir) }));
     }
     return {
       name: serviceName(task.family, `${ctx.attempt}-${randomBytes(4).toString('hex')}`),
@@ -294,5 +300,6 @@ export class SwarmExecutor implements Executor {
   async close(): Promise<void> {
     await Promise.all([...this.live].map((id) => this.docker.getService(id).remove().catch(() => {})));
     this.live.clear();
+    this.reaper.stop();
   }
 }

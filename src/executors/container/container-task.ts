@@ -7,11 +7,18 @@ import { ContainerTaskNeedsDockerError } from './errors';
  * DockerOperator. Pass its targets through the command's arguments or the
  * environment: `command()` returns an argument array (never a shell string),
  * typically built from `this.output()` and `this.input()` paths. The project
- * folder and the local store are mounted at their own paths; add others with
- * `resources.mounts`. Set the image with `resources.image` or `image()`.
+ * folder and the local store are mounted read-only at their own paths; add
+ * others with `resources.mounts`. Set the image with `resources.image` or
+ * `image()`.
  *
- * Only the Docker executor runs it; in process, `run()` fails at once and is
- * not retried.
+ * Outputs are atomic whatever the command does: the Docker executor gives
+ * each local output a staging folder, replaces the output's path by the
+ * staged one in the command and environment, and publishes what the command
+ * wrote only when it exited 0 (a failed, cancelled or killed attempt leaves
+ * nothing at the output's path).
+ *
+ * The container executors (Docker, Swarm) run it; in process, `run()` fails at
+ * once and is not retried.
  */
 export abstract class ContainerTask<P extends object = object> extends Task<P> {
   /** The program and its arguments, one element each. */

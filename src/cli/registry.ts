@@ -1,19 +1,20 @@
 /**
  * The model registry from the command line.
  *
- *   npx ts-node tasks/registry/cli.ts list  [--store ./data] [--model mnist-digits] [--json]
- *   npx ts-node tasks/registry/cli.ts show  <version|alias>
- *   npx ts-node tasks/registry/cli.ts alias <name> <version>      move an alias by hand
- *   npx ts-node tasks/registry/cli.ts tag   <version> key=value...
+ *   npx dagwright registry list  [--store ./data] [--model mnist-digits] [--json]
+ *   npx dagwright registry show  <version|alias>
+ *   npx dagwright registry alias <name> <version>      move an alias by hand
+ *   npx dagwright registry tag   <version> key=value...
  *
  * Exit codes: 0 done, 1 no such version or alias, 2 bad command line.
  */
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_MODEL_NAME, ModelRegistry, type ModelVersion, RegistryError, tagVersion } from './registry';
+import { UsageError } from '../errors';
+import { DEFAULT_MODEL_NAME, ModelRegistry, type ModelVersion, RegistryError, tagVersion } from '../../tasks/registry/registry';
+import { commandStore, runAsScript, storeHelp } from './command';
 
 
-const usage = `usage: registry <command> [options]
+const usage = `usage: dagwright registry <command> [options]
 
 commands:
   list                       the versions, oldest first, with their aliases
@@ -22,17 +23,13 @@ commands:
   tag <version> key=value... add or replace tags on a version
 
 options:
-  --store <folder|s3://...>  the flow store holding the registry (default: ./data)
+  ${storeHelp}
   --model <name>             the registered model name (default: ${DEFAULT_MODEL_NAME})
   --json                     list: print JSON instead of a table
   --help                     show this help
 `;
 
 class CliUsageError extends Error {}
-
-function storeLocation(store: string): string {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(store) ? store.replace(/\/+$/, '') : resolve(store);
-}
 
 function metric(v: ModelVersion, name: string): string {
   const value = v.metrics[name];
@@ -78,7 +75,7 @@ export async function registryCli(
     const { values, positionals } = parseArgs({
       args: [...argv],
       options: {
-        store: { type: 'string', default: './data' },
+        store: { type: 'string' },
         model: { type: 'string', default: DEFAULT_MODEL_NAME },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
@@ -91,7 +88,7 @@ export async function registryCli(
       out(usage);
       return values.help ? 0 : 2;
     }
-    const registry = new ModelRegistry(storeLocation(values.store), values.model);
+    const registry = new ModelRegistry(commandStore(values.store).uri, values.model);
     switch (command) {
       case 'list': {
         if (rest.length > 0) throw new CliUsageError(`list takes no arguments, got ${rest.join(' ')}.`);
@@ -135,7 +132,7 @@ export async function registryCli(
       err(`error: ${e.message}\n`);
       return e.kind === 'invalid' ? 2 : 1;
     }
-    if (e instanceof CliUsageError || (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (e instanceof CliUsageError || e instanceof UsageError || (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
       err(`error: ${(e as Error).message} Run with --help for usage.\n`);
       return 2;
     }
@@ -143,6 +140,4 @@ export async function registryCli(
   }
 }
 
-if (require.main === module) {
-  void registryCli(process.argv.slice(2)).then((code) => process.exit(code));
-}
+if (require.main === module) runAsScript((argv) => registryCli(argv));

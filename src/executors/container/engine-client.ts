@@ -35,3 +35,9 @@ export async function pingDocker(docker: DockerClient, timeoutMs = 1000, host = 
     clearTimeout(timer);
   }
 }
+
+/** The HTTP status of a failed engine request (dockerode puts it on the error), if any. */
+export function statusCode(err: unknown): number | undefined {
+  const code = (err as { statusCode?: unknown } | null)?.statusCode;
+  return typeof code === 'number' ? code : undefined;
+}
