@@ -7,8 +7,11 @@
  *   then one big-endian uint32 per dimension, then the data (big-endian).
  *
  * MNIST uses only ubyte; other types are recognised so that the error says
- * what the file holds, but only ubyte data is returned.
+ * what the file holds, but only ubyte data is returned. `parseIdxFile` also
+ * takes the gzipped files datasets ship (`*-ubyte.gz`, as Fashion-MNIST).
  */
+import { gunzipSync } from 'node:zlib';
+import { DagwrightError } from '../../src';
 
 const DATA_TYPES: Readonly<Record<number, { name: string; bytes: number }>> = {
   0x08: { name: 'ubyte', bytes: 1 },
@@ -26,14 +29,16 @@ export interface IdxArray {
   data: Uint8Array;
 }
 
-/** Thrown when bytes are not a well-formed IDX file of the expected kind. */
-export class IdxFormatError extends Error {
+/**
+ * Thrown when bytes are not a well-formed IDX file of the expected kind. Not
+ * retryable: reading the same bytes again gives the same answer; replace the file.
+ */
+export class IdxFormatError extends DagwrightError {
   /** The file (or other source name) that was being read. */
   readonly file: string;
 
   constructor(file: string, problem: string) {
     super(`${file}: not a valid IDX file: ${problem}`);
-    this.name = 'IdxFormatError';
     this.file = file;
   }
 }
@@ -93,6 +98,28 @@ export function parseIdx(bytes: Uint8Array, name: string): IdxArray {
     );
   }
   return { dtype: 'ubyte', shape, data: bytes.subarray(headerLength) };
+}
+
+/** True when `bytes` start with gzip's magic number. */
+export function isGzip(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+}
+
+/**
+ * Parses an IDX file that may be gzip-compressed (decompressed first when it
+ * starts with gzip's magic number).
+ *
+ * @throws IdxFormatError for a truncated or corrupt gzip stream, or a bad IDX file inside
+ */
+export function parseIdxFile(bytes: Uint8Array, name: string): IdxArray {
+  if (!isGzip(bytes)) return parseIdx(bytes, name);
+  let inflated: Buffer;
+  try {
+    inflated = gunzipSync(bytes);
+  } catch (err) {
+    throw new IdxFormatError(name, `gzip data is truncated or corrupt (${(err as Error).message}); download or copy the file again`);
+  }
+  return parseIdx(new Uint8Array(inflated.buffer, inflated.byteOffset, inflated.byteLength), name);
 }
 
 /**
