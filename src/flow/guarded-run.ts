@@ -113,8 +113,9 @@ async function takeFlowLock(options: GuardedRunOptions<unknown>, lockDir: string
       logger.warn('cancelled while waiting for the flow lock; nothing ran');
       return ExitCode.taskFailed;
     }
-    const unusable = storeWriteError(store, err);
-    if (!unusable) throw err;
+    // A failed write at the very start: a full disk says ENOSPC, or (mkdir -p) only ENOENT; look again.
+    const unusable = storeWriteError(store, err) ?? (await checkStoreUsable(store).then(() => undefined, (e: unknown) => e));
+    if (!(unusable instanceof UsageError)) throw err;
     logger.error({ err: { type: unusable.name, message: unusable.message } }, unusable.message);
     return ExitCode.usage;
   }

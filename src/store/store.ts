@@ -57,7 +57,13 @@ export function parseStore(text: string, cwd: string = process.cwd()): Store {
   const scheme = uriScheme(text);
   if (scheme !== undefined) return new ParsedStore(text.replace(/\/+$/, ''), scheme, undefined);
   const path = resolve(cwd, localPath(text));
-  const info = statSync(path, { throwIfNoEntry: false });
+  let info: ReturnType<typeof statSync>;
+  try {
+    info = statSync(path, { throwIfNoEntry: false });
+  } catch (err) {
+    // A file further up the path: the run's store check names it (checkStoreUsable), before anything is written.
+    if ((err as NodeJS.ErrnoException).code !== 'ENOTDIR') throw err;
+  }
   if (info !== undefined && !info.isDirectory()) {
     throw new UsageError(`--store ${path} is a file, not a folder; give a folder (it is made when missing) or s3://bucket/prefix.`);
   }

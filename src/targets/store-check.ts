@@ -49,6 +49,10 @@ export async function checkStoreUsable(store: string): Promise<void> {
   if (disk && disk.bavail * disk.bsize < minimumFreeBytes) {
     throw new StoreUnusableError(store, `its disk is full (${formatBytes(disk.bavail * disk.bsize)} free)`, `Free some space there, ${otherDisk}`);
   }
+  // File systems with a fixed number of files (inodes) report how many are left; none means no new file.
+  if (disk && disk.files > 0 && disk.ffree === 0) {
+    throw new StoreUnusableError(store, 'its disk is full (no free inodes: no new file can be made)', `Remove some files there, ${otherDisk}`);
+  }
 }
 
 /** The error for a write that failed on a full or read-only disk at the start of a run; undefined for other failures. */
