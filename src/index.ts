@@ -44,6 +44,10 @@ export type { RunRecord, RunStatus } from './history/run-record';
 export { createLogger } from './logger';
 export type { LogLevel, LoggerOptions } from './logger';
 
+// Long-running services (a model server, the UI).
+export { runInForeground } from './services/service';
+export type { Service, ServiceHealth } from './services/service';
+
 // Errors: each says when it is thrown.
 export * from './errors';
 export {

@@ -1,5 +1,6 @@
 import { UsageError } from '../errors';
 import { pruneCommand } from './prune';
+import { serveCommand } from './serve';
 import { runsCommand, type CommandIo } from './runs';
 
 interface Command {
@@ -14,6 +15,7 @@ interface Command {
 const commands: Record<string, Command> = {
   runs: { summary: 'list recent runs and show one (run history in the store)', run: runsCommand },
   prune: { summary: 'remove step containers that crashed or killed flows left behind (Docker)', run: pruneCommand },
+  serve: { summary: 'serve a registry model over HTTP (Open Inference Protocol V2, MLflow), swapping when its alias moves', run: serveCommand },
 };
 
 function usage(): string {

@@ -1,0 +1,36 @@
+/**
+ * Serving: the model server (a `Service`), its deployment task and the
+ * prediction log it writes. The library entry points for serving live here,
+ * not in `src/index.ts`, because the library does not import `tasks/`.
+ *
+ *   import { serveModel } from 'dagwright/tasks/serving';
+ *   const server = await serveModel({ store: './data' });   // champion of mnist-digits on 127.0.0.1:8080
+ *   ...
+ *   await server.stop();
+ */
+import { createLogger, runInForeground } from '../../src';
+import { ModelServer, type ModelServerOptions } from './model-server';
+
+/** Starts a model server (see `ModelServerOptions`); resolves once it listens and serves a version. */
+export async function serveModel(options: ModelServerOptions): Promise<ModelServer> {
+  const server = new ModelServer(options);
+  await server.start();
+  return server;
+}
+
+/** Runs a model server until SIGINT/SIGTERM (what `dagwright serve` does); resolves with the exit code. */
+export function serveInForeground(options: ModelServerOptions): Promise<number> {
+  const server = new ModelServer(options);
+  return runInForeground(server, options.logger ?? server.logger);
+}
+
+export { ModelServer, DEFAULT_ALIAS, DEFAULT_SERVE_HOST, DEFAULT_SERVE_PORT, TOKEN_ENV } from './model-server';
+export type { ModelServerOptions, Inference } from './model-server';
+export { DEFAULT_BATCHING } from './adaptive-batcher';
+export type { BatchingOptions } from './adaptive-batcher';
+export type { ModelAdapter, TensorMetadata, DecodedInputs } from './model-adapter';
+export { imageClassifierAdapter } from './image-adapter';
+export { mnistDigitsAdapter } from './mnist-adapter';
+export { PredictionLogWriter, readPredictionLog, recordPixels, predictionLogLocation } from './prediction-log';
+export type { PredictionRecord, PredictionEntry, PredictionLogOptions, PredictionLogStats, ReadPredictionLogOptions } from './prediction-log';
+export { ServeRequestError, InferenceInputError, ModelNotServedError, ModelNotReadyError, ModelLoadError } from './errors';

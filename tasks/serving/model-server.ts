@@ -1,0 +1,288 @@
+/**
+ * The model server as a `Service`: serves one registry model at the version
+ * an alias names (or a pinned version) over HTTP, swaps to a new version
+ * when the alias moves, logs every prediction, and stops gracefully.
+ *
+ * Swapping: the new version is loaded and warmed while the old one keeps
+ * answering; then one assignment makes it current. A request takes the
+ * current version when it starts and holds it until it has its answer, so
+ * the old version is disposed only after its last request. A version that
+ * fails to load or warm is refused (logged and counted); the old one stays.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { createLogger, type Service, type ServiceHealth } from '../../src';
+import { DEFAULT_MODEL_NAME, ModelRegistry } from '../registry/registry';
+import { fileAt } from '../store';
+import { type BackendName, loadTensorFlow, type TensorFlow } from '../tf/tf-backend';
+import { AdaptiveBatcher, type BatchingOptions, DEFAULT_BATCHING } from './adaptive-batcher';
+import { type AliasWatcher, watchAliasFile } from './alias-watcher';
+import { ModelLoadError, ModelNotReadyError } from './errors';
+import { buildHttpApp } from './http-app';
+import { type LoadedModel, loadVersion } from './loaded-model';
+import { mnistDigitsAdapter } from './mnist-adapter';
+import type { DecodedInputs, ModelAdapter } from './model-adapter';
+import { PredictionLogWriter, type PredictionLogOptions } from './prediction-log';
+import { ServerMetrics } from './server-metrics';
+
+export const DEFAULT_SERVE_HOST = '127.0.0.1';
+export const DEFAULT_SERVE_PORT = 8080;
+export const DEFAULT_ALIAS = 'champion';
+/** The environment variable the bearer token can come from. */
+export const TOKEN_ENV = 'DAGWRIGHT_SERVE_TOKEN';
+
+export interface ModelServerOptions {
+  /** The store holding the registry: a folder or s3://bucket/prefix. */
+  readonly store: string;
+  /** Default `mnist-digits`. */
+  readonly model?: string;
+  /** The alias to follow; default `champion`. Ignored when `version` is set. */
+  readonly alias?: string;
+  /** Serve exactly this version (no swaps). */
+  readonly version?: number;
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+  /** Default 8080; 0 picks a free port (see `port` after start). */
+  readonly port?: number;
+  /** When set, every route but health checks needs `Authorization: Bearer <token>`. */
+  readonly token?: string;
+  /** The model's shapes; default the MNIST digits adapter. */
+  readonly adapter?: ModelAdapter;
+  /** Default `DEFAULT_BATCHING` (64 images per call, no wait); `{ maxBatchSize: 1 }` turns batching off. */
+  readonly batching?: BatchingOptions;
+  /** How often the alias is checked (S3: one HEAD; local: a stat behind the watch), ms. Default 1000. */
+  readonly pollMs?: number;
+  /** Largest request body; default 16 MiB. */
+  readonly maxBodyBytes?: number;
+  /** Prediction log settings, or false for none. Default: on, every request. */
+  readonly predictionLog?: PredictionLogOptions | false;
+  /** Start even if the alias names no version yet (answer 503 until it does). Default false: start fails. */
+  readonly waitForModel?: boolean;
+  /** TensorFlow.js backend; default the fastest available (tfjs-node, else wasm). */
+  readonly backend?: BackendName;
+  readonly logger?: Logger;
+}
+
+/** What a route gets back from `infer`. */
+export interface Inference {
+  readonly version: number;
+  /** `count * classes` probabilities. */
+  readonly probabilities: Float32Array;
+  readonly labels: Int32Array;
+}
+
+interface Slot {
+  readonly model: LoadedModel;
+  readonly batcher: AdaptiveBatcher;
+}
+
+export class ModelServer implements Service {
+  readonly name = 'model-server';
+  readonly model: string;
+  readonly adapter: ModelAdapter;
+  readonly metrics: ServerMetrics;
+  readonly logger: Logger;
+  private readonly registry: ModelRegistry;
+  private readonly log: PredictionLogWriter | undefined;
+  private tf: TensorFlow | undefined;
+  private app: FastifyInstance | undefined;
+  private watcher: AliasWatcher | undefined;
+  private slot: Slot | undefined;
+  private readonly refused = new Set<number>();
+  private reloading: Promise<void> | undefined;
+  private reloadAgain = false;
+  private stopping: Promise<void> | undefined;
+  private boundPort: number | undefined;
+
+  constructor(readonly options: ModelServerOptions) {
+    this.model = options.model ?? DEFAULT_MODEL_NAME;
+    this.adapter = options.adapter ?? mnistDigitsAdapter;
+    this.logger = (options.logger ?? createLogger()).child({ service: this.name, model: this.model });
+    this.registry = new ModelRegistry(options.store, this.model);
+    this.log = options.predictionLog === false ? undefined : new PredictionLogWriter(options.store, this.model, { logger: this.logger, ...options.predictionLog });
+    this.metrics = new ServerMetrics(options.store, this.model, () => this.log?.stats ?? { written: 0, chunks: 0, sampledOut: 0, dropped: 0, buffered: 0 }, this.logger);
+    new AdaptiveBatcher(() => new Float32Array(), 1, 1, this.batching); // checks the options before anything starts
+  }
+
+  get batching(): BatchingOptions {
+    return this.options.batching ?? DEFAULT_BATCHING;
+  }
+
+  get alias(): string {
+    return this.options.alias ?? DEFAULT_ALIAS;
+  }
+
+  /** The version answering now, if any. */
+  get version(): number | undefined {
+    return this.slot?.model.version;
+  }
+
+  /** The port listened on (the chosen one when `port` was 0). */
+  get port(): number {
+    return this.boundPort ?? this.options.port ?? DEFAULT_SERVE_PORT;
+  }
+
+  get url(): string {
+    const host = this.options.host ?? DEFAULT_SERVE_HOST;
+    return `http://${host.includes(':') ? `[${host}]` : host}:${this.port}`;
+  }
+
+  get token(): string | undefined {
+    return this.options.token;
+  }
+
+  async start(): Promise<void> {
+    this.tf = (await loadTensorFlow({ backend: this.options.backend })).tf;
+    this.app = buildHttpApp(this, { maxBodyBytes: this.options.maxBodyBytes ?? 16 * 1024 * 1024 });
+    try {
+      await this.app.listen({ host: this.options.host ?? DEFAULT_SERVE_HOST, port: this.options.port ?? DEFAULT_SERVE_PORT });
+      this.boundPort = (this.app.server.address() as { port: number }).port;
+      await this.loadFirst();
+      if (this.options.version === undefined) {
+        const aliases = fileAt(this.options.store, 'registry', this.model, 'aliases.json').uri;
+        this.watcher = watchAliasFile(aliases, this.options.pollMs ?? 1000, () => void this.reload(), this.logger);
+      }
+    } catch (err) {
+      await this.release();
+      throw err;
+    }
+    this.logger.info({ url: this.url, version: this.version, alias: this.options.version === undefined ? this.alias : undefined }, `serving "${this.model}" at ${this.url}`);
+  }
+
+  private async loadFirst(): Promise<void> {
+    try {
+      const target = this.options.version ?? (await this.registry.resolve(this.alias)).version;
+      await this.swapTo(target);
+    } catch (err) {
+      if (!this.options.waitForModel || err instanceof ModelLoadError) throw err;
+      this.logger.warn({ err }, `no version to serve yet (${err instanceof Error ? err.message : String(err)}); answering 503 until "${this.alias}" names one`);
+    }
+  }
+
+  /** Checks the alias now and swaps if it moved (watchers call this; one reload runs at a time). */
+  reload(): Promise<void> {
+    if (this.reloading) {
+      this.reloadAgain = true;
+      return this.reloading;
+    }
+    this.reloading = (async () => {
+      do {
+        this.reloadAgain = false;
+        await this.reloadOnce();
+      } while (this.reloadAgain && !this.stopping);
+    })().finally(() => (this.reloading = undefined));
+    return this.reloading;
+  }
+
+  private async reloadOnce(): Promise<void> {
+    if (this.stopping) return;
+    let target: number;
+    try {
+      target = this.options.version ?? (await this.registry.resolve(this.alias)).version;
+    } catch (err) {
+      this.logger.warn({ err }, `could not resolve "${this.alias}": ${err instanceof Error ? err.message : String(err)}; still serving version ${this.version ?? 'none'}`);
+      return;
+    }
+    if (target === this.version || this.refused.has(target)) return;
+    try {
+      await this.swapTo(target);
+      this.metrics.reloads.inc();
+    } catch (err) {
+      this.refused.add(target);
+      this.metrics.refusedReloads.inc();
+      this.logger.error({ err, refused: target, serving: this.version }, `${err instanceof Error ? err.message : String(err)} Still serving version ${this.version ?? 'none'}.`);
+    }
+  }
+
+  private async swapTo(version: number): Promise<void> {
+    const batching = this.batching;
+    const warmSizes = [...new Set([1, batching.maxBatchSize ?? 1])];
+    const loaded = await loadVersion(this.tf!, this.registry, version, this.adapter, warmSizes);
+    if (this.stopping) return loaded.retire();
+    const batcher = new AdaptiveBatcher((f, n) => loaded.predict(f, n), this.adapter.itemSize, this.adapter.classes, batching, (n) => this.metrics.batchSize.observe(n));
+    const old = this.slot;
+    this.slot = { model: loaded, batcher };
+    this.metrics.serving(this.model, version, this.options.version === undefined ? this.alias : '');
+    this.logger.info({ version, previous: old?.model.version }, old ? `swapped to version ${version} (was ${old.model.version})` : `loaded version ${version}`);
+    if (old) {
+      old.batcher.drain();
+      old.model.retire();
+    }
+  }
+
+  /** Predicts for decoded inputs on the current version (or `version`, which must be the current one), and logs them. */
+  async infer(inputs: DecodedInputs, requestId: string): Promise<Inference> {
+    const slot = this.slot;
+    if (!slot) throw new ModelNotReadyError(this.model);
+    slot.model.acquire();
+    let probabilities: Float32Array;
+    try {
+      probabilities = await slot.batcher.run(inputs.features, inputs.count);
+    } finally {
+      slot.model.release();
+    }
+    const labels = this.labelsOf(probabilities, inputs.count);
+    this.record(inputs, requestId, slot.model.version, probabilities, labels);
+    return { version: slot.model.version, probabilities, labels };
+  }
+
+  private labelsOf(probabilities: Float32Array, count: number): Int32Array {
+    const classes = this.adapter.classes;
+    const labels = new Int32Array(count);
+    for (let i = 0; i < count; i++) {
+      let best = 0;
+      for (let c = 1; c < classes; c++) if (probabilities[i * classes + c] > probabilities[i * classes + best]) best = c;
+      labels[i] = best;
+      this.metrics.predictedClass.inc({ label: String(best) });
+    }
+    return labels;
+  }
+
+  private record(inputs: DecodedInputs, requestId: string, version: number, probabilities: Float32Array, labels: Int32Array): void {
+    if (!this.log) return;
+    const { itemSize, classes, logShape } = this.adapter;
+    const time = new Date();
+    for (let i = 0; i < inputs.count; i++) {
+      this.log.append({
+        requestId: inputs.count === 1 ? requestId : `${requestId}#${i}`,
+        version,
+        shape: logShape,
+        pixels: inputs.pixels.subarray(i * itemSize, (i + 1) * itemSize),
+        probabilities: probabilities.subarray(i * classes, (i + 1) * classes),
+        label: labels[i],
+        time,
+      });
+    }
+  }
+
+  async health(): Promise<ServiceHealth> {
+    const ready = this.slot !== undefined && this.app !== undefined && !this.stopping;
+    return { ready, detail: { url: this.url, model: this.model, version: this.version ?? null, alias: this.options.version === undefined ? this.alias : null } };
+  }
+
+  /** Stops accepting, finishes running requests, flushes the prediction log, releases the model. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= this.release();
+    return this.stopping;
+  }
+
+  get isStopping(): boolean {
+    return this.stopping !== undefined;
+  }
+
+  private async release(): Promise<void> {
+    this.watcher?.stop();
+    try {
+      await this.app?.close();
+    } finally {
+      this.slot?.batcher.drain();
+      await this.reloading?.catch(() => undefined);
+      await this.log?.close();
+      this.slot?.model.retire();
+    }
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+}
