@@ -1,0 +1,87 @@
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readPredictionLog } from '../tasks/serving';
+import { call, testImages, uint8Request } from './fixtures/serve-client';
+import { registerSeededModel } from './fixtures/serve-models';
+import { type FlowResult, runFlowProcess, startFlow } from './helpers/flow-process';
+
+let store: string;
+const running: ChildProcess[] = [];
+
+beforeAll(async () => {
+  store = await mkdtemp(join(tmpdir(), 'serve-cli-'));
+  await registerSeededModel(store, 'mnist-digits', 31, 'champion');
+});
+
+afterAll(async () => {
+  for (const child of running) if (child.exitCode === null) child.kill('SIGKILL');
+  await rm(store, { recursive: true, force: true });
+});
+
+/** Starts `dagwright serve` in its own process; resolves with its URL once it logs that it serves. */
+async function startServer(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ url: string; child: ChildProcess; done: Promise<FlowResult> }> {
+  const { child, done } = startFlow('src/cli/main.ts', ['serve', '--store', store, '--port', '0', ...args], env);
+  running.push(child);
+  let stderr = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr!.on('data', (d) => {
+      stderr += d;
+      const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(stderr);
+      if (match && stderr.includes('serving \\"mnist-digits\\"')) resolve(match[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`dagwright serve exited (${code}) before serving: ${stderr}`)));
+  });
+  return { url, child, done };
+}
+
+describe('dagwright serve', () => {
+  it('prints its options with --help and refuses bad ones with exit code 2', async () => {
+    const help = await runFlowProcess('src/cli/main.ts', ['serve', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/--max-batch-size <n>/);
+    const port = await runFlowProcess('src/cli/main.ts', ['serve', '--store', store, '--port', 'eighty']);
+    expect(port.code).toBe(2);
+    expect(port.stderr).toMatch(/--port got "eighty"; expected a port 0-65535/);
+    const both = await runFlowProcess('src/cli/main.ts', ['serve', '--store', store, '--alias', 'x', '--version', '1']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/--alias and --version exclude each other/);
+    const missing = await runFlowProcess('src/cli/main.ts', ['serve', '--store', store, '--model', 'nope', '--port', '0']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/model \\"nope\\" has no alias \\"champion\\"/);
+    expect(missing.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('takes the token from DAGWRIGHT_SERVE_TOKEN; on SIGTERM finishes running requests, flushes the log and exits 0', async () => {
+    const { url, child, done } = await startServer(['--max-batch-size', '64', '--max-wait-ms', '400'], { DAGWRIGHT_SERVE_TOKEN: 'from-env' });
+    expect((await call(`${url}/v2/models/mnist-digits`)).status).toBe(401);
+    const auth = { authorization: 'Bearer from-env' };
+    // Five requests wait in the batcher (400 ms) when SIGTERM arrives.
+    const inFlight = Array.from({ length: 5 }, (_, i) => call(`${url}/v2/models/mnist-digits/infer`, { body: uint8Request(testImages(1, 50 + i), 'flat', `term-${i}`), headers: auth }));
+    await new Promise((r) => setTimeout(r, 150));
+    child.kill('SIGTERM');
+    const replies = await Promise.all(inFlight);
+    expect(replies.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+    const result = await done;
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/model-server stopped/);
+    const records = await readPredictionLog(store, 'mnist-digits');
+    expect(records.map((r) => r.requestId).filter((id) => id.startsWith('term-')).sort()).toEqual(['term-0', 'term-1', 'term-2', 'term-3', 'term-4']);
+  });
+
+  it('a SIGKILLed server loses at most the open chunk of its prediction log', async () => {
+    const { url, child, done } = await startServer(['--model', 'mnist-digits', '--log-chunk-records', '10', '--max-batch-size', '1']);
+    const before = (await readPredictionLog(store, 'mnist-digits')).length;
+    for (let i = 0; i < 25; i++) {
+      expect((await call(`${url}/v2/models/mnist-digits/infer`, { body: uint8Request(testImages(1, 200 + i), 'flat', `kill-${i}`) })).status).toBe(200);
+    }
+    const deadline = Date.now() + 10_000;
+    while ((await readPredictionLog(store, 'mnist-digits')).length < before + 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGKILL');
+    expect((await done).signal).toBe('SIGKILL');
+    const killed = (await readPredictionLog(store, 'mnist-digits')).filter((r) => r.requestId.startsWith('kill-'));
+    expect(killed.map((r) => r.requestId)).toEqual(Array.from({ length: 20 }, (_, i) => `kill-${i}`));
+  });
+});
