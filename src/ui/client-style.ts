@@ -1,0 +1,32 @@
+/** /assets/app.css. */
+export const clientStyle = `
+body { font: 14px/1.4 system-ui, sans-serif; margin: 0; color: #222; }
+header { display: flex; gap: 16px; align-items: center; padding: 8px 16px; background: #1d2b3a; color: #fff; flex-wrap: wrap; }
+header a { color: #cde; text-decoration: none; } header a.current { color: #fff; font-weight: 600; border-bottom: 2px solid #fff; }
+header .brand { font-weight: 700; color: #fff; } header nav { display: flex; gap: 12px; }
+header .store, header .mode { font-size: 12px; color: #9ab; } header .store { margin-left: auto; }
+main { padding: 12px 16px; }
+table { border-collapse: collapse; margin: 8px 0; } th, td { border-bottom: 1px solid #e3e3e3; padding: 3px 8px; text-align: left; vertical-align: top; }
+th { background: #f4f6f8; font-weight: 600; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr.differs td:first-child::before { content: '≠ '; color: #d62728; font-weight: 700; } tr.differs { background: #fff6e5; }
+td.best { font-weight: 700; background: #e5f5e5; }
+.status { padding: 1px 6px; border-radius: 3px; font-size: 12px; color: #fff; background: #777; }
+.status-ran, .status-succeeded { background: #2e8540; } .status-complete { background: #7fbf7f; } .status-failed { background: #d62728; }
+.status-running { background: #1f77b4; } .status-blocked { background: #ff9f40; } .status-cancelled, .status-unfinished { background: #999; }
+.graph { overflow: auto; border: 1px solid #ddd; max-height: 70vh; background: #fcfcfc; }
+.graph .edge { fill: none; stroke: #999; stroke-width: 1.2; } .graph text { font-size: 11px; fill: #111; } .graph text.sub { font-size: 10px; }
+.gantt { position: relative; border: 1px solid #ddd; } .gantt .row { position: relative; height: 16px; border-bottom: 1px solid #f3f3f3; font-size: 11px; white-space: nowrap; }
+.gantt .bar { position: absolute; top: 2px; height: 12px; border-radius: 2px; min-width: 2px; }
+.gantt .name { position: absolute; left: 4px; z-index: 1; color: #333; }
+.progress { display: inline-block; width: 80px; height: 8px; background: #eee; border-radius: 4px; overflow: hidden; vertical-align: middle; }
+.progress span { display: block; height: 100%; background: #1f77b4; }
+pre.log { background: #111; color: #ddd; padding: 8px; max-height: 60vh; overflow: auto; font-size: 12px; white-space: pre-wrap; }
+.notice { padding: 8px 12px; background: #fff6e5; border: 1px solid #f0d9a8; margin: 8px 0; }
+.error { color: #d62728; white-space: pre-wrap; }
+form.filters { display: flex; gap: 8px; flex-wrap: wrap; align-items: end; margin: 8px 0; } form.filters label { display: flex; flex-direction: column; font-size: 12px; }
+.charts { display: flex; flex-wrap: wrap; gap: 12px; } .chart { border: 1px solid #eee; }
+.samples { display: flex; flex-wrap: wrap; gap: 8px; } .sample { border: 2px solid #ddd; padding: 4px; width: 120px; text-align: center; font-size: 12px; cursor: pointer; }
+.sample.current { border-color: #1f77b4; box-shadow: 0 0 0 2px #9cc3e6; } .sample[data-label] { background: #eef7ee; } .sample[data-label=skip] { background: #f3f3f3; }
+.sample img { width: 84px; height: 84px; image-rendering: pixelated; display: block; margin: 0 auto; }
+.pager a, .pager span { margin-right: 8px; }
+`;

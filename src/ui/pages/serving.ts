@@ -1,0 +1,127 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { DEFAULT_MODEL_NAME } from '../../../tasks/registry/registry';
+import { directoryAt, fileAt, listUnder } from '../../../tasks/store';
+import { firstString, sendPage, sendProblem, type UiContext } from '../context';
+import { type Html, html, jsonBlock } from '../html';
+import { formatNumber, shortTime } from '../layout';
+import type { ChartSpec } from './charts';
+import { histogramQuantile, parsePrometheusText, type PromSample } from './prometheus-text';
+import { modelNames } from './registry';
+
+const modelName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+const reportName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.(json|html)$/;
+
+/** `<store>/monitoring/<model>/latest.json`, as the drift monitor writes it. */
+interface DriftSummary {
+  readonly time: string;
+  readonly model: string;
+  readonly version: number;
+  readonly drift: boolean;
+  readonly window?: Readonly<Record<string, unknown>>;
+  readonly tests: readonly { name: string; statistic: number; pValue?: number; threshold: number; drift: boolean }[];
+  readonly report?: string;
+  readonly html?: string;
+}
+
+async function readJson<T>(store: string, ...parts: string[]): Promise<T | undefined> {
+  const file = fileAt(store, ...parts);
+  if (!(await file.exists())) return undefined;
+  return file.readJson<T>();
+}
+
+/** Reads the server's /metrics; remembers the last scrape so a request rate can be shown. */
+function scraper(serverUrl: string) {
+  let previous: { at: number; requests: number } | undefined;
+  return async (): Promise<{ samples: PromSample[]; rate?: number; error?: string }> => {
+    try {
+      const res = await fetch(new URL('/metrics', serverUrl), { signal: AbortSignal.timeout(2000) });
+      if (!res.ok) return { samples: [], error: `${serverUrl}/metrics answered ${res.status}` };
+      const samples = parsePrometheusText(await res.text());
+      const requests = samples.filter((s) => /requests_total$/.test(s.name)).reduce((a, s) => a + s.value, 0);
+      const at = Date.now();
+      const rate = previous && at > previous.at ? ((requests - previous.requests) * 1000) / (at - previous.at) : undefined;
+      previous = { at, requests };
+      return { samples, ...(rate === undefined ? {} : { rate }) };
+    } catch (err) {
+      return { samples: [], error: `could not read ${serverUrl}/metrics: ${(err as Error).message}` };
+    }
+  };
+}
+
+function serverSection(ctx: UiContext, scraped: Awaited<ReturnType<ReturnType<typeof scraper>>> | undefined): Html {
+  if (!ctx.serverUrl || !scraped) return html`<p class="notice" id="no-server">No model server given: start the UI with <code>--server http://127.0.0.1:8080</code> to show the serving version, request rate and latency.</p>`;
+  if (scraped.error) return html`<p class="notice" id="server-error">${scraped.error}</p>`;
+  const s = scraped.samples;
+  const version = s.filter((x) => /version/.test(x.name) && x.value === 1);
+  const requests = s.filter((x) => /requests_total$/.test(x.name));
+  const histogram = s.filter((x) => /duration.*_bucket$|latency.*_bucket$/.test(x.name));
+  const buckets = new Map<number, number>();
+  for (const b of histogram) buckets.set(Number(b.labels.le === '+Inf' ? Infinity : b.labels.le), (buckets.get(Number(b.labels.le === '+Inf' ? Infinity : b.labels.le)) ?? 0) + b.value);
+  const list = [...buckets].map(([le, count]) => ({ le, count }));
+  const p50 = histogramQuantile(list, 0.5);
+  const p99 = histogramQuantile(list, 0.99);
+  return html`<table id="server-metrics"><tbody>
+<tr><th>server</th><td>${ctx.serverUrl}</td></tr>
+<tr><th>serving version</th><td id="serving-version">${version.map((v) => html`<code>${Object.entries(v.labels).map(([k, l]) => `${k}=${l}`).join(' ')}</code> `)}</td></tr>
+<tr><th>requests (total)</th><td class="num">${formatNumber(requests.reduce((a, r) => a + r.value, 0))}</td></tr>
+<tr><th>request rate</th><td class="num">${scraped.rate === undefined ? 'shown from the second visit on' : `${formatNumber(scraped.rate)} /s`}</td></tr>
+<tr><th>latency p50 / p99</th><td class="num">${p50 === undefined ? '-' : `${formatNumber(p50 * 1000)} ms`} / ${p99 === undefined ? '-' : `${formatNumber(p99 * 1000)} ms`}</td></tr>
+</tbody></table>
+<details><summary>requests by route and status</summary><table>${requests.map((r) => html`<tr><td>${Object.entries(r.labels).map(([k, l]) => `${k}=${l}`).join(' ')}</td><td class="num">${r.value}</td></tr>`)}</table></details>`;
+}
+
+async function driftSection(ctx: UiContext, model: string): Promise<{ body: Html; charts: ChartSpec[] }> {
+  const latest = await readJson<DriftSummary>(ctx.store, 'monitoring', model, 'latest.json').catch(() => undefined);
+  const files = await listUnder(directoryAt(ctx.store, 'monitoring', model, 'reports')).catch(() => [] as string[]);
+  const reports = files.filter((f) => reportName.test(f)).sort();
+  if (!latest) {
+    return { body: html`<p class="notice" id="no-drift">No drift report for ${model} yet: <code>monitoring/${model}/latest.json</code> is not in this store (flows/monitor.ts writes it).</p>`, charts: [] };
+  }
+  const history = (await Promise.all(reports.filter((f) => f.endsWith('.json')).slice(-60).map((f) => readJson<DriftSummary>(ctx.store, 'monitoring', model, 'reports', f).catch(() => undefined)))).filter(
+    (r): r is DriftSummary => r !== undefined && typeof r.time === 'string' && Array.isArray(r.tests),
+  );
+  const testNames = [...new Set(history.flatMap((r) => r.tests.map((t) => t.name)))];
+  const charts: ChartSpec[] =
+    history.length > 1
+      ? [{ title: 'p-value by check over time', xLabel: 'time', x: history.map((r) => Date.parse(r.time) / 1000), series: testNames.map((n) => ({ label: n, values: history.map((r) => r.tests.find((t) => t.name === n)?.pValue ?? null) })) }]
+      : [];
+  const body = html`<table id="drift-latest"><tbody>
+<tr><th>checked</th><td>${shortTime(latest.time)}</td></tr><tr><th>version</th><td>v${latest.version}</td></tr>
+<tr><th>drift</th><td id="drift-decision">${latest.drift ? html`<span class="status status-failed">drift</span>` : html`<span class="status status-ran">no drift</span>`}</td></tr>
+<tr><th>window</th><td><code>${JSON.stringify(latest.window ?? {})}</code></td></tr></tbody></table>
+<table id="drift-tests"><thead><tr><th>check</th><th>statistic</th><th>p-value</th><th>threshold</th><th>decision</th></tr></thead><tbody>
+${latest.tests.map((t) => html`<tr><td>${t.name}</td><td class="num">${formatNumber(t.statistic)}</td><td class="num">${formatNumber(t.pValue)}</td><td class="num">${formatNumber(t.threshold)}</td><td>${t.drift ? 'drift' : 'ok'}</td></tr>`)}
+</tbody></table>
+<h3>Reports</h3>${reports.length === 0 ? html`<p>No reports under monitoring/${model}/reports/.</p>` : html`<ul id="drift-reports">${reports.slice(-30).reverse().map((f) => html`<li><a href="/serving/${model}/reports/${f}">${f}</a></li>`)}</ul><p>The HTML reports hold the histograms of reference against current data.</p>`}`;
+  return { body, charts };
+}
+
+async function servingPage(ctx: UiContext, scrape: ReturnType<typeof scraper> | undefined, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const names = await modelNames(ctx.store).catch(() => [] as string[]);
+  const asked = firstString((request.query as Record<string, unknown>).model);
+  const model = asked && modelName.test(asked) ? asked : names.includes(DEFAULT_MODEL_NAME) || names.length === 0 ? DEFAULT_MODEL_NAME : names[0];
+  const [scraped, drift] = await Promise.all([scrape?.(), driftSection(ctx, model)]);
+  const body = html`<h1>Serving and drift</h1>
+<form method="get" action="/serving" class="filters"><label>model <select name="model">${[...new Set([model, ...names])].map((n) => html`<option${n === model ? html` selected` : ''}>${n}</option>`)}</select></label><button type="submit">Show</button></form>
+<h2>Model server</h2>${serverSection(ctx, scraped)}
+<h2>Drift of ${model}</h2>${drift.body}
+<div class="charts" id="charts"></div>${jsonBlock('chart-data', drift.charts.map((c) => ({ ...c, time: true })))}`;
+  return sendPage(ctx, request, reply, { title: 'Serving and drift', section: 'serving', body, scripts: ['uplot.js', 'app.js'], styles: ['uplot.css'] });
+}
+
+/** A drift report from the store: JSON as JSON, HTML sandboxed (no script runs, no access to this origin). */
+async function report(ctx: UiContext, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const { model, name } = request.params as { model: string; name: string };
+  if (!modelName.test(model) || !reportName.test(name)) return sendProblem(ctx, request, reply, 404, 'No such report', 'Not a model and report name.');
+  const file = fileAt(ctx.store, 'monitoring', model, 'reports', name);
+  if (!(await file.exists())) return sendProblem(ctx, request, reply, 404, 'No such report', `No report ${name} for ${model}.`);
+  const body = await file.readBytes();
+  if (name.endsWith('.json')) return reply.type('application/json; charset=utf-8').send(body);
+  return reply.header('content-security-policy', "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:").type('text/html; charset=utf-8').send(body);
+}
+
+export function registerServing(app: FastifyInstance, ctx: UiContext): void {
+  const scrape = ctx.serverUrl ? scraper(ctx.serverUrl) : undefined;
+  app.get('/serving', (request, reply) => servingPage(ctx, scrape, request, reply));
+  app.get('/serving/:model/reports/:name', (request, reply) => report(ctx, request, reply));
+}
