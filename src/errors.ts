@@ -145,7 +145,7 @@ export class StoreUnusableError extends UsageError {
   }
 }
 
-/** What went wrong talking to object storage; `StorageError.problem`. */
+/** What went wrong talking to a store's file system (S3, or a registered scheme's); `StorageError.problem`. */
 export type StorageProblem =
   | 'no-such-bucket'
   | 'no-such-key'
@@ -158,29 +158,34 @@ export type StorageProblem =
   | 'request-failed';
 
 /**
- * An S3 request failed for a reason other than "the object is absent": a
- * missing bucket, refused credentials, an unreachable endpoint. Names the
- * bucket and endpoint, never the credentials; `cause` keeps only the
- * service's error name and message.
+ * A storage request failed for a reason other than "the object is absent": a
+ * missing bucket, refused credentials, an unreachable endpoint. Thrown by the
+ * S3 file system and meant for any other (a `FileSystem` registered with
+ * `registerScheme` throws it too). Names the location and endpoint, never the
+ * credentials; `cause` keeps only the service's error name and message.
  */
 export class StorageError extends DagwrightError {
   override readonly retryable: boolean;
   readonly problem: StorageProblem;
-  /** The S3 operation, e.g. `HeadObject`. */
+  /** The backend's operation, e.g. `HeadObject`. */
   readonly operation: string;
-  readonly bucket: string;
+  /** What was accessed, as a URI (`s3://bucket/key`, `gs://...`). */
+  readonly uri: string | undefined;
+  /** The bucket (or the backend's equivalent: a GCS bucket, an Azure container), when there is one. */
+  readonly bucket: string | undefined;
   readonly key: string | undefined;
   /** Where the request went, e.g. `http://127.0.0.1:4568` or `https://s3.eu-west-1.amazonaws.com`. */
-  readonly endpoint: string;
+  readonly endpoint: string | undefined;
   /** HTTP status, when the server answered. */
   readonly status: number | undefined;
 
   constructor(details: {
     problem: StorageProblem;
     operation: string;
-    bucket: string;
+    uri?: string;
+    bucket?: string;
     key?: string;
-    endpoint: string;
+    endpoint?: string;
     status?: number;
     retryable: boolean;
     message: string;
@@ -189,6 +194,7 @@ export class StorageError extends DagwrightError {
     super(details.message, { cause: details.cause });
     this.problem = details.problem;
     this.operation = details.operation;
+    this.uri = details.uri;
     this.bucket = details.bucket;
     this.key = details.key;
     this.endpoint = details.endpoint;

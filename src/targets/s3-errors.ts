@@ -93,6 +93,7 @@ export async function toStorageError(err: unknown, context: RequestContext): Pro
   return new StorageError({
     problem,
     operation: context.operation,
+    uri,
     bucket: context.bucket,
     key: context.key,
     endpoint,
