@@ -1,26 +1,36 @@
-import { UsageError } from '../errors';
+import { type Command, type CommandIo, CommandExit, runCommand } from './command';
 import { pruneCommand } from './prune';
+import { registryCli } from './registry';
+import { runsCommand } from './runs';
 import { serveCommand } from './serve';
-import { runsCommand, type CommandIo } from './runs';
-
-interface Command {
-  readonly summary: string;
-  run(argv: readonly string[], io: CommandIo): Promise<number>;
-}
+import { uiCommand } from './ui';
 
 /**
- * The `dagwright` command's subcommands. Flows are not run from here: each
- * flow is its own script (see runFlow), which keeps its parameters typed.
+ * The `dagwright` command's subcommands, one entry each: a summary for
+ * `dagwright --help` and the function that runs it (argv after the name, io;
+ * returns the exit code). Store parsing (`commandStore`), option parsing,
+ * help and exit codes are shared through ./command.
  */
 const commands: Record<string, Command> = {
   runs: { summary: 'list recent runs and show one (run history in the store)', run: runsCommand },
-  prune: { summary: 'remove step containers that crashed or killed flows left behind (Docker)', run: pruneCommand },
+  prune: { summary: 'remove step containers and Swarm services that crashed or killed flows left behind', run: pruneCommand },
+  registry: { summary: 'the model registry: list, show, alias, tag versions', run: (argv, io) => registryCli(argv, io.out, io.err) },
   serve: { summary: 'serve a registry model over HTTP (Open Inference Protocol V2, MLflow), swapping when its alias moves', run: serveCommand },
+  ui: { summary: 'the web UI over a store: runs, experiments, registry, serving and drift, labelling', run: uiCommand },
 };
 
 function usage(): string {
   const rows = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
-  return ['usage: dagwright <command> [options]', '', 'commands:', ...rows, '', 'Run "dagwright <command> --help" for its options.', ''].join('\n');
+  return [
+    'usage: dagwright <command> [options]',
+    '',
+    'commands:',
+    ...rows,
+    '',
+    'Run "dagwright <command> --help" for its options. Flows are their own scripts: npx ts-node flows/<flow>.ts --help.',
+    'exit codes: 0 done, 1 something failed, 2 usage or configuration error',
+    '',
+  ].join('\n');
 }
 
 /** Runs the `dagwright` command line; returns the exit code (0 ok, 1 failed, 2 usage). */
@@ -28,19 +38,14 @@ export async function main(argv: readonly string[], io: CommandIo = { out: (text
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.out(usage());
-    return name === undefined ? 2 : 0;
+    return name === undefined ? CommandExit.usage : CommandExit.ok;
   }
-  const command = commands[name];
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!command) {
-    process.stderr.write(`error: unknown command "${name}".\n${usage()}`);
-    return 2;
+    (io.err ?? ((text: string) => process.stderr.write(text)))(`error: unknown command "${name}".\n${usage()}`);
+    return CommandExit.usage;
   }
-  try {
-    return await command.run(rest, io);
-  } catch (err) {
-    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
-    return err instanceof UsageError ? 2 : 1;
-  }
+  return runCommand(command, rest, io);
 }
 
 if (require.main === module) {

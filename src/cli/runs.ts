@@ -1,26 +1,21 @@
-import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { UsageError } from '../errors';
 import { RunHistory } from '../history/run-history';
 import { effectiveStatus, type RunRecord, type ShownRunStatus, type TaskHistory } from '../history/run-record';
 import type { TaskStatus } from '../scheduler';
+import { type CommandIo, commandStore, parseCommandArgs, storeOption } from './command';
+import { runsCompareCommand } from './runs-compare';
 
 export const runsUsage = `usage:
   dagwright runs list [--store <folder>] [--limit <n>] [--json]   recent runs, newest first (default limit 20)
   dagwright runs show <runId | latest> [--store <folder>] [--json] one run: its summary and its failures
+  dagwright runs compare <runId> <runId> ...                      tracked params and metrics side by side
+  dagwright runs search "<MLflow filter>"                         runs matching e.g. "metrics.test_accuracy > 0.98"
 
 --store defaults to ./data, as for flow scripts. A run still marked running whose
 process is gone (dead pid on this host, or no update for 10 minutes) shows as "unfinished".
 `;
 
-export interface CommandIo {
-  out: (text: string) => void;
-}
-
-function storeOf(store: string | undefined): string {
-  const given = store ?? './data';
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(given) ? given.replace(/\/+$/, '') : resolve(given);
-}
+export type { CommandIo };
 
 function seconds(ms: number | undefined): string {
   if (ms === undefined) return '-';
@@ -111,27 +106,19 @@ export function formatRun(record: RunRecord, now = Date.now(), perStatus = 20): 
 /** `dagwright runs ...`; returns the exit code. */
 export async function runsCommand(argv: readonly string[], io: CommandIo): Promise<number> {
   const [sub, ...rest] = argv;
+  if (sub === 'compare' || sub === 'search') return runsCompareCommand(sub, rest, io);
   if (sub === undefined || sub === 'help' || sub === '--help' || sub === '-h') {
     io.out(runsUsage);
     return sub === undefined ? 2 : 0;
   }
-  let values: { store?: string; limit?: string; json?: boolean; help?: boolean };
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: rest,
-      options: { store: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-      allowPositionals: true,
-      strict: true,
-    }));
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}.\n${runsUsage}`);
-  }
+  const parsed = parseCommandArgs(rest, { ...storeOption, limit: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, runsUsage);
+  const values = parsed.values as { store?: string; limit?: string; json?: boolean; help?: boolean };
+  const positionals = parsed.positionals;
   if (values.help) {
     io.out(runsUsage);
     return 0;
   }
-  const history = RunHistory.forStore(storeOf(values.store));
+  const history = RunHistory.forStore(commandStore(values.store).uri);
   const now = Date.now();
   if (sub === 'list') {
     if (positionals.length > 0) throw new UsageError(`runs list takes no arguments, got "${positionals.join(' ')}".`);
