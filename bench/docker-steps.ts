@@ -10,7 +10,7 @@
  * in a container (with --run-task).
  */
 import { availableParallelism } from 'node:os';
-import { type AnyTask, ContainerTask, createLogger, DockerExecutor, noTracking, param, run, runFlow, Task, type TaskContext } from '../src';
+import { type AnyTask, ContainerTask, createLogger, DockerExecutor, param, taskContext, run, runFlow, Task, type TaskContext } from '../src';
 import { createDockerClient, defaultRunnerImage, pingDocker } from '../src/executors/docker';
 
 /** A step that does nothing: what the TypeScript start-up measurement runs. */
@@ -105,7 +105,7 @@ async function main(): Promise<void> {
   const parallel8 = median(parMs);
 
   // Start-up: a TypeScript task's container (the flow entry loading the project) beside `node -e 0`, through the executor.
-  const ctx = (id: string): TaskContext => ({ runId: 'bench', taskId: id, attempt: 1, signal: new AbortController().signal, logger: silent, tracking: noTracking, progress: () => {} });
+  const ctx = (id: string): TaskContext => taskContext({ runId: 'bench', taskId: id, attempt: 1, signal: new AbortController().signal, logger: silent });
   const tsMs: number[] = [];
   const nodeMs: number[] = [];
   progress('start-up');

@@ -82,11 +82,70 @@ export class CancelledError extends DagwrightError {
   }
 }
 
-/** A run() failed; wraps the task's own error with its id and attempt. */
+/**
+ * A run() failed; wraps the task's own error with its id. Retryable unless
+ * the task's error says otherwise with a `retryable: false` property (any
+ * error class can opt out that way).
+ */
 export class TaskFailedError extends DagwrightError {
-  override readonly retryable = true;
+  override readonly retryable: boolean;
   constructor(readonly taskId: string, cause: unknown) {
     super(`${taskId}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.retryable = errorRetryable(cause);
+  }
+}
+
+/** What an error says about another attempt: its own `retryable` property when it has one, else true. */
+export function errorRetryable(err: unknown): boolean {
+  const flag = typeof err === 'object' && err !== null ? (err as { retryable?: unknown }).retryable : undefined;
+  return typeof flag === 'boolean' ? flag : true;
+}
+
+/** A task's `requires()` or `output()` threw: that task fails and its dependents are blocked. */
+export class TaskMethodError extends DagwrightError {
+  constructor(
+    readonly taskId: string,
+    readonly method: 'requires()' | 'output()',
+    cause: unknown,
+  ) {
+    super(`${taskId}: ${method} threw: ${cause instanceof Error ? cause.message : String(cause)}. Fix ${method} of this task.`, { cause });
+  }
+}
+
+/** Just before a task started, a requirement's outputs were gone (removed after planning). */
+export class UnfulfilledRequirementError extends DagwrightError {
+  constructor(
+    readonly taskId: string,
+    readonly requirementId: string,
+    readonly missing: readonly string[],
+  ) {
+    super(
+      `${taskId}: unfulfilled requirement ${requirementId}: missing ${missing.join(', ')}. ` +
+        'Something removed it after planning; run the flow again to rebuild it.',
+    );
+  }
+}
+
+/** An `ExternalTask`'s outputs are missing: data this flow does not produce is not there (yet). */
+export class MissingExternalDataError extends DagwrightError {
+  constructor(
+    readonly taskId: string,
+    readonly missing: readonly string[],
+  ) {
+    super(
+      `missing external data: ${taskId} (made outside this flow) lacks ${missing.join(', ') || 'its outputs (complete() returned false)'}. ` +
+        'Provide it, then run the flow again.',
+    );
+  }
+}
+
+/** Planning reached more tasks than `maxTasks`: most often a requires() chain that never reaches a complete task. */
+export class GraphTooLargeError extends DagwrightError {
+  constructor(readonly maxTasks: number, readonly lastTaskId: string) {
+    super(
+      `the task graph passed ${maxTasks} tasks (the last added: ${lastTaskId}). A requires() chain probably never ends ` +
+        '(no complete task stops it, or --rerun forces every instance); bound it, or raise maxTasks.',
+    );
   }
 }
 

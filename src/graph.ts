@@ -5,7 +5,9 @@ import type { AnyTask } from './task';
 /**
  * The DAG of tasks reachable from the roots, keyed by task id. An edge runs
  * from a dependency to the task that requires it (the direction data flows).
- * Building it calls each task's `requires()` once and does no I/O.
+ * `build()` expands every reachable task at once (calling each `requires()`
+ * once, no I/O); the planner starts from `fromRoots()` and adds only the
+ * tasks it expands (see plan.ts), so a chain back to a complete task ends.
  */
 export class TaskGraph {
   private constructor(
@@ -37,6 +39,38 @@ export class TaskGraph {
     const result = new TaskGraph(graph, uniqueRoots);
     result.assertAcyclic();
     return result;
+  }
+
+  /** Only the roots: the planner adds what it expands with `add()` and `addEdge()`. */
+  static fromRoots(roots: readonly AnyTask[]): TaskGraph {
+    const graph = new Graph({ directed: true });
+    const uniqueRoots: AnyTask[] = [];
+    for (const root of roots) {
+      if (graph.hasNode(root.id)) continue;
+      graph.setNode(root.id, root);
+      uniqueRoots.push(root);
+    }
+    return new TaskGraph(graph, uniqueRoots);
+  }
+
+  /** Adds `task` unless a task with its id is there; returns the task the graph holds under that id. */
+  add(task: AnyTask): AnyTask {
+    const held = this.graph.node(task.id) as AnyTask | undefined;
+    if (held) return held;
+    this.graph.setNode(task.id, task);
+    this.topologicalOrder = undefined;
+    return task;
+  }
+
+  /** `id` requires `dependencyId`. */
+  addEdge(dependencyId: string, id: string): void {
+    this.graph.setEdge(dependencyId, id);
+    this.topologicalOrder = undefined;
+  }
+
+  removeEdge(dependencyId: string, id: string): void {
+    this.graph.removeEdge(dependencyId, id);
+    this.topologicalOrder = undefined;
   }
 
   get size(): number {
@@ -85,7 +119,8 @@ export class TaskGraph {
     return `${lines.join('\n')}\n`;
   }
 
-  private assertAcyclic(): void {
+  /** Throws a `CycleError` listing one cycle's task ids in `requires()` order. */
+  assertAcyclic(): void {
     try {
       this.order();
       return;

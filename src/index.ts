@@ -1,6 +1,11 @@
 // The task model.
-export { Task, WrapperTask } from './task';
-export type { AnyTask, TaskContext, TaskResources, TaskMount, TaskClass, Requirements, Outputs, InputOf } from './task';
+export { Task, WrapperTask, ExternalTask } from './task';
+export { taskContext } from './task-context';
+export type { TaskContextBase } from './task-context';
+export { RequirementsPending } from './dynamic-requirements';
+export { retry } from './retry-policy';
+export type { RetryPolicy } from './retry-policy';
+export type { TaskOutcome, AnyTask, TaskContext, TaskResources, TaskMount, TaskClass, Requirements, Outputs, InputOf } from './task';
 export { param, Param } from './params';
 export type { ParamOptions, ParamSpecs, ParamsOf, ParamValue, ValuesOf } from './params';
 export { noTracking } from './tracking/tracking';

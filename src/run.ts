@@ -1,12 +1,12 @@
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
+import { UsageError } from './errors';
 import type { Executor } from './executor';
 import { InProcessExecutor } from './executors/in-process';
-import { TaskGraph } from './graph';
 import { createLogger } from './logger';
-import { planRun } from './plan';
+import { type Planner, planRun } from './plan';
 import { newRunId } from './run-id';
-import { executePlan, type SchedulerEvent, type TaskRecord } from './scheduler';
+import { executePlan, type SchedulerEvent, type TaskRecord } from './scheduler/index';
 import type { AnyTask } from './task';
 import type { Tracking } from './tracking/tracking';
 
@@ -24,7 +24,19 @@ export interface RunOptions {
   onEvent?: (event: SchedulerEvent) => void;
   /** Experiment tracking for each attempt (`ctx.tracking`); default: none (`noTracking`). */
   tracking?: (taskId: string, attempt: number) => Tracking;
+  /** Capacities of named concurrency pools tasks declare in `pools` (`{ gpu: 1, db: 2 }`); a pool without one is unlimited. */
+  pools?: Readonly<Record<string, number>>;
+  /** At most this many tasks of a family at once (`{ TrainModel: 1 }`), whatever `workers` says. */
+  familyLimits?: Readonly<Record<string, number>>;
+  /** Run these again even if complete, with everything downstream: family names, task ids, or a predicate. */
+  rerun?: readonly string[] | ((task: AnyTask) => boolean);
+  /** Refuse to plan more tasks than this (an endless requires() chain); default 1,000,000. */
+  maxTasks?: number;
 }
+
+const knownOptions = new Set<string>([
+  'executor', 'workers', 'checkConcurrency', 'logger', 'runId', 'signal', 'onEvent', 'tracking', 'pools', 'familyLimits', 'rerun', 'maxTasks',
+]);
 
 export interface RunSummary {
   readonly runId: string;
@@ -36,21 +48,42 @@ export interface RunSummary {
   readonly tasks: readonly TaskRecord[];
 }
 
+/** `rerun` as a predicate: a name matches a task's family or its id. */
+export function rerunMatcher(rerun: RunOptions['rerun']): ((task: AnyTask) => boolean) | undefined {
+  if (rerun === undefined) return undefined;
+  if (typeof rerun === 'function') return rerun;
+  const names = new Set(rerun);
+  return names.size === 0 ? undefined : (task) => names.has(task.family) || names.has(task.id);
+}
+
+function checkOptions(options: RunOptions): void {
+  const unknown = Object.keys(options).filter((k) => !knownOptions.has(k));
+  if (unknown.length > 0) {
+    throw new UsageError(`run(): unknown option(s) ${unknown.join(', ')}; known: ${[...knownOptions].join(', ')}.`);
+  }
+}
+
 /**
- * Resolves the DAG from `roots`, skips what is complete and runs the rest.
- * Never throws for a task's failure: the summary says what failed. Throws
- * for a broken graph (a cycle, a bad requires()) before anything runs.
+ * Resolves the DAG from `roots` lazily (only incomplete tasks' requirements
+ * are expanded), skips what is complete and runs the rest. Never throws for
+ * a task's failure: the summary says what failed. Throws for a broken graph
+ * (a cycle, a requires() returning a non-task) or an unknown option before
+ * anything runs.
  */
 export async function run(roots: AnyTask | readonly AnyTask[], options: RunOptions = {}): Promise<RunSummary> {
+  checkOptions(options);
   const started = performance.now();
   const runId = options.runId ?? newRunId();
   const logger = (options.logger ?? createLogger()).child({ runId });
   const signal = options.signal ?? new AbortController().signal;
   const executor = options.executor ?? new InProcessExecutor();
-  const graph = TaskGraph.build(Array.isArray(roots) ? roots : [roots as AnyTask]);
-  const plan = await planRun(graph, options.checkConcurrency ?? 64);
+  const plan = await planRun(Array.isArray(roots) ? roots : [roots as AnyTask], {
+    concurrency: options.checkConcurrency ?? 64,
+    rerun: rerunMatcher(options.rerun),
+    maxTasks: options.maxTasks,
+  });
   logger.info(
-    { tasks: graph.size, complete: plan.complete.size, toRun: plan.toRun.length, executor: executor.name },
+    { tasks: plan.graph.size, complete: plan.complete.size, toRun: plan.toRun.length, executor: executor.name },
     plan.toRun.length === 0 ? 'everything is complete; nothing to run' : `running ${plan.toRun.length} task(s)`,
   );
   const records = await executePlan(plan, {
@@ -61,16 +94,19 @@ export async function run(roots: AnyTask | readonly AnyTask[], options: RunOptio
     signal,
     onEvent: options.onEvent,
     tracking: options.tracking,
+    pools: options.pools,
+    familyLimits: options.familyLimits,
   });
-  const completeRecords: TaskRecord[] = [...plan.complete].map((id) => ({
-    id,
-    family: graph.task(id).family,
-    status: 'complete',
-    attempts: 0,
-    durationMs: 0,
-  }));
+  return summarize(plan, records, runId, signal, started);
+}
+
+function summarize(plan: Planner, records: readonly TaskRecord[], runId: string, signal: AbortSignal, started: number): RunSummary {
+  const tried = new Set(records.map((r) => r.id));
+  const completeRecords: TaskRecord[] = [...plan.complete]
+    .filter((id) => !tried.has(id))
+    .map((id) => ({ id, family: plan.graph.task(id).family, status: 'complete', attempts: 0, durationMs: 0 }));
   const statusOf = new Map(records.map((r) => [r.id, r.status]));
-  const ok = graph.roots.every((root) => plan.complete.has(root.id) || statusOf.get(root.id) === 'ran');
+  const ok = plan.graph.roots.every((root) => plan.complete.has(root.id) || statusOf.get(root.id) === 'ran');
   return {
     runId,
     ok,

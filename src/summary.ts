@@ -1,9 +1,10 @@
 import type { RunSummary } from './run';
-import type { TaskRecord, TaskStatus } from './scheduler';
+import type { TaskRecord, TaskStatus } from './scheduler/index';
 
-const order: readonly TaskStatus[] = ['failed', 'blocked', 'cancelled', 'ran', 'complete'];
+const order: readonly TaskStatus[] = ['failed', 'missing', 'blocked', 'cancelled', 'ran', 'complete'];
 const headings: Record<TaskStatus, string> = {
   failed: 'failed',
+  missing: 'missing external data',
   blocked: 'blocked by a failure',
   cancelled: 'cancelled',
   ran: 'ran',
@@ -18,6 +19,8 @@ function line(record: TaskRecord): string {
   switch (record.status) {
     case 'failed':
       return `${record.id} after ${record.attempts} attempt(s), ${seconds(record.durationMs)}: ${record.error}`;
+    case 'missing':
+      return `${record.error}`;
     case 'blocked':
       return `${record.id} (requires ${record.blockedBy})`;
     case 'ran':
@@ -29,7 +32,7 @@ function line(record: TaskRecord): string {
 
 /** Counts per status, e.g. "3 ran, 1 already complete, 1 failed". */
 export function countStatuses(summary: RunSummary): Record<TaskStatus, number> {
-  const counts: Record<TaskStatus, number> = { ran: 0, complete: 0, failed: 0, blocked: 0, cancelled: 0 };
+  const counts: Record<TaskStatus, number> = { ran: 0, complete: 0, failed: 0, blocked: 0, cancelled: 0, missing: 0 };
   for (const t of summary.tasks) counts[t.status]++;
   return counts;
 }

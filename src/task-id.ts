@@ -9,6 +9,9 @@ export function significantParams(specs: ParamSpecs, values: Record<string, Para
     .map((name) => [name, values[name]]);
 }
 
+/** Scalars as themselves, lists and objects as JSON. */
+const summaryText = (value: ParamValue): string => (typeof value === 'object' ? JSON.stringify(value) : String(value));
+
 /**
  * `Family_summary_hash`: the summary is the first few parameter values, for
  * people; the hash covers every significant parameter and the task version,
@@ -23,7 +26,7 @@ export function taskId(family: string, specs: ParamSpecs, values: Record<string,
   const summary = Object.keys(specs)
     .filter((name) => specs[name].significant)
     .slice(0, 3)
-    .map((name) => String(values[name]).replace(/[^A-Za-z0-9.-]+/g, '_').slice(0, 16))
+    .map((name) => summaryText(values[name]).replace(/[^A-Za-z0-9.-]+/g, '_').slice(0, 16))
     .join('_');
   return summary ? `${family}_${summary}_${hash}` : `${family}_${hash}`;
 }

@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
-import { describeValue, InvalidOutputError, InvalidRequirementError } from './errors';
+import { describeValue, InvalidOutputError, InvalidRequirementError, MissingExternalDataError } from './errors';
 import { type ParamSpecs, type ParamValue, resolveParams } from './params';
 import { isTarget, type Target } from './targets/target';
+import type { RetryPolicy } from './retry-policy';
+import { rememberTaskClass } from './task-classes';
 import { taskId } from './task-id';
 import type { Tracking } from './tracking/tracking';
 
@@ -24,6 +26,26 @@ export interface TaskContext {
    * you like.
    */
   progress(done: number, total: number, note?: string): void;
+  /**
+   * Dynamic requirements: tasks this one found it needs while running. When
+   * they are all complete it returns their outputs (in the shape given, like
+   * `input()`). Otherwise the attempt is suspended: its worker slot is freed,
+   * the scheduler runs them (through the same executor) and then starts this
+   * task's `run()` again from the top, where the same call returns at once.
+   * Keep the work before the call cheap, and do not catch what it throws.
+   */
+  require<R extends Requirements>(tasks: R): Promise<InputOf<R>>;
+  /** For a task with `runsAfterFailedRequirements`: the ids of its requirements that failed, were blocked or are missing. */
+  readonly failedRequirements: readonly string[];
+  /** True when the run was told to run this task again (`--rerun`), so complete outputs do not mean "skip it". */
+  readonly rerun?: boolean;
+}
+
+/** How a task ended, for its `onSuccess` / `onFailure` hooks. */
+export interface TaskOutcome {
+  readonly taskId: string;
+  readonly attempts: number;
+  readonly durationMs: number;
 }
 
 /** What a task needs from the machine that runs it; executors map these to their own settings. */
@@ -77,7 +99,7 @@ export interface TaskClass<T extends AnyTask = AnyTask> {
   readonly family?: string;
 }
 
-function flatten<T>(value: T | readonly T[] | Readonly<Record<string, T>> | undefined | null): unknown[] {
+export function flatten<T>(value: T | readonly T[] | Readonly<Record<string, T>> | undefined | null): unknown[] {
   if (value === undefined || value === null) return [];
   if (Array.isArray(value)) return value;
   if (value instanceof Task || isTarget(value)) return [value];
@@ -109,12 +131,26 @@ export abstract class Task<P extends object = object> {
   declare readonly timeoutMs?: number;
   /** What the step needs when an executor runs it elsewhere; default {}. */
   declare readonly resources?: TaskResources;
+  /** Among tasks ready at once, higher runs first; ties keep a stable order; default 0. */
+  declare readonly priority?: number;
+  /** Units of named concurrency pools this task holds while it runs (`{ gpu: 1 }`); capacities come from the run (`pools`, `--pool gpu=1`). */
+  declare readonly pools?: Readonly<Record<string, number>>;
+  /** When and how often to retry, as data; overrides `retries` / `retryDelayMs`. */
+  declare readonly retryPolicy?: RetryPolicy;
+  /** Runs once its requirements finished, whatever their outcome (a report, a clean-up); `ctx.failedRequirements` says which failed. */
+  declare readonly runsAfterFailedRequirements?: boolean;
+
+  /** Called once when the task succeeded in this run (not after each attempt); its errors are logged, never fail the task. */
+  onSuccess?(outcome: TaskOutcome): void | Promise<void>;
+  /** Called once when the task failed for good (after the last retry); its errors are logged. */
+  onFailure?(error: Error, outcome: TaskOutcome): void | Promise<void>;
 
   private cachedId: string | undefined;
 
   constructor(...[params]: {} extends P ? [params?: P] : [params: P]) {
     const cls = this.constructor as TaskClass;
     this.params = resolveParams(this.family, cls.params, (params ?? {}) as Record<string, unknown>) as Required<P>;
+    rememberTaskClass(cls, this.family);
   }
 
   get family(): string {
@@ -145,11 +181,7 @@ export abstract class Task<P extends object = object> {
 
   /** The outputs of `requires()`, in the same shape. */
   input(): InputOf<ReturnType<this['requires']>> {
-    const required = this.requires();
-    const outputOf = (t: AnyTask) => t.output();
-    if (required instanceof Task) return outputOf(required) as never;
-    if (Array.isArray(required)) return required.map(outputOf) as never;
-    return Object.fromEntries(Object.entries(required).map(([k, t]) => [k, outputOf(t as AnyTask)])) as never;
+    return outputsOf(this.requires()) as never;
   }
 
   /** True when every output exists. A task with no outputs is never complete unless it overrides this. */
@@ -187,6 +219,29 @@ export abstract class Task<P extends object = object> {
 
   toString(): string {
     return this.id;
+  }
+}
+
+/** Requirements replaced by their outputs, in the same shape (what `input()` and `ctx.require()` return). */
+export function outputsOf<R extends Requirements>(required: R): InputOf<R> {
+  const outputOf = (t: AnyTask) => t.output();
+  if (required instanceof Task) return outputOf(required) as never;
+  if (Array.isArray(required)) return required.map(outputOf) as never;
+  return Object.fromEntries(Object.entries(required).map(([k, t]) => [k, outputOf(t as AnyTask)])) as never;
+}
+
+/**
+ * Data made outside the flow (a daily export, a file a person drops): never
+ * run, only checked. When its outputs are missing the run reports "missing
+ * external data", blocks what needs it, and a flow script exits with 66.
+ */
+export abstract class ExternalTask<P extends object = object> extends Task<P> {
+  override requires(): Requirements {
+    return [];
+  }
+
+  async run(): Promise<void> {
+    throw new MissingExternalDataError(this.id, []);
   }
 }
 

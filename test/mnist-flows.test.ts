@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, noTracking, run, type RunSummary, runFlow, S3Target } from '../src';
+import { createLogger, taskContext, run, type RunSummary, runFlow, S3Target } from '../src';
 import { registerFlow } from '../flows/register';
 import { trainFlow } from '../flows/train';
 import { EvaluateModel, type EvaluationRecord } from '../tasks/mnist/evaluate-task';
@@ -159,7 +159,7 @@ describe('MNIST flows on a local store', { timeout: 600_000 }, () => {
   it('does not create a second version when the same trained model is registered again', async () => {
     const task = new RegisterModel({ ...modelA, store });
     expect(await task.complete()).toBe(true);
-    await task.run({ runId: 'again', taskId: task.id, attempt: 1, signal: new AbortController().signal, logger: quiet, tracking: noTracking, progress: () => {} });
+    await task.run(taskContext({ runId: 'again', taskId: task.id, attempt: 1, signal: new AbortController().signal, logger: quiet }));
     expect((await registry().versions()).map((v) => v.version)).toEqual([1, 2, 3]);
     expect((await registry().resolve('champion')).version).toBe(2);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger, LocalTarget, param, S3Target, SwarmExecutor, SwarmLocalStoreError, SwarmLocalTargetsError, Task, TaskGraph, type TaskContext, noTracking } from '../src';
+import { createLogger, LocalTarget, param, S3Target, SwarmExecutor, SwarmLocalStoreError, SwarmLocalTargetsError, Task, TaskGraph, type TaskContext, taskContext } from '../src';
 import { Labels as DockerLabels } from '../src/executors/docker';
 import { assertRunnableOnSwarm, modeForEngine, pathInImage, serviceName, serviceOptions, type ServiceStepSpec } from '../src/executors/swarm';
 import { FrameParser } from '../src/executors/swarm/service-logs';
@@ -162,14 +162,14 @@ describe('refusing what Swarm nodes cannot run', () => {
     const calls: string[] = [];
     const docker = new Proxy({}, { get: (_t, key) => () => calls.push(String(key)) }) as never;
     const executor = new SwarmExecutor({ docker, invocation: { entry: '/x/flow.ts', args: [] }, projectRoot: '/x' });
-    const ctx: TaskContext = { runId: 'r', taskId: 't', attempt: 1, signal: new AbortController().signal, logger: createLogger({ level: 'silent' }), tracking: noTracking, progress: () => {} };
+    const ctx: TaskContext = taskContext({ runId: 'r', taskId: 't', attempt: 1, signal: new AbortController().signal, logger: createLogger({ level: 'silent' }) });
     await expect(executor.execute(new LocalStep({ n: 3 }), ctx)).rejects.toThrow(SwarmLocalTargetsError);
     expect(calls).toEqual([]);
   });
 });
 
 describe('the step spec', () => {
-  const ctx: TaskContext = { runId: 'run-1', taskId: 't', attempt: 2, signal: new AbortController().signal, logger: createLogger({ level: 'silent' }), tracking: noTracking, progress: () => {} };
+  const ctx: TaskContext = taskContext({ runId: 'run-1', taskId: 't', attempt: 2, signal: new AbortController().signal, logger: createLogger({ level: 'silent' }) });
 
   class Heavy extends Task {
     override readonly resources = { cpus: 2, memoryMb: 1024, placement: ['node.labels.big==yes'], env: { MODE: 'fast' } };

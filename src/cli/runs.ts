@@ -32,9 +32,10 @@ function paramText(params: RunRecord['params']): string {
     .join(' ');
 }
 
-const taskOrder: readonly (TaskStatus | 'running')[] = ['failed', 'blocked', 'cancelled', 'running', 'ran', 'complete'];
+const taskOrder: readonly (TaskStatus | 'running')[] = ['failed', 'missing', 'blocked', 'cancelled', 'running', 'ran', 'complete'];
 const taskHeadings: Record<TaskStatus | 'running', string> = {
   failed: 'failed',
+  missing: 'missing external data',
   blocked: 'blocked by a failure',
   cancelled: 'cancelled',
   running: 'running',

@@ -3,6 +3,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DagwrightError, UsageError } from '../errors';
 import { type LogLevel, logLevels } from '../logger';
 import { type ParamSpecs, type ParamValue, toFlagName } from '../params';
+import { encodeParamArgs, normalizeArgs, type OptionShape, secretEnvName } from './param-args';
 import type { FlowDefinition } from './flow';
 import { checkSchedule } from './schedule';
 import { checkStore } from '../targets/uri';
@@ -26,6 +27,12 @@ export interface StandardOptions {
   schedule: string | undefined;
   /** Internal: run only this task, once, in this process (how container steps start). */
   runTask: string | undefined;
+  /** Families or task ids to run again even if complete, with everything downstream. */
+  rerun: string[];
+  /** Capacities of named concurrency pools (`--pool gpu=1`). */
+  pool: Record<string, number>;
+  /** At most this many tasks of a family at once (`--family-limit Train=1`). */
+  familyLimit: Record<string, number>;
 }
 
 export interface ParsedArgs {
@@ -39,6 +46,10 @@ interface StandardOption {
   help: string;
   default?: string;
   hidden?: boolean;
+  /** May be given several times. */
+  multiple?: boolean;
+  /** What the value must be, for "lacks a value" errors; default: the help text. */
+  expects?: string;
 }
 
 const standard: Record<keyof StandardOptions, StandardOption> = {
@@ -59,19 +70,69 @@ const standard: Record<keyof StandardOptions, StandardOption> = {
     type: 'string',
     help: 'stay in the foreground and run on this cron schedule, e.g. "*/30 * * * *" (6 fields: seconds first)',
   },
+  rerun: {
+    flag: 'rerun',
+    type: 'string',
+    multiple: true,
+    help: 'run this family or task id again even if complete, and everything downstream of it (repeatable)',
+    expects: 'a task family or task id',
+  },
+  pool: {
+    flag: 'pool',
+    type: 'string',
+    multiple: true,
+    help: 'capacity of a concurrency pool tasks declare in `pools`, e.g. gpu=1 (repeatable)',
+    expects: 'NAME=N with N an integer >= 1',
+  },
+  familyLimit: {
+    flag: 'family-limit',
+    type: 'string',
+    multiple: true,
+    help: 'at most N tasks of a family at once, e.g. TrainModel=1 (repeatable)',
+    expects: 'FAMILY=N with N an integer >= 1',
+  },
   help: { flag: 'help', type: 'boolean', help: 'show this help' },
   runTask: { flag: 'run-task', type: 'string', help: 'run one task by id', hidden: true },
 };
 
-function parseConfig(specs: ParamSpecs): ParseArgsConfig['options'] {
+function parseConfig(specs: ParamSpecs): { options: NonNullable<ParseArgsConfig['options']>; shapes: Record<string, OptionShape> } {
   const options: NonNullable<ParseArgsConfig['options']> = {};
-  for (const opt of Object.values(standard)) options[opt.flag] = { type: opt.type };
+  const shapes: Record<string, OptionShape> = {};
+  for (const opt of Object.values(standard)) {
+    options[opt.flag] = { type: opt.type, ...(opt.multiple ? { multiple: true } : {}) };
+    shapes[opt.flag] = { type: opt.type, expects: opt.expects ?? opt.help };
+  }
   for (const [name, spec] of Object.entries(specs)) {
     const flag = toFlagName(name);
     if (flag in options) throw new UsageError(`flow parameter "${name}" clashes with the standard option --${flag}; rename it.`);
     options[flag] = { type: spec.isFlag ? 'boolean' : 'string' };
+    shapes[flag] = { type: spec.isFlag ? 'boolean' : 'string', expects: spec.syntax };
   }
-  return options;
+  return { options, shapes };
+}
+
+/** `--pool gpu=1 --pool db=2` as `{ gpu: 1, db: 2 }`. */
+function namedCounts(flag: string, given: unknown): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const item of (given as string[] | undefined) ?? []) {
+    const m = /^([^=\s]+)=(\d+)$/.exec(item);
+    if (!m || Number(m[2]) < 1) throw new UsageError(`--${flag} got "${item}"; expected NAME=N with N an integer >= 1, e.g. --${flag} gpu=1.`);
+    out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
+/** A flow parameter's value: the option, else (for a secret) its environment variable, else the default. */
+function paramValue(family: string, name: string, spec: ParamSpecs[string], given: string | boolean | undefined, env: NodeJS.ProcessEnv): ParamValue {
+  const fromEnv = spec.secret && given === undefined ? env[secretEnvName(name)] : undefined;
+  const value = given ?? fromEnv;
+  try {
+    if (value === undefined) return spec.resolve(family, name, undefined);
+    return typeof value === 'boolean' ? spec.resolve(family, name, value) : spec.parse(family, name, value);
+  } catch (err) {
+    const fix = `Pass --${toFlagName(name)} <${spec.syntax}>${spec.secret ? ` (or set ${secretEnvName(name)})` : ''}.`;
+    throw new UsageError(`${(err as DagwrightError).message} ${fix}`, { cause: err });
+  }
 }
 
 function positiveInt(flag: string, text: string): number {
@@ -87,11 +148,13 @@ function checkedStore(store: string): string {
 }
 
 /** Parses a flow script's command line: its own parameters and the standard options. */
-export function parseFlowArgs(flow: FlowDefinition, argv: readonly string[]): ParsedArgs {
-  let values: Record<string, string | boolean | undefined>;
+export function parseFlowArgs(flow: FlowDefinition, argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ParsedArgs {
+  let values: Record<string, string | boolean | string[] | undefined>;
+  const { options: config, shapes } = parseConfig(flow.params);
+  const args = normalizeArgs(argv, shapes);
   try {
-    ({ values } = parseArgs({ args: [...argv], options: parseConfig(flow.params), strict: true, allowPositionals: false, allowNegative: true }) as {
-      values: Record<string, string | boolean | undefined>;
+    ({ values } = parseArgs({ args, options: config, strict: true, allowPositionals: false, allowNegative: true }) as {
+      values: Record<string, string | boolean | string[] | undefined>;
     });
   } catch (err) {
     throw new UsageError(`${(err as Error).message}. Run with --help to list the options.`);
@@ -116,32 +179,23 @@ export function parseFlowArgs(flow: FlowDefinition, argv: readonly string[]): Pa
     wait: values.wait === true,
     schedule: values.schedule as string | undefined,
     runTask: values['run-task'] as string | undefined,
+    rerun: (values.rerun as string[] | undefined) ?? [],
+    pool: namedCounts('pool', values.pool),
+    familyLimit: namedCounts('family-limit', values['family-limit']),
   };
   if (options.schedule !== undefined) checkSchedule(options.schedule);
   const params: Record<string, ParamValue> = {};
   if (options.help) return { params, options };
   const family = `flow ${flow.name ?? ''}`.trim();
   for (const [name, spec] of Object.entries(flow.params)) {
-    const given = values[toFlagName(name)];
-    try {
-      params[name] =
-        given === undefined ? spec.resolve(family, name, undefined) : typeof given === 'boolean' ? spec.resolve(family, name, given) : spec.parse(family, name, given);
-    } catch (err) {
-      const fix = `Pass --${toFlagName(name)} <${spec.expected}>.`;
-      throw new UsageError(`${(err as DagwrightError).message} ${fix}`, { cause: err });
-    }
+    params[name] = paramValue(family, name, spec, values[toFlagName(name)] as string | boolean | undefined, env);
   }
   return { params, options };
 }
 
-/** Turns parameter values back into command-line arguments (for a step re-run elsewhere). */
+/** Turns parameter values back into command-line arguments (for a step re-run elsewhere); secrets are left out (see `encodeParamArgs`). */
 export function paramsToArgs(specs: ParamSpecs, params: Record<string, ParamValue>): string[] {
-  return Object.keys(specs).flatMap((name) => {
-    const value = params[name];
-    const flag = toFlagName(name);
-    if (typeof value === 'boolean') return [value ? `--${flag}` : `--no-${flag}`];
-    return [`--${flag}`, String(value)];
-  });
+  return encodeParamArgs(specs, params).args;
 }
 
 /** `--help`: the flow's parameters with their defaults, then the standard options. */
@@ -150,8 +204,9 @@ export function helpText(flow: FlowDefinition, script: string): string {
     entries.map(([flag, help, def]) => `  ${flag.padEnd(28)} ${help}${def === undefined ? '' : ` (default: ${def})`}`);
   const params = Object.entries(flow.params).map(([name, spec]): [string, string, string | undefined] => [
     `--${toFlagName(name)}${spec.isFlag ? '' : ' <value>'}`,
-    `${spec.description ? `${spec.description}; ` : ''}${spec.expected}${spec.default === undefined ? ', required' : ''}`,
-    spec.default === undefined ? undefined : String(spec.default),
+    `${spec.description ? `${spec.description}; ` : ''}${spec.syntax}${spec.default === undefined ? ', required' : ''}` +
+      (spec.secret ? `; secret (or set ${secretEnvName(name)})` : ''),
+    spec.default === undefined || spec.secret ? undefined : spec.toText(spec.default as never),
   ]);
   const options = Object.values(standard)
     .filter((o) => !o.hidden)
@@ -166,8 +221,8 @@ export function helpText(flow: FlowDefinition, script: string): string {
     'standard options:',
     ...rows(options),
     '',
-    'exit codes: 0 complete, 1 a task failed, 2 usage or configuration error, 75 another run holds the lock,',
-    '            130 cancelled by SIGINT, 143 cancelled by SIGTERM',
+    'exit codes: 0 complete, 1 a task failed, 2 usage or configuration error, 66 external data missing,',
+    '            75 another run holds the lock, 130 cancelled by SIGINT, 143 cancelled by SIGTERM',
     '',
   ].join('\n');
 }

@@ -58,7 +58,7 @@ export class TaskLockingExecutor implements Executor {
       // Outputs decide: check them again, since another run may have made them after this one planned.
       // A custom complete() (a wrapper: "my requirements are done") is trusted only after waiting here.
       const checkable = task.completeByOutputs ? task.outputList().length > 0 : waited;
-      if (checkable && (await task.complete())) {
+      if (checkable && !ctx.rerun && (await task.complete())) {
         ctx.logger.info('task was completed by another run meanwhile; not running it again');
         this.options.onCompletedElsewhere?.(task.id);
         return;

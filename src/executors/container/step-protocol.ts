@@ -14,6 +14,8 @@ export interface FlowInvocation {
   readonly entry: string;
   /** The flow's parameters and standard options as command-line arguments. */
   readonly args: readonly string[];
+  /** What the step's environment must carry besides: secret parameters (`DAGWRIGHT_PARAM_*`), never on the command line. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** The option that makes a flow script run one task, once, in its own process. */
@@ -45,7 +47,7 @@ export function stepInvocation(invocation: FlowInvocation, taskId: string, runti
   const preload = runtime.preload === undefined ? [] : ['-r', runtime.preload];
   return {
     command: ['node', ...preload, runtime.entry ?? invocation.entry, ...invocation.args, runTaskFlag, taskId],
-    env: {},
+    env: { ...invocation.env },
   };
 }
 

@@ -21,6 +21,7 @@ import { dedupeMounts, findProjectRoot, isInside, outerNodeModules } from '../co
 import { Redactor } from '../container/redact';
 import { defaultPassEnv, stepEnvironment, uidGid } from '../container/step-environment';
 import { type FlowInvocation, stepInvocation } from '../container/step-protocol';
+import { stepNeedsRequirementsExitCode, stepRequirements, stepTaskEnv } from '../../step-requests';
 import { containerOptions, type StepSpec } from './container-spec';
 import { compileProject, type CompiledProject } from './ts-cache';
 
@@ -174,7 +175,7 @@ export class DockerExecutor implements Executor {
       const compiled = invocation.entry.endsWith('.ts') ? await this.prepare() : undefined;
       const step = stepInvocation(invocation, task.id, { preload: compiled?.hook });
       command = step.command;
-      taskEnv = { ...taskEnv, ...step.env };
+      taskEnv = { ...taskEnv, ...step.env, ...stepTaskEnv(task) };
     }
     const cwd = process.cwd();
     const spec: StepSpec = {
@@ -237,6 +238,8 @@ export class DockerExecutor implements Executor {
         .then((info) => info.State)
         .catch(() => undefined);
       if (state?.OOMKilled) throw new ContainerOutOfMemoryError(task.id, code, sink.tail(), spec.memoryMb);
+      // A TypeScript step that called ctx.require() on incomplete tasks: the scheduler runs them, then this step again.
+      if (code === stepNeedsRequirementsExitCode && !(task instanceof ContainerTask) && this.store) throw await stepRequirements(this.store.uri, ctx.runId, task, logger);
       throw new ContainerExitError(task.id, code, sink.tail());
     } catch (err) {
       if (!(err instanceof ContainerExitError) && !(err instanceof ImageNotFoundError) && !ctx.signal.aborted) {

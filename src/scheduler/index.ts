@@ -1,0 +1,2 @@
+export { executePlan } from './dispatcher';
+export type { ExecuteOptions, SchedulerEvent, TaskRecord, TaskStatus } from './types';

@@ -1,0 +1,22 @@
+import { dynamicRequire } from './dynamic-requirements';
+import type { TaskContext } from './task';
+import { noTracking } from './tracking/tracking';
+
+/** The fields a caller must give; the rest have defaults. */
+export type TaskContextBase = Pick<TaskContext, 'runId' | 'taskId' | 'attempt' | 'signal' | 'logger'> & Partial<TaskContext>;
+
+/**
+ * A full `TaskContext` for running a task outside the scheduler (a test, a
+ * benchmark, a step process): no tracking, progress dropped, no failed
+ * requirements, and a `require` that returns complete tasks' outputs and
+ * throws `RequirementsPending` for the others.
+ */
+export function taskContext(base: TaskContextBase): TaskContext {
+  return {
+    tracking: noTracking,
+    progress: () => {},
+    require: dynamicRequire(base.taskId).require,
+    failedRequirements: [],
+    ...base,
+  };
+}
