@@ -12,6 +12,7 @@ import { assertRunnableOnSwarm } from '../executors/swarm/local-targets';
 import { pruneServices } from '../executors/swarm/prune';
 import { SwarmExecutor } from '../executors/swarm/swarm-executor';
 import type { TaskGraph } from '../graph';
+import { deferredExecutor, localEngineSocket, pingLocalEngine } from './deferred-executor';
 import type { Store } from '../store/store';
 
 export type { FlowInvocation };
@@ -55,21 +56,28 @@ export const executors = {
   auto: {
     summary: 'Docker when an engine answers (building the runner image if missing), else in process',
     async create(setup) {
-      const docker = createDockerClient();
+      // A local engine is asked with a plain HTTP ping and the Docker executor is set up when a task first
+      // runs: a re-run with nothing to do never loads dockerode nor calls the engine again.
+      const host = dockerHost();
+      const socket = localEngineSocket(host);
+      const docker = socket === undefined ? createDockerClient() : undefined;
       try {
-        await pingDocker(docker, pingTimeoutMs);
+        await (docker ? pingDocker(docker, pingTimeoutMs) : pingLocalEngine(socket!, host, pingTimeoutMs));
       } catch (err) {
         if (!(err instanceof DockerUnavailableError)) throw err;
-        setup.logger.info({ dockerHost: dockerHost() }, `no Docker engine answered within ${pingTimeoutMs} ms; running tasks in process`);
+        setup.logger.info({ dockerHost: host }, `no Docker engine answered within ${pingTimeoutMs} ms; running tasks in process`);
         return new InProcessExecutor();
       }
-      try {
-        return await dockerOn(docker, setup);
-      } catch (err) {
-        if (!(err instanceof RunnerImageBuildError)) throw err;
-        setup.logger.warn({ err }, `${err.message} Running tasks in process instead.`);
-        return new InProcessExecutor();
-      }
+      const dockerOrInProcess = async (client: DockerClient): Promise<Executor> => {
+        try {
+          return await dockerOn(client, setup);
+        } catch (err) {
+          if (!(err instanceof RunnerImageBuildError)) throw err;
+          setup.logger.warn({ err }, `${err.message} Running tasks in process instead.`);
+          return new InProcessExecutor();
+        }
+      };
+      return docker ? dockerOrInProcess(docker) : deferredExecutor('docker', () => dockerOrInProcess(createDockerClient()));
     },
   },
   inprocess: {
