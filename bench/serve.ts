@@ -1,0 +1,206 @@
+/**
+ * The model server under load, against in-process prediction as the reference.
+ *
+ *   npm run bench:serve [-- --seconds 8]
+ *
+ * 1. Registers the default MNIST network (DEFAULT_MODEL's architecture, seeded
+ *    weights: speed does not depend on what the weights learned) four times
+ *    under different seeds in a temporary store.
+ * 2. Starts `dagwright serve` (default settings: adaptive batching, the
+ *    prediction log on) as a child process, and loads it from this process
+ *    with autocannon on loopback: single FP32 [1,784] images at concurrency 1,
+ *    16 and 64, then UINT8 [32,784] batches at concurrency 4.
+ * 3. The reference: the same model's `predict` in this process, on the same
+ *    backend, at batch sizes 1 and 32 (batch 32 right before and after the
+ *    served batch-32 load, averaged).
+ * 4. Three swaps under load: concurrency 16 while the alias moves 1 -> 2 ->
+ *    3 -> 4; every non-2xx answer and socket error counts as a swap error.
+ * 5. The server's peak RSS (VmHWM) from /proc.
+ *
+ * The machine is shared (server, load generator and anyone else on 2 cores):
+ * figures are noisy; `ratio` compares served and in-process throughput at
+ * batch 32 measured in the same run. Last line: one JSON object.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type * as tfjs from '@tensorflow/tfjs';
+import { buildModel, DEFAULT_MODEL } from '../tasks/mnist/model';
+import { ModelRegistry } from '../tasks/registry/registry';
+import { loadTensorFlow, type TensorFlow } from '../tasks/tf/tf-backend';
+import { serializeModel } from '../tasks/training/model-io';
+
+// autocannon ships no types; the part used here:
+interface AutocannonResult {
+  requests: { average: number; total: number };
+  latency: { p50: number; p99: number };
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+}
+type AutocannonOptions = { url: string; method: string; headers: Record<string, string>; body: string; connections: number; duration: number };
+const autocannon = require('autocannon') as (options: AutocannonOptions, done: (err: Error | null, result: AutocannonResult) => void) => unknown;
+
+const root = path.resolve(__dirname, '..');
+const secondsArg = process.argv.indexOf('--seconds');
+const seconds = secondsArg >= 0 ? Number(process.argv[secondsArg + 1]) : 8;
+const round = (n: number, digits = 1) => Number(n.toFixed(digits));
+
+function images(count: number, seed: number): Uint8Array {
+  const pixels = new Uint8Array(count * 784);
+  let state = seed;
+  for (let i = 0; i < pixels.length; i++) {
+    state = (state * 1103515245 + 12345) >>> 0;
+    pixels[i] = (state >>> 16) & 0xff;
+  }
+  return pixels;
+}
+
+async function registerVersions(tf: TensorFlow, store: string, seeds: number[]): Promise<void> {
+  const registry = new ModelRegistry(store, 'mnist-digits');
+  for (const seed of seeds) {
+    const model = buildModel(tf, { ...DEFAULT_MODEL, seed });
+    const files = await serializeModel(tf, model);
+    model.dispose();
+    const { version } = await registry.register({ files: { 'model.json': files.modelJson, 'weights.bin': files.weights }, metrics: {}, lineage: { bench: 'serve' } });
+    if (version.version === 1) await registry.setAlias('champion', 1, 'bench');
+  }
+}
+
+async function startServer(store: string): Promise<{ child: ChildProcess; url: string }> {
+  const args = ['-r', 'ts-node/register/transpile-only', path.join(root, 'src/cli/main.ts'), 'serve', '--store', store, '--port', '0', '--poll-ms', '200'];
+  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  return new Promise((resolve, reject) => {
+    child.stderr!.on('data', (d) => {
+      stderr += d;
+      const url = /"url":"(http:[^"]+)"[^\n]*"msg":"serving/.exec(stderr)?.[1];
+      if (url) resolve({ child, url });
+    });
+    child.on('exit', (code) => reject(new Error(`the server exited (${code}) before serving: ${stderr}`)));
+  });
+}
+
+interface Load {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  requests: number;
+}
+
+function run(url: string, connections: number, body: string, duration: number): Promise<Load> {
+  return new Promise((resolve, reject) => {
+    autocannon(
+      { url: `${url}/v2/models/mnist-digits/infer`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections, duration },
+      (err, result) => {
+        if (err) return reject(err);
+        resolve({
+          rps: result.requests.average,
+          p50: result.latency.p50,
+          p99: result.latency.p99,
+          errors: result.errors + result.timeouts + result.non2xx,
+          requests: result.requests.total,
+        });
+      },
+    );
+  });
+}
+
+function predictReference(tf: TensorFlow, batch: number, ms: number): number {
+  const model: tfjs.LayersModel = buildModel(tf, { ...DEFAULT_MODEL, seed: 1 });
+  const x = tf.tensor(Float32Array.from(images(batch, 7), (p) => p / 255), [batch, 28, 28, 1]);
+  for (let i = 0; i < 5; i++) tf.tidy(() => (model.predict(x) as tfjs.Tensor).dataSync());
+  let calls = 0;
+  const start = performance.now();
+  while (performance.now() - start < ms) {
+    tf.tidy(() => (model.predict(x) as tfjs.Tensor).dataSync());
+    calls++;
+  }
+  const rate = (calls * batch) / ((performance.now() - start) / 1000);
+  x.dispose();
+  model.dispose();
+  return rate;
+}
+
+function peakRssMb(pid: number): number {
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return hwm ? round(Number(hwm) / 1024, 0) : NaN;
+}
+
+async function main(): Promise<void> {
+  const { tf, backend } = await loadTensorFlow();
+  const store = await mkdtemp(path.join(os.tmpdir(), 'bench-serve-'));
+  let server: ChildProcess | undefined;
+  try {
+    await registerVersions(tf, store, [1, 2, 3, 4]);
+    const started = await startServer(store);
+    server = started.child;
+    const { url } = started;
+    console.log(`backend ${backend}; server pid ${server.pid} at ${url}; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(2)}`);
+
+    const single = JSON.stringify({ inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 784], data: Array.from(images(1, 3), (p) => round(p / 255, 3)) }] });
+    const batch32 = JSON.stringify({ inputs: [{ name: 'image', datatype: 'UINT8', shape: [32, 784], data: Array.from(images(32, 5)) }] });
+    await run(url, 16, single, 2); // warm up both processes
+    const loads: Record<string, Load> = {};
+    // The reference is measured right before and after the batch-32 load and averaged, as the machine's load drifts.
+    let ref32 = 0;
+    for (const [name, connections, body] of [['c1', 1, single], ['c16', 16, single], ['c64', 64, single], ['b32', 4, batch32]] as const) {
+      if (name === 'b32') ref32 += predictReference(tf, 32, 2000) / 2;
+      loads[name] = await run(url, connections, body, seconds);
+      if (name === 'b32') ref32 += predictReference(tf, 32, 2000) / 2;
+      const l = loads[name];
+      console.log(`${name.padEnd(4)} ${connections} connections: ${round(l.rps, 0)} req/s, p50 ${l.p50} ms, p99 ${l.p99} ms, ${l.errors} errors of ${l.requests}`);
+    }
+    const imagesPerSB32 = loads.b32.rps * 32;
+    const ref1 = predictReference(tf, 1, 2000);
+    console.log(`in-process predict: batch 1 ${round(ref1, 0)} images/s, batch 32 ${round(ref32, 0)} images/s; served batch 32 ${round(imagesPerSB32, 0)} images/s`);
+
+    const swapLoad = run(url, 16, single, 7);
+    const registry = new ModelRegistry(store, 'mnist-digits');
+    for (const version of [2, 3, 4]) {
+      await new Promise((r) => setTimeout(r, 1500));
+      await registry.setAlias('champion', version, 'bench swap');
+    }
+    const swap = await swapLoad;
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const reloads = Number(/^dagwright_serve_reloads_total (\S+)$/m.exec(metrics)?.[1] ?? 0);
+    const served = /dagwright_serve_model_info\{[^}]*version="(\d+)"/.exec(metrics)?.[1];
+    console.log(`swaps under load: ${reloads} reloads (now serving version ${served}), ${swap.requests} requests, ${swap.errors} errors, p99 ${swap.p99} ms`);
+    if (reloads !== 3 || served !== '4') throw new Error(`expected 3 swaps ending on version 4, saw ${reloads} ending on ${served}`);
+    const rss = peakRssMb(server.pid!);
+    console.log(`server peak RSS ${rss} MB`);
+
+    console.log(
+      JSON.stringify({
+        bench: 'serve',
+        backend,
+        rps_c1: round(loads.c1.rps, 0),
+        rps_c16: round(loads.c16.rps, 0),
+        rps_c64: round(loads.c64.rps, 0),
+        p50_ms_c64: loads.c64.p50,
+        p99_ms_c64: loads.c64.p99,
+        images_per_s_b32: round(imagesPerSB32, 0),
+        predict_ref_images_per_s: round(ref32, 0),
+        predict_ref_images_per_s_b1: round(ref1, 0),
+        ratio: round(imagesPerSB32 / ref32, 2),
+        swap_errors: swap.errors,
+        swap_requests: swap.requests,
+        load_errors: loads.c1.errors + loads.c16.errors + loads.c64.errors + loads.b32.errors,
+        rss_mb: rss,
+        loadavg: round(os.loadavg()[0], 2),
+      }),
+    );
+  } finally {
+    server?.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    await rm(store, { recursive: true, force: true });
+  }
+}
+
+void main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
