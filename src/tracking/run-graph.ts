@@ -1,4 +1,4 @@
-import type { TaskGraph } from '../graph';
+import { TaskGraph } from '../graph';
 import { runFolder, writeUncancelled } from './tracking-files';
 
 /** `<store>/_runs/<runId>/graph.json`: the run's tasks and what each requires, for drawing its DAG. */
@@ -10,7 +10,9 @@ export interface RunGraph {
 
 /** Writes the run's DAG beside its record; storage trouble is the caller's to log. */
 export async function writeRunGraph(store: string, runId: string, graph: TaskGraph): Promise<void> {
-  const tasks = graph.order().map((id) => ({ id, family: graph.task(id).family, requires: graph.dependencies(id) }));
+  // A flow's graph may hold only its roots (the planner expands the rest lazily): draw the whole DAG.
+  const full = TaskGraph.build(graph.roots);
+  const tasks = full.order().map((id) => ({ id, family: full.task(id).family, requires: full.dependencies(id) }));
   const record: RunGraph = { format: 'dagwright.graph/1', runId, tasks };
   const folder = runFolder(store, runId, 'graph.json');
   const fs = folder.fs;

@@ -63,7 +63,7 @@ function live() {
   function refresh() {
     return fetch(location.pathname + location.search, { credentials: 'same-origin' }).then(function (r) { return r.text(); }).then(function (text) {
       var doc = new DOMParser().parseFromString(text, 'text/html');
-      var fresh = doc.getElementById('live'); if (fresh) root.innerHTML = fresh.innerHTML;
+      var fresh = doc.getElementById('live'); if (fresh) { root.innerHTML = fresh.innerHTML; root.setAttribute('data-status', fresh.getAttribute('data-status') || ''); }
       var dag = doc.getElementById('dag-data'); var old = document.getElementById('dag-data');
       if (dag && old) { old.textContent = dag.textContent; graphs(); }
       document.body.setAttribute('data-updates', String(Number(document.body.getAttribute('data-updates') || '0') + 1));

@@ -8,7 +8,7 @@ header .store, header .mode { font-size: 12px; color: #9ab; } header .store { ma
 main { padding: 12px 16px; }
 table { border-collapse: collapse; margin: 8px 0; } th, td { border-bottom: 1px solid #e3e3e3; padding: 3px 8px; text-align: left; vertical-align: top; }
 th { background: #f4f6f8; font-weight: 600; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-tr.differs td:first-child::before { content: '≠ '; color: #d62728; font-weight: 700; } tr.differs { background: #fff6e5; }
+tr.differs th:first-child::before { content: '≠ '; color: #d62728; font-weight: 700; } tr.differs { background: #fff6e5; }
 td.best { font-weight: 700; background: #e5f5e5; }
 .status { padding: 1px 6px; border-radius: 3px; font-size: 12px; color: #fff; background: #777; }
 .status-ran, .status-succeeded { background: #2e8540; } .status-complete { background: #7fbf7f; } .status-failed { background: #d62728; }
