@@ -1,6 +1,7 @@
-import { chown, mkdtemp, readFile, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chown, mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { ContainerTask, DockerExecutor, type DockerExecutorOptions, LocalTarget, param, run, type RunOptions, type SchedulerEvent } from '../src';
 import { createDockerClient, Labels as DockerLabels } from '../src/executors/docker';
@@ -137,6 +138,34 @@ describeDocker('DockerExecutor with a real engine', () => {
     expect(lines.find((l) => l.msg === 'from inside')).toMatchObject({ level: 40, rows: 2, taskId: step.id });
     expect(lines.find((l) => l.msg === 'token is [redacted]')).toMatchObject({ level: 30, stream: 'stdout' });
     expect(JSON.stringify(lines)).not.toContain('supersecretvalue42');
+  });
+
+  it('publishes a ContainerTask output only when the attempt succeeded, however the command writes', async () => {
+    const partial = new NodeStep({ name: 'partial', store, script: "require('fs').writeFileSync(process.argv[1], 'half'); process.exit(1)" });
+    // The command builds the output path itself, so it is not the staged one: the store is read-only to it.
+    const sideways = new NodeStep({
+      name: 'sideways',
+      store,
+      script: "require('fs').writeFileSync(process.argv[2] + '/' + process.argv[3], 'x')",
+    });
+    sideways.command = () => ['node', '-e', sideways.params.script, sideways.output().path, dirname(sideways.output().path), basename(sideways.output().path)];
+    const { record } = await runSteps([partial, sideways]);
+    expect(record(partial)).toMatchObject({ status: 'failed' });
+    expect(record(sideways)).toMatchObject({ status: 'failed' });
+    expect(record(sideways).error).toMatch(/EROFS|read-only file system/);
+    expect(existsSync(partial.output().path)).toBe(false);
+    expect(existsSync(sideways.output().path)).toBe(false);
+    expect((await readdir(store)).filter((f) => f.includes('dagwright-tmp'))).toEqual([]); // staging folders removed
+  });
+
+  it('mounts the project read-only: a step cannot change the source or node_modules', async () => {
+    const project = resolve(__dirname, '..');
+    const probe = join(project, 'node_modules', '.dagwright-ro-probe');
+    const step = new NodeStep({ name: 'tamper', store, script: `require('fs').writeFileSync(${JSON.stringify(probe)}, 'x')` });
+    const { record } = await runSteps([step]);
+    expect(record(step).status).toBe('failed');
+    expect(record(step).error).toMatch(/EROFS|read-only file system/);
+    expect(existsSync(probe)).toBe(false);
   });
 
   it('stops running containers when the run is cancelled', async () => {

@@ -1,4 +1,6 @@
 import { basename, resolve } from 'node:path';
+import { readStepRequest } from '../executors/container/step-protocol';
+import { parseStore, type Store } from '../store/store';
 import type { Logger } from 'pino';
 import { CancelledError, DagwrightError, UsageError } from '../errors';
 import { InProcessExecutor } from '../executors/in-process';
@@ -26,9 +28,15 @@ export interface RunFlowOptions {
   exit?: boolean;
 }
 
-/** Where a flow's outputs go: S3 URIs as given, local folders made absolute so containers see the same path. */
-function resolveStore(store: string): string {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(store) ? store.replace(/\/+$/, '') : resolve(store);
+/** Where a flow's outputs go, parsed once (local folders made absolute so containers see the same path); exit 2 when unusable. */
+function storeOf(text: string): Store | number {
+  try {
+    return parseStore(text);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`error: ${err.message}\n`);
+    return ExitCode.usage;
+  }
 }
 
 function printSummary(summary: RunSummary, logger: Logger): void {
@@ -78,8 +86,9 @@ function cancelOnSignals(controller: AbortController, logger: Logger): { signalC
 /** `--run-task`: this process is one step of a run driven elsewhere (a container). */
 async function runOneTask(graph: TaskGraph, id: string, logger: Logger, controller: AbortController): Promise<number> {
   if (!graph.has(id)) throw new UsageError(`--run-task ${id}: no such task in this flow with these parameters.`);
-  const runId = process.env.DAGWRIGHT_RUN_ID ?? newRunId();
-  const attempt = Number(process.env.DAGWRIGHT_ATTEMPT ?? '1');
+  const request = readStepRequest(id);
+  const runId = request.runId ?? newRunId();
+  const attempt = request.attempt;
   const taskLogger = logger.child({ runId, taskId: id });
   try {
     const progress = (done: number, total: number, note?: string) => taskLogger.debug({ progress: { done, total, note } }, 'progress');
@@ -106,7 +115,9 @@ async function main(flow: FlowDefinition, argv: readonly string[], controller: A
     return ExitCode.ok;
   }
   const logger = createLogger({ level: options.logLevel });
-  const store = resolveStore(options.store);
+  const storeRef = storeOf(options.store);
+  if (typeof storeRef === 'number') return storeRef;
+  const store = storeRef.uri;
   let graph: TaskGraph;
   try {
     const roots = flow.roots(params as never, { store });
@@ -149,7 +160,7 @@ async function main(flow: FlowDefinition, argv: readonly string[], controller: A
         logger,
         signal,
         // Configuration checks (the executor: an engine to reach) pass before a lock or history record is written.
-        prepare: () => createExecutor(options.executor, { logger, invocation, store, graph }),
+        prepare: () => createExecutor(options.executor, { logger, invocation, store: storeRef, graph }),
         dispose: (executor) => executor.close(),
         tasks: () => graph.order().map((id) => graph.task(id)),
       },
