@@ -27,6 +27,7 @@ class Dispatcher {
   private readonly capacity: Capacity;
   private readonly env: AttemptEnv;
   private settle!: () => void;
+  private admitting = false;
   readonly done = new Promise<void>((resolve) => (this.settle = resolve));
 
   constructor(
@@ -63,11 +64,25 @@ class Dispatcher {
       this.pending.add(id);
       this.order.push(id);
     }
-    for (const id of ids) {
-      const count = this.graph.dependencies(id).filter((dep) => this.pending.has(dep) && this.records.get(dep)?.status !== 'ran').length;
-      this.waitingOn.set(id, count);
-      if (count === 0) this.ready(id);
+    this.batch(() => {
+      for (const id of ids) {
+        const count = this.graph.dependencies(id).filter((dep) => this.pending.has(dep) && this.records.get(dep)?.status !== 'ran').length;
+        this.waitingOn.set(id, count);
+        if (count === 0) this.ready(id);
+      }
+    });
+  }
+
+  /** Queues every task `fn` makes ready first, then starts: priority decides among all of them. */
+  private batch(fn: () => void): void {
+    if (this.admitting) return fn();
+    this.admitting = true;
+    try {
+      fn();
+    } finally {
+      this.admitting = false;
     }
+    this.pump();
   }
 
   private finish(record: TaskRecord): void {
@@ -84,7 +99,7 @@ class Dispatcher {
     const impossible = this.capacity.impossible(task);
     if (impossible !== undefined) return this.failAtStart(task, impossible);
     this.queue.push(task, this.capacity.group(task));
-    this.pump();
+    if (!this.admitting) this.pump();
   }
 
   /** Starts ready tasks while there is room. */
@@ -155,6 +170,10 @@ class Dispatcher {
 
   /** A requirement finished: dependents count down; after a failure, those that cannot run after one are blocked. */
   private settleDependents(id: string, ok: boolean): void {
+    this.batch(() => this.countDown(id, ok));
+  }
+
+  private countDown(id: string, ok: boolean): void {
     const stack: [string, string][] = [[id, id]];
     while (stack.length > 0) {
       const [from, cause] = stack.pop()!;
