@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { liveTerminal } from './flow/live-view';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 export const logLevels: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
@@ -15,8 +16,9 @@ export interface LoggerOptions {
 const secrets = ['secretAccessKey', 'sessionToken', 'password', 'authorization', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'];
 
 /**
- * JSON lines for machines (cron, CI, containers), readable lines on a
- * terminal. Writes synchronously so nothing is lost when the process exits.
+ * JSON lines for machines (cron, CI, containers), one readable line per
+ * event on a terminal (with the live view of a run below them). Writes
+ * synchronously so nothing is lost when the process exits.
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const fd = options.fd ?? 2;
@@ -26,13 +28,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     base: { pid: process.pid },
     redact: { paths: [...secrets, ...secrets.map((k) => `*.${k}`)], censor: '[redacted]' },
   };
-  const stream = readable ? prettyStream(fd) : pino.destination({ dest: fd, sync: true });
+  // A terminal gets one line per event and, while a run goes on, its live status block (see live-view.ts).
+  const stream = readable ? liveTerminal(fd, !process.env.NO_COLOR) : pino.destination({ dest: fd, sync: true });
   return pino(config, stream);
-}
-
-/** Loaded only for a terminal: containers and cron never pay for pino-pretty. */
-function prettyStream(fd: number): NodeJS.WritableStream {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const pretty = require('pino-pretty') as typeof import('pino-pretty');
-  return pretty({ destination: fd, sync: true, colorize: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' });
 }

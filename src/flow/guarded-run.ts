@@ -14,7 +14,8 @@ import { newRunId } from '../run-id';
 import type { SchedulerEvent } from '../scheduler';
 import type { AnyTask } from '../task';
 import { checkStoreUsable, storeWriteError } from '../targets/store-check';
-import { ExitCode } from './exit-codes';
+import { ExitCode, exitCodeOf } from './exit-codes';
+import { tellRunWatchers } from './live-view-events';
 
 export interface GuardedRunOptions<T = undefined> {
   /** The flow's name: in the lock file name, logs and history. */
@@ -52,25 +53,6 @@ export interface RunHooks<T = undefined> {
 
 /** A run body's result: a summary, or an exit code when the run could not start (with why). */
 export type RunOutcome = { readonly summary: RunSummary } | { readonly exitCode: number; readonly error: string };
-
-/** Listeners to a run's scheduler events beyond the history (the terminal's live view); see `watchRuns`. */
-const watchers = new Set<(event: SchedulerEvent | { type: 'run:start' | 'run:end'; runId: string }) => void>();
-
-/** Calls `watcher` with every guarded run's start, scheduler events and end; returns a function that stops it. */
-export function watchRuns(watcher: (event: SchedulerEvent | { type: 'run:start' | 'run:end'; runId: string }) => void): () => void {
-  watchers.add(watcher);
-  return () => watchers.delete(watcher);
-}
-
-function tell(event: SchedulerEvent | { type: 'run:start' | 'run:end'; runId: string }): void {
-  for (const watcher of watchers) {
-    try {
-      watcher(event);
-    } catch {
-      // a display must never break a run
-    }
-  }
-}
 
 /** Checks and set-up before anything is written; an exit code when they fail. */
 async function prepareRun<T>(options: GuardedRunOptions<T>): Promise<{ prepared: T } | { exitCode: number }> {
@@ -154,7 +136,7 @@ async function lockedRun<T>(options: GuardedRunOptions<T>, prepared: T, body: (h
   try {
     await sweepRunLeftovers(store, lockDir, options.tasks?.() ?? [], logger);
     const recorder = await RunRecorder.start(store, { runId, flow, params, store }, logger.child({ runId }));
-    tell({ type: 'run:start', runId });
+    tellRunWatchers({ type: 'run:start', runId });
     let outcome: RunOutcome;
     try {
       outcome = await body({
@@ -165,7 +147,7 @@ async function lockedRun<T>(options: GuardedRunOptions<T>, prepared: T, body: (h
           new TaskLockingExecutor(executor, lockDir, { flowLock: lock, onCompletedElsewhere: (id) => recorder.markCompletedElsewhere(id) }),
         onEvent: (event) => {
           recorder.onEvent(event);
-          tell(event);
+          tellRunWatchers(event);
         },
       });
     } catch (err) {
@@ -180,12 +162,12 @@ async function lockedRun<T>(options: GuardedRunOptions<T>, prepared: T, body: (h
     }
     if ('summary' in outcome) {
       await recorder.finish({ summary: outcome.summary, status: statusOfSummary(outcome.summary) });
-      return outcome.summary.ok ? ExitCode.ok : ExitCode.taskFailed;
+      return exitCodeOf(outcome.summary);
     }
     await recorder.finish({ status: 'failed', error: outcome.error });
     return outcome.exitCode;
   } finally {
-    tell({ type: 'run:end', runId });
+    tellRunWatchers({ type: 'run:end', runId });
     options.signal.removeEventListener('abort', abort);
     await lock.release();
   }

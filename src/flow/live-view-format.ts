@@ -1,0 +1,123 @@
+/**
+ * Text for a terminal: one line per log event (instead of pino-pretty's
+ * four to six), and the live view's status lines. Pure functions of their
+ * input and the time, so they are easy to test.
+ */
+
+const levels: Record<number, { name: string; color: string }> = {
+  10: { name: 'TRACE', color: '\x1b[90m' },
+  20: { name: 'DEBUG', color: '\x1b[36m' },
+  30: { name: 'INFO ', color: '\x1b[32m' },
+  40: { name: 'WARN ', color: '\x1b[33m' },
+  50: { name: 'ERROR', color: '\x1b[31m' },
+  60: { name: 'FATAL', color: '\x1b[35m' },
+};
+const dim = '\x1b[2m';
+const reset = '\x1b[0m';
+/** Fields every line has, or that the line shows in its own place. */
+const shownElsewhere = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'runId', 'taskId']);
+
+/** `Family_summary_hash` shortened to `Family…hash` (the part that tells tasks apart at a glance). */
+export function shortTaskId(taskId: string, max = 28): string {
+  if (taskId.length <= max) return taskId;
+  const family = taskId.slice(0, taskId.indexOf('_') > 0 ? taskId.indexOf('_') : 12);
+  const hash = taskId.slice(taskId.lastIndexOf('_') + 1);
+  return `${family.slice(0, max - hash.length - 1)}…${hash}`;
+}
+
+function fieldText(value: unknown): string {
+  if (typeof value === 'string') return /\s/.test(value) || value === '' ? JSON.stringify(value) : value;
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 120 ? `${text.slice(0, 119)}…` : text;
+}
+
+function errorText(err: unknown): string {
+  if (typeof err !== 'object' || err === null) return String(err);
+  const { type, message } = err as { type?: string; message?: string };
+  return `${type ?? 'Error'}: ${message ?? ''}`;
+}
+
+function clock(time: unknown): string {
+  const date = new Date(typeof time === 'number' ? time : Date.now());
+  const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}.${pad(date.getMilliseconds(), 3)}`;
+}
+
+/** One pino record as one line: time, level, task, message, then the other fields as key=value (an error as its type and message). */
+export function formatLogLine(record: Record<string, unknown>, color: boolean): string {
+  const level = levels[record.level as number] ?? { name: String(record.level), color: '' };
+  const paint = (code: string, text: string) => (color ? `${code}${text}${reset}` : text);
+  const parts = [paint(dim, clock(record.time)), paint(level.color, level.name)];
+  if (typeof record.taskId === 'string') parts.push(paint('\x1b[1m', shortTaskId(record.taskId)));
+  parts.push(String(record.msg ?? ''));
+  for (const [key, value] of Object.entries(record)) {
+    if (shownElsewhere.has(key) || value === undefined) continue;
+    parts.push(paint(dim, `${key}=`) + (key === 'err' ? errorText(value) : fieldText(value)));
+  }
+  return parts.join(' ');
+}
+
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return ms < 10_000 ? `${(Math.max(0, ms) / 1000).toFixed(1)}s` : `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+/** `[█████░░░░░] 50%` */
+export function progressBar(fraction: number, width = 14): string {
+  const f = Math.min(1, Math.max(0, fraction));
+  const full = Math.round(f * width);
+  return `[${'█'.repeat(full)}${'░'.repeat(width - full)}] ${String(Math.floor(f * 100)).padStart(3)}%`;
+}
+
+/** A running task as the live view knows it. */
+export interface RunningTask {
+  readonly taskId: string;
+  readonly startedAt: number;
+  readonly attempt: number;
+  /** From `ctx.progress`: how far, how much, and the rate measured since the first report. */
+  readonly progress?: { readonly done: number; readonly total: number; readonly note?: string; readonly perSecond?: number };
+  /** From a training task's `epoch n/N` log lines. */
+  readonly epochs?: { readonly epoch: number; readonly of: number; readonly samplesPerSecond?: number; readonly meanEpochMs?: number; readonly lastAt: number };
+}
+
+export interface RunCounts {
+  readonly done: number;
+  readonly failed: number;
+  readonly queued: number;
+  readonly complete: number;
+}
+
+function rate(perSecond: number, unit: string): string {
+  return `${perSecond >= 100 ? Math.round(perSecond).toLocaleString('en-US') : perSecond.toFixed(1)} ${unit}/s`;
+}
+
+/** What follows a running task's name and elapsed time: a progress bar with rate and ETA, when it reports any. */
+function progressText(task: RunningTask, now: number): string {
+  const { progress, epochs } = task;
+  if (progress && progress.total > 0) {
+    const left = progress.total - progress.done;
+    const eta = progress.perSecond && progress.perSecond > 0 ? `  ETA ${formatDuration((left / progress.perSecond) * 1000)}` : '';
+    const speed = progress.perSecond ? `  ${rate(progress.perSecond, 'items')}` : '';
+    return `${progress.note ? `${progress.note} ` : ''}${progressBar(progress.done / progress.total)}${speed}${eta}`;
+  }
+  if (epochs) {
+    const speed = epochs.samplesPerSecond ? `  ${rate(epochs.samplesPerSecond, 'samples')}` : '';
+    const leftMs = epochs.meanEpochMs ? Math.max(0, (epochs.of - epochs.epoch) * epochs.meanEpochMs - (now - epochs.lastAt)) : undefined;
+    const eta = leftMs !== undefined && epochs.epoch < epochs.of ? `  ETA ${formatDuration(leftMs)}` : '';
+    return `epoch ${epochs.epoch}/${epochs.of} ${progressBar(epochs.epoch / epochs.of)}${speed}${eta}`;
+  }
+  return '';
+}
+
+/** The status block: one line per running task (oldest first), then the counts; each cut to `width` so none wraps. */
+export function statusLines(running: readonly RunningTask[], counts: RunCounts, now: number, width: number): string[] {
+  const cut = (line: string) => (line.length > width ? `${line.slice(0, Math.max(1, width - 1))}…` : line);
+  const lines = running.map((t) => cut(`  ▸ ${shortTaskId(t.taskId).padEnd(28)} ${formatDuration(now - t.startedAt).padStart(6)}  ${progressText(t, now)}`.trimEnd()));
+  const parts = [`running ${running.length}`, `done ${counts.done}`, `failed ${counts.failed}`, `queued ${counts.queued}`];
+  if (counts.complete > 0) parts.push(`already complete ${counts.complete}`);
+  lines.push(cut(`  ${parts.join(' · ')}`));
+  return lines;
+}
