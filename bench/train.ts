@@ -11,15 +11,20 @@
  *    other hyper-parameters as in DEFAULT_TRAINING) and reports samples/s,
  *    the per-batch split of time and the CPU time used, then the accuracy on
  *    the 10,000 test images.
+ *    The reference: the same steps in this thread alone, measured just
+ *    before (one_thread_samples_per_s, speedup_vs_one_thread).
  * 4. If flows/train.ts exists, runs `npx ts-node flows/train.ts --store <tmp>`
- *    (the whole default flow) as a child process and times it.
+ *    (the whole default flow) as a child process, times it and reads what
+ *    it wrote: the test accuracy its evaluation recorded (the figure the
+ *    README quotes) and its training's samples/s.
  *
  * The last line is one JSON object: bench, backend, samples_per_s,
- * flow_wall_s (null without the flow), test_accuracy, and details.
+ * flow_wall_s, flow_test_accuracy, flow_samples_per_s (null without the
+ * flow), test_accuracy (of step 3's model), and details.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -28,6 +33,7 @@ import type * as tfjs from '@tensorflow/tfjs';
 import { evaluate } from '../tasks/training/evaluate';
 import { readMnistSplit } from '../tasks/mnist/mnist-data';
 import { buildModel, DEFAULT_MODEL, IMAGE_SIZE, NUM_CLASSES, PIXELS } from '../tasks/mnist/model';
+import { LocalGradientEngine } from '../tasks/training/gradient-engine';
 import { crossEntropy, ModelReplica } from '../tasks/training/model-replica';
 import { loadTensorFlow, type TensorFlow } from '../tasks/tf/tf-backend';
 import { DEFAULT_TRAINING, trainClassifier } from '../tasks/training/train-loop';
@@ -84,9 +90,54 @@ async function profileStep(tf: TensorFlow, images: Float32Array, labels: Uint8Ar
   return { forwardMs, stepMs, params: replica.size, kernels };
 }
 
-async function runFlow(): Promise<{ wallSeconds: number | null; note: string }> {
+interface FlowResult {
+  wallSeconds: number | null;
+  note: string;
+  /** What the flow's evaluation wrote (the figure the README quotes). */
+  testAccuracy: number | null;
+  /** The flow's training: mean samples/s over its epochs, and the training task's wall time. */
+  samplesPerSecond: number | null;
+  trainWallSeconds: number | null;
+}
+
+async function readOnlyJson<T>(dir: string): Promise<T | null> {
+  const names = existsSync(dir) ? (await readdir(dir)).filter((n) => !n.startsWith('.')) : [];
+  return names.length === 1 ? (JSON.parse(await readFile(path.join(dir, names[0]), 'utf8')) as T) : null;
+}
+
+/** Accuracy, samples/s and training time from the outputs the flow wrote under `store`. */
+async function flowFigures(store: string): Promise<Pick<FlowResult, 'testAccuracy' | 'samplesPerSecond' | 'trainWallSeconds'>> {
+  const evaluation = await readOnlyJson<{ testAccuracy: number }>(path.join(store, 'mnist', 'evaluations'));
+  const models = path.join(store, 'mnist', 'models');
+  const [modelId] = existsSync(models) ? await readdir(models) : [];
+  const read = async <T>(name: string) =>
+    modelId === undefined ? null : (JSON.parse(await readFile(path.join(models, modelId, name), 'utf8')) as T);
+  const metrics = await read<{ epochs: Array<{ samplesPerSecond: number }> }>('metrics.json');
+  const training = await read<{ wallSeconds: number }>('training.json');
+  return {
+    testAccuracy: evaluation?.testAccuracy ?? null,
+    samplesPerSecond: metrics === null ? null : metrics.epochs.reduce((sum, e) => sum + e.samplesPerSecond, 0) / metrics.epochs.length,
+    trainWallSeconds: training?.wallSeconds ?? null,
+  };
+}
+
+/** Samples/s of training steps run in this thread (no workers): the reference the worker pool's speed-up is measured against. */
+async function oneThreadReference(tf: TensorFlow, images: Float32Array, labels: Uint8Array, batchSize: number, steps = 60) {
+  const model = buildModel(tf, DEFAULT_MODEL);
+  const data = { trainImages: images, trainLabels: labels, valImages: new Float32Array(0), valLabels: new Uint8Array(0) };
+  const engine = new LocalGradientEngine(tf, model, data);
+  const epoch = (n: number) => ({ order: Int32Array.from({ length: n * batchSize }, (_, i) => i), batchSize, learningRates: new Float64Array(n).fill(1e-3), firstStep: 0 });
+  await engine.runEpoch(epoch(3));
+  const start = performance.now();
+  await engine.runEpoch(epoch(steps));
+  model.dispose();
+  return { steps, samplesPerSecond: (steps * batchSize) / ((performance.now() - start) / 1000) };
+}
+
+async function runFlow(): Promise<FlowResult> {
   const flow = path.join(__dirname, '..', 'flows', 'train.ts');
-  if (!existsSync(flow)) return { wallSeconds: null, note: 'flows/train.ts does not exist' };
+  const none = { testAccuracy: null, samplesPerSecond: null, trainWallSeconds: null };
+  if (!existsSync(flow)) return { wallSeconds: null, note: 'flows/train.ts does not exist', ...none };
   const store = await mkdtemp(path.join(os.tmpdir(), 'dagwright-bench-train-'));
   try {
     const start = performance.now();
@@ -100,9 +151,9 @@ async function runFlow(): Promise<{ wallSeconds: number | null; note: string }> 
     const output = `${child.stdout ?? ''}${child.stderr ?? ''}`.trim().split('\n');
     console.log(`flow output (last lines):\n  ${output.slice(-8).join('\n  ')}`);
     if (child.status !== 0) {
-      return { wallSeconds: null, note: `flow exited with ${child.status ?? child.signal} after ${round(wallSeconds)} s` };
+      return { wallSeconds: null, note: `flow exited with ${child.status ?? child.signal} after ${round(wallSeconds)} s`, ...none };
     }
-    return { wallSeconds, note: 'ok' };
+    return { wallSeconds, note: 'ok', ...(await flowFigures(store)) };
   } finally {
     await rm(store, { recursive: true, force: true });
   }
@@ -132,6 +183,9 @@ async function main(): Promise<void> {
   for (const [name, { ms, calls }] of profile.kernels.slice(0, 12)) {
     console.log(`  ${name.padEnd(24)} ${ms.toFixed(2).padStart(8)} ms  ${String(calls).padStart(4)} calls`);
   }
+
+  const reference = await oneThreadReference(tf, train.images, train.labels, batchSize);
+  console.log(`reference: the same steps in this thread alone: ${Math.round(reference.samplesPerSecond)} samples/s (${reference.steps} steps of ${batchSize})`);
 
   const cpuStart = process.cpuUsage();
   const result = await trainClassifier({
@@ -171,8 +225,15 @@ async function main(): Promise<void> {
       `per class: ${evaluation.perClassAccuracy.map((a, c) => `${c}:${(a * 100).toFixed(1)}`).join(' ')}`,
   );
 
-  const flow = runFlowToo ? await runFlow() : { wallSeconds: null, note: 'skipped (--no-flow)' };
-  console.log(`flow: ${flow.wallSeconds === null ? 'not timed' : `${round(flow.wallSeconds)} s wall`} (${flow.note}); load average ${load()} at end`);
+  const flow = runFlowToo
+    ? await runFlow()
+    : { wallSeconds: null, note: 'skipped (--no-flow)', testAccuracy: null, samplesPerSecond: null, trainWallSeconds: null };
+  console.log(
+    `flow: ${flow.wallSeconds === null ? 'not timed' : `${round(flow.wallSeconds)} s wall`} (${flow.note})` +
+      (flow.testAccuracy === null ? '' : `, test accuracy ${(flow.testAccuracy * 100).toFixed(2)}%`) +
+      (flow.samplesPerSecond === null ? '' : `, training ${Math.round(flow.samplesPerSecond)} samples/s over ${round(flow.trainWallSeconds ?? 0)} s`) +
+      `; load average ${load()} at end`,
+  );
 
   console.log(
     JSON.stringify({
@@ -180,7 +241,12 @@ async function main(): Promise<void> {
       backend,
       samples_per_s: Math.round(samplesPerSecond),
       flow_wall_s: flow.wallSeconds === null ? null : round(flow.wallSeconds),
+      flow_test_accuracy: flow.testAccuracy === null ? null : Number(flow.testAccuracy.toFixed(4)),
+      flow_samples_per_s: flow.samplesPerSecond === null ? null : Math.round(flow.samplesPerSecond),
+      flow_train_wall_s: flow.trainWallSeconds === null ? null : round(flow.trainWallSeconds),
       test_accuracy: Number(evaluation.accuracy.toFixed(4)),
+      one_thread_samples_per_s: Math.round(reference.samplesPerSecond),
+      speedup_vs_one_thread: round(samplesPerSecond / reference.samplesPerSecond, 2),
       epochs,
       workers: result.workers,
       train_wall_s: round(result.wallSeconds),

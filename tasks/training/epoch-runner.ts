@@ -11,6 +11,7 @@
  * Every parameter is updated by exactly one thread with a fixed formula, so
  * a run is reproducible whatever the timing of the threads.
  */
+import { type Augmentation, shiftOf, translateSample } from './augment';
 import { FlatAdam } from './flat-adam';
 import type { ModelReplica } from './model-replica';
 import { type StepBarrier } from './step-barrier';
@@ -46,6 +47,10 @@ export interface EpochPlan {
   firstStep: number;
   /** Filled by the threads: per step and thread, STAT_FIELDS numbers (see STAT). */
   stats: Float64Array;
+  /** Random translations of image samples ([height, width, channels]); none when absent. */
+  augmentation?: Augmentation;
+  /** Samples seen in training before this epoch (the positions augmentation draws from). */
+  firstPosition?: number;
 }
 
 /** Offsets of a thread's numbers for one step in `EpochPlan.stats`. */
@@ -89,6 +94,7 @@ export class EpochRunner {
   private readonly paramRange: { start: number; count: number };
   private batchSamples = new Float32Array(0);
   private batchLabels = new Uint8Array(0);
+  private scratch = new Float32Array(0);
 
   constructor(
     private readonly replica: ModelReplica,
@@ -116,6 +122,9 @@ export class EpochRunner {
     const t0 = performance.now();
     const indices = plan.order.subarray(batchStart + shard.start, batchStart + shard.start + shard.count);
     this.gather(indices);
+    if (plan.augmentation !== undefined && plan.augmentation.maxShift > 0) {
+      this.augment(plan.augmentation, (plan.firstPosition ?? 0) + batchStart + shard.start, shard.count);
+    }
     const t1 = performance.now();
     replica.writeParams(state.params);
     const t2 = performance.now();
@@ -155,6 +164,18 @@ export class EpochRunner {
       this.batchLabels = new Uint8Array(indices.length);
     }
     gatherBatch(this.data.trainImages, this.data.trainLabels, sampleSize, indices, this.batchSamples, this.batchLabels);
+  }
+
+  private augment(augmentation: Augmentation, firstPosition: number, count: number): void {
+    const { sampleSize, sampleShape } = this.replica;
+    if (this.scratch.length !== sampleSize) this.scratch = new Float32Array(sampleSize);
+    for (let k = 0; k < count; k++) {
+      const sample = this.batchSamples.subarray(k * sampleSize, (k + 1) * sampleSize);
+      const { dy, dx } = shiftOf(augmentation, firstPosition + k);
+      if (dy === 0 && dx === 0) continue;
+      this.scratch.set(sample);
+      translateSample(this.scratch, sample, sampleShape, dy, dx);
+    }
   }
 
   get validationCount(): number {

@@ -27,7 +27,8 @@ export class ModelReplica {
   readonly size: number;
   /** Numbers per sample. */
   readonly sampleSize: number;
-  private readonly sampleShape: number[];
+  /** Shape of one sample. */
+  readonly sampleShape: number[];
   private readonly classes: number;
   private readonly variables: tfjs.Variable[];
 

@@ -9,6 +9,7 @@ import * as os from 'node:os';
 
 import type * as tfjs from '@tensorflow/tfjs';
 
+import { mix32 } from './augment';
 import { scorePredictions } from './evaluate';
 import { stepsPerEpoch } from './epoch-runner';
 import { type GradientEngine, LocalGradientEngine, type StepTimings, type TrainingData } from './gradient-engine';
@@ -67,8 +68,14 @@ export interface TrainClassifierOptions {
   learningRate?: number;
   warmupSteps?: number;
   finalLearningRateFraction?: number;
-  /** Seed of the batch order. */
+  /** Seed of the batch order (and of the augmentation's shifts). */
   seed?: number;
+  /**
+   * Translate each training image by up to this many pixels per axis, a new
+   * random shift each time it is seen (samples must be [height, width,
+   * channels]). Default 0: none.
+   */
+  augmentShift?: number;
   /**
    * Worker threads computing gradients. 'auto' (default): none with the
    * native backend (it is multi-threaded itself), otherwise one per CPU up
@@ -139,12 +146,20 @@ export async function trainClassifier(options: TrainClassifierOptions): Promise<
   const warmupSteps = options.warmupSteps ?? DEFAULT_TRAINING.warmupSteps;
   const finalFraction = options.finalLearningRateFraction ?? DEFAULT_TRAINING.finalLearningRateFraction;
   const seed = options.seed ?? DEFAULT_TRAINING.seed;
+  const augmentShift = options.augmentShift ?? 0;
+  if (!Number.isInteger(augmentShift) || augmentShift < 0) {
+    throw new Error(`Expected \`augmentShift\` to be an integer >= 0, got ${augmentShift}`);
+  }
   signal?.throwIfAborted();
 
   const workers = resolveWorkers(options.workers ?? 'auto', activeBackend(tf));
   const model = options.buildModel(tf);
-  const { sampleSize, classes } = modelGeometry(model);
+  const { sampleSize, sampleShape, classes } = modelGeometry(model);
   checkData(sampleSize, xTrain, yTrain, xVal, yVal);
+  if (augmentShift > 0 && sampleShape.length !== 3 && sampleShape.length !== 2) {
+    throw new Error(`Expected image samples [height, width(, channels)] to augment, got shape [${sampleShape.join(', ')}]`);
+  }
+  const augmentation = augmentShift > 0 ? { maxShift: augmentShift, seed: mix32(seed, 0x5eed) } : undefined;
   const engine = await startEngine(tf, model, { trainImages: xTrain, trainLabels: yTrain, valImages: xVal, valLabels: yVal }, workers);
 
   const history: EpochMetrics[] = [];
@@ -159,7 +174,8 @@ export async function trainClassifier(options: TrainClassifierOptions): Promise<
         warmupCosineLearningRate(firstStep + s, totalSteps, peakRate, warmupSteps, finalFraction),
       );
       const order = shuffledIndices(yTrain.length, random);
-      const summary = await engine.runEpoch({ order, batchSize, learningRates, firstStep }, signal);
+      const firstPosition = (epoch - 1) * yTrain.length;
+      const summary = await engine.runEpoch({ order, batchSize, learningRates, firstStep, augmentation, firstPosition }, signal);
       const trainSeconds = (performance.now() - epochStart) / 1000;
       signal?.throwIfAborted();
       const valAccuracy = yVal.length > 0 ? scorePredictions(await engine.predictValidation(), yVal, classes).accuracy : Number.NaN;
