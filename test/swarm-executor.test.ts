@@ -6,6 +6,7 @@
  * fixture; CI builds it first).
  */
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -20,6 +21,20 @@ import { freshBucket, s3Endpoint, s3TestClient } from './helpers/s3';
 import { s3rverCredentials } from './helpers/s3-server';
 import { ensureBakedImage, joinOrCreateSwarm, leaveSwarm, repoRoot, swarmFixture, type SwarmHandle } from './helpers/swarm';
 import { Report } from './fixtures/swarm-flow';
+
+/** Pids of the direct children of `pid` (from /proc): the flow's reaper. */
+function childrenOf(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return Number(readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ')[1]) === pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
 
 const summaryOf = (result: FlowResult) => result.logs.find((l) => l.msg === 'run summary') as Record<string, any>;
 /** s3rver checks the access key id only, so the secret can be one that must never show up in a log. */
@@ -176,6 +191,39 @@ describeDocker('the Swarm executor on a one-node swarm', () => {
     expect(result.code).toBe(143);
     expect(Date.now() - sentAt).toBeLessThan(10_000);
     expect(await servicesWith(mine)).toEqual([]);
+  });
+
+  it('SIGKILL to the flow: its reaper removes the services within seconds; without the reaper the next run does before it plans', async () => {
+    const args = ['--parts', '2', '--store', `s3://${bucket}/sigkill`, '--executor', 'swarm', '--workers', '2'];
+    const killDuringSteps = async (alsoTheReaper: boolean) => {
+      const { child, done } = startFlow(swarmFixture, [...args, '--slow-ms', '60000'], s3env());
+      const mine = { [DockerLabels.ownerPid]: String(child.pid) };
+      let running = 0;
+      for (let i = 0; i < 600 && running < 2; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        running = (await servicesWith(mine)).length;
+      }
+      expect(running).toBe(2);
+      if (alsoTheReaper) for (const pid of childrenOf(child.pid!)) process.kill(pid, 'SIGKILL');
+      child.kill('SIGKILL');
+      await done;
+      return mine;
+    };
+
+    const reaped = await killDuringSteps(false);
+    const killedAt = Date.now();
+    for (let i = 0; i < 100 && (await servicesWith(reaped)).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await servicesWith(reaped)).toEqual([]);
+    expect(Date.now() - killedAt).toBeLessThan(10_000);
+
+    const orphaned = await killDuringSteps(true);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(await servicesWith(orphaned)).toHaveLength(2);
+    const rerun = await runFlowProcess(swarmFixture, args, s3env());
+    expect(rerun.code, rerun.stderr.slice(-3000)).toBe(0);
+    expect(rerun.logs.some((l) => String(l.msg).includes('removed 2 service(s) that a killed flow left running'))).toBe(true);
+    expect(await servicesWith(orphaned)).toEqual([]);
+    expect(Object.keys(await objectsUnder('sigkill')).sort()).toEqual(['parts/part-0.json', 'parts/part-1.json', 'report/_SUCCESS', 'report/data.bin', 'report/summary.txt', 'sum.json']);
   });
 
   it('leaves no step containers behind once their services are gone', async () => {
