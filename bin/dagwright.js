@@ -8,7 +8,8 @@ const { join } = require('node:path');
 const source = join(__dirname, '..', 'src', 'cli', 'main.ts');
 let cli;
 if (existsSync(source)) {
-  require('ts-node/register/transpile-only');
+  // The compiled-JavaScript cache ts-node uses too: no TypeScript compiler loaded on a warm start.
+  require(join(__dirname, '..', 'src', 'bootstrap', 'register.js'));
   cli = require(source);
 } else {
   cli = require(join(__dirname, '..', 'dist', 'src', 'cli', 'main.js'));

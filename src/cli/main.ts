@@ -1,9 +1,10 @@
 import { type Command, type CommandIo, CommandExit, runCommand } from './command';
 import { pruneCommand } from './prune';
-import { registryCli } from './registry';
 import { runsCommand } from './runs';
-import { serveCommand } from './serve';
-import { uiCommand } from './ui';
+
+/** A subcommand's module, loaded when it is chosen: `serve` and `ui` pull in fastify, which `dagwright runs` never needs. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const lazy = <M>(path: string): M => require(path) as M;
 
 /**
  * The `dagwright` command's subcommands, one entry each: a summary for
@@ -14,9 +15,9 @@ import { uiCommand } from './ui';
 const commands: Record<string, Command> = {
   runs: { summary: 'list recent runs and show one (run history in the store)', run: runsCommand },
   prune: { summary: 'remove step containers and Swarm services that crashed or killed flows left behind', run: pruneCommand },
-  registry: { summary: 'the model registry: list, show, alias, tag versions', run: (argv, io) => registryCli(argv, io.out, io.err) },
-  serve: { summary: 'serve a registry model over HTTP (Open Inference Protocol V2, MLflow), swapping when its alias moves', run: serveCommand },
-  ui: { summary: 'the web UI over a store: runs, experiments, registry, serving and drift, labelling', run: uiCommand },
+  registry: { summary: 'the model registry: list, show, alias, tag versions', run: (argv, io) => lazy<typeof import('./registry')>('./registry').registryCli(argv, io.out, io.err) },
+  serve: { summary: 'serve a registry model over HTTP (Open Inference Protocol V2, MLflow), swapping when its alias moves', run: (argv, io) => lazy<typeof import('./serve')>('./serve').serveCommand(argv, io) },
+  ui: { summary: 'the web UI over a store: runs, experiments, registry, serving and drift, labelling', run: (argv, io) => lazy<typeof import('./ui')>('./ui').uiCommand(argv, io) },
 };
 
 function usage(): string {
