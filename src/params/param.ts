@@ -24,11 +24,11 @@ export interface ParamKind<T extends ParamValue> {
   /** What a valid value is, in words: "an integer >= 1". */
   readonly expected: string;
   /** Returns the value (normalised), or undefined when it is not acceptable. */
-  readonly check: (value: unknown) => T | undefined;
+  check(value: unknown): T | undefined;
   /** Turns command-line text into a value for `check`; default: the text itself. */
-  readonly fromText?: (text: string) => unknown;
+  fromText?(text: string): unknown;
   /** Turns a value back into command-line text that `fromText` reads back exactly; default `String`. */
-  readonly toText?: (value: T) => string;
+  toText?(value: T): string;
   /** Command-line syntax for `--help`, when it differs from `expected` (e.g. "1,2,3 or a JSON array"). */
   readonly syntax?: string;
 }
