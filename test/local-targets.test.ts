@@ -53,6 +53,15 @@ describe('LocalTarget', () => {
     await target.writeText('new');
     expect(await readFile(target.path, 'utf8')).toBe('new');
   });
+
+  it('writeIfAbsent: of twenty racing writers exactly one wins, and an existing file is never replaced', async () => {
+    const target = new LocalTarget(join(dir, 'claims/1'));
+    const wins = await Promise.all(Array.from({ length: 20 }, (_, i) => new LocalTarget(target.path).writeIfAbsent(`writer ${i}\n`)));
+    expect(wins.filter(Boolean)).toHaveLength(1);
+    expect(await target.readText()).toBe(`writer ${wins.indexOf(true)}\n`);
+    expect(await target.writeIfAbsent('late\n')).toBe(false);
+    expect(await readdir(join(dir, 'claims'))).toEqual(['1']);
+  });
 });
 
 describe('LocalDirectoryTarget', () => {
