@@ -51,7 +51,7 @@ function canonical(value: unknown): ParamValue | undefined {
 
 function listKind<T extends ParamValue>(item: Param<T>): ParamKind<T[]> {
   return {
-    expected: `a list of ${item.expected.replace(/^an? /, '')} items`,
+    expected: `a list, each ${item.expected}`,
     syntax: `comma-separated values (a,b,c) or a JSON array; each ${item.expected}`,
     check: (v) => {
       if (!Array.isArray(v)) return undefined;

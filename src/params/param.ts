@@ -77,7 +77,13 @@ export class Param<T extends ParamValue = ParamValue> {
 
   /** Parses command-line text, then checks it like any other value. */
   parse(family: string, name: string, text: string): T {
-    const ok = this.check((this.kind.fromText ?? ((t: string) => t))(text));
+    let parsed: unknown;
+    try {
+      parsed = this.kind.fromText ? this.kind.fromText(text) : text;
+    } catch {
+      parsed = undefined; // unparseable text (bad JSON, a bad list item): reported below as this parameter's error
+    }
+    const ok = parsed === undefined ? undefined : this.check(parsed);
     if (ok === undefined) throw new ParameterError(family, name, this.secret ? redacted : text, this.expected);
     return this.remember(ok);
   }
