@@ -1,0 +1,40 @@
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { describeDocker } from './helpers/docker';
+import { runFlowProcess } from './helpers/flow-process';
+
+const flow = 'test/fixtures/core-flow.ts';
+
+describeDocker('core features through real Docker steps', () => {
+  const docker = ['--executor', 'docker', '--workers', '2'];
+
+  const label = '-x =a b ünï "q" \'s\'';
+  for (const [name, args, expected] of [
+    ['negative numbers, leading dashes, =, spaces, quotes and unicode', ['--offset', '-2', '--label', label, '--sizes', '-1,0,3'], { offset: -2, label, sizes: [-1, 0, 3] }],
+    ['an empty string and an empty list', ['--offset=-0', '--label=', '--sizes='], { offset: 0, label: '', sizes: [] }],
+  ] as const) {
+    it(`round-trips ${name} into the step's container exactly; a secret reaches it through the environment only`, async () => {
+      const store = await mkdtemp(join(tmpdir(), 'dagwright-dcore-'));
+      const secret = 'tok-docker-5e5e5e';
+      const result = await runFlowProcess(flow, [...docker, '--store', store, '--mode', 'echo', ...args, '--token', secret, '--log-level', 'debug']);
+      expect(result.code, result.stderr.slice(-3000)).toBe(0);
+      const file = (await readdir(store)).find((f) => f.startsWith('echo-'))!;
+      const echoed = JSON.parse(await readFile(join(store, file), 'utf8'));
+      expect(echoed).toMatchObject({ ...expected, inContainer: true, tokenLength: secret.length, argvHasToken: false });
+      expect(result.stderr).not.toContain(secret);
+    }, 120_000);
+  }
+
+  it('runs dynamic requirements a container step asked for, each in its own container, then the step again', async () => {
+    const store = await mkdtemp(join(tmpdir(), 'dagwright-ddyn-'));
+    const result = await runFlowProcess(flow, [...docker, '--store', store, '--mode', 'dynamic', '--count', '3']);
+    expect(result.code, result.stderr.slice(-3000)).toBe(0);
+    expect(await readFile(join(store, 'gathered.txt'), 'utf8')).toBe('0 container\n1 container\n2 container\n');
+    const summary = result.logs.find((l) => l.msg === 'run summary') as Record<string, any>;
+    expect(summary.counts).toMatchObject({ ran: 4, failed: 0 });
+    expect(summary.ran.every((r: { executor: string }) => r.executor === 'docker')).toBe(true);
+    expect(result.logs.filter((l) => l.msg === 'task started' && String(l.taskId).startsWith('Gather_'))).toHaveLength(2);
+  }, 180_000);
+});
