@@ -39,11 +39,11 @@ export function holdsToken(request: FastifyRequest, token: string): boolean {
   return given !== undefined && same(given, token);
 }
 
-/** Headers on every answer: no framing, no sniffing, no referrer (URLs may carry the token), scripts only from /assets. */
+/** Headers on every answer: no framing, no sniffing, referrers only within this UI (Chrome sends "Origin: null" on form posts under no-referrer), scripts only from /assets. */
 export function securityHeaders(reply: FastifyReply): void {
   reply.header('x-content-type-options', 'nosniff');
   reply.header('x-frame-options', 'DENY');
-  reply.header('referrer-policy', 'no-referrer');
+  reply.header('referrer-policy', 'same-origin');
   reply.header('content-security-policy', "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'");
 }
 

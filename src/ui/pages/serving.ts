@@ -52,7 +52,7 @@ function serverSection(ctx: UiContext, scraped: Awaited<ReturnType<ReturnType<ty
   if (!ctx.serverUrl || !scraped) return html`<p class="notice" id="no-server">No model server given: start the UI with <code>--server http://127.0.0.1:8080</code> to show the serving version, request rate and latency.</p>`;
   if (scraped.error) return html`<p class="notice" id="server-error">${scraped.error}</p>`;
   const s = scraped.samples;
-  const version = s.filter((x) => /version/.test(x.name) && x.value === 1);
+  const version = s.filter((x) => /_info$/.test(x.name) && x.labels.version !== undefined && x.value === 1);
   const requests = s.filter((x) => /requests_total$/.test(x.name));
   const histogram = s.filter((x) => /duration.*_bucket$|latency.*_bucket$/.test(x.name));
   const buckets = new Map<number, number>();

@@ -1,0 +1,220 @@
+/**
+ * The registry, serving and drift, and labelling pages in chromium, against
+ * a store made by real runs of flows/register.ts (two versions), a real model
+ * server (tasks/serving) answering real requests and filling the prediction
+ * log, and a drift summary in the agreed `monitoring/<model>/latest.json` form.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { listLabelledBatches, readLabelledBatch } from '../tasks/data/labelled-batch';
+import { ModelRegistry } from '../tasks/registry/registry';
+import { ModelServer } from '../tasks/serving/model-server';
+import { readPredictionLog, recordPixels } from '../tasks/serving/prediction-log';
+import { UiServer } from '../src/ui/ui-server';
+import { type Browser, describeChromium, launchBrowser, screenshot } from './fixtures/ui-browser';
+import { runFlowProcess } from './helpers/flow-process';
+
+const model = 'mnist-digits';
+const tagXss = '<img src=x onerror=window.__xss=1>';
+let store: string;
+let ui: UiServer;
+let server: ModelServer;
+let browser: Browser;
+
+async function register(args: string[]): Promise<void> {
+  const result = await runFlowProcess('flows/register.ts', ['--increment', '1', '--increment-size', '500', '--epochs', '1', '--batch-size', '32', '--executor', 'inprocess', '--store', store, ...args]);
+  if (result.code !== 0) throw new Error(`register failed (${result.code}): ${result.stderr.slice(-2000)}`);
+}
+
+/** Seeded noise and blank images, as a client would send them: the model is unsure of most. */
+function images(n: number, seed: number): number[] {
+  let s = seed;
+  const out: number[] = [];
+  for (let i = 0; i < n * 784; i++) {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    out.push(i % 784 < 392 && (i / 784) % 2 < 1 ? 0 : s % 256);
+  }
+  return out;
+}
+
+async function infer(n: number, seed: number): Promise<void> {
+  const meta = (await (await fetch(`${server.url}/v2/models/${model}`)).json()) as { inputs: { name: string }[] };
+  const res = await fetch(`${server.url}/v2/models/${model}/infer`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ inputs: [{ name: meta.inputs[0].name, shape: [n, 28, 28, 1], datatype: 'UINT8', data: images(n, seed) }] }),
+  });
+  if (res.status !== 200) throw new Error(`infer answered ${res.status}: ${await res.text()}`);
+}
+
+describeChromium('web UI: registry, serving and drift, labelling in chromium', () => {
+  beforeAll(async () => {
+    store = mkdtempSync(join(tmpdir(), 'dagwright-ui-models-'));
+    await register([]);
+    await register(['--seed', '7', '--tags', `stage=test,note=${tagXss}`]);
+    server = new ModelServer({ store, model, port: 0, predictionLog: { chunkRecords: 10, chunkMaxAgeMs: 200 } });
+    await server.start();
+    await infer(16, 1);
+    await infer(16, 2);
+    ui = new UiServer({ store, port: 0, serverUrl: server.url });
+    await ui.start();
+    browser = await launchBrowser();
+    const page = await browser.newPage();
+    await page.goto(ui.startUrl);
+    await page.close();
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await ui?.stop();
+    await server?.stop();
+    rmSync(store, { recursive: true, force: true });
+  });
+
+  it('lists models and shows versions with metrics, tags (escaped), aliases and their history', async () => {
+    const registry = new ModelRegistry(store, model);
+    const [versions, aliases] = await Promise.all([registry.versions(), registry.aliases()]);
+    expect(versions).toHaveLength(2);
+    const page = await browser.newPage();
+    await page.goto(`${ui.url}/registry`);
+    expect(await page.locator(`#models tr[data-model="${model}"] td`).nth(1).textContent()).toBe('2');
+    await page.click(`#models a`);
+    expect(await page.locator('#versions tbody tr').count()).toBe(2);
+    const v2 = page.locator('#versions tr[data-version="2"]');
+    expect(await v2.textContent()).toContain(`note=${tagXss}`);
+    expect(await v2.textContent()).toContain(String(Number((versions[1].metrics.testAccuracy as number).toPrecision(6))));
+    expect(await page.locator('#aliases').textContent()).toContain(`champion`);
+    expect(await page.locator('#aliases').textContent()).toContain(`v${aliases.champion}`);
+    expect(await page.locator('#alias-history tbody tr').count()).toBe((await registry.aliasHistory()).length);
+    expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    await screenshot(page, 'registry');
+    await page.close();
+  });
+
+  it("draws a version's lineage back to its training run, data increment and source-file hashes", async () => {
+    const version = await new ModelRegistry(store, model).version(1);
+    const lineage = version.lineage as { training: { runId: string }; data: { source: { images: { sha256: string } } } };
+    const page = await browser.newPage();
+    await page.goto(`${ui.url}/registry/${model}/versions/1`);
+    await page.waitForSelector('#lineage svg');
+    const titles = await page.locator('#lineage g.node title').allTextContents();
+    expect(titles.some((t) => t.includes(lineage.data.source.images.sha256))).toBe(true);
+    const labels = await page.locator('#lineage g.node text').allTextContents();
+    expect(labels).toContain(`${model} v1`);
+    expect(labels).toContain('data increment 1');
+    expect(labels).toContain(`run ${lineage.training.runId}`);
+    expect(await page.locator('#lineage path.edge').count()).toBeGreaterThanOrEqual(6);
+    await screenshot(page, 'lineage');
+    // The training node leads to the run that trained the model.
+    await page.locator('#lineage a', { has: page.locator('text=/^training /') }).first().click();
+    await page.waitForURL(new RegExp(`/runs/${lineage.training.runId}/tasks/`));
+    expect(await page.locator('#task-status').textContent()).toBe('ran');
+    await page.close();
+  });
+
+  it('moves an alias only with the token: 403 without it, moved and recorded with it', async () => {
+    const registry = new ModelRegistry(store, model);
+    const before = (await registry.aliases()).champion;
+    const other = before === 1 ? 2 : 1;
+    const fresh = await launchBrowser();
+    try {
+      const page = await fresh.newPage();
+      await page.goto(`${ui.url}/registry/${model}`);
+      await page.selectOption('#move-alias select[name=version]', String(other));
+      const [response] = await Promise.all([page.waitForResponse((r) => r.request().method() === 'POST'), page.click('#move-alias button')]);
+      expect(response.status()).toBe(403);
+      expect(await page.locator('[data-problem="403"]').textContent()).toMatch(/token printed when the UI started/);
+      expect((await registry.aliases()).champion).toBe(before);
+    } finally {
+      await fresh.close();
+    }
+    const page = await browser.newPage();
+    await page.goto(`${ui.url}/registry/${model}`);
+    await page.selectOption('#move-alias select[name=version]', String(other));
+    await page.fill('#move-alias input[name=reason]', 'rolled back from the UI test');
+    await page.click('#move-alias button');
+    await page.waitForSelector('#moved');
+    expect((await registry.aliases()).champion).toBe(other);
+    expect(await page.locator('#alias-history tbody tr').first().textContent()).toContain('rolled back from the UI test');
+    await page.close();
+  });
+
+  it("shows the server's version, requests and latency, and says when no drift report exists yet", async () => {
+    const page = await browser.newPage();
+    await page.goto(`${ui.url}/serving`);
+    expect(await page.locator('#server-metrics').textContent()).toContain('requests (total)');
+    const served = await (await fetch(`${server.url}/v2/models/${model}`)).json() as { versions?: string[] };
+    expect(served).toBeDefined();
+    expect(await page.locator('#serving-version').textContent()).toMatch(/\d/);
+    const total = Number((await page.locator('#server-metrics tr', { hasText: 'requests (total)' }).locator('td').textContent()) ?? '0');
+    expect(total).toBeGreaterThanOrEqual(2);
+    expect(await page.locator('#no-drift').textContent()).toContain('No drift report');
+    await page.close();
+  });
+
+  it('shows the latest drift report and its checks once monitoring wrote them', async () => {
+    const dir = join(store, 'monitoring', model);
+    mkdirSync(join(dir, 'reports'), { recursive: true });
+    const summary = (time: string, drift: boolean, p: number) => ({
+      time, model, version: 1, drift, window: { since: '2026-01-01T00:00:00.000Z', size: 32 },
+      tests: [{ name: 'ks_probabilities', statistic: 0.4, pValue: p, threshold: 0.05, drift }, { name: 'chi2_<classes>', statistic: 12.5, pValue: p * 2, threshold: 0.05, drift }],
+      report: join(dir, 'reports', 'r2.json'), html: join(dir, 'reports', 'r2.html'),
+    });
+    writeFileSync(join(dir, 'reports', 'r1.json'), JSON.stringify(summary('2026-12-01T09:00:00.000Z', false, 0.4)));
+    writeFileSync(join(dir, 'reports', 'r2.json'), JSON.stringify(summary('2026-12-01T10:00:00.000Z', true, 0.001)));
+    writeFileSync(join(dir, 'reports', 'r2.html'), '<html><body><h1>histograms</h1><script>parent.__xss=1</script></body></html>');
+    writeFileSync(join(dir, 'latest.json'), JSON.stringify(summary('2026-12-01T10:00:00.000Z', true, 0.001)));
+    const page = await browser.newPage();
+    await page.goto(`${ui.url}/serving?model=${model}`);
+    expect(await page.locator('#drift-decision').textContent()).toBe('drift');
+    expect(await page.locator('#drift-tests tbody tr').count()).toBe(2);
+    expect(await page.locator('#drift-tests').textContent()).toContain('chi2_<classes>');
+    await page.waitForSelector('#charts .uplot');
+    await screenshot(page, 'serving');
+    const html = await browser.context.request.get(`${ui.url}/serving/${model}/reports/r2.html`);
+    expect(html.headers()['content-security-policy']).toMatch(/^sandbox/);
+    await page.close();
+  });
+
+  it('labels flagged and unsure samples with the keyboard and saves them as a data increment', async () => {
+    await server.stop(); // flushes the prediction log
+    const logged = await readPredictionLog(store, model);
+    expect(logged.length).toBe(32);
+    const page = await browser.newPage();
+    await page.goto(`${ui.url}/labelling?model=${model}`);
+    const cards = page.locator('.sample');
+    expect(await cards.count()).toBeGreaterThan(2);
+    expect(await cards.first().locator('img').evaluate((img: HTMLImageElement) => [img.complete, img.naturalWidth, img.naturalHeight])).toEqual([true, 28, 28]);
+    const ids = await cards.evaluateAll((els) => els.slice(0, 3).map((e) => e.getAttribute('data-request-id')!));
+    await page.keyboard.press('3');
+    await page.keyboard.press('s');
+    await page.keyboard.press('7');
+    expect(await page.locator('#label-count').textContent()).toBe('2');
+    expect(await cards.nth(1).getAttribute('data-label')).toBe('skip');
+    await screenshot(page, 'labelling');
+    await page.click('#save-labels');
+    await page.waitForSelector('#save-result[data-status]');
+    expect(await page.locator('#save-result').getAttribute('data-status')).toBe('200');
+    expect(await page.locator('#save-result').textContent()).toMatch(/saved 2 labelled sample\(s\) as data increment ui-/);
+    const batches = await listLabelledBatches(store);
+    expect(batches).toHaveLength(1);
+    const batch = await readLabelledBatch(store, batches[0].batchId);
+    expect(batch.manifest.source).toBe(`ui:prediction-log:${model}`);
+    expect(batch.manifest.files['images.u8']).toMatch(/^[0-9a-f]{64}$/);
+    const byId = new Map(logged.map((r) => [r.requestId, r]));
+    const expected = new Map([[ids[0], 3], [ids[2], 7]]);
+    const got = [...Array(batch.labels.length).keys()].map((i) => Buffer.from(batch.pixels.subarray(i * 784, (i + 1) * 784)).toString('base64'));
+    for (const [id, label] of expected) {
+      const i = got.indexOf(Buffer.from(recordPixels(byId.get(id)!)).toString('base64'));
+      expect(i).toBeGreaterThanOrEqual(0);
+      expect(batch.labels[i]).toBe(label);
+    }
+    await page.close();
+  });
+
+  it('logged no console error on any page', () => {
+    expect(browser.errors).toEqual([]);
+  });
+});
