@@ -56,6 +56,8 @@ export interface ModelServerOptions {
   readonly maxBodyBytes?: number;
   /** Prediction log settings, or false for none. Default: on, every request. */
   readonly predictionLog?: PredictionLogOptions | false;
+  /** When the port is taken, load and warm the model, then wait up to this long for it to be free (a replacement taking over). Default 0: fail at once. */
+  readonly portWaitMs?: number;
   /** Start even if the alias names no version yet (answer 503 until it does). Default false: start fails. */
   readonly waitForModel?: boolean;
   /** TensorFlow.js backend; default the fastest available (tfjs-node, else wasm). */
@@ -135,9 +137,9 @@ export class ModelServer implements Service {
     this.tf = (await loadTensorFlow({ backend: this.options.backend })).tf;
     this.app = buildHttpApp(this, { maxBodyBytes: this.options.maxBodyBytes ?? 16 * 1024 * 1024 });
     try {
-      await this.app.listen({ host: this.options.host ?? DEFAULT_SERVE_HOST, port: this.options.port ?? DEFAULT_SERVE_PORT });
+      await this.listen();
       this.boundPort = (this.app.server.address() as { port: number }).port;
-      await this.loadFirst();
+      if (!this.slot) await this.loadFirst();
       if (this.options.version === undefined) {
         const aliases = fileAt(this.options.store, 'registry', this.model, 'aliases.json').uri;
         this.watcher = watchAliasFile(aliases, this.options.pollMs ?? 1000, () => void this.reload(), this.logger);
@@ -147,6 +149,28 @@ export class ModelServer implements Service {
       throw err;
     }
     this.logger.info({ url: this.url, version: this.version, alias: this.options.version === undefined ? this.alias : undefined }, `serving "${this.model}" at ${this.url}`);
+  }
+
+  /**
+   * Listens; with `portWaitMs`, a port another server holds is waited for
+   * with the model already loaded and warmed, so a replacement takes over
+   * within milliseconds of the old server closing its listener.
+   */
+  private async listen(): Promise<void> {
+    const address = { host: this.options.host ?? DEFAULT_SERVE_HOST, port: this.options.port ?? DEFAULT_SERVE_PORT };
+    const deadline = Date.now() + (this.options.portWaitMs ?? 0);
+    for (let waiting = false; ; waiting = true) {
+      try {
+        return void (await this.app!.listen(address));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || Date.now() >= deadline) throw err;
+      }
+      if (!waiting) {
+        if (!this.slot) await this.loadFirst();
+        this.logger.info({ port: address.port, version: this.version }, `version ${this.version} warmed; waiting for port ${address.port} (held by another server)`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
   }
 
   private async loadFirst(): Promise<void> {
