@@ -1,3 +1,4 @@
+import { readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import type { Logger } from 'pino';
 import type { AnyTask } from '../task';
@@ -7,6 +8,23 @@ import { LocalFileSystem } from '../targets/local-file-system';
 import { sweepLeftovers } from '../targets/leftovers';
 import { readLock, staleReason, defaultStaleMs } from './file-lock';
 import { taskLockName } from './state-dir';
+
+/** A lock file's private copy (`<lock>.<token>.tmp`, see createExclusive) lives milliseconds; one older than this was left by a killed taker. */
+const lockTemporaryAgeMs = 60_000;
+
+/** Removes lock temporaries killed takers left in `lockDir`; returns how many. */
+async function sweepLockTemporaries(lockDir: string, now = Date.now()): Promise<number> {
+  const names = await readdir(lockDir).catch(() => [] as string[]);
+  let removed = 0;
+  for (const name of names.filter((n) => /\.lock\.[0-9a-f]{16}\.tmp$/.test(n))) {
+    const info = await stat(join(lockDir, name)).catch(() => undefined);
+    if (info && now - info.mtimeMs > lockTemporaryAgeMs) {
+      await rm(join(lockDir, name), { force: true });
+      removed++;
+    }
+  }
+  return removed;
+}
 
 /** A file or directory target's location: its file system and path (other targets have none). */
 function located(target: unknown): { local: boolean; path: string } | undefined {
@@ -43,6 +61,8 @@ export async function sweepRunLeftovers(store: string, lockDir: string, tasks: r
   };
   try {
     const { removed, bytes } = await sweepLeftovers(store, { folders: [...folders], writerGone });
+    const lockFiles = await sweepLockTemporaries(lockDir);
+    if (lockFiles > 0) logger.debug({ lockDir, count: lockFiles }, `removed ${lockFiles} lock file(s) that killed lock takers left`);
     if (removed.length > 0) {
       logger.info({ removed: removed.slice(0, 20), count: removed.length, bytes }, `removed ${removed.length} leftover(s) of killed writers (${bytes} bytes)`);
     }
