@@ -88,6 +88,8 @@ export class UiServer implements Service {
     this.address = app.server.address() as AddressInfo;
     const port = this.address.port;
     for (const h of [this.options.host ?? '127.0.0.1', '127.0.0.1', 'localhost', '[::1]']) allowedHosts.add(`${h}:${port}`.toLowerCase());
+    // Warm the code paths and the store's listing off any user's request, so the first page is fast too.
+    void app.inject({ method: 'GET', url: '/runs', headers: { host: `127.0.0.1:${port}` } }).catch(() => {});
   }
 
   private hooks(app: FastifyInstance, ctx: UiContext, allowedHosts: Set<string>): void {
