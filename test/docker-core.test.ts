@@ -1,5 +1,5 @@
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { describeDocker } from './helpers/docker';
@@ -22,7 +22,8 @@ describeDocker('core features through real Docker steps', () => {
       expect(result.code, result.stderr.slice(-3000)).toBe(0);
       const file = (await readdir(store)).find((f) => f.startsWith('echo-'))!;
       const echoed = JSON.parse(await readFile(join(store, file), 'utf8'));
-      expect(echoed).toMatchObject({ ...expected, inContainer: true, tokenLength: secret.length, argvHasToken: false });
+      expect(echoed).toMatchObject({ ...expected, tokenLength: secret.length, argvHasToken: false });
+      expect(echoed.host).not.toBe(hostname()); // ran in a container
       expect(result.stderr).not.toContain(secret);
     }, 120_000);
   }
@@ -31,7 +32,9 @@ describeDocker('core features through real Docker steps', () => {
     const store = await mkdtemp(join(tmpdir(), 'dagwright-ddyn-'));
     const result = await runFlowProcess(flow, [...docker, '--store', store, '--mode', 'dynamic', '--count', '3']);
     expect(result.code, result.stderr.slice(-3000)).toBe(0);
-    expect(await readFile(join(store, 'gathered.txt'), 'utf8')).toBe('0 container\n1 container\n2 container\n');
+    const lines = (await readFile(join(store, 'gathered.txt'), 'utf8')).trim().split('\n');
+    expect(lines.map((l) => l.split(' ')[0])).toEqual(['0', '1', '2']);
+    expect(new Set([hostname(), ...lines.map((l) => l.split(' ')[1])]).size).toBe(4); // three containers of their own
     const summary = result.logs.find((l) => l.msg === 'run summary') as Record<string, any>;
     expect(summary.counts).toMatchObject({ ran: 4, failed: 0 });
     expect(summary.ran.every((r: { executor: string }) => r.executor === 'docker')).toBe(true);

@@ -16,14 +16,19 @@ export interface FlowDefinition<S extends ParamSpecs = ParamSpecs> {
   roots(params: ValuesOf<S>, context: FlowContext): AnyTask | readonly AnyTask[];
 }
 
-/** A task class is a flow of one root whose parameters are the flow's. */
+/**
+ * A task class is a flow of one root whose parameters are the flow's; a
+ * `store` parameter is not an option of its own but gets `--store`.
+ */
 export function asFlow(flow: FlowDefinition | TaskClass): FlowDefinition {
   if (typeof flow === 'function' && flow.prototype instanceof Task) {
     const cls = flow as TaskClass;
+    const takesStore = 'store' in cls.params;
+    const params = Object.fromEntries(Object.entries(cls.params).filter(([name]) => !(takesStore && name === 'store')));
     return {
       name: cls.family ?? cls.name,
-      params: cls.params,
-      roots: (params) => new (cls as unknown as new (p: object) => AnyTask)(params),
+      params,
+      roots: (values, context) => new (cls as unknown as new (p: object) => AnyTask)(takesStore ? { ...values, store: context.store } : values),
     };
   }
   return flow as FlowDefinition;
