@@ -21,16 +21,16 @@ afterAll(async () => {
   await rm(store, { recursive: true, force: true });
 });
 
-/** Starts `dagwright serve` in its own process; resolves with its URL once it logs that it serves. */
-async function startServer(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ url: string; child: ChildProcess; done: Promise<FlowResult> }> {
-  const { child, done } = startFlow('src/cli/main.ts', ['serve', '--store', store, '--port', '0', ...args], env);
+/** Starts `dagwright serve` in its own process; resolves with its URL once its log matches `ready` (by default: it serves). */
+async function startServer(args: string[], env: NodeJS.ProcessEnv = {}, ready = /serving \\"mnist-digits\\"/): Promise<{ url: string; child: ChildProcess; done: Promise<FlowResult> }> {
+  const { child, done } = startFlow('src/cli/main.ts', ['serve', '--store', store, ...(args.includes('--port') ? [] : ['--port', '0']), ...args], env);
   running.push(child);
   let stderr = '';
   const url = await new Promise<string>((resolve, reject) => {
     child.stderr!.on('data', (d) => {
       stderr += d;
-      const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(stderr);
-      if (match && stderr.includes('serving \\"mnist-digits\\"')) resolve(match[1]);
+      const port = args.includes('--port') ? args[args.indexOf('--port') + 1] : /"url":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(stderr)?.[1];
+      if (port && ready.test(stderr)) resolve(`http://127.0.0.1:${port}`);
     });
     child.on('exit', (code) => reject(new Error(`dagwright serve exited (${code}) before serving: ${stderr}`)));
   });
@@ -83,5 +83,36 @@ describe('dagwright serve', () => {
     expect((await done).signal).toBe('SIGKILL');
     const killed = (await readPredictionLog(store, 'mnist-digits')).filter((r) => r.requestId.startsWith('kill-'));
     expect(killed.map((r) => r.requestId)).toEqual(Array.from({ length: 20 }, (_, i) => `kill-${i}`));
+  });
+
+  it('hands its port to a replacement without a failed request (--wait-for-port, --handover-ms)', async () => {
+    const port = String(20000 + Math.floor(Math.random() * 20000));
+    const old = await startServer(['--port', port, '--handover-ms', '10000']);
+    let running = true;
+    const outcomes: string[] = [];
+    const client = (async () => {
+      for (let i = 0; running; i++) {
+        try {
+          const reply = await call(`${old.url}/v2/models/mnist-digits/infer`, { body: uint8Request(testImages(1, 300 + (i % 10))) });
+          outcomes.push(String(reply.status));
+        } catch (err) {
+          outcomes.push(`error: ${(err as Error).cause ?? (err as Error).message}`);
+        }
+      }
+    })();
+    const replacement = await startServer(['--port', port, '--wait-for-port', '60000'], {}, /waiting for port/);
+    old.child.kill('SIGTERM');
+    expect((await old.done).code).toBe(0);
+    await new Promise((r) => setTimeout(r, 500)); // the client now talks to the replacement
+    running = false;
+    await client;
+    expect(outcomes.filter((o) => o !== '200')).toEqual([]);
+    expect(outcomes.length).toBeGreaterThan(20);
+    expect((await call(`${replacement.url}/v2/health/ready`)).status).toBe(200);
+    // The client's later requests were answered by the replacement.
+    const served = /dagwright_serve_requests_total\{route="\/v2\/models\/:name\/infer",method="POST",status="200"\} (\d+)/.exec((await call(`${replacement.url}/metrics`)).body);
+    expect(Number(served?.[1])).toBeGreaterThan(0);
+    replacement.child.kill('SIGTERM');
+    expect((await replacement.done).code).toBe(0);
   });
 });

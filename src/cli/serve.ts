@@ -38,6 +38,7 @@ Serves a model from the store's registry: the version its alias names (default
   --log-retention-days <n>    remove prediction log days older than this (default: keep)
   --no-prediction-log         log nothing
   --wait-for-port <ms>        if the port is taken, load and warm the model, then wait this long for it (a replacement)
+  --handover-ms <ms>          on SIGTERM, keep serving open connections until another server takes the port (at most this long)
   --wait-for-model            start even if the alias names no version yet (503 until it does)
   --log-level <level>         ${logLevels.join(', ')} (default info)
 
@@ -63,6 +64,7 @@ const options = {
   'no-prediction-log': { type: 'boolean' },
   'wait-for-model': { type: 'boolean' },
   'wait-for-port': { type: 'string' },
+  'handover-ms': { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean' },
 } as const;
@@ -119,6 +121,7 @@ export function serveOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
           retentionDays: numberOption(values, 'log-retention-days', (n) => n > 0, 'a number of days > 0'),
         },
     waitForModel: values['wait-for-model'],
+    handoverMs: numberOption(values, 'handover-ms', (n) => n >= 0, 'a number of milliseconds >= 0'),
     portWaitMs: numberOption(values, 'wait-for-port', (n) => n >= 0, 'a number of milliseconds >= 0'),
     logger: createLogger({ level: level as LogLevel }),
   };

@@ -61,7 +61,7 @@ const S3_ENV = ['AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'AWS_REGION', 'AWS_DE
 function serveArgs(spec: DockerServerSpec): string[] {
   return [
     '--store', spec.store, '--model', spec.model, '--alias', spec.alias, '--host', spec.host ?? '127.0.0.1', '--port', String(spec.port),
-    '--wait-for-port', '120000',
+    '--wait-for-port', '120000', '--handover-ms', '10000',
     ...(spec.maxBatchSize === undefined ? [] : ['--max-batch-size', String(spec.maxBatchSize)]),
     ...(spec.maxWaitMs === undefined ? [] : ['--max-wait-ms', String(spec.maxWaitMs)]),
   ];

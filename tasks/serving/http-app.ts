@@ -59,7 +59,7 @@ export function buildHttpApp(server: ModelServer, options: HttpAppOptions): Fast
 
   // Responses sent while stopping close their connection, so keep-alive clients do not hold the process open.
   app.addHook('onSend', async (_request: FastifyRequest, reply: FastifyReply) => {
-    if (server.isStopping) reply.header('connection', 'close');
+    if (server.closesConnections) reply.header('connection', 'close');
   });
 
   app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {

@@ -23,6 +23,7 @@ import { type LoadedModel, loadVersion } from './loaded-model';
 import { mnistDigitsAdapter } from './mnist-adapter';
 import type { DecodedInputs, ModelAdapter } from './model-adapter';
 import { PredictionLogWriter, type PredictionLogOptions } from './prediction-log';
+import { handOverPort } from './port-handover';
 import { ServerMetrics } from './server-metrics';
 
 export const DEFAULT_SERVE_HOST = '127.0.0.1';
@@ -58,6 +59,8 @@ export interface ModelServerOptions {
   readonly predictionLog?: PredictionLogOptions | false;
   /** When the port is taken, load and warm the model, then wait up to this long for it to be free (a replacement taking over). Default 0: fail at once. */
   readonly portWaitMs?: number;
+  /** On stop, keep serving open connections until another server has taken the port, at most this long (ms). Default 0: close at once. */
+  readonly handoverMs?: number;
   /** Start even if the alias names no version yet (answer 503 until it does). Default false: start fails. */
   readonly waitForModel?: boolean;
   /** TensorFlow.js backend; default the fastest available (tfjs-node, else wasm). */
@@ -95,6 +98,7 @@ export class ModelServer implements Service {
   private reloadAgain = false;
   private stopping: Promise<void> | undefined;
   private boundPort: number | undefined;
+  private closingConnections = false;
 
   constructor(readonly options: ModelServerOptions) {
     this.model = options.model ?? DEFAULT_MODEL_NAME;
@@ -294,9 +298,19 @@ export class ModelServer implements Service {
     return this.stopping !== undefined;
   }
 
+  /** Responses now close their connection (stopping, and any port handover is done). */
+  get closesConnections(): boolean {
+    return this.closingConnections;
+  }
+
   private async release(): Promise<void> {
     this.watcher?.stop();
     try {
+      if (this.app?.server.listening && this.options.handoverMs) {
+        const handedOver = await handOverPort(this.app.server, this.options.host ?? DEFAULT_SERVE_HOST, this.port, this.options.handoverMs);
+        this.logger.info({ handedOver }, handedOver ? 'another server took the port; closing connections' : `no server took the port within ${this.options.handoverMs} ms; closing`);
+      }
+      this.closingConnections = true;
       await this.app?.close();
     } finally {
       this.slot?.batcher.drain();
