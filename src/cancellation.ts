@@ -31,6 +31,15 @@ export function runWithPublishGuard<T>(guard: () => void, fn: () => Promise<T>):
   return publishGuard.run(combined, fn);
 }
 
+/**
+ * Runs `fn` outside any attempt: no abort signal and no publish guard apply
+ * to its writes. For a run's own records (history, logs), which are written
+ * even after a cancel or a lost lock.
+ */
+export function runOutsideAttempt<T>(fn: () => Promise<T>): Promise<T> {
+  return publishGuard.exit(() => attemptSignal.exit(fn));
+}
+
 /** Throws when the current attempt was aborted, or a publish guard refuses; a no-op outside any attempt. */
 export function throwIfAttemptAborted(): void {
   if (attemptSignal.getStore()?.aborted) throw new CancelledError();

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { runWithSignal } from '../cancellation';
+import { runOutsideAttempt } from '../cancellation';
 import type { ParamValue } from '../params';
 import type { RunSummary } from '../run';
 import type { SchedulerEvent, TaskStatus } from '../scheduler';
@@ -31,8 +31,8 @@ export class RunHistory {
   /** Atomic: readers see the old record or the new one. */
   async write(record: RunRecord): Promise<void> {
     const path = this.pathOf(record.runId);
-    // A fresh, never-aborted signal: history is written outside any task attempt, even after a cancel.
-    await runWithSignal(new AbortController().signal, () => this.fs.write(path, `${JSON.stringify(record, null, 2)}\n`));
+    // Outside any task attempt: history is written even after a cancel or a lost lock.
+    await runOutsideAttempt(() => this.fs.write(path, `${JSON.stringify(record, null, 2)}\n`));
   }
 
   /** The record of `runId`, or undefined when there is none. */
