@@ -50,6 +50,16 @@ describe('concurrent registrations', () => {
     for (const v of stored) expect(await registry.aliasDecided('champion', v.version)).toBe(true);
   });
 
+  it('six register() calls at once on an s3:// store in one process get versions 1 to 6', async () => {
+    const bucket = await freshBucket(s3TestClient(), 'safety-registry');
+    Object.assign(process.env, s3FlowEnv(join(dir, 'state-inprocess'))); // the shared S3 client is made from these on first use
+    const registry = new ModelRegistry(`s3://${bucket}/runs`, 'digits');
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => register(registry, `s3-${i}`, 0.8 + i / 100)));
+    expect(results.map((r) => r.version.version).sort()).toEqual([1, 2, 3, 4, 5, 6]);
+    expect((await registry.versions()).map((v) => v.contentSha256).sort()).toEqual(results.map((r) => r.version.contentSha256).sort());
+    expect(await registry.aliases()).toEqual({ champion: results[5].version.version });
+  });
+
   it('two flows/register.ts processes with different seeds on an s3:// store keep both models as versions 1 and 2', async () => {
     const bucket = await freshBucket(s3TestClient(), 'safety-registry');
     const store = `s3://${bucket}/runs`;
