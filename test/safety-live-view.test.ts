@@ -60,7 +60,7 @@ describe('log lines and status lines', () => {
       now,
       120,
     );
-    expect(lines[0]).toMatch(/Load_1_abc\s+1\.5s\s+rows \[█+░+\]\s+25%\s+100 items\/s\s+ETA 7\.5s$/);
+    expect(lines[0]).toMatch(/Load_1_abc\s+1\.5s\s+rows \[█+░+\]\s+25%\s+100 rows\/s\s+ETA 7\.5s$/);
     expect(lines[1]).toMatch(/Train_x_123\s+1m05s\s+epoch 2\/5 \[█+░+\]\s+40%\s+2,134 samples\/s\s+ETA 1m20s$/);
     expect(lines[2]).toBe('  running 2 · done 3 · failed 1 · queued 2');
     expect(statusLines([], { done: 0, failed: 0, queued: 0, complete: 0 }, now, 10)[0]).toHaveLength(10);
@@ -78,7 +78,7 @@ describe.skipIf(!hasScript)('a flow on a terminal', () => {
     const seen = stripColour(stdout);
     expect(seen).not.toContain('{"level"');
     expect(seen).toMatch(/INFO  Train…\w+ epoch 2\/3 epoch=2 loss=0\.25 samplesPerSecond=2102/);
-    expect(seen).toMatch(/▸ Load…\w+\s+\d+\.\ds\s+rows \[█+░*\]\s+\d+%\s+[\d,.]+ items\/s\s+ETA \d/);
+    expect(seen).toMatch(/▸ Load…\w+\s+\d+\.\ds\s+rows \[█+░*\]\s+\d+%\s+[\d,.]+ rows\/s\s+ETA \d/);
     expect(seen).toMatch(/▸ Train…\w+\s+\d+\.\ds\s+epoch 2\/3 \[█+░+\]\s+66%\s+2,102 samples\/s\s+ETA \d/);
     expect(seen).toContain('running 2 · done 0 · failed 0 · queued 2');
     expect(seen).toContain('running 1 · done 2 · failed 0 · queued 1');

@@ -94,22 +94,26 @@ function rate(perSecond: number, unit: string): string {
   return `${perSecond >= 100 ? Math.round(perSecond).toLocaleString('en-US') : perSecond.toFixed(1)} ${unit}/s`;
 }
 
-/** What follows a running task's name and elapsed time: a progress bar with rate and ETA, when it reports any. */
+function epochText(epochs: NonNullable<RunningTask['epochs']>, now: number): string {
+  const speed = epochs.samplesPerSecond ? `  ${rate(epochs.samplesPerSecond, 'samples')}` : '';
+  const leftMs = epochs.meanEpochMs ? Math.max(0, (epochs.of - epochs.epoch) * epochs.meanEpochMs - (now - epochs.lastAt)) : undefined;
+  const eta = leftMs !== undefined && epochs.epoch < epochs.of ? `  ETA ${formatDuration(leftMs)}` : '';
+  return `epoch ${epochs.epoch}/${epochs.of} ${progressBar(epochs.epoch / epochs.of)}${speed}${eta}`;
+}
+
+/**
+ * What follows a running task's name and elapsed time: a progress bar with
+ * rate and ETA when it reports any. A training task's epoch lines win over
+ * its progress reports: they carry samples/s.
+ */
 function progressText(task: RunningTask, now: number): string {
   const { progress, epochs } = task;
-  if (progress && progress.total > 0) {
-    const left = progress.total - progress.done;
-    const eta = progress.perSecond && progress.perSecond > 0 ? `  ETA ${formatDuration((left / progress.perSecond) * 1000)}` : '';
-    const speed = progress.perSecond ? `  ${rate(progress.perSecond, 'items')}` : '';
-    return `${progress.note ? `${progress.note} ` : ''}${progressBar(progress.done / progress.total)}${speed}${eta}`;
-  }
-  if (epochs) {
-    const speed = epochs.samplesPerSecond ? `  ${rate(epochs.samplesPerSecond, 'samples')}` : '';
-    const leftMs = epochs.meanEpochMs ? Math.max(0, (epochs.of - epochs.epoch) * epochs.meanEpochMs - (now - epochs.lastAt)) : undefined;
-    const eta = leftMs !== undefined && epochs.epoch < epochs.of ? `  ETA ${formatDuration(leftMs)}` : '';
-    return `epoch ${epochs.epoch}/${epochs.of} ${progressBar(epochs.epoch / epochs.of)}${speed}${eta}`;
-  }
-  return '';
+  if (epochs) return epochText(epochs, now);
+  if (!progress || progress.total <= 0) return '';
+  const left = progress.total - progress.done;
+  const eta = progress.perSecond && progress.perSecond > 0 ? `  ETA ${formatDuration((left / progress.perSecond) * 1000)}` : '';
+  const speed = progress.perSecond ? `  ${rate(progress.perSecond, progress.note ?? 'items')}` : '';
+  return `${progress.note ? `${progress.note} ` : ''}${progressBar(progress.done / progress.total)}${speed}${eta}`;
 }
 
 /** The status block: one line per running task (oldest first), then the counts; each cut to `width` so none wraps. */
