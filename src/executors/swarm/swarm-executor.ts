@@ -7,6 +7,7 @@ import type { Executor } from '../../executor';
 import type { TaskGraph } from '../../graph';
 import type { Store } from '../../store/store';
 import type { AnyTask, TaskContext } from '../../task';
+import { type ContainerExit, ContainerExits } from '../container/container-exits';
 import { ContainerTask, containerTaskStep } from '../container/container-task';
 import { createDockerClient, dockerHost, type DockerClient, statusCode } from '../container/engine-client';
 import { ContainerOutOfMemoryError, NoFlowInvocationError } from '../container/errors';
@@ -36,6 +37,12 @@ const finalStates = new Set(['complete', 'failed', 'rejected', 'shutdown', 'orph
 
 /** How long a finished step's remaining output may take to arrive. */
 const logDrainMs = 5000;
+
+/** A step that runs longer than this gets its log lines live; a shorter one's are read once, when it ends. */
+const liveLogsAfterMs = 500;
+
+/** The label Swarm puts on a task's container: which service it belongs to. */
+const swarmServiceLabel = 'com.docker.swarm.service.id';
 
 export interface SwarmExecutorOptions {
   /** A client for a Swarm manager; default DOCKER_HOST (unix://, ssh://, tcp:// with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH). */
@@ -103,13 +110,16 @@ export class SwarmExecutor implements Executor {
   private readonly passEnv: readonly string[];
   private readonly tailLines: number;
   private readonly live = new Set<string>();
+  private readonly removals = new Set<Promise<void>>();
   private readonly reaper: Reaper;
+  private readonly exits: ContainerExits;
   private mode: Promise<'job' | 'replicated'> | undefined;
 
   constructor(private readonly options: SwarmExecutorOptions = {}) {
     this.docker = options.docker ?? createDockerClient();
     this.owner = currentOwner(`${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`);
     this.reaper = new Reaper(this.owner.session);
+    this.exits = new ContainerExits(this.docker, this.owner.session, swarmServiceLabel);
     this.image = options.image ?? defaultSwarmImage;
     this.projectDir = options.projectDir ?? bakedProjectDir;
     this.root = options.projectRoot ?? findProjectRoot(options.invocation ? join(options.invocation.entry, '..') : process.cwd());
@@ -198,27 +208,39 @@ export class SwarmExecutor implements Executor {
     const aborted = abortion(ctx.signal);
     let serviceId: string | undefined;
     let logs: ServiceLogs | undefined;
+    let followTimer: NodeJS.Timeout | undefined;
+    let exit: { exited: Promise<ContainerExit>; cancel: () => void } | undefined;
+    let succeeded = false;
     try {
       logger.debug(
         { image: spec.image, command: spec.command.map((a) => redactor.text(a)), service: spec.name, mode: spec.mode, network: spec.network, placement: spec.placement },
         'creating service',
       );
+      // Listen for the step's exit before it can happen: one event stream per executor.
+      await this.exits.start();
       // Not raced against the abort: a service created after we stopped waiting would be left behind.
       const created = (await this.docker.createService(serviceOptions(spec) as unknown as Docker.CreateServiceOptions)) as { id?: string; ID?: string };
       serviceId = created.id ?? created.ID;
       if (serviceId === undefined) throw new Error(`${task.id}: the engine created service ${spec.name} but returned no id`);
       this.live.add(serviceId);
+      exit = this.exits.wait(serviceId);
       logger.debug({ serviceId: serviceId.slice(0, 12) }, 'created service');
       if (ctx.signal.aborted) throw ctx.signal.reason ?? new CancelledError(task.id);
       logs = new ServiceLogs(this.docker, serviceId, sink);
-      logs.follow();
-      const final = await Promise.race([this.waitForTask(serviceId, ctx), aborted.promise]);
+      // Live logs only for steps that run a while: a short step's whole output is read once it ends.
+      const following = logs;
+      followTimer = setTimeout(() => following.follow(), liveLogsAfterMs);
+      const final = await Promise.race([this.waitForTask(serviceId, ctx, exit.exited), aborted.promise]);
+      clearTimeout(followTimer);
       await logs.finish(logDrainMs);
       const state = final.Status?.State ?? 'unknown';
       const code = final.Status?.ContainerStatus?.ExitCode;
-      if (state === 'complete' && (code === undefined || code === 0)) return;
+      if (state === 'complete' && (code === undefined || code === 0)) {
+        succeeded = true;
+        return;
+      }
       if (code !== undefined && code !== 0) {
-        const node = await this.nodeName(final.NodeID);
+        const node = await this.nodeName(final.NodeID ?? (await this.latestTask(serviceId))?.NodeID);
         if (await this.oomKilled(final.Status?.ContainerStatus?.ContainerID)) {
           throw new ContainerOutOfMemoryError(task.id, code, sink.tail(), spec.memoryMb);
         }
@@ -226,38 +248,70 @@ export class SwarmExecutor implements Executor {
       }
       throw new ServiceTaskError(task.id, serviceId, state, redactor.text(final.Status?.Err ?? final.Status?.Message ?? ''), spec.image);
     } finally {
+      clearTimeout(followTimer);
+      exit?.cancel();
       aborted.dispose();
       logs?.stop();
-      if (serviceId !== undefined) {
-        const id = serviceId;
-        // Removing the service stops its container (SIGTERM, then SIGKILL after stopGraceMs) wherever it runs.
-        await this.docker
-          .getService(id)
-          .remove()
-          .catch((err: unknown) => {
-            if (statusCode(err) !== 404) logger.warn({ err, serviceId: id.slice(0, 12) }, 'could not remove service; `docker service rm` it, or prune services by the dagwright.managed label');
-          });
-        this.live.delete(id);
-        logger.debug({ serviceId: id.slice(0, 12) }, 'removed service');
-      }
+      if (serviceId !== undefined) await this.removeService(serviceId, logger, succeeded);
     }
   }
 
   /**
-   * Polls the service's task until it reaches a final state, waiting a tenth
-   * of the time it has taken so far between looks (at least `pollMs`, at
-   * most `maxPollMs`): a short step is seen finishing within a few
-   * milliseconds, a long one costs the manager one request a second.
+   * Removes a step's service, which stops its container (SIGTERM, then SIGKILL after stopGraceMs) wherever it
+   * runs. After a success the next step need not wait for the manager: `close()` waits for those removals.
    */
-  private async waitForTask(serviceId: string, ctx: TaskContext): Promise<SwarmTask> {
+  private async removeService(id: string, logger: TaskContext['logger'], inBackground: boolean): Promise<void> {
+    const removal: Promise<void> = this.docker
+      .getService(id)
+      .remove()
+      .then(
+        () => logger.debug({ serviceId: id.slice(0, 12) }, 'removed service'),
+        (err: unknown) => {
+          if (statusCode(err) !== 404) logger.warn({ err, serviceId: id.slice(0, 12) }, 'could not remove service; `docker service rm` it, or prune services by the dagwright.managed label');
+        },
+      )
+      .finally(() => {
+        this.live.delete(id);
+        this.removals.delete(removal);
+      });
+    if (inBackground) this.removals.add(removal);
+    else await removal;
+  }
+
+  /** The service's newest task, as the manager reports it. */
+  private async latestTask(serviceId: string): Promise<SwarmTask | undefined> {
+    const tasks = (await this.docker.listTasks({ filters: JSON.stringify({ service: [serviceId] }) })) as SwarmTask[];
+    return tasks.sort((a, b) => String(b.CreatedAt).localeCompare(String(a.CreatedAt)))[0];
+  }
+
+  /**
+   * Waits for the service's task to end. Event-driven where it can be: the
+   * engine's `die` event for the step's container (when it ran on the engine
+   * we talk to) ends the wait at once. Beside it the manager is polled, a
+   * tenth of the time the step has taken so far between looks (at least
+   * `pollMs`, at most `maxPollMs`), for steps on other nodes and for tasks
+   * that never start (rejected, no node with the resources).
+   */
+  private async waitForTask(serviceId: string, ctx: TaskContext, exited: Promise<ContainerExit>): Promise<SwarmTask> {
+    const byEvent = exited.then(
+      (e): SwarmTask => ({ ID: '', Status: { State: e.exitCode === 0 ? 'complete' : 'failed', ContainerStatus: { ContainerID: e.containerId, ExitCode: e.exitCode } } }),
+    );
+    const polling = new AbortController();
+    try {
+      return await Promise.race([byEvent, this.pollTask(serviceId, ctx, polling.signal)]);
+    } finally {
+      polling.abort();
+    }
+  }
+
+  private async pollTask(serviceId: string, ctx: TaskContext, stop: AbortSignal): Promise<SwarmTask> {
     const minDelay = this.options.pollMs ?? (dockerHost().startsWith('ssh://') ? 250 : 25);
     const maxDelay = this.options.maxPollMs ?? 1000;
     const started = performance.now();
-    const filters = JSON.stringify({ service: [serviceId] });
     let lastWaitReason: string | undefined;
+    const both = AbortSignal.any([ctx.signal, stop]);
     for (;;) {
-      const tasks = (await this.docker.listTasks({ filters })) as SwarmTask[];
-      const task = tasks.sort((a, b) => String(b.CreatedAt).localeCompare(String(a.CreatedAt)))[0];
+      const task = await this.latestTask(serviceId);
       const state = task?.Status?.State;
       if (task && state !== undefined && finalStates.has(state)) return task;
       // A task Swarm cannot place yet (no node with the resources, no node matching the constraints) waits, with a reason.
@@ -268,8 +322,9 @@ export class SwarmExecutor implements Executor {
       }
       const delay = Math.min(maxDelay, Math.max(minDelay, (performance.now() - started) / 10));
       try {
-        await sleep(delay, undefined, { signal: ctx.signal });
+        await sleep(delay, undefined, { signal: both });
       } catch (err) {
+        if (stop.aborted) return new Promise<never>(() => {});
         throw ctx.signal.aborted ? (ctx.signal.reason ?? new CancelledError(ctx.taskId)) : err;
       }
     }
@@ -298,7 +353,9 @@ export class SwarmExecutor implements Executor {
 
   /** Removes any service of this executor still there (normally none: each attempt removes its own). */
   async close(): Promise<void> {
+    await Promise.all([...this.removals]);
     await Promise.all([...this.live].map((id) => this.docker.getService(id).remove().catch(() => {})));
+    this.exits.close();
     this.live.clear();
     this.reaper.stop();
   }
