@@ -16,6 +16,12 @@ import { UiServer } from '../src/ui/ui-server';
 import { type Browser, describeChromium, launchBrowser, screenshot } from './fixtures/ui-browser';
 import { runFlowProcess } from './helpers/flow-process';
 
+
+// Page functions run in the browser; these are the few DOM names they use (the project compiles without the DOM library).
+interface PageElement { getAttribute(name: string): string | null; complete?: boolean; naturalWidth?: number; naturalHeight?: number }
+declare const document: { querySelector(selector: string): PageElement | null; body: PageElement };
+declare const window: { __xss?: number };
+
 const model = 'mnist-digits';
 const tagXss = '<img src=x onerror=window.__xss=1>';
 let store: string;
@@ -88,7 +94,7 @@ describeChromium('web UI: registry, serving and drift, labelling in chromium', (
     expect(await page.locator('#aliases').textContent()).toContain(`champion`);
     expect(await page.locator('#aliases').textContent()).toContain(`v${aliases.champion}`);
     expect(await page.locator('#alias-history tbody tr').count()).toBe((await registry.aliasHistory()).length);
-    expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    expect(await page.evaluate(() => window.__xss)).toBeUndefined();
     await screenshot(page, 'registry');
     await page.close();
   });
@@ -186,7 +192,7 @@ describeChromium('web UI: registry, serving and drift, labelling in chromium', (
     await page.goto(`${ui.url}/labelling?model=${model}`);
     const cards = page.locator('.sample');
     expect(await cards.count()).toBeGreaterThan(2);
-    expect(await cards.first().locator('img').evaluate((img: HTMLImageElement) => [img.complete, img.naturalWidth, img.naturalHeight])).toEqual([true, 28, 28]);
+    expect(await cards.first().locator('img').evaluate((img: PageElement) => [img.complete, img.naturalWidth, img.naturalHeight])).toEqual([true, 28, 28]);
     const ids = await cards.evaluateAll((els) => els.slice(0, 3).map((e) => e.getAttribute('data-request-id')!));
     await page.keyboard.press('3');
     await page.keyboard.press('s');

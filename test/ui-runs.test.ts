@@ -13,6 +13,12 @@ import { UiServer } from '../src/ui/ui-server';
 import { type Browser, describeChromium, launchBrowser, screenshot } from './fixtures/ui-browser';
 import { runFlowProcess, startFlow } from './helpers/flow-process';
 
+
+// Page functions run in the browser; these are the few DOM names they use (the project compiles without the DOM library).
+interface PageElement { getAttribute(name: string): string | null; complete?: boolean; naturalWidth?: number; naturalHeight?: number }
+declare const document: { querySelector(selector: string): PageElement | null; body: PageElement };
+declare const window: { __xss?: number };
+
 const xss = '<script>window.__xss=1</script>';
 let store: string;
 let ui: UiServer;
@@ -58,7 +64,7 @@ describeChromium('web UI: runs, tracking and experiments in chromium', () => {
     expect(await failed.textContent()).toContain('ui-experiment');
     expect(await failed.locator('.params').textContent()).toContain(`note=${xss}`);
     expect(await failed.textContent()).toMatch(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ/);
-    expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    expect(await page.evaluate(() => window.__xss)).toBeUndefined();
     await screenshot(page, 'runs');
     await page.close();
   });
@@ -111,7 +117,7 @@ describeChromium('web UI: runs, tracking and experiments in chromium', () => {
     expect(metrics).toContain(String(1 / (1 + 3 * 0.1 * 10)));
     expect(await page.locator('#charts .uplot').count()).toBe(3);
     expect(await page.locator('#task-log').textContent()).toContain('epoch 3/3');
-    expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    expect(await page.evaluate(() => window.__xss)).toBeUndefined();
     await screenshot(page, 'task');
     await page.goto(`${ui.url}/runs/${runIds[0]}`);
     await page.locator('#task-table a', { hasText: /^AlwaysFails_/ }).click();
@@ -181,7 +187,7 @@ describeChromium('web UI: runs, tracking and experiments in chromium', () => {
       expect(await page.locator('header .mode').textContent()).toContain('read-only until');
       const refused = await page.evaluate(async () => {
         const r = await fetch('/labelling/save', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'mnist-digits', samples: [{ requestId: 'x', label: 1 }] }) });
-        return { status: r.status, body: await r.json() };
+        return { status: r.status, body: (await r.json()) as { error: string } };
       });
       expect(refused.status).toBe(403);
       expect(refused.body.error).toMatch(/need the token printed when the UI started/);

@@ -57,7 +57,7 @@ async function runPage(ctx: UiContext, request: FastifyRequest, reply: FastifyRe
   for (const t of record.tasks) counts.set(t.status, (counts.get(t.status) ?? 0) + 1);
   const live = status === 'running';
   const body = html`<h1>Run ${record.runId}</h1>
-<div id="live"${live ? html` data-events="/runs/${runId}/events"` : ''} data-status="${status}">
+<div id="live"${live ? html` data-events="/runs/${runId}/events?since=${encodeURIComponent(record.updatedAt)}"` : ''} data-status="${status}">
 <table class="facts"><tbody>
 <tr><th>status</th><td id="run-status">${statusBadge(status)}${live ? ' (updates live)' : ''}</td></tr>
 <tr><th>flow</th><td>${record.flow}</td></tr>
@@ -85,7 +85,9 @@ function runEvents(ctx: UiContext, open: Set<() => void>) {
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
-    let last = '';
+    // The version the page showed: anything newer is an update, even one made before this stream opened.
+    const since = (request.query as Record<string, unknown>).since;
+    let last = typeof since === 'string' ? since : '';
     let timer: NodeJS.Timeout | undefined;
     const close = () => {
       clearTimeout(timer);
