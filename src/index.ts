@@ -25,8 +25,10 @@ export type { S3FileSystemOptions } from './targets/s3-file-system';
 export { S3Target, S3DirectoryTarget } from './targets/s3-target';
 export { createS3Client } from './targets/s3-client';
 export type { S3ClientSettings } from './targets/s3-client';
-export { target, directoryTarget, storePath } from './targets/uri';
-export type { TargetOptions } from './targets/uri';
+export { target, directoryTarget, storePath, registerScheme } from './targets/uri';
+export type { TargetOptions, SchemeHandler } from './targets/uri';
+export { parseStore } from './store/store';
+export type { Store } from './store/store';
 
 // Running: the graph, the scheduler, executors, flow scripts, history.
 export { TaskGraph } from './graph';
@@ -65,5 +67,6 @@ export {
   ContainerOutOfMemoryError,
   ContainerTaskNeedsDockerError,
   NoFlowInvocationError,
+  RunnerImageBuildError,
 } from './executors/docker';
 export { SwarmUnavailableError, SwarmLocalStoreError, SwarmLocalTargetsError, ServiceExitError, ServiceTaskError } from './executors/swarm';
