@@ -115,4 +115,21 @@ describe('dagwright serve', () => {
     replacement.child.kill('SIGTERM');
     expect((await replacement.done).code).toBe(0);
   });
+
+  it('flows/deploy.ts serves in process in the foreground; a second deploy finds it ready and does nothing', async () => {
+    const port = String(20000 + Math.floor(Math.random() * 20000));
+    const { child, done } = startFlow('flows/deploy.ts', ['--store', store, '--port', port]);
+    running.push(child);
+    const url = `http://127.0.0.1:${port}`;
+    const deadline = Date.now() + 30_000;
+    while ((await call(`${url}/v2/models/mnist-digits/versions/1/ready`).catch(() => ({ status: 0 }))).status !== 200) {
+      if (Date.now() > deadline) throw new Error('flows/deploy.ts did not serve');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const second = await runFlowProcess('flows/deploy.ts', ['--store', store, '--port', port]);
+    expect(second.code).toBe(0);
+    expect(second.logs.find((l) => l.counts)?.counts).toMatchObject({ ran: 0, complete: 1 });
+    child.kill('SIGTERM');
+    expect((await done).code).toBe(0);
+  });
 });
