@@ -83,7 +83,7 @@ describe('StoreTracking: MLflow rules', () => {
     const t = new StoreTracking(store, runId, 'Train_abc', 2, undefined, { segmentPoints: 10, batchPoints: 4 });
     for (let i = 0; i < 35; i++) t.logMetric('acc', i / 100);
     await t.flush();
-    const files = readdirSync(join(store, '_runs', runId, 'tracking', 'Train_abc')).sort();
+    const files = readdirSync(join(store, '_run-data', runId, 'tracking', 'Train_abc')).sort();
     expect(files.length).toBeGreaterThanOrEqual(3);
     const tracked = await readRunTracking(store, runId);
     expect(tracked.attempts[0].attempt).toBe(2);

@@ -1,7 +1,7 @@
 import { TaskGraph } from '../graph';
 import { runFolder, writeUncancelled } from './tracking-files';
 
-/** `<store>/_runs/<runId>/graph.json`: the run's tasks and what each requires, for drawing its DAG. */
+/** `<store>/_run-data/<runId>/graph.json`: the run's tasks and what each requires, for drawing its DAG. */
 export interface RunGraph {
   readonly format: 'dagwright.graph/1';
   readonly runId: string;

@@ -55,7 +55,7 @@ const taskIdField = /"taskId":("(?:[^"\\]|\\.)*")/;
 
 /**
  * A pino destination that keeps each task's log lines with its run in the
- * store, `<store>/_runs/<runId>/logs/<task>.log` (JSON lines), so they can be
+ * store, `<store>/_run-data/<runId>/logs/<task>.log` (JSON lines), so they can be
  * read after the process is gone. Tee the flow's logger into it. Written in
  * batches like tracking; never throws into the logger.
  */
