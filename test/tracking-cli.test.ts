@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main';
 import { RunHistory } from '../src/history/run-history';
-import { runFlowProcess } from './helpers/flow-process';
+import { readRunTracking } from '../src/tracking/read-tracking';
+import { readTaskLog } from '../src/tracking/task-logs';
+import { runFlowProcess, startFlow } from './helpers/flow-process';
 
 let store: string;
 const runIds: string[] = [];
@@ -65,4 +67,31 @@ describe('tracking through real flow runs, and dagwright runs compare / search',
     expect(missing.err).toContain('no run 20200101T000000Z-000000');
     expect((await dagwright('runs', 'compare', runIds[0], '--store', store)).code).toBe(2);
   });
+
+  it('a killed run keeps what it tracked and logged up to its last flush', async () => {
+    const killedStore = mkdtempSync(join(tmpdir(), 'dagwright-tracking-kill-'));
+    const flow = startFlow('test/fixtures/ui-flow.ts', ['--store', killedStore, '--executor', 'inprocess', '--lr', '0.3', '--epochs', '8'], { UI_TEST_SLOW_MS: '8000' });
+    try {
+      let runId: string | undefined;
+      let seen = 0;
+      for (let i = 0; i < 300 && seen < 3; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        runId ??= (await RunHistory.forStore(killedStore).runIds())[0];
+        if (runId) seen = (await readRunTracking(killedStore, runId)).attempts.flatMap((a) => a.metrics).filter((p) => p.key === 'loss').length;
+      }
+      expect(seen).toBeGreaterThanOrEqual(3);
+      flow.child.kill('SIGKILL');
+      await flow.done;
+      const tracked = await readRunTracking(killedStore, runId!);
+      const steps = tracked.attempts.flatMap((a) => a.metrics).filter((p) => p.key === 'loss').map((p) => p.step);
+      expect(steps.length).toBeGreaterThanOrEqual(seen);
+      expect(steps.length).toBeLessThan(8);
+      expect(steps).toEqual(steps.map((_, i) => i + 1));
+      const train = tracked.attempts.find((a) => a.taskId.startsWith('TrainToy_'))!;
+      expect(await readTaskLog(killedStore, runId!, train.taskId)).toContain('epoch 2/8');
+    } finally {
+      flow.child.kill('SIGKILL');
+      rmSync(killedStore, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
