@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -30,8 +30,16 @@ async function consumerFlow(args: string[]): Promise<{ code: number; stderr: str
   }
 }
 
+/** Compiled files whose source is gone (renamed or removed): they would ship, and `./x` would load a stale `x.js` before `x/index.js`. */
+async function orphanedOutputs(): Promise<string[]> {
+  const compiled = (await readdir(join(repoRoot, 'dist'), { recursive: true })).filter((p) => /^(src|tasks)\/.*\.js$/.test(p));
+  return compiled.filter((p) => !existsSync(join(repoRoot, p.replace(/\.js$/, '.ts'))));
+}
+
 beforeAll(async () => {
   if (!existsSync(join(repoRoot, 'dist', 'src', 'index.js'))) throw new Error('dist/ is missing: run `npx tsc -p tsconfig.json` first (CI does).');
+  const orphans = await orphanedOutputs();
+  if (orphans.length > 0) throw new Error(`dist/ holds output of sources that no longer exist (${orphans.slice(0, 5).join(', ')}): rebuild it, \`rm -rf dist && npx tsc -p tsconfig.json\`.`);
   dir = await mkdtemp(join(tmpdir(), 'dagwright-package-'));
   const { stdout } = await exec('npm', ['pack', '--json', '--pack-destination', dir], { cwd: repoRoot, maxBuffer: 64 * 1024 * 1024 });
   packed = (JSON.parse(stdout) as (typeof packed)[])[0];
