@@ -13,6 +13,13 @@ export { param, Param } from './params';
 export type { ParamOptions, ParamSpecs, ParamsOf, ParamValue, ValuesOf } from './params';
 export { noTracking } from './tracking/tracking';
 export type { Tracking, TrackedValue } from './tracking/tracking';
+export { StoreTracking } from './tracking/store-tracking';
+export { TrackingError, trackingLimits } from './tracking/limits';
+export { readRunTracking, metricSeries } from './tracking/read-tracking';
+export type { RunTracked, AttemptTracking } from './tracking/read-tracking';
+export type { MetricPoint } from './tracking/tracking-files';
+export { searchRuns } from './tracking/run-search';
+export { parseFilter, FilterError } from './tracking/filter';
 
 // Targets and the storage behind them.
 export type { Target } from './targets/target';
