@@ -18,23 +18,33 @@ function nameIn(dir: string, target: FileTarget): string {
   return target.path.includes('://') ? target.path.slice(dir.length + 1) : relative(dir, target.path);
 }
 
+/** The task's file outputs when its completeness is "every output exists" and every output is a file; else undefined. */
+function listableOutputs(task: AnyTask): FileTarget[] | undefined {
+  if (!task.completeByOutputs) return undefined;
+  let outputs;
+  try {
+    outputs = task.outputList();
+  } catch {
+    return undefined; // output() throws: the one-by-one check reports it
+  }
+  return outputs.length > 0 && outputs.every((t) => t instanceof FileTarget) ? (outputs as FileTarget[]) : undefined;
+}
+
 /**
- * Completeness of many tasks with one listing per folder (Luigi's bulk
- * completeness): a task whose outputs are all files and whose `complete()`
- * is the default is complete when each file is in its folder's listing;
- * other tasks are asked one by one. A missing folder lists as empty.
+ * What one listing per folder says about each task: true or false for tasks
+ * whose outputs are all files and whose `complete()` is the default,
+ * undefined for the others (they must be asked one by one).
  */
-export async function bulkComplete(tasks: readonly AnyTask[]): Promise<boolean[]> {
+export async function listedCompleteness(tasks: readonly AnyTask[]): Promise<(boolean | undefined)[]> {
   const folders = new Map<string, Folder>();
   const listable = tasks.map((task) => {
-    if (!task.completeByOutputs) return undefined;
-    const outputs = task.outputList();
-    if (outputs.length === 0 || !outputs.every((t) => t instanceof FileTarget)) return undefined;
+    const outputs = listableOutputs(task);
+    if (!outputs) return undefined;
     for (const t of outputs as FileTarget[]) {
       const dir = folderOf(t);
       if (!folders.has(`${t.fs.constructor.name} ${dir}`)) folders.set(`${t.fs.constructor.name} ${dir}`, { target: t, dir });
     }
-    return outputs as FileTarget[];
+    return outputs;
   });
   const listings = new Map<string, Set<string>>();
   await Promise.all(
@@ -46,11 +56,16 @@ export async function bulkComplete(tasks: readonly AnyTask[]): Promise<boolean[]
       listings.set(key, new Set(names));
     }),
   );
-  return Promise.all(
-    tasks.map(async (task, i) => {
-      const outputs = listable[i];
-      if (!outputs) return task.complete();
-      return outputs.every((t) => listings.get(`${t.fs.constructor.name} ${folderOf(t)}`)!.has(nameIn(folderOf(t), t)));
-    }),
-  );
+  return listable.map((outputs) => outputs?.every((t) => listings.get(`${t.fs.constructor.name} ${folderOf(t)}`)!.has(nameIn(folderOf(t), t))));
+}
+
+/**
+ * Completeness of many tasks with one listing per folder (Luigi's bulk
+ * completeness): a task whose outputs are all files and whose `complete()`
+ * is the default is complete when each file is in its folder's listing;
+ * other tasks are asked one by one. A missing folder lists as empty.
+ */
+export async function bulkComplete(tasks: readonly AnyTask[]): Promise<boolean[]> {
+  const listed = await listedCompleteness(tasks);
+  return Promise.all(tasks.map((task, i) => listed[i] ?? task.complete()));
 }

@@ -1,6 +1,10 @@
 import pLimit, { type LimitFunction } from 'p-limit';
 import { GraphTooLargeError, InvalidRequirementError, TaskMethodError } from './errors';
+import { listedCompleteness } from './bulk-complete';
 import { TaskGraph } from './graph';
+
+/** From this many requirements of one task on, the planner lists their folders instead of checking each. */
+const listFrom = 64;
 import { type AnyTask, ExternalTask } from './task';
 
 /** What a run must do, decided by completeness checks before anything runs. */
@@ -38,6 +42,8 @@ export class Planner implements Plan {
   private readonly incomplete = new Set<string>();
   private readonly visited = new Set<string>();
   private readonly forced = new Set<string>();
+  /** Answers from one folder listing for the many requirements of one task (see `listDeps`). */
+  private readonly listed = new Map<string, boolean>();
   private readonly limit: LimitFunction;
   private readonly maxTasks: number;
   private ordered: string[] = [];
@@ -87,7 +93,8 @@ export class Planner implements Plan {
   }
 
   private async check(task: AnyTask, fresh: Set<string>, visit: (task: AnyTask) => void): Promise<void> {
-    const done = this.forced.has(task.id) ? false : await this.limit(() => this.isComplete(task));
+    const known = this.listed.get(task.id);
+    const done = this.forced.has(task.id) ? false : known ?? (await this.limit(() => this.isComplete(task)));
     if (done === true) {
       this.complete.add(task.id);
       return;
@@ -99,11 +106,22 @@ export class Planner implements Plan {
       this.missingExternal.add(task.id);
       return;
     }
-    for (const dep of this.requirementsOf(task)) {
+    const deps = this.requirementsOf(task).map((dep) => {
       const held = this.add(dep);
       this.graph.addEdge(held.id, task.id);
-      visit(held);
-    }
+      return held;
+    });
+    if (deps.length >= listFrom) await this.listDeps(deps);
+    for (const dep of deps) visit(dep);
+  }
+
+  /** A task with many requirements (a fan-in): one listing per output folder answers for all of them at once. */
+  private async listDeps(deps: readonly AnyTask[]): Promise<void> {
+    const fresh = deps.filter((d) => !this.visited.has(d.id) && !this.forced.has(d.id) && !(d instanceof ExternalTask));
+    const answers = await this.limit(() => listedCompleteness(fresh)).catch(() => []);
+    fresh.forEach((d, i) => {
+      if (answers[i] !== undefined) this.listed.set(d.id, answers[i]);
+    });
   }
 
   /** complete(), with output() checked first so its error names the method; undefined when either threw. */

@@ -33,7 +33,8 @@ export const retry = {
 
 /** A task's policy: its `retryPolicy`, or the one its `retries` and `retryDelayMs` describe. */
 export function policyOf(task: { retryPolicy?: RetryPolicy; retries?: number; retryDelayMs?: number }): RetryPolicy {
-  return task.retryPolicy ?? retry.exponential(task.retries ?? 0, task.retryDelayMs ?? 1000);
+  if (task.retryPolicy) return task.retryPolicy;
+  return task.retries ? retry.exponential(task.retries, task.retryDelayMs ?? 1000) : retry.none;
 }
 
 /** The wait before the next attempt after `attempt` failed with `error`, or undefined: do not retry. */

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { bulkComplete } from '../bulk-complete';
 import { dynamicRequire, RequirementsPending } from '../dynamic-requirements';
 import { CancelledError, DagwrightError, MissingOutputError, TaskFailedError, TaskTimeoutError, UnfulfilledRequirementError } from '../errors';
 import type { Executor } from '../executor';
@@ -30,10 +31,17 @@ export async function missingOutputs(task: AnyTask): Promise<string[]> {
   return outputs.filter((_, i) => !found[i]).map((t) => t.uri);
 }
 
+/** Above this many requirements, one listing per output folder beats one check each. */
+const bulkRecheckFrom = 64;
+
 /** Just before a start: every requirement's outputs still exist (another process may have removed them). */
 async function recheckRequirements(task: AnyTask, requirements: readonly AnyTask[]): Promise<void> {
-  for (const dep of requirements) {
-    if (!dep.completeByOutputs) continue;
+  let deps = requirements.filter((dep) => dep.completeByOutputs);
+  if (deps.length >= bulkRecheckFrom) {
+    const present = await bulkComplete(deps);
+    deps = deps.filter((_, i) => !present[i]); // only these need a closer look (and the error message)
+  }
+  for (const dep of deps) {
     const missing = await missingOutputs(dep);
     if (missing.length > 0) throw new UnfulfilledRequirementError(task.id, dep.id, missing);
   }
