@@ -1,0 +1,31 @@
+/**
+ * Scores a model on several test sources at once (MNIST's test set and the
+ * held-out part of a shifted source): the accuracy on each and their mean,
+ * so that a small shifted test set counts as much as MNIST's 10,000 images
+ * when deciding whether a retrained model is better.
+ */
+import type * as tfjs from '@tensorflow/tfjs';
+import { predictClasses, scorePredictions } from '../training/evaluate';
+import type { TensorFlow } from '../tf/tf-backend';
+import { type ImageBatch, toFloatPixels } from './sources/image-batch';
+
+export interface SourceScore {
+  readonly source: string;
+  readonly count: number;
+  readonly accuracy: number;
+}
+
+export interface MultiSourceScore {
+  readonly sources: SourceScore[];
+  /** Mean of the per-source accuracies. */
+  readonly meanAccuracy: number;
+}
+
+export function scoreOnSources(tf: TensorFlow, model: tfjs.LayersModel, sources: readonly ImageBatch[]): MultiSourceScore {
+  const scores = sources.map((s) => {
+    if (!s.labels) throw new Error(`test source ${s.name} has no labels`);
+    const predictions = predictClasses(tf, model, toFloatPixels(s.pixels), s.count);
+    return { source: s.name, count: s.count, accuracy: scorePredictions(predictions, s.labels).accuracy };
+  });
+  return { sources: scores, meanAccuracy: scores.reduce((a, s) => a + s.accuracy, 0) / Math.max(1, scores.length) };
+}

@@ -1,0 +1,138 @@
+/**
+ * Retraining after drift: the MNIST training task run on a drift increment
+ * (MNIST plus the labelled batches that arrived), then registration, where
+ * `champion` moves to the new version only when it scores better than the
+ * champion on a test set that covers every source (default: MNIST's test
+ * set and optdigits' held-out part), both scored now on the same images.
+ */
+import { param, Task, type TaskContext } from '../../src';
+import { codeVersion } from '../code-version';
+import { contentHash, ModelRegistry, type ModelVersion } from '../registry/registry';
+import { CHAMPION } from '../mnist/register-task';
+import { trainParams } from '../mnist/params';
+import { TRAINING_JSON, TrainModel, type TrainingRecord } from '../mnist/train-task';
+import { loadModelFrom, MODEL_JSON, WEIGHTS_BIN } from '../training/model-io';
+import { loadTensorFlow, type TensorFlow } from '../tf/tf-backend';
+import { directoryAt } from '../store';
+import { DriftIncrement, type DriftIncrementParams, driftIncrementParams } from './retrain-data-task';
+import { type MultiSourceScore, scoreOnSources } from './evaluate-sources';
+import { loadSource } from './sources/source-spec';
+import type { DirectoryTarget } from '../../src';
+
+type TrainModelParams = ConstructorParameters<typeof TrainModel>[0];
+export type RetrainParams = TrainModelParams & DriftIncrementParams;
+
+export const retrainParams = {
+  ...trainParams,
+  ...TrainModel.params,
+  labelBatches: driftIncrementParams.labelBatches,
+  oversample: driftIncrementParams.oversample,
+};
+
+/** The MNIST training task on a drift increment; the model files are as TrainModel writes them. */
+export class RetrainModel extends TrainModel {
+  static override params = retrainParams;
+
+  override requires() {
+    const p = this.params as Required<RetrainParams>;
+    return new DriftIncrement({
+      source: p.source,
+      store: p.store,
+      increment: p.increment,
+      incrementSize: p.incrementSize,
+      validationFraction: p.validationFraction,
+      splitSeed: p.splitSeed,
+      labelBatches: p.labelBatches,
+      oversample: p.oversample,
+    }) as unknown as ReturnType<TrainModel['requires']>;
+  }
+
+  override output() {
+    return directoryAt(this.params.store, 'drift', 'models', this.id);
+  }
+}
+
+export interface RegisterRetrainedParams extends RetrainParams {
+  modelName?: string;
+  testSources?: string;
+}
+
+/** Scores on every test source, saying which model it was. */
+async function score(tf: TensorFlow, dir: DirectoryTarget, testSources: string, store: string): Promise<MultiSourceScore> {
+  const model = await loadModelFrom(tf, dir);
+  try {
+    const sources = await Promise.all(testSources.split(',').map((s) => loadSource(s.trim(), { store })));
+    return scoreOnSources(tf, model, sources);
+  } finally {
+    model.dispose();
+  }
+}
+
+export class RegisterRetrained extends Task<RegisterRetrainedParams> {
+  static override params = {
+    ...retrainParams,
+    modelName: param.string({ default: 'mnist-digits', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, description: 'registered model name' }),
+    testSources: param.string({ default: 'mnist-test,optdigits:heldout', description: 'comma-separated test sources the champion decision is made on' }),
+  };
+  override readonly version = '1';
+
+  private get registry(): ModelRegistry {
+    return new ModelRegistry(this.params.store, this.params.modelName!);
+  }
+
+  private get trainTask(): RetrainModel {
+    const { modelName: _m, testSources: _t, ...rest } = this.params;
+    return new RetrainModel(rest);
+  }
+
+  override requires() {
+    return this.trainTask;
+  }
+
+  /** Complete when the registry holds this model and the champion decision for it is recorded. */
+  override async complete(): Promise<boolean> {
+    const dir = this.input();
+    if (!(await dir.exists())) return false;
+    const training = await dir.file(TRAINING_JSON).readJson<TrainingRecord>();
+    const version = (await this.registry.versions()).find((v) => v.contentSha256 === training.modelSha256);
+    return version !== undefined && (await this.registry.aliasDecided(CHAMPION, version.version));
+  }
+
+  async run(ctx: TaskContext): Promise<void> {
+    const p = this.params as Required<RegisterRetrainedParams>;
+    const dir = this.input();
+    const [modelJson, weights, training] = await Promise.all([dir.file(MODEL_JSON).readBytes(), dir.file(WEIGHTS_BIN).readBytes(), dir.file(TRAINING_JSON).readJson<TrainingRecord>()]);
+    const files = { [MODEL_JSON]: modelJson, [WEIGHTS_BIN]: weights };
+    if (contentHash(files) !== training.modelSha256) throw new Error(`${dir.uri}: model files do not match the hash in ${TRAINING_JSON}; retrain the model`);
+    const { tf } = await loadTensorFlow();
+    const candidate = await score(tf, dir, p.testSources, p.store);
+    const aliases = await this.registry.aliases();
+    const holder = CHAMPION in aliases ? await this.registry.version(aliases[CHAMPION]) : undefined;
+    const incumbent = holder ? await score(tf, this.registry.filesOf(holder.version), p.testSources, p.store) : undefined;
+    const mnist = candidate.sources.find((s) => s.source === 'mnist-test');
+    const result = await this.registry.register({
+      files,
+      tags: { trigger: 'drift' },
+      metrics: {
+        ...(mnist ? { testAccuracy: mnist.accuracy } : {}),
+        multiSourceAccuracy: candidate.meanAccuracy,
+        sourceAccuracy: Object.fromEntries(candidate.sources.map((s) => [s.source, s.accuracy])),
+        validationAccuracy: training.final.valAccuracy,
+        trainingSeconds: training.wallSeconds,
+      },
+      lineage: {
+        data: training.data,
+        training: { taskId: training.taskId, runId: training.runId, uri: dir.uri, params: training.params, backend: training.backend, modelSha256: training.modelSha256, code: training.code },
+        evaluation: { testSources: p.testSources, candidate, champion: incumbent && holder ? { version: holder.version, ...incumbent } : null },
+        registration: { taskId: this.id, runId: ctx.runId, code: codeVersion() },
+      },
+      // Both scored just now on the same images; the stored metrics of the champion may come from another test set.
+      promote: { alias: CHAMPION, better: (_c: ModelVersion, _h: ModelVersion) => incumbent === undefined || candidate.meanAccuracy > incumbent.meanAccuracy },
+    });
+    ctx.logger.info(
+      { version: result.version.version, promoted: result.promoted, candidate: candidate.sources, champion: incumbent?.sources },
+      `retrained model: version ${result.version.version}, mean accuracy ${(candidate.meanAccuracy * 100).toFixed(2)}% vs champion ${incumbent ? (incumbent.meanAccuracy * 100).toFixed(2) + '%' : 'none'}` +
+        (result.promoted.length ? ' (now champion)' : ' (champion stays)'),
+    );
+  }
+}
