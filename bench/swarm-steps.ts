@@ -30,7 +30,7 @@ class NodeZero extends ContainerTask<{ i: number; group: string }> {
 const image = defaultRunnerImage;
 const silent = createLogger({ level: 'silent' });
 const steps = 10;
-const rounds = 3;
+const rounds = 5;
 
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -71,8 +71,14 @@ async function main(): Promise<void> {
     const dockerMs: number[] = [];
     for (let r = 0; r < rounds; r++) {
       progress(`chain round ${r + 1} of ${rounds}`);
-      dockerMs.push(await chainMs(dockerExecutor, `docker${r}`));
-      swarmMs.push(await chainMs(swarmExecutor, `swarm${r}`));
+      // Which goes first alternates too.
+      if (r % 2 === 0) {
+        dockerMs.push(await chainMs(dockerExecutor, `docker${r}`));
+        swarmMs.push(await chainMs(swarmExecutor, `swarm${r}`));
+      } else {
+        swarmMs.push(await chainMs(swarmExecutor, `swarm${r}`));
+        dockerMs.push(await chainMs(dockerExecutor, `docker${r}`));
+      }
     }
     await Promise.all([swarmExecutor.close(), dockerExecutor.close()]);
     const ours = median(swarmMs);
@@ -81,7 +87,7 @@ async function main(): Promise<void> {
     out.write(`swarm-steps on ${availableParallelism()} core(s), image ${image}, chain of ${steps} x node -e 0; medians of ${rounds} rounds\n`);
     out.write(`  swarm  ${round(ours)} ms/step   (rounds: ${swarmMs.map((m) => round(m)).join(', ')})\n`);
     out.write(`  docker ${round(base)} ms/step   (rounds: ${dockerMs.map((m) => round(m)).join(', ')})\n`);
-    out.write(`  ratio  ${round(ours / base, 2)}\n`);
+    out.write(`  ratio  ${round(ours / base, 2)} (target <= 1.25)\n`);
     out.write(`${JSON.stringify({ bench: 'swarm-steps', swarm_ms_per_step: round(ours), docker_ms_per_step: round(base), ratio: round(ours / base, 3) })}\n`);
   } finally {
     await leaveSwarm(docker, swarm);
