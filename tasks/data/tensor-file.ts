@@ -40,8 +40,9 @@ export function describeTensor(file: string, values: Float32Array | Uint8Array, 
   return { file, dtype: values instanceof Float32Array ? 'float32' : 'uint8', shape: [...shape], bytes: bytes.byteLength, sha256: sha256Hex(bytes) };
 }
 
-/** Thrown when a tensor file does not match its manifest entry. */
+/** Thrown when a tensor file does not match its manifest entry. Not retryable: the same bytes give the same answer. */
 export class TensorFileError extends Error {
+  readonly retryable = false;
   constructor(
     readonly file: string,
     problem: string,

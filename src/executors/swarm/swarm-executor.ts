@@ -19,6 +19,7 @@ import { findProjectRoot } from '../container/project';
 import { Redactor } from '../container/redact';
 import { defaultPassEnv, stepEnvironment, uidGid } from '../container/step-environment';
 import { type FlowInvocation, stepInvocation } from '../container/step-protocol';
+import { stepNeedsRequirementsExitCode, stepRequirements, stepTaskEnv } from '../../step-requests';
 import { abortion } from '../in-process';
 import { ServiceExitError, ServiceTaskError, SwarmLocalTargetsError, SwarmUnavailableError } from './errors';
 import { bakedProjectDir, pathInImage } from './image-path';
@@ -182,6 +183,7 @@ export class SwarmExecutor implements Executor {
       const invocation = this.options.invocation;
       if (invocation === undefined) throw new NoFlowInvocationError(task.id);
       ({ command, env: taskEnv } = stepInvocation(invocation, task.id, { entry: pathInImage(invocation.entry, this.root, this.projectDir) }));
+      taskEnv = { ...taskEnv, ...stepTaskEnv(task) };
     }
     return {
       name: serviceName(task.family, `${ctx.attempt}-${randomBytes(4).toString('hex')}`),
@@ -244,6 +246,9 @@ export class SwarmExecutor implements Executor {
         if (await this.oomKilled(final.Status?.ContainerStatus?.ContainerID)) {
           throw new ContainerOutOfMemoryError(task.id, code, sink.tail(), spec.memoryMb);
         }
+        // A TypeScript step that called ctx.require() on incomplete tasks: the scheduler runs them, then this step again.
+        const store = this.options.store;
+        if (code === stepNeedsRequirementsExitCode && !(task instanceof ContainerTask) && store) throw await stepRequirements(typeof store === 'string' ? store : store.uri, ctx.runId, task, ctx.logger);
         throw new ServiceExitError(task.id, code, sink.tail(), serviceId, node);
       }
       throw new ServiceTaskError(task.id, serviceId, state, redactor.text(final.Status?.Err ?? final.Status?.Message ?? ''), spec.image);
