@@ -8,7 +8,7 @@
  * 2. Profiles one gradient step of the default CNN in this thread: forward,
  *    forward + backward, and the slowest kernels.
  * 3. Trains the default model on all 60,000 images (default: one epoch,
- *    other hyper-parameters as in DEFAULT_TRAINING) and reports samples/s,
+ *    other hyper-parameters as the flow's, MNIST_TRAINING) and reports samples/s,
  *    the per-batch split of time and the CPU time used, then the accuracy on
  *    the 10,000 test images.
  *    The reference: the same steps in this thread alone, measured just
@@ -36,7 +36,8 @@ import { buildModel, DEFAULT_MODEL, IMAGE_SIZE, NUM_CLASSES, PIXELS } from '../t
 import { LocalGradientEngine } from '../tasks/training/gradient-engine';
 import { crossEntropy, ModelReplica } from '../tasks/training/model-replica';
 import { loadTensorFlow, type TensorFlow } from '../tasks/tf/tf-backend';
-import { DEFAULT_TRAINING, trainClassifier } from '../tasks/training/train-loop';
+import { MNIST_TRAINING } from '../tasks/mnist/params';
+import { trainClassifier } from '../tasks/training/train-loop';
 
 function option(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -172,7 +173,7 @@ async function main(): Promise<void> {
   const test = await readMnistSplit('t10k');
   console.log(`backend ${backend}; read ${train.count} training and ${test.count} test images in ${round((performance.now() - startedLoad) / 1000, 2)} s`);
 
-  const batchSize = DEFAULT_TRAINING.batchSize;
+  const batchSize = MNIST_TRAINING.batchSize;
   const shard = workers === 'auto' ? Math.ceil(batchSize / Math.min(os.availableParallelism(), 4)) : Math.ceil(batchSize / Math.max(1, workers));
   const profile = await profileStep(tf, train.images, train.labels, shard);
   console.log(
@@ -194,6 +195,9 @@ async function main(): Promise<void> {
     xTrain: train.images,
     yTrain: train.labels,
     epochs,
+    batchSize,
+    learningRate: MNIST_TRAINING.learningRate,
+    augmentShift: MNIST_TRAINING.augmentShift,
     workers,
     onEpoch: (m) =>
       console.log(

@@ -29,4 +29,5 @@ export const trainFlowParams = {
   batchSize: trainParams.batchSize,
   learningRate: trainParams.learningRate,
   seed: trainParams.seed,
+  augmentShift: trainParams.augmentShift,
 };

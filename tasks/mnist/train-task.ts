@@ -57,7 +57,8 @@ export interface TrainingMetrics {
 
 export class TrainModel extends Task<TrainParams> {
   static override params = trainParams;
-  override readonly version = '1';
+  /** 2: data-parallel steps with Adam in the workers (other model bytes), image shifts. */
+  override readonly version = '2';
   /** Gradients are computed in one worker thread per core: give the step two cores. */
   override readonly resources: TaskResources = { cpus: 2, memoryMb: 3072 };
 
@@ -70,13 +71,13 @@ export class TrainModel extends Task<TrainParams> {
   }
 
   async run(ctx: TaskContext): Promise<void> {
-    const { epochs, batchSize, learningRate, seed } = this.params;
+    const { epochs, batchSize, learningRate, seed, augmentShift } = this.params;
     const dataDir = this.input();
     const data = await readDataset<IncrementDetails>(dataDir);
     const details = data.manifest.details;
     const { tf, backend } = await loadTensorFlow();
     const architecture: ModelHyperParameters = { ...DEFAULT_MODEL, seed };
-    ctx.logger.info({ backend, train: details.split.train, validation: details.split.validation, epochs, batchSize, learningRate, seed }, `training on the ${backend} backend`);
+    ctx.logger.info({ backend, train: details.split.train, validation: details.split.validation, epochs, batchSize, learningRate, seed, augmentShift }, `training on the ${backend} backend`);
 
     const result = await trainClassifier({
       tf,
@@ -89,12 +90,15 @@ export class TrainModel extends Task<TrainParams> {
       batchSize,
       learningRate,
       seed,
+      augmentShift,
       signal: ctx.signal,
-      onEpoch: (m) =>
+      onEpoch: (m) => {
         ctx.logger.info(
           { epoch: m.epoch, loss: round(m.loss), accuracy: round(m.accuracy), valAccuracy: round(m.valAccuracy), samplesPerSecond: Math.round(m.samplesPerSecond), wallSeconds: round(m.wallSeconds, 1) },
           `epoch ${m.epoch}/${epochs}`,
-        ),
+        );
+        ctx.progress(m.epoch, epochs, 'epochs');
+      },
     });
     try {
       const last = result.history.at(-1)!;
