@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { listLabelledBatches, readLabelledBatch } from '../tasks/data/labelled-batch';
+import { type DriftReport, renderReportHtml, summarise } from '../tasks/drift/report';
 import { ModelRegistry } from '../tasks/registry/registry';
 import { ModelServer } from '../tasks/serving/model-server';
 import { readPredictionLog, recordPixels } from '../tasks/serving/prediction-log';
@@ -160,27 +161,43 @@ describeChromium('web UI: registry, serving and drift, labelling in chromium', (
     await page.close();
   });
 
-  it('shows the latest drift report and its checks once monitoring wrote them', async () => {
+  it('shows the latest drift report, its checks, p-values over time and histograms once monitoring wrote them', async () => {
+    // Written the way tasks/drift/check-task.ts publishes them: reports/<id>/report.json + report.html, then latest.json.
     const dir = join(store, 'monitoring', model);
-    mkdirSync(join(dir, 'reports'), { recursive: true });
-    const summary = (time: string, drift: boolean, p: number) => ({
-      time, model, version: 1, drift, window: { since: '2026-01-01T00:00:00.000Z', size: 32 },
-      tests: [{ name: 'ks_probabilities', statistic: 0.4, pValue: p, threshold: 0.05, drift }, { name: 'chi2_<classes>', statistic: 12.5, pValue: p * 2, threshold: 0.05, drift }],
-      report: join(dir, 'reports', 'r2.json'), html: join(dir, 'reports', 'r2.html'),
-    });
-    writeFileSync(join(dir, 'reports', 'r1.json'), JSON.stringify(summary('2026-12-01T09:00:00.000Z', false, 0.4)));
-    writeFileSync(join(dir, 'reports', 'r2.json'), JSON.stringify(summary('2026-12-01T10:00:00.000Z', true, 0.001)));
-    writeFileSync(join(dir, 'reports', 'r2.html'), '<html><body><h1>histograms</h1><script>parent.__xss=1</script></body></html>');
-    writeFileSync(join(dir, 'latest.json'), JSON.stringify(summary('2026-12-01T10:00:00.000Z', true, 0.001)));
+    const report = (id: string, time: string, drift: boolean, p: number): DriftReport => {
+      const r = {
+        formatVersion: 1, time, model, version: 1, drift,
+        window: { kind: 'prediction-log', count: 32, last: 32, from: '2026-01-01T00:00:00.000Z', to: '2099-01-01T00:00:00.000Z', key: `w-${id}` },
+        reference: { count: 500, uri: join(dir, 'reference'), data: {} },
+        tests: [
+          { name: 'ks_probabilities', statistic: 0.4, pValue: p, threshold: 0.05, drift, decisive: true },
+          { name: 'chi2_classes', statistic: 12.5, pValue: p * 2, threshold: 0.05, drift, decisive: true },
+        ],
+        options: {}, code: {}, checkMs: 12,
+        histograms: [{ name: 'predicted class <b>', categories: ['0', '1', '2'], reference: [0.2, 0.5, 0.3], current: [0.6, 0.2, 0.2] }, { name: 'mean intensity', edges: [0, 0.5, 1], reference: [0.7, 0.3], current: [0.1, 0.9] }],
+      };
+      return r as unknown as DriftReport;
+    };
+    for (const [id, time, drift, p] of [['Check_a', '2026-12-01T09:00:00.000Z', false, 0.4], ['Check_b', '2026-12-01T10:00:00.000Z', true, 0.001]] as const) {
+      mkdirSync(join(dir, 'reports', id), { recursive: true });
+      const r = report(id, time, drift, p);
+      writeFileSync(join(dir, 'reports', id, 'report.json'), JSON.stringify(r));
+      writeFileSync(join(dir, 'reports', id, 'report.html'), `${renderReportHtml(r)}<script>parent.__xss=1</script>`);
+      writeFileSync(join(dir, 'latest.json'), JSON.stringify(summarise(r, join(dir, 'reports', id, 'report.json'), join(dir, 'reports', id, 'report.html'))));
+    }
     const page = await browser.newPage();
     await page.goto(`${ui.url}/serving?model=${model}`);
     expect(await page.locator('#drift-decision').textContent()).toBe('drift');
     expect(await page.locator('#drift-tests tbody tr').count()).toBe(2);
-    expect(await page.locator('#drift-tests').textContent()).toContain('chi2_<classes>');
+    expect(await page.locator('#drift-reports li').first().textContent()).toContain('Check_b');
     await page.waitForSelector('#charts .uplot');
+    // p-values over time, then the newest report's two histograms.
+    expect(await page.locator('#charts .uplot').count()).toBe(3);
+    expect(await page.locator('#charts .u-title').allTextContents()).toContain('predicted class <b>: reference vs current');
     await screenshot(page, 'serving');
-    const html = await browser.context.request.get(`${ui.url}/serving/${model}/reports/r2.html`);
-    expect(html.headers()['content-security-policy']).toMatch(/^sandbox/);
+    const htmlReport = await browser.context.request.get(`${ui.url}/serving/${model}/reports/Check_b/report.html`);
+    expect(htmlReport.status()).toBe(200);
+    expect(htmlReport.headers()['content-security-policy']).toMatch(/^sandbox/);
     await page.close();
   });
 

@@ -27,9 +27,10 @@ async function flaggedWindow(store: string, model: string, records: readonly Pre
   const latest = await file.readJson<{ drift?: boolean; window?: Record<string, unknown> }>().catch(() => undefined);
   if (!latest?.drift) return new Set();
   const w = latest.window ?? {};
-  const from = [w.since, w.from, w.start].find((v) => typeof v === 'string') as string | undefined;
-  const to = [w.until, w.to, w.end].find((v) => typeof v === 'string') as string | undefined;
-  const last = [w.last, w.size, w.count, w.n].find((v) => typeof v === 'number') as number | undefined;
+  // Monitoring's window names its first and last record (from, to), else its bounds (since, until) or its size (last).
+  const from = [w.from, w.since, w.start].find((v) => typeof v === 'string') as string | undefined;
+  const to = [w.to, w.until, w.end].find((v) => typeof v === 'string') as string | undefined;
+  const last = [w.last, w.count, w.size].find((v) => typeof v === 'number') as number | undefined;
   let inWindow = records.filter((r) => (!from || r.time >= from) && (!to || r.time <= to));
   if (!from && !to && last !== undefined) inWindow = records.slice(-last);
   return new Set(inWindow.map((r) => r.requestId));

@@ -10,6 +10,8 @@ import { modelNames } from './registry';
 
 const modelName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const reportName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.(json|html)$/;
+const reportFile = /^(?:([A-Za-z0-9][A-Za-z0-9._-]{0,200})\/report\.(json|html)|([A-Za-z0-9][A-Za-z0-9._-]{0,200})\.(json|html))$/;
+const maxReports = 100;
 
 /** `<store>/monitoring/<model>/latest.json`, as the drift monitor writes it. */
 interface DriftSummary {
@@ -70,21 +72,57 @@ function serverSection(ctx: UiContext, scraped: Awaited<ReturnType<ReturnType<ty
 <details><summary>requests by route and status</summary><table>${requests.map((r) => html`<tr><td>${Object.entries(r.labels).map(([k, l]) => `${k}=${l}`).join(' ')}</td><td class="num">${r.value}</td></tr>`)}</table></details>`;
 }
 
-async function driftSection(ctx: UiContext, model: string): Promise<{ body: Html; charts: ChartSpec[] }> {
+interface ReportEntry {
+  /** The report's name: its folder (`reports/<id>/report.json`) or its file name without extension. */
+  readonly id: string;
+  readonly json?: string;
+  readonly html?: string;
+}
+
+/** Reports under `monitoring/<model>/reports/`: `<id>/report.json|html` (as monitoring writes them) or flat `<name>.json|html`. */
+function reportEntries(files: readonly string[]): ReportEntry[] {
+  const byId = new Map<string, { json?: string; html?: string }>();
+  for (const f of files) {
+    const m = reportFile.exec(f);
+    if (!m) continue;
+    const id = m[1] ?? m[3];
+    const kind = (m[2] ?? m[4]) as 'json' | 'html';
+    byId.set(id, { ...byId.get(id), [kind]: f });
+  }
+  return [...byId].map(([id, e]) => ({ id, ...e }));
+}
+
+interface HistogramData {
+  readonly name: string;
+  readonly edges?: number[];
+  readonly categories?: string[];
+  readonly reference: number[];
+  readonly current: number[];
+}
+
+function histogramChart(h: HistogramData): ChartSpec {
+  const x = h.reference.map((_, i) => (h.edges && h.edges.length > i + 1 ? (h.edges[i] + h.edges[i + 1]) / 2 : i));
+  return { title: `${h.name}: reference vs current`, xLabel: h.categories ? 'class' : 'bin', x, series: [{ label: 'reference', values: h.reference }, { label: 'current', values: h.current }] };
+}
+
+async function driftSection(ctx: UiContext, model: string): Promise<{ body: Html; charts: (ChartSpec & { time?: boolean })[] }> {
   const latest = await readJson<DriftSummary>(ctx.store, 'monitoring', model, 'latest.json').catch(() => undefined);
   const files = await listUnder(directoryAt(ctx.store, 'monitoring', model, 'reports')).catch(() => [] as string[]);
-  const reports = files.filter((f) => reportName.test(f)).sort();
+  const reports = reportEntries(files);
   if (!latest) {
     return { body: html`<p class="notice" id="no-drift">No drift report for ${model} yet: <code>monitoring/${model}/latest.json</code> is not in this store (flows/monitor.ts writes it).</p>`, charts: [] };
   }
-  const history = (await Promise.all(reports.filter((f) => f.endsWith('.json')).slice(-60).map((f) => readJson<DriftSummary>(ctx.store, 'monitoring', model, 'reports', f).catch(() => undefined)))).filter(
-    (r): r is DriftSummary => r !== undefined && typeof r.time === 'string' && Array.isArray(r.tests),
-  );
-  const testNames = [...new Set(history.flatMap((r) => r.tests.map((t) => t.name)))];
-  const charts: ChartSpec[] =
-    history.length > 1
-      ? [{ title: 'p-value by check over time', xLabel: 'time', x: history.map((r) => Date.parse(r.time) / 1000), series: testNames.map((n) => ({ label: n, values: history.map((r) => r.tests.find((t) => t.name === n)?.pValue ?? null) })) }]
-      : [];
+  const read = await Promise.all(reports.filter((r) => r.json).slice(-maxReports).map(async (r) => ({ entry: r, report: await readJson<DriftSummary & { histograms?: HistogramData[] }>(ctx.store, 'monitoring', model, 'reports', ...r.json!.split('/')).catch(() => undefined) })));
+  const history = read.filter((r) => r.report !== undefined && typeof r.report.time === 'string' && Array.isArray(r.report.tests)).sort((a, b) => a.report!.time.localeCompare(b.report!.time));
+  const testNames = [...new Set(history.flatMap((r) => r.report!.tests.map((t) => t.name)))];
+  const charts: (ChartSpec & { time?: boolean })[] = [];
+  if (history.length > 1) {
+    charts.push({ title: 'p-value by check over time', xLabel: 'time', time: true, x: history.map((r) => Date.parse(r.report!.time) / 1000), series: testNames.map((n) => ({ label: n, values: history.map((r) => r.report!.tests.find((t) => t.name === n)?.pValue ?? null) })) });
+  }
+  const newest = history.at(-1)?.report;
+  for (const h of (newest?.histograms ?? []).slice(0, 12)) if (Array.isArray(h.reference) && Array.isArray(h.current)) charts.push(histogramChart(h));
+  const link = (r: ReportEntry, kind: 'json' | 'html') => (r[kind] ? html` <a href="/serving/${model}/reports/${r[kind]!}">${kind.toUpperCase()}</a>` : '');
+  const ordered = [...history.map((h) => h.entry).reverse(), ...reports.filter((r) => !history.some((h) => h.entry.id === r.id))];
   const body = html`<table id="drift-latest"><tbody>
 <tr><th>checked</th><td>${shortTime(latest.time)}</td></tr><tr><th>version</th><td>v${latest.version}</td></tr>
 <tr><th>drift</th><td id="drift-decision">${latest.drift ? html`<span class="status status-failed">drift</span>` : html`<span class="status status-ran">no drift</span>`}</td></tr>
@@ -92,7 +130,8 @@ async function driftSection(ctx: UiContext, model: string): Promise<{ body: Html
 <table id="drift-tests"><thead><tr><th>check</th><th>statistic</th><th>p-value</th><th>threshold</th><th>decision</th></tr></thead><tbody>
 ${latest.tests.map((t) => html`<tr><td>${t.name}</td><td class="num">${formatNumber(t.statistic)}</td><td class="num">${formatNumber(t.pValue)}</td><td class="num">${formatNumber(t.threshold)}</td><td>${t.drift ? 'drift' : 'ok'}</td></tr>`)}
 </tbody></table>
-<h3>Reports</h3>${reports.length === 0 ? html`<p>No reports under monitoring/${model}/reports/.</p>` : html`<ul id="drift-reports">${reports.slice(-30).reverse().map((f) => html`<li><a href="/serving/${model}/reports/${f}">${f}</a></li>`)}</ul><p>The HTML reports hold the histograms of reference against current data.</p>`}`;
+<h3>Reports</h3>${reports.length === 0 ? html`<p>No reports under monitoring/${model}/reports/.</p>` : html`<ul id="drift-reports">${ordered.slice(0, 30).map((r) => html`<li>${r.id}:${link(r, 'html')}${link(r, 'json')}</li>`)}</ul>`}
+${newest?.histograms?.length ? html`<p>Histograms of the newest report (${shortTime(newest.time)}): reference against current, as shares of each side.</p>` : ''}`;
   return { body, charts };
 }
 
@@ -105,16 +144,17 @@ async function servingPage(ctx: UiContext, scrape: ReturnType<typeof scraper> | 
 <form method="get" action="/serving" class="filters"><label>model <select name="model">${[...new Set([model, ...names])].map((n) => html`<option${n === model ? html` selected` : ''}>${n}</option>`)}</select></label><button type="submit">Show</button></form>
 <h2>Model server</h2>${serverSection(ctx, scraped)}
 <h2>Drift of ${model}</h2>${drift.body}
-<div class="charts" id="charts"></div>${jsonBlock('chart-data', drift.charts.map((c) => ({ ...c, time: true })))}`;
+<div class="charts" id="charts"></div>${jsonBlock('chart-data', drift.charts)}`;
   return sendPage(ctx, request, reply, { title: 'Serving and drift', section: 'serving', body, scripts: ['uplot.js', 'app.js'], styles: ['uplot.css'] });
 }
 
 /** A drift report from the store: JSON as JSON, HTML sandboxed (no script runs, no access to this origin). */
 async function report(ctx: UiContext, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-  const { model, name } = request.params as { model: string; name: string };
-  if (!modelName.test(model) || !reportName.test(name)) return sendProblem(ctx, request, reply, 404, 'No such report', 'Not a model and report name.');
-  const file = fileAt(ctx.store, 'monitoring', model, 'reports', name);
-  if (!(await file.exists())) return sendProblem(ctx, request, reply, 404, 'No such report', `No report ${name} for ${model}.`);
+  const { model, id, name } = request.params as { model: string; id?: string; name: string };
+  const valid = modelName.test(model) && (id === undefined ? reportName.test(name) : reportFile.test(`${id}/${name}`));
+  if (!valid) return sendProblem(ctx, request, reply, 404, 'No such report', 'Not a model and report name.');
+  const file = fileAt(ctx.store, 'monitoring', model, 'reports', ...(id === undefined ? [] : [id]), name);
+  if (!(await file.exists())) return sendProblem(ctx, request, reply, 404, 'No such report', `No report ${id ?? name} for ${model}.`);
   const body = await file.readBytes();
   if (name.endsWith('.json')) return reply.type('application/json; charset=utf-8').send(body);
   return reply.header('content-security-policy', "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:").type('text/html; charset=utf-8').send(body);
@@ -124,4 +164,5 @@ export function registerServing(app: FastifyInstance, ctx: UiContext): void {
   const scrape = ctx.serverUrl ? scraper(ctx.serverUrl) : undefined;
   app.get('/serving', (request, reply) => servingPage(ctx, scrape, request, reply));
   app.get('/serving/:model/reports/:name', (request, reply) => report(ctx, request, reply));
+  app.get('/serving/:model/reports/:id/:name', (request, reply) => report(ctx, request, reply));
 }
