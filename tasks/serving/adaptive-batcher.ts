@@ -2,8 +2,10 @@
  * Adaptive batching: requests that arrive close together are run as one
  * model call, up to `maxBatchSize` items, waiting at most `maxWaitMs` for
  * company (0: only what arrived in the same turn of the event loop, which
- * adds no latency). Each request gets back exactly its own rows: a batch is
- * a list of (offset, count) slices, and each reply is cut from its slice.
+ * adds no latency). One call runs at a time, so while the model is busy
+ * the next batch fills by itself. Each request gets back exactly its own
+ * rows: a batch is a list of (offset, count) slices, and each reply is cut
+ * from its slice.
  */
 
 export interface BatchingOptions {
@@ -30,9 +32,10 @@ export class AdaptiveBatcher {
   private queue: Pending[] = [];
   private queuedItems = 0;
   private scheduled: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  private busy = false;
 
   constructor(
-    private readonly predict: (features: Float32Array, count: number) => Float32Array,
+    private readonly predict: (features: Float32Array, count: number) => Promise<Float32Array>,
     private readonly itemSize: number,
     private readonly outputSize: number,
     options: BatchingOptions = {},
@@ -52,19 +55,10 @@ export class AdaptiveBatcher {
 
   /** The class probabilities of `count` items (`count * outputSize` values). */
   run(features: Float32Array, count: number): Promise<Float32Array> {
-    if (this.maxBatchSize === 1 || count >= this.maxBatchSize) {
-      try {
-        this.onBatch(count);
-        return Promise.resolve(this.predict(features, count));
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    }
     return new Promise((resolve, reject) => {
       this.queue.push({ features, count, resolve, reject });
       this.queuedItems += count;
-      if (this.queuedItems >= this.maxBatchSize) this.schedule(true);
-      else this.schedule(false);
+      this.schedule(this.maxBatchSize === 1 || this.queuedItems >= this.maxBatchSize);
     });
   }
 
@@ -83,10 +77,12 @@ export class AdaptiveBatcher {
 
   private flush(): void {
     this.scheduled = undefined;
-    while (this.queue.length > 0) {
-      const batch = this.take();
-      this.runBatch(batch);
-    }
+    if (this.busy || this.queue.length === 0) return;
+    this.busy = true;
+    void this.runBatch(this.take()).finally(() => {
+      this.busy = false;
+      if (this.queue.length > 0) this.flush();
+    });
   }
 
   // Requests in arrival order, as many as fit in one call (always at least one).
@@ -102,7 +98,7 @@ export class AdaptiveBatcher {
     return batch;
   }
 
-  private runBatch(batch: Pending[]): void {
+  private async runBatch(batch: Pending[]): Promise<void> {
     const total = batch.reduce((n, p) => n + p.count, 0);
     let rows: Float32Array;
     try {
@@ -116,7 +112,7 @@ export class AdaptiveBatcher {
         }
       }
       this.onBatch(total);
-      rows = this.predict(features, total);
+      rows = await this.predict(features, total);
     } catch (err) {
       for (const p of batch) p.reject(err);
       return;
@@ -128,7 +124,7 @@ export class AdaptiveBatcher {
     }
   }
 
-  /** Runs whatever waits now (before a swap retires the model, or at shutdown). */
+  /** Starts whatever waits now, without waiting for more (before a swap retires the model, or at shutdown). */
   drain(): void {
     this.cancel();
     this.flush();

@@ -1,14 +1,15 @@
 /**
- * One registry version in memory, checked and warmed, ready to predict.
- * Requests hold it while they run (`acquire`/`release`), so a version that
- * is swapped out is disposed only when its last request has finished.
+ * One registry version loaded in the predictor (worker or inline), checked and warmed,
+ * ready to predict. Requests hold it while they run (`acquire`/`release`),
+ * so a version that is swapped out is disposed only when its last request
+ * has finished.
  */
-import type * as tfjs from '@tensorflow/tfjs';
 import type { ModelRegistry, ModelVersion } from '../registry/registry';
-import type { TensorFlow } from '../tf/tf-backend';
-import { loadModelFrom } from '../training/model-io';
 import { ModelLoadError } from './errors';
 import type { ModelAdapter } from './model-adapter';
+import type { Predictor } from './predict-thread';
+
+let loads = 0;
 
 export class LoadedModel {
   private holders = 0;
@@ -17,8 +18,8 @@ export class LoadedModel {
 
   constructor(
     readonly record: ModelVersion,
-    private readonly tf: TensorFlow,
-    private readonly model: tfjs.LayersModel,
+    private readonly thread: Predictor,
+    private readonly key: string,
     readonly adapter: ModelAdapter,
   ) {}
 
@@ -26,14 +27,10 @@ export class LoadedModel {
     return this.record.version;
   }
 
-  /** Class probabilities for `count` items, `count * classes` values. Synchronous: the backend runs on this thread. */
-  predict(features: Float32Array, count: number): Float32Array {
-    if (this.disposed) throw new Error(`version ${this.version} was disposed while a request still used it`);
-    const { tf, model, adapter } = this;
-    return tf.tidy(() => {
-      const output = model.predict(tf.tensor(features, [count, ...adapter.itemShape], 'float32')) as tfjs.Tensor;
-      return output.dataSync() as Float32Array;
-    });
+  /** Class probabilities for `count` items, `count * classes` values. `features` is handed to the worker. */
+  predict(features: Float32Array, count: number): Promise<Float32Array> {
+    if (this.disposed) return Promise.reject(new Error(`version ${this.version} was disposed while a request still used it`));
+    return this.thread.predict(this.key, features, count);
   }
 
   acquire(): void {
@@ -54,15 +51,15 @@ export class LoadedModel {
   private dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.model.dispose();
+    void this.thread.dispose(this.key);
   }
 }
 
 /** Runs every batch size once and checks the outputs are probabilities; throws the reason otherwise. */
-function warm(loaded: LoadedModel, batchSizes: readonly number[]): void {
+async function warm(loaded: LoadedModel, batchSizes: readonly number[]): Promise<void> {
   const { adapter } = loaded;
   for (const size of batchSizes) {
-    const probabilities = loaded.predict(new Float32Array(size * adapter.itemSize).fill(0.5), size);
+    const probabilities = await loaded.predict(new Float32Array(size * adapter.itemSize).fill(0.5), size);
     if (probabilities.length !== size * adapter.classes) throw new Error(`a batch of ${size} gave ${probabilities.length} outputs, expected ${size * adapter.classes}`);
     for (let i = 0; i < size; i++) {
       let sum = 0;
@@ -72,24 +69,25 @@ function warm(loaded: LoadedModel, batchSizes: readonly number[]): void {
   }
 }
 
-/** Loads version `n` from the registry, checks it fits the adapter and warms it; throws `ModelLoadError` when it cannot serve. */
-export async function loadVersion(tf: TensorFlow, registry: ModelRegistry, n: number, adapter: ModelAdapter, warmBatchSizes: readonly number[]): Promise<LoadedModel> {
+/** Loads version `n` in the worker, checks it fits the adapter and warms it; throws `ModelLoadError` when it cannot serve. */
+export async function loadVersion(thread: Predictor, registry: ModelRegistry, n: number, adapter: ModelAdapter, warmBatchSizes: readonly number[]): Promise<LoadedModel> {
+  const key = `${registry.model}@${n}#${++loads}`;
   let record: ModelVersion;
-  let model: tfjs.LayersModel;
+  let shapes: { inputShape: (number | null)[]; outputShape: (number | null)[] };
   try {
     record = await registry.version(n);
-    model = await loadModelFrom(tf, registry.filesOf(n));
+    shapes = await thread.load(key, registry.store, registry.model, n, adapter.itemShape);
   } catch (err) {
     throw new ModelLoadError(registry.model, n, `it could not be loaded (${err instanceof Error ? err.message : String(err)})`, { cause: err });
   }
-  const problem = adapter.incompatibility(model.inputs[0].shape, (model.outputs[0].shape as (number | null)[]) ?? []);
+  const loaded = new LoadedModel(record, thread, key, adapter);
+  const problem = adapter.incompatibility(shapes.inputShape, shapes.outputShape);
   if (problem) {
-    model.dispose();
+    loaded.retire();
     throw new ModelLoadError(registry.model, n, problem);
   }
-  const loaded = new LoadedModel(record, tf, model, adapter);
   try {
-    warm(loaded, warmBatchSizes);
+    await warm(loaded, warmBatchSizes);
   } catch (err) {
     loaded.retire();
     throw new ModelLoadError(registry.model, n, `it failed to warm up: ${err instanceof Error ? err.message : String(err)}`, { cause: err });

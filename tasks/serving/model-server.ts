@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import { createLogger, type Service, type ServiceHealth } from '../../src';
 import { DEFAULT_MODEL_NAME, ModelRegistry } from '../registry/registry';
 import { fileAt } from '../store';
-import { type BackendName, loadTensorFlow, type TensorFlow } from '../tf/tf-backend';
+import type { BackendName } from '../tf/tf-backend';
 import { AdaptiveBatcher, type BatchingOptions, DEFAULT_BATCHING } from './adaptive-batcher';
 import { type AliasWatcher, watchAliasFile } from './alias-watcher';
 import { ModelLoadError, ModelNotReadyError } from './errors';
@@ -24,6 +24,8 @@ import { mnistDigitsAdapter } from './mnist-adapter';
 import type { DecodedInputs, ModelAdapter } from './model-adapter';
 import { PredictionLogWriter, type PredictionLogOptions } from './prediction-log';
 import { handOverPort } from './port-handover';
+import { InlinePredictor } from './inline-predictor';
+import { PredictThread, type Predictor } from './predict-thread';
 import { ServerMetrics } from './server-metrics';
 
 export const DEFAULT_SERVE_HOST = '127.0.0.1';
@@ -63,7 +65,9 @@ export interface ModelServerOptions {
   readonly handoverMs?: number;
   /** Start even if the alias names no version yet (answer 503 until it does). Default false: start fails. */
   readonly waitForModel?: boolean;
-  /** TensorFlow.js backend; default the fastest available (tfjs-node, else wasm). */
+  /** Where predictions run: 'worker' (default: a worker thread, so requests are parsed while a batch is predicted) or 'inline' (this thread; less memory). */
+  readonly predictIn?: 'worker' | 'inline';
+  /** TensorFlow.js backend of the prediction worker; default the fastest available (tfjs-node, else wasm). */
   readonly backend?: BackendName;
   readonly logger?: Logger;
 }
@@ -89,7 +93,7 @@ export class ModelServer implements Service {
   readonly logger: Logger;
   private readonly registry: ModelRegistry;
   private readonly log: PredictionLogWriter | undefined;
-  private tf: TensorFlow | undefined;
+  private thread: Predictor | undefined;
   private app: FastifyInstance | undefined;
   private watcher: AliasWatcher | undefined;
   private slot: Slot | undefined;
@@ -107,7 +111,7 @@ export class ModelServer implements Service {
     this.registry = new ModelRegistry(options.store, this.model);
     this.log = options.predictionLog === false ? undefined : new PredictionLogWriter(options.store, this.model, { logger: this.logger, ...options.predictionLog });
     this.metrics = new ServerMetrics(options.store, this.model, () => this.log?.stats ?? { written: 0, chunks: 0, sampledOut: 0, dropped: 0, buffered: 0 }, this.logger);
-    new AdaptiveBatcher(() => new Float32Array(), 1, 1, this.batching); // checks the options before anything starts
+    new AdaptiveBatcher(async () => new Float32Array(), 1, 1, this.batching); // checks the options before anything starts
   }
 
   get batching(): BatchingOptions {
@@ -138,7 +142,7 @@ export class ModelServer implements Service {
   }
 
   async start(): Promise<void> {
-    this.tf = (await loadTensorFlow({ backend: this.options.backend })).tf;
+    this.thread = this.options.predictIn === 'inline' ? new InlinePredictor(this.options.backend) : new PredictThread(this.options.backend);
     this.app = buildHttpApp(this, { maxBodyBytes: this.options.maxBodyBytes ?? 16 * 1024 * 1024 });
     try {
       await this.listen();
@@ -225,7 +229,7 @@ export class ModelServer implements Service {
   private async swapTo(version: number): Promise<void> {
     const batching = this.batching;
     const warmSizes = [...new Set([1, batching.maxBatchSize ?? 1])];
-    const loaded = await loadVersion(this.tf!, this.registry, version, this.adapter, warmSizes);
+    const loaded = await loadVersion(this.thread!, this.registry, version, this.adapter, warmSizes);
     if (this.stopping) return loaded.retire();
     const batcher = new AdaptiveBatcher((f, n) => loaded.predict(f, n), this.adapter.itemSize, this.adapter.classes, batching, (n) => this.metrics.batchSize.observe(n));
     const old = this.slot;
@@ -317,6 +321,7 @@ export class ModelServer implements Service {
       await this.reloading?.catch(() => undefined);
       await this.log?.close();
       this.slot?.model.retire();
+      await this.thread?.close();
     }
   }
 
