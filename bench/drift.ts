@@ -1,0 +1,164 @@
+/**
+ * Drift monitoring benchmark (`npm run bench:drift`):
+ *
+ *   - false alarms: 200 windows of 100 MNIST test images (in distribution) checked at p 0.05
+ *   - detection power at window sizes 25, 50, 100, 200 for optdigits, Fashion-MNIST (when
+ *     installed) and each MNIST transform at two severities
+ *   - time per check of a window of 1,000 against the reference (model features + tests), with
+ *     the model's own predict time for the same images as the reference measured here
+ *   - the loop: a monitor on optdigits traffic finds drift and retrains with the labelled
+ *     optdigits; accuracy on held-out optdigits before and after, MNIST test accuracy after
+ *
+ * Trains and registers the default model first if the store has none (a few minutes on two
+ * cores; re-runs reuse it). Options: --store (default ./data/bench-drift), --windows (200),
+ * --power-windows (40), --epochs (5), --quick (small model: increment 1 of 3,000 images, 3 epochs).
+ * Prints a table, then ONE JSON line.
+ */
+import { parseArgs } from 'node:util';
+import type { Tensor } from '@tensorflow/tfjs';
+import { createLogger, formatSummary, run } from '../src';
+import { mulberry32, shuffledIndices } from '../tasks/data/seeded-random';
+import { writeLabelledBatch, listLabelledBatches } from '../tasks/data/labelled-batch';
+import { runDriftChecks } from '../tasks/drift/checks';
+import { computeFeatures, type DriftFeatures, featureModel, pickFeatures } from '../tasks/drift/features';
+import { MonitorDrift } from '../tasks/drift/monitor-task';
+import { DriftReference, readReference } from '../tasks/drift/reference-task';
+import { scoreOnSources } from '../tasks/drift/evaluate-sources';
+import { fashionMnistAvailable, readFashionMnist, readMnist, readOptdigits, readOptdigitsSplit } from '../tasks/drift/sources/idx-source';
+import { type ImageBatch, sampleImages, toFloatPixels } from '../tasks/drift/sources/image-batch';
+import { applyTransform, GRADED_SEVERITIES, TRANSFORM_KINDS } from '../tasks/drift/sources/transforms';
+import { RegisterModel } from '../tasks/mnist/register-task';
+import { ModelRegistry } from '../tasks/registry/registry';
+import { loadModelFrom } from '../tasks/training/model-io';
+import { loadTensorFlow } from '../tasks/tf/tf-backend';
+
+const SIZES = [25, 50, 100, 200];
+const logger = createLogger({ level: 'warn' });
+
+function windows(f: DriftFeatures, n: number, k: number, seed: number): DriftFeatures[] {
+  return Array.from({ length: k }, (_, i) => pickFeatures(f, shuffledIndices(f.count, mulberry32(seed + i)).subarray(0, Math.min(n, f.count))));
+}
+
+function driftRate(reference: DriftFeatures, f: DriftFeatures, n: number, k: number, seed: number): number {
+  let drift = 0;
+  windows(f, n, k, seed).forEach((w, i) => (drift += runDriftChecks(reference, w, { seed: seed + i }).drift ? 1 : 0));
+  return drift / k;
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function ensureModel(store: string, training: object): Promise<number> {
+  const summary = await run(new RegisterModel({ store, ...training } as ConstructorParameters<typeof RegisterModel>[0]), { logger, workers: 1 });
+  if (!summary.ok) throw new Error(`training the model failed:\n${formatSummary(summary)}`);
+  return (await new ModelRegistry(store, 'mnist-digits').resolve('champion')).version;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { store: { type: 'string', default: './data/bench-drift' }, windows: { type: 'string', default: '200' }, 'power-windows': { type: 'string', default: '40' }, epochs: { type: 'string', default: '5' }, quick: { type: 'boolean', default: false } },
+  });
+  const store = values.store!;
+  const farWindows = Number(values.windows);
+  const powerWindows = Number(values['power-windows']);
+  const training = values.quick ? { increment: 1, incrementSize: 3000, epochs: 3, validationFraction: 0.2 } : { epochs: Number(values.epochs) };
+  const t0 = Date.now();
+  const version = await ensureModel(store, training);
+  const registry = new ModelRegistry(store, 'mnist-digits');
+  const { tf } = await loadTensorFlow();
+  const champion = await loadModelFrom(tf, registry.filesOf(version));
+  const fm = featureModel(tf, champion);
+  const refRun = await run(new DriftReference({ store, modelName: 'mnist-digits', version }), { logger });
+  if (!refRun.ok) throw new Error(formatSummary(refRun));
+  const { features: reference } = await readReference(store, 'mnist-digits', version);
+  console.log(`model v${version} (trained/loaded in ${((Date.now() - t0) / 1000).toFixed(0)} s); reference: ${reference.count} validation images`);
+
+  const feats = (b: ImageBatch) => computeFeatures(tf, fm, b.pixels, b.count);
+  const mnist = await readMnist('t10k');
+  const mnistF = feats(mnist);
+  const base = sampleImages(mnist, 2000, 11);
+  const shifted: [string, DriftFeatures][] = [['optdigits', feats(await readOptdigits())]];
+  const fashion = await fashionMnistAvailable();
+  if (fashion) shifted.push(['fashion-mnist', feats(sampleImages(await readFashionMnist('t10k'), 2000, 12))]);
+  else console.log('Fashion-MNIST not installed (apt-get install -y dataset-fashion-mnist): skipped');
+  for (const kind of TRANSFORM_KINDS) for (const severity of GRADED_SEVERITIES[kind]) shifted.push([`${kind}${severity}`, feats(applyTransform(base, { kind, severity }, 13))]);
+
+  // False alarms: in-distribution windows of 100.
+  const falseAlarmRate = driftRate(reference, mnistF, 100, farWindows, 20_000);
+  console.log(`false alarms: ${(falseAlarmRate * 100).toFixed(1)}% of ${farWindows} MNIST test windows of 100 at p 0.05`);
+
+  const power: Record<string, Record<string, number>> = {};
+  console.log(`\npower (share of ${powerWindows} windows flagged)\n${'source'.padEnd(16)}${SIZES.map((n) => `n=${n}`.padStart(8)).join('')}`);
+  for (const [name, f] of shifted) {
+    power[name] = Object.fromEntries(SIZES.map((n) => [`n${n}`, driftRate(reference, f, n, powerWindows, 30_000 + n)]));
+    console.log(`${name.padEnd(16)}${SIZES.map((n) => power[name][`n${n}`].toFixed(2).padStart(8)).join('')}`);
+  }
+
+  // Time per check of 1,000 images: features (the model) + tests; the model's predict alone as the reference.
+  const w1000 = sampleImages(mnist, 1000, 99);
+  const predictMs: number[] = [];
+  const featureMs: number[] = [];
+  const testMs: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    let t = performance.now();
+    const out = tf.tidy(() => champion.predict(tf.tensor4d(toFloatPixels(w1000.pixels), [1000, 28, 28, 1])) as Tensor);
+    out.dataSync();
+    out.dispose();
+    predictMs.push(performance.now() - t);
+    t = performance.now();
+    const cur = feats(w1000);
+    featureMs.push(performance.now() - t);
+    t = performance.now();
+    runDriftChecks(reference, cur, { seed: i });
+    testMs.push(performance.now() - t);
+  }
+  const checkMs = median(featureMs) + median(testMs);
+  console.log(`\ncheck of 1,000 images: ${checkMs.toFixed(0)} ms (features ${median(featureMs).toFixed(0)} ms + tests ${median(testMs).toFixed(0)} ms); the model's predict alone ${median(predictMs).toFixed(0)} ms`);
+
+  // The loop: optdigits traffic -> drift -> retraining with labelled optdigits -> champion.
+  const { labelled, heldout } = await readOptdigitsSplit();
+  const testSources = [mnist, heldout];
+  const before = scoreOnSources(tf, champion, testSources);
+  if (!(await listLabelledBatches(store)).some((b) => b.batchId === 'optdigits-labelled')) {
+    await writeLabelledBatch(store, 'optdigits-labelled', { pixels: labelled.pixels, labels: labelled.labels!, source: 'optdigits:labelled (own labels)' });
+  }
+  const t1 = Date.now();
+  const monitor = new MonitorDrift({ store, modelName: 'mnist-digits', version, source: 'optdigits:heldout', size: 200, cooldownMinutes: 0, trainEpochs: training.epochs, trainIncrement: training.increment ?? 6, trainIncrementSize: training.incrementSize ?? 10_000 });
+  const loop = await run(monitor, { logger, workers: 1 });
+  if (!loop.ok) throw new Error(formatSummary(loop));
+  const decided = await monitor.output().readJson<{ action: string; drift: boolean }>();
+  const after = scoreOnSources(tf, await loadModelFrom(tf, registry.filesOf((await registry.resolve('champion')).version)), testSources);
+  const acc = (s: typeof before, i: number) => s.sources[i].accuracy;
+  console.log(`\nloop: drift ${decided.drift}, action ${decided.action} (${((Date.now() - t1) / 1000).toFixed(0)} s); champion v${version} -> v${(await registry.resolve('champion')).version}`);
+  console.log(`optdigits held-out accuracy ${(acc(before, 1) * 100).toFixed(2)}% -> ${(acc(after, 1) * 100).toFixed(2)}%; MNIST test ${(acc(before, 0) * 100).toFixed(2)}% -> ${(acc(after, 0) * 100).toFixed(2)}%`);
+  console.log('(timings are noisy: the machine is shared)');
+  const round = (v: number, d = 4) => Number(v.toFixed(d));
+  console.log(
+    JSON.stringify({
+      bench: 'drift',
+      false_alarm_rate: round(falseAlarmRate),
+      power_optdigits_n100: power.optdigits.n100,
+      power_rotate30_n100: power.rotate30.n100,
+      power_fashion_n100: fashion ? power['fashion-mnist'].n100 : null,
+      check_ms_n1000: round(checkMs, 1),
+      check_tests_ms_n1000: round(median(testMs), 1),
+      predict_ref_ms_n1000: round(median(predictMs), 1),
+      ratio_check_to_predict: round(checkMs / median(predictMs), 2),
+      optdigits_acc_before: round(acc(before, 1)),
+      optdigits_acc_after: round(acc(after, 1)),
+      mnist_test_acc_before: round(acc(before, 0)),
+      mnist_test_acc_after: round(acc(after, 0)),
+      loop_action: decided.action,
+      far_windows: farWindows,
+      power_windows: powerWindows,
+      power,
+    }),
+  );
+}
+
+main().catch((err: Error) => {
+  console.error(err.stack ?? err.message);
+  process.exit(1);
+});
