@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createLogger, CycleError, InvalidRequirementError, LocalTarget, param, run, Task, type TaskContext } from '../src';
+import { planOutput } from '../src/flow/plan-output';
 
 const logger = createLogger({ level: 'silent' });
 let dir: string;
@@ -39,6 +40,16 @@ describe('lazy graph', () => {
     expect(summary.tasks.filter((t) => t.status === 'complete')).toHaveLength(1);
     expect(Object.keys(requiresCalls).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `2026-01-${String(i + 2).padStart(2, '0')}`));
     expect(await new Daily({ day: '2026-01-11', dir }).output().readText()).toBe('10');
+  });
+
+  it('--dry-run and --graph expand only as far as the plan needs', async () => {
+    await writeFile(join(dir, '2026-01-01.txt'), '0');
+    const dry = await planOutput([new Daily({ day: '2026-01-04', dir })], 'dry-run', []);
+    expect(dry.split('\n')[0]).toBe('dry run: 3 task(s) would run, 1 already complete');
+    expect(dry).toContain(`would run ${new Daily({ day: '2026-01-02', dir }).id}: missing ${join(dir, '2026-01-02.txt')}`);
+    const dot = await planOutput([new Daily({ day: '2026-01-04', dir })], 'graph', []);
+    expect(dot.match(/fillcolor=palegreen/g)).toHaveLength(1);
+    expect(dot.match(/fillcolor=lightskyblue/g)).toHaveLength(3);
   });
 
   it('refuses a chain that never reaches a complete task, naming the limit', async () => {
