@@ -34,3 +34,7 @@ export { mnistDigitsAdapter } from './mnist-adapter';
 export { PredictionLogWriter, readPredictionLog, recordPixels, predictionLogLocation } from './prediction-log';
 export type { PredictionRecord, PredictionEntry, PredictionLogOptions, PredictionLogStats, ReadPredictionLogOptions } from './prediction-log';
 export { ServeRequestError, InferenceInputError, ModelNotServedError, ModelNotReadyError, ModelLoadError } from './errors';
+export { DeployModelServer, serverReadyAt } from './deploy-task';
+export type { DeployParams } from './deploy-task';
+export { ensureDockerServer, removeDockerServers, serverContainers, DeploymentError, SERVER_IMAGE, MODEL_SERVER_KIND, ServerLabels } from './docker-deployment';
+export type { DockerServerSpec, DeployedServer } from './docker-deployment';
