@@ -61,9 +61,16 @@ export async function uiCommand(argv: readonly string[], io: CommandIo): Promise
     ...(server ? { serverUrl: server } : {}),
     logger,
   });
-  const started = ui.start().then(() => {
-    // The token goes to the terminal only, never into a log line.
-    io.out(`dagwright UI for ${store}${values['read-only'] ? ' (read-only)' : ''}\n  open ${values['read-only'] ? ui.url : ui.startUrl}\n`);
-  });
-  return runInForeground({ name: ui.name, start: () => started, health: () => ui.health(), stop: () => ui.stop(), [Symbol.asyncDispose]: () => ui.stop() }, logger);
+  try {
+    await ui.start();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const where = `${(values.host as string | undefined) ?? '127.0.0.1'}:${port}`;
+    if (code === 'EADDRINUSE') throw new Error(`${where} is in use; choose another port with --port (0 picks a free one).`);
+    if (code === 'EADDRNOTAVAIL' || code === 'EACCES') throw new Error(`cannot listen on ${where} (${code}); check --host and --port.`);
+    throw err;
+  }
+  // The token goes to the terminal only, never into a log line.
+  io.out(`dagwright UI for ${store}${values['read-only'] ? ' (read-only)' : ''}\n  open ${values['read-only'] ? ui.url : ui.startUrl}\n`);
+  return runInForeground(ui, logger);
 }
