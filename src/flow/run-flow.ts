@@ -18,6 +18,8 @@ import { createExecutor, type FlowInvocation } from './executors';
 import { asFlow, type FlowDefinition } from './flow';
 import { noTracking } from '../tracking/tracking';
 import { guardedRun } from './guarded-run';
+import { runWithPublishGuard } from '../cancellation';
+import { leaseGuardFromEnv } from '../locks/step-lease';
 import { terminateWhenLauncherExits } from './launcher-exit';
 import { runOnSchedule } from './schedule';
 
@@ -92,7 +94,10 @@ async function runOneTask(graph: TaskGraph, id: string, logger: Logger, controll
   const taskLogger = logger.child({ runId, taskId: id });
   try {
     const progress = (done: number, total: number, note?: string) => taskLogger.debug({ progress: { done, total, note } }, 'progress');
-    await new InProcessExecutor().execute(graph.task(id), { runId, taskId: id, attempt, signal: controller.signal, logger: taskLogger, tracking: noTracking, progress });
+    const step = () => new InProcessExecutor().execute(graph.task(id), { runId, taskId: id, attempt, signal: controller.signal, logger: taskLogger, tracking: noTracking, progress });
+    // The driving run's locks, when this step can see them: it publishes nothing once they are lost (see step-lease.ts).
+    const leaseGuard = leaseGuardFromEnv();
+    await (leaseGuard ? runWithPublishGuard(leaseGuard, step) : step());
     return ExitCode.ok;
   } catch (err) {
     taskLogger.error({ err }, 'task failed');

@@ -201,6 +201,11 @@ export class HeldLock {
     return this.holder.token;
   }
 
+  /** What a step in another process needs to check this lock (see step-lease.ts). */
+  get lease(): { readonly path: string; readonly token: string; readonly leaseMs: number } {
+    return { path: this.path, token: this.token, leaseMs: this.leaseMs };
+  }
+
   /** True once the lock is lost: its lease ran out (this process stalled) or another process took it over. */
   get compromised(): boolean {
     this.checkLease();

@@ -4,6 +4,7 @@ import type { Executor } from '../executor';
 import type { AnyTask, TaskContext } from '../task';
 import { acquireLock, type HeldLock } from './file-lock';
 import { taskLockName } from './state-dir';
+import { runWithAttemptLocks } from './step-lease';
 
 export interface TaskLockingOptions {
   /** See `LockOptions.staleMs`; default 60,000. */
@@ -70,7 +71,8 @@ export class TaskLockingExecutor implements Executor {
         flowLock?.assertHeld();
         lock.assertHeld();
       };
-      await runWithPublishGuard(guard, () => this.inner.execute(task, ctx));
+      const locks = flowLock ? [flowLock, lock] : [lock];
+      await runWithPublishGuard(guard, () => runWithAttemptLocks(locks, () => this.inner.execute(task, ctx)));
     } finally {
       await lock.release();
     }

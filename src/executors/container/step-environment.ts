@@ -1,4 +1,5 @@
 import type { TaskContext } from '../../task';
+import { leaseEnvironment } from '../../locks/step-lease';
 import { stepIdentity } from './step-protocol';
 
 /** Host environment passed to every step by default: S3 settings and credentials, dagwright's own settings, locale (values of secret-named ones never reach a log). */
@@ -21,8 +22,9 @@ export function passedEnv(patterns: readonly string[], env: NodeJS.ProcessEnv): 
 
 /**
  * A step's environment: the host variables `passEnv` names, then the task's
- * own, then the ids of the step protocol that `--run-task` reads inside.
+ * own, then the ids of the step protocol that `--run-task` reads inside,
+ * and the attempt's locks, which the step checks before each publish.
  */
 export function stepEnvironment(passEnv: readonly string[], taskEnv: Readonly<Record<string, string>>, ctx: TaskContext): Record<string, string> {
-  return { ...passedEnv(passEnv, process.env), ...taskEnv, ...stepIdentity(ctx.runId, ctx.taskId, ctx.attempt) };
+  return { ...passedEnv(passEnv, process.env), ...taskEnv, ...stepIdentity(ctx.runId, ctx.taskId, ctx.attempt), ...leaseEnvironment() };
 }

@@ -1,0 +1,76 @@
+/**
+ * A step in another process (a container) checks its run's locks before it
+ * publishes: the attempt's locks travel in the step's environment (path,
+ * token, lease), and the step refuses to publish once a lock file no longer
+ * carries its token or its heartbeat is older than the lease, as when the run
+ * that started the step was frozen, or killed and taken over. Lock folders a
+ * step cannot see (an `s3://` store's locks on the driving machine, a Swarm
+ * node) are not checked.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { LockLostError } from '../errors';
+import type { HeldLock } from './file-lock';
+
+/** The step environment's variable: JSON `[{ path, token, leaseMs }]`. */
+export const LOCK_LEASE_ENV = 'DAGWRIGHT_LOCK_LEASE';
+
+interface Lease {
+  readonly path: string;
+  readonly token: string;
+  readonly leaseMs: number;
+}
+
+const attemptLocks = new AsyncLocalStorage<readonly HeldLock[]>();
+
+/** Runs an attempt with `locks` as the ones its steps must check (see `leaseEnvironment`). */
+export function runWithAttemptLocks<T>(locks: readonly HeldLock[], fn: () => Promise<T>): Promise<T> {
+  return attemptLocks.run(locks, fn);
+}
+
+/** What a step's environment carries about the current attempt's locks; nothing outside an attempt under locks. */
+export function leaseEnvironment(): Record<string, string> {
+  const locks = attemptLocks.getStore();
+  if (!locks || locks.length === 0) return {};
+  return { [LOCK_LEASE_ENV]: JSON.stringify(locks.map((l) => l.lease)) };
+}
+
+function check(lease: Lease, now: number): void {
+  if (!existsSync(dirname(lease.path))) return; // not visible here: the driving machine keeps it
+  let text: string;
+  let modifiedMs: number;
+  try {
+    text = readFileSync(lease.path, 'utf8');
+    modifiedMs = statSync(lease.path).mtimeMs;
+  } catch {
+    throw new LockLostError(lease.path, 'its lock file is gone (the run that started this step released it or lost it)');
+  }
+  let token: unknown;
+  try {
+    token = (JSON.parse(text) as { token?: unknown }).token;
+  } catch {
+    token = undefined;
+  }
+  if (token !== lease.token) throw new LockLostError(lease.path, 'another run took it over');
+  const silentMs = now - modifiedMs;
+  if (silentMs > lease.leaseMs) {
+    throw new LockLostError(lease.path, `the run that started this step has not refreshed it for ${Math.round(silentMs / 1000)} s (frozen or gone)`);
+  }
+}
+
+/** In a step's process: a publish guard for the locks its environment names, or undefined when it names none. */
+export function leaseGuardFromEnv(env: NodeJS.ProcessEnv = process.env): (() => void) | undefined {
+  const text = env[LOCK_LEASE_ENV];
+  if (!text) return undefined;
+  let leases: Lease[];
+  try {
+    leases = (JSON.parse(text) as Lease[]).filter((l) => typeof l.path === 'string' && typeof l.token === 'string' && typeof l.leaseMs === 'number');
+  } catch {
+    return undefined;
+  }
+  return () => {
+    const now = Date.now();
+    for (const lease of leases) check(lease, now);
+  };
+}
