@@ -97,4 +97,22 @@ describeDocker('a flow killed with SIGKILL (Docker executor)', () => {
     expect(await containersOf(child.pid!, true)).toEqual([]);
     expect((await readFile(join(store, 'lines-25.txt'), 'utf8')).trim().split('\n')).toHaveLength(25);
   });
+
+  it('a run with nothing to do (--executor auto) still removes orphans of killed flows before it plans', async () => {
+    const [done3, killedStore] = await Promise.all([mkdtemp(join(tmpdir(), 'dagwright-noop-')), mkdtemp(join(tmpdir(), 'dagwright-kill9-noop-'))]);
+    const first = await runFlowProcess('test/fixtures/container-flow.ts', ['--store', done3, '--lines', '3', '--delay-ms', '0']);
+    expect(first.code, first.stderr.slice(-2000)).toBe(0);
+    const { child, done } = startFlow('test/fixtures/container-flow.ts', ['--store', killedStore, '--executor', 'docker', '--lines', '25', '--delay-ms', '1000']);
+    await within(60_000, 'the step container runs', async () => (await containersOf(child.pid!)).length > 0);
+    for (const pid of childrenOf(child.pid!)) process.kill(pid, 'SIGKILL');
+    child.kill('SIGKILL');
+    await done;
+    expect(await containersOf(child.pid!)).toHaveLength(1);
+
+    const noop = await runFlowProcess('test/fixtures/container-flow.ts', ['--store', done3, '--lines', '3', '--delay-ms', '0']);
+    expect(noop.code, noop.stderr.slice(-2000)).toBe(0);
+    expect(noop.logs.find((l) => l.msg === 'run summary')?.counts).toMatchObject({ ran: 0 });
+    expect(noop.logs.some((l) => String(l.msg).includes('removed 1 container(s) that a killed flow left running'))).toBe(true);
+    expect(await containersOf(child.pid!, true)).toEqual([]);
+  });
 });

@@ -3,6 +3,7 @@ import { UsageError } from '../errors';
 import type { Executor } from '../executor';
 import { createDockerClient, type DockerClient, dockerHost, pingDocker } from '../executors/container/engine-client';
 import { DockerUnavailableError } from '../executors/container/errors';
+import { localEngineHasOrphans } from '../executors/container/orphans';
 import type { FlowInvocation } from '../executors/container/step-protocol';
 import { DockerExecutor } from '../executors/docker/docker-executor';
 import { pruneContainers } from '../executors/docker/prune';
@@ -77,6 +78,8 @@ export const executors = {
           return new InProcessExecutor();
         }
       };
+      // Orphans of killed flows are removed before the run plans: then the set-up (which prunes) cannot wait.
+      if (docker === undefined && (await localEngineHasOrphans(socket!, pingTimeoutMs))) return dockerOrInProcess(createDockerClient());
       return docker ? dockerOrInProcess(docker) : deferredExecutor('docker', () => dockerOrInProcess(createDockerClient()));
     },
   },

@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { request } from 'node:http';
 import { hostname } from 'node:os';
 import { processAlive } from '../../process-alive';
-import { Labels } from './labels';
+import { Labels, labelFilter } from './labels';
 
 export interface PruneOptions {
   /** Also remove containers (services) whose owning flow process is still running (or on another host). Default false. */
@@ -22,6 +23,34 @@ export function isOrphan(labels: Readonly<Record<string, string>>, options: { al
   const pid = Number(labels[Labels.ownerPid]);
   if (labels[Labels.ownerHost] !== hostname() || !Number.isSafeInteger(pid)) return false;
   return pid === process.pid ? false : !processAlive(pid);
+}
+
+/**
+ * Whether a local engine (Unix socket) has containers of dead flows, asked
+ * with one plain HTTP request, without loading dockerode: a run that needs
+ * no Docker client otherwise still finds orphans before it plans. False when
+ * the engine does not answer in time (the Docker set-up prunes later anyway).
+ */
+export function localEngineHasOrphans(socketPath: string, timeoutMs = 1000): Promise<boolean> {
+  const path = `/containers/json?all=1&filters=${encodeURIComponent(labelFilter())}`;
+  return new Promise((resolve) => {
+    const req = request({ socketPath, path, method: 'GET', timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => {
+        try {
+          const listed = JSON.parse(body) as { Labels?: Record<string, string> }[];
+          resolve(res.statusCode === 200 && listed.some((c) => isOrphan(c.Labels ?? {})));
+        } catch {
+          resolve(false);
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+    req.end();
+  });
 }
 
 /**
