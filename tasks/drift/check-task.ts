@@ -8,7 +8,7 @@
  * and then `<store>/monitoring/<model>/latest.json` (the summary the server's
  * /metrics and the UI read), unless a newer report is already there.
  */
-import { param, target, Task, type TaskContext } from '../../src';
+import { param, ParameterError, target, Task, type TaskContext } from '../../src';
 import { codeVersion } from '../code-version';
 import { ModelRegistry } from '../registry/registry';
 import { directoryAt, fileAt } from '../store';
@@ -18,6 +18,7 @@ import { DRIFT_TESTS, type DriftCheckOptions, type DriftTestName, runDriftChecks
 import { computeFeatures, featureModel } from './features';
 import { DriftReference, readReference, referenceParams } from './reference-task';
 import { type DriftReport, type DriftSummary, driftHistograms, renderReportHtml, summarise } from './report';
+import { parseSourceSpec } from './sources/source-spec';
 import { logWindow, sourceWindow } from './window';
 
 export const REPORT_JSON = 'report.json';
@@ -64,9 +65,32 @@ function parseTests(text: string): DriftTestName[] {
   return names as DriftTestName[];
 }
 
+/** Checks what the parameters name (a data source, the tests) so a bad value is a usage error before anything runs. */
+export function checkWindowParams(family: string, params: { source?: string; tests?: string }): void {
+  if (params.source) {
+    try {
+      parseSourceSpec(params.source);
+    } catch (err) {
+      throw new ParameterError(family, 'source', params.source, (err as Error).message.replace(/^data source "[^"]*" is not known: expected /, ''));
+    }
+  }
+  if (params.tests !== undefined) {
+    try {
+      parseTests(params.tests);
+    } catch {
+      throw new ParameterError(family, 'tests', params.tests, `a comma-separated list of ${DRIFT_TESTS.join(', ')}`);
+    }
+  }
+}
+
 export class DriftCheck extends Task<DriftCheckParams> {
   static override params = driftCheckParams;
   override readonly version = '1';
+
+  constructor(params: DriftCheckParams) {
+    super(params);
+    checkWindowParams(this.family, this.params);
+  }
 
   override requires() {
     const { store, modelName, version, referenceSource, referenceSize } = this.params as Required<DriftCheckParams>;

@@ -19,7 +19,7 @@ import { type LabelledBatchManifest, listLabelledBatches } from '../data/labelle
 import { CHAMPION } from '../mnist/register-task';
 import { ModelRegistry } from '../registry/registry';
 import { directoryAt, fileAt, listUnder } from '../store';
-import { DriftCheck, type DriftCheckParams, driftCheckParams, REPORT_JSON } from './check-task';
+import { checkWindowParams, DriftCheck, type DriftCheckParams, driftCheckParams, REPORT_JSON } from './check-task';
 import type { DriftReport } from './report';
 import { batchIds } from './retrain-data-task';
 import { RegisterRetrained, type RegisterRetrainedParams } from './retrain-task';
@@ -72,6 +72,11 @@ export interface DriftEvent {
 export class MonitorDrift extends Task<MonitorParams> {
   static override params = monitorParams;
   override readonly version = '1';
+
+  constructor(params: MonitorParams) {
+    super(params);
+    checkWindowParams(this.family, this.params);
+  }
 
   override output() {
     return fileAt(this.params.store, 'monitoring', this.params.modelName!, 'monitor', `${this.id}.json`);
