@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import { listFiles, runFolder, taskFileName, writeUncancelled } from './tracking-files';
 
@@ -21,6 +22,8 @@ class BoundedLog {
   private tailSize = 0;
   dropped = 0;
   dirty = false;
+  /** Holds a line besides the scheduler's "task started" / "task succeeded": only such logs are written. */
+  worthKeeping = false;
 
   constructor(
     private readonly headBytes: number,
@@ -29,6 +32,7 @@ class BoundedLog {
 
   add(line: string): void {
     this.dirty = true;
+    if (!this.worthKeeping && !lifecycleLine.test(line)) this.worthKeeping = true;
     if (this.tail.length === 0 && this.dropped === 0 && this.headSize + line.length <= this.headBytes) {
       this.head.push(line);
       this.headSize += line.length;
@@ -51,13 +55,16 @@ class BoundedLog {
 }
 
 const runIdField = /"runId":"([A-Za-z0-9][A-Za-z0-9._-]*)"/;
+// The scheduler's own lines about every attempt; their facts are in the run record already.
+const lifecycleLine = /^\{"level":30,.*"msg":"task (started|succeeded)"\}\n$/;
 const taskIdField = /"taskId":("(?:[^"\\]|\\.)*")/;
 
 /**
  * A pino destination that keeps each task's log lines with its run in the
  * store, `<store>/_run-data/<runId>/logs/<task>.log` (JSON lines), so they can be
  * read after the process is gone. Tee the flow's logger into it. Written in
- * batches like tracking; never throws into the logger.
+ * batches like tracking; never throws into the logger. A task whose only
+ * lines are the scheduler's start and success lines gets no file.
  */
 export class TaskLogSink {
   private readonly logs = new Map<string, Map<string, BoundedLog>>();
@@ -111,20 +118,30 @@ export class TaskLogSink {
     }
   }
 
-  /** Writes every changed log now. */
-  async flush(): Promise<void> {
+  /**
+   * Writes every changed log now, a few at a time. One flush at a time: a
+   * flush asked for while one runs follows it, so a slow store never piles
+   * up old copies of the same log.
+   */
+  flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
+    this.writing = this.writing.then(() => this.writeChanged());
+    return this.writing;
+  }
+
+  private async writeChanged(): Promise<void> {
+    const changed: { runId: string; name: string; text: string }[] = [];
     for (const [runId, run] of this.logs) {
       for (const [taskId, log] of run) {
-        if (!log.dirty) continue;
+        // A task that logged nothing of its own costs no write: thousands of tiny tasks stay cheap.
+        if (!log.dirty || !log.worthKeeping) continue;
         log.dirty = false;
-        const text = log.text();
-        const name = taskId === runLogName ? runLogName : taskFileName(taskId);
-        this.writing = this.writing.then(() => this.writeLog(runId, `${name}.log`, text));
+        changed.push({ runId, name: `${taskId === runLogName ? runLogName : taskFileName(taskId)}.log`, text: log.text() });
       }
     }
-    await this.writing;
+    const limit = pLimit(8);
+    await Promise.all(changed.map((c) => limit(() => this.writeLog(c.runId, c.name, c.text))));
   }
 
   /** Flushes run `runId`'s logs and forgets them (a scheduled service runs many runs). */

@@ -68,7 +68,7 @@ ${a.artifacts.length ? html`<h3>Artifacts</h3><ul>${a.artifacts.map((x) => html`
 </section>`;
 })}
 <div class="charts" id="charts"></div>${jsonBlock('chart-data', charts)}
-<h2>Log</h2>${log === undefined ? html`<p>No log kept for this task.</p>` : html`<pre class="log" id="task-log">${readableLog(log)}</pre>`}`;
+<h2>Log</h2>${log === undefined ? html`<p id="no-log">No log kept: the task logged nothing but its start and end (those are in the table above).</p>` : html`<pre class="log" id="task-log">${readableLog(log)}</pre>`}`;
   return sendPage(ctx, request, reply, { title: taskId, section: 'runs', body, scripts: ['uplot.js', 'app.js'], styles: ['uplot.css'] });
 }
 
