@@ -20,6 +20,8 @@ import { Worker } from 'node:worker_threads';
 
 import type * as tfjs from '@tensorflow/tfjs';
 
+import { DagwrightError } from '../../src';
+
 import { type EpochPlan, splitRange, STAT_FIELDS, stepsPerEpoch, type TrainingData, type TrainingState } from './epoch-runner';
 import { combineSlots, type EpochRequest, type EpochSummary, type GradientEngine, summarizeEpoch } from './gradient-engine';
 import type { FromWorker, GradientWorkerData, ToWorker } from './gradient-worker-protocol';
@@ -27,15 +29,20 @@ import { ModelReplica } from './model-replica';
 import { clearStop, markFailed, newControl, requestStop } from './step-barrier';
 import type { BackendName, TensorFlow } from '../tf/tf-backend';
 
-/** Thrown when a gradient worker fails to start, throws, or exits. */
-export class GradientWorkerError extends Error {
+/**
+ * Thrown when a gradient worker fails to start, throws, or exits. The
+ * message carries the worker's own error (its stack is appended to this
+ * error's); a worker that ran out of memory or was killed may succeed on
+ * another attempt, so the error is retryable.
+ */
+export class GradientWorkerError extends DagwrightError {
+  override readonly retryable = true;
   readonly worker: number;
   /** True when the worker only stopped because another one failed first. */
   readonly peer: boolean;
 
   constructor(worker: number, message: string, options?: { cause?: unknown; peer?: boolean }) {
     super(`gradient worker ${worker}: ${message}`, options);
-    this.name = 'GradientWorkerError';
     this.worker = worker;
     this.peer = options?.peer ?? false;
   }
