@@ -1,5 +1,6 @@
 import pino, { type Logger } from 'pino';
 import { liveTerminal } from './flow/live-view';
+import { redactSecrets } from './secrets';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 export const logLevels: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
@@ -10,6 +11,8 @@ export interface LoggerOptions {
   pretty?: boolean;
   /** File descriptor to write to; default 2 (stderr), keeping stdout for results such as --graph. */
   fd?: number;
+  /** A second destination that gets every JSON line too (the store's per-task logs, see TaskLogSink). */
+  tee?: { write(line: string): unknown };
 }
 
 /** Keys whose values never reach a log line, wherever they appear one level down. */
@@ -27,8 +30,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     level: options.level ?? 'info',
     base: { pid: process.pid },
     redact: { paths: [...secrets, ...secrets.map((k) => `*.${k}`)], censor: '[redacted]' },
+    // Values of secret parameters (param.string({ secret: true })) never reach a line, whatever field carries them.
+    hooks: { streamWrite: redactSecrets },
   };
   // A terminal gets one line per event and, while a run goes on, its live status block (see live-view.ts).
   const stream = readable ? liveTerminal(fd, !process.env.NO_COLOR) : pino.destination({ dest: fd, sync: true });
-  return pino(config, stream);
+  if (!options.tee || config.level === 'silent') return pino(config, stream);
+  return pino(config, pino.multistream([{ level: config.level, stream }, { level: config.level, stream: options.tee as { write(line: string): void } }]));
 }

@@ -32,10 +32,12 @@ export interface RunOptions {
   rerun?: readonly string[] | ((task: AnyTask) => boolean);
   /** Refuse to plan more tasks than this (an endless requires() chain); default 1,000,000. */
   maxTasks?: number;
+  /** A plan `planRun` made for these roots (a flow plans before taking its lock); default: plan now. */
+  plan?: Planner;
 }
 
 const knownOptions = new Set<string>([
-  'executor', 'workers', 'checkConcurrency', 'logger', 'runId', 'signal', 'onEvent', 'tracking', 'pools', 'familyLimits', 'rerun', 'maxTasks',
+  'executor', 'workers', 'checkConcurrency', 'logger', 'runId', 'signal', 'onEvent', 'tracking', 'pools', 'familyLimits', 'rerun', 'maxTasks', 'plan',
 ]);
 
 export interface RunSummary {
@@ -77,11 +79,13 @@ export async function run(roots: AnyTask | readonly AnyTask[], options: RunOptio
   const logger = (options.logger ?? createLogger()).child({ runId });
   const signal = options.signal ?? new AbortController().signal;
   const executor = options.executor ?? new InProcessExecutor();
-  const plan = await planRun(Array.isArray(roots) ? roots : [roots as AnyTask], {
-    concurrency: options.checkConcurrency ?? 64,
-    rerun: rerunMatcher(options.rerun),
-    maxTasks: options.maxTasks,
-  });
+  const plan =
+    options.plan ??
+    (await planRun(Array.isArray(roots) ? roots : [roots as AnyTask], {
+      concurrency: options.checkConcurrency ?? 64,
+      rerun: rerunMatcher(options.rerun),
+      maxTasks: options.maxTasks,
+    }));
   logger.info(
     { tasks: plan.graph.size, complete: plan.complete.size, toRun: plan.toRun.length, executor: executor.name },
     plan.toRun.length === 0 ? 'everything is complete; nothing to run' : `running ${plan.toRun.length} task(s)`,

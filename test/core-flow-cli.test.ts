@@ -34,6 +34,14 @@ describe('core flow command line', () => {
     expect(missing.stderr).not.toMatch(/\n\s+at /); // no stack trace
   });
 
+  it('a cycle found while planning lazily is a usage error: exit 2, the cycle named, nothing written', async () => {
+    const result = await runFlowProcess(flow, [...inProcess, '--store', store, '--mode', 'cycle']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('the task graph has a cycle: Loop_');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(await readdir(store)).toEqual([]);
+  });
+
   it('exits 66 when external data is missing, and 0 once it is there', async () => {
     const missing = await runFlowProcess(flow, [...inProcess, '--store', store, '--mode', 'external']);
     expect(missing.code).toBe(66);

@@ -6,17 +6,21 @@ import { CancelledError, DagwrightError, UsageError } from '../errors';
 import { InProcessExecutor } from '../executors/in-process';
 import { TaskGraph } from '../graph';
 import { createLogger } from '../logger';
-import type { ParamSpecs } from '../params';
+import { type ParamSpecs, redactParams } from '../params';
 import type { TaskClass } from '../task';
-import { planRun, reasonToRun } from '../plan';
 import { run, type RunSummary } from '../run';
 import { newRunId } from '../run-id';
 import { countStatuses, formatSummary } from '../summary';
-import { helpText, paramsToArgs, parseFlowArgs, type ParsedArgs } from './cli-args';
+import { helpText, parseFlowArgs, type ParsedArgs } from './cli-args';
+import { encodeParamArgs } from './param-args';
+import { planOutput } from './plan-output';
+import { type PreparedFlowRun, prepareFlowRun } from './flow-plan';
+import { findStepTask, runStepTask } from './step-task';
 import { ExitCode } from './exit-codes';
 import { createExecutor, type FlowInvocation } from './executors';
 import { asFlow, type FlowDefinition } from './flow';
-import { noTracking } from '../tracking/tracking';
+import { startFlowRunTracking, stepTracking } from '../tracking/flow-tracking';
+import { TaskLogSink } from '../tracking/task-logs';
 import { guardedRun } from './guarded-run';
 import { runWithPublishGuard } from '../cancellation';
 import { leaseGuardFromEnv } from '../locks/step-lease';
@@ -28,6 +32,8 @@ export interface RunFlowOptions {
   argv?: readonly string[];
   /** Exit the process with the exit code when done; default true. */
   exit?: boolean;
+  /** Arguments a step's command puts before the flow's own, to reach this flow again (`dagwright run <module> <TaskClass>`). */
+  stepArgs?: readonly string[];
 }
 
 /** Where a flow's outputs go, parsed once (local folders made absolute so containers see the same path); exit 2 when unusable. */
@@ -86,26 +92,25 @@ function cancelOnSignals(controller: AbortController, logger: Logger): { signalC
 }
 
 /** `--run-task`: this process is one step of a run driven elsewhere (a container). */
-async function runOneTask(graph: TaskGraph, id: string, logger: Logger, controller: AbortController): Promise<number> {
-  if (!graph.has(id)) throw new UsageError(`--run-task ${id}: no such task in this flow with these parameters.`);
+async function runOneTask(graph: TaskGraph, id: string, logger: Logger, controller: AbortController, store: string): Promise<number> {
+  const task = findStepTask(graph.roots, id);
   const request = readStepRequest(id);
   const runId = request.runId ?? newRunId();
   const attempt = request.attempt;
   const taskLogger = logger.child({ runId, taskId: id });
+  const tracking = stepTracking(store, runId, id, attempt, taskLogger);
   try {
     const progress = (done: number, total: number, note?: string) => taskLogger.debug({ progress: { done, total, note } }, 'progress');
-    const step = () => new InProcessExecutor().execute(graph.task(id), { runId, taskId: id, attempt, signal: controller.signal, logger: taskLogger, tracking: noTracking, progress });
+    const context = { runId, taskId: id, attempt, signal: controller.signal, logger: taskLogger, tracking, progress };
     // The driving run's locks, when this step can see them: it publishes nothing once they are lost (see step-lease.ts).
     const leaseGuard = leaseGuardFromEnv();
-    await (leaseGuard ? runWithPublishGuard(leaseGuard, step) : step());
-    return ExitCode.ok;
-  } catch (err) {
-    taskLogger.error({ err }, 'task failed');
-    return ExitCode.taskFailed;
+    return await (leaseGuard ? runWithPublishGuard(leaseGuard, () => runStepTask(task, context, store)) : runStepTask(task, context, store));
+  } finally {
+    await tracking.flush();
   }
 }
 
-async function main(flow: FlowDefinition, argv: readonly string[], controller: AbortController): Promise<number> {
+async function main(flow: FlowDefinition, argv: readonly string[], controller: AbortController, stepArgs: readonly string[] = []): Promise<number> {
   const script = process.argv[1] ? resolve(process.argv[1]) : 'flow';
   let parsed: ParsedArgs;
   try {
@@ -119,60 +124,63 @@ async function main(flow: FlowDefinition, argv: readonly string[], controller: A
     process.stdout.write(helpText(flow, script));
     return ExitCode.ok;
   }
-  const logger = createLogger({ level: options.logLevel });
   const storeRef = storeOf(options.store);
   if (typeof storeRef === 'number') return storeRef;
   const store = storeRef.uri;
+  // Task logs are kept with the run by the process that drives it, not by its steps.
+  const taskLogs = options.runTask === undefined ? new TaskLogSink(store) : undefined;
+  const logger = createLogger({ level: options.logLevel, ...(taskLogs ? { tee: taskLogs } : {}) });
   let graph: TaskGraph;
   try {
     const roots = flow.roots(params as never, { store });
-    graph = TaskGraph.build(Array.isArray(roots) ? roots : [roots]);
+    // Lazy: only the roots; planning expands incomplete tasks (prepareFlowRun).
+    graph = TaskGraph.fromRoots(Array.isArray(roots) ? roots : [roots]);
   } catch (err) {
     if (!(err instanceof DagwrightError)) throw err;
     logger.error({ err }, err.message);
     return ExitCode.usage;
   }
 
-  if (options.runTask !== undefined) return runOneTask(graph, options.runTask, logger, controller);
+  if (options.runTask !== undefined) return runOneTask(graph, options.runTask, logger, controller, store);
 
   if (options.graph || options.dryRun) {
-    const plan = await planRun(graph, 64);
-    if (options.graph) {
-      const toRun = new Set(plan.toRun);
-      process.stdout.write(graph.toDot((id) => (plan.complete.has(id) ? 'complete' : toRun.has(id) ? 'run' : undefined)));
-      return ExitCode.ok;
-    }
-    const out = [`dry run: ${plan.toRun.length} task(s) would run, ${plan.complete.size} already complete`];
-    for (const id of plan.toRun) out.push(`  would run ${id}: ${await reasonToRun(plan, id)}`);
-    for (const id of plan.complete) out.push(`  complete  ${id}`);
-    process.stdout.write(`${out.join('\n')}\n`);
+    process.stdout.write(await planOutput(graph.roots, options.graph ? 'graph' : 'dry-run', options.rerun));
     return ExitCode.ok;
   }
 
+  const encoded = encodeParamArgs(flow.params, params);
   const invocation: FlowInvocation = {
     entry: script,
-    args: [...paramsToArgs(flow.params, params), '--store', store, '--log-level', options.logLevel],
+    args: [...stepArgs, ...encoded.args, '--store', store, '--log-level', options.logLevel],
+    env: encoded.env,
   };
   // One run: the flow lock (or exit 75), a history record, per-task locks around the executor.
   const flowName = flow.name ?? basename(script).replace(/\.[cm]?[jt]s$/, '');
+  let prepared: PreparedFlowRun | undefined;
   const runOnce = (signal: AbortSignal): Promise<number> =>
     guardedRun(
       {
         flow: flowName,
-        params,
+        params: redactParams(flow.params, params),
         store,
         wait: options.wait,
         logger,
         signal,
-        // Configuration checks (the executor: an engine to reach) pass before a lock or history record is written.
-        prepare: () => createExecutor(options.executor, { logger, invocation, store: storeRef, graph }),
-        dispose: (executor) => executor.close(),
-        tasks: () => graph.order().map((id) => graph.task(id)),
+        // Configuration checks (the plan: no cycle; the executor: an engine to reach) pass before a lock or history record is written.
+        prepare: async () => (prepared = await prepareFlowRun(graph.roots, options.rerun, (planned) => createExecutor(options.executor, { logger, invocation, store: storeRef, graph: planned }))),
+        dispose: ({ executor }) => executor.close(),
+        tasks: () => (prepared ? prepared.plan.graph.order().map((id) => prepared!.plan.graph.task(id)) : []),
       },
-      async ({ runId, wrapExecutor, onEvent, prepared: executor, signal: runSignal }) => {
-        const summary = await run(graph.roots, { executor: wrapExecutor(executor), workers: options.workers, logger, signal: runSignal, runId, onEvent });
-        printSummary(summary, logger);
-        return { summary };
+      async ({ runId, wrapExecutor, onEvent, prepared: { executor, plan }, signal: runSignal }) => {
+        const kept = await startFlowRunTracking(store, runId, plan.graph, logger, taskLogs);
+        try {
+          const limits = { pools: options.pool, familyLimits: options.familyLimit, rerun: options.rerun, plan };
+          const summary = await run(graph.roots, { executor: wrapExecutor(executor), workers: options.workers, logger, signal: runSignal, runId, onEvent, tracking: kept.tracking, ...limits });
+          printSummary(summary, logger);
+          return { summary };
+        } finally {
+          await kept.finish();
+        }
       },
     );
   if (options.schedule !== undefined) return runOnSchedule(options.schedule, runOnce, { logger, signal: controller.signal });
@@ -195,7 +203,7 @@ export async function runFlow<S extends ParamSpecs>(flow: FlowDefinition<S> | Ta
   );
   let code: number;
   try {
-    code = await main(asFlow(flow as FlowDefinition | TaskClass), options.argv ?? process.argv.slice(2), controller);
+    code = await main(asFlow(flow as FlowDefinition | TaskClass), options.argv ?? process.argv.slice(2), controller, options.stepArgs);
     code = signals.signalCode() ?? code;
   } catch (err) {
     process.stderr.write(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
