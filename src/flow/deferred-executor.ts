@@ -1,4 +1,4 @@
-import { request } from 'node:http';
+import { connect } from 'node:net';
 import { DockerUnavailableError } from '../executors/container/errors';
 import type { Executor } from '../executor';
 import type { AnyTask, TaskContext } from '../task';
@@ -37,19 +37,31 @@ export function localEngineSocket(host: string): string | undefined {
 }
 
 /**
- * Asks the engine behind a Unix socket for `/_ping` with plain HTTP, as
- * dockerode's ping does, without loading dockerode. Throws
- * DockerUnavailableError unless it answers 200 within `timeoutMs`.
+ * Asks the engine behind a Unix socket for `/_ping`, as dockerode's ping
+ * does, with one HTTP/1.0 request written on the socket: no dockerode, not
+ * even node:http. Throws DockerUnavailableError unless the status line says
+ * 200 within `timeoutMs`.
  */
 export function pingLocalEngine(socketPath: string, host: string, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path: '/_ping', method: 'GET', timeout: timeoutMs }, (res) => {
-      res.resume();
-      if (res.statusCode === 200) resolve();
-      else reject(new DockerUnavailableError(host, new Error(`/_ping answered HTTP ${res.statusCode}`)));
+    const socket = connect(socketPath);
+    let head = '';
+    const fail = (err: Error) => {
+      socket.destroy();
+      reject(new DockerUnavailableError(host, err));
+    };
+    socket.setTimeout(timeoutMs, () => fail(new Error(`no answer within ${timeoutMs} ms`)));
+    socket.on('error', fail);
+    socket.on('connect', () => socket.write('GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n'));
+    socket.on('data', (chunk) => {
+      head += chunk.toString('latin1');
+      const end = head.indexOf('\r\n');
+      if (end < 0) return;
+      const status = head.slice(0, end);
+      socket.destroy();
+      if (/^HTTP\/1\.[01] 200\b/.test(status)) resolve();
+      else reject(new DockerUnavailableError(host, new Error(`/_ping answered "${status}"`)));
     });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', (err) => reject(new DockerUnavailableError(host, err)));
-    req.end();
+    socket.on('end', () => fail(new Error('the engine closed the connection without an answer')));
   });
 }
