@@ -1,4 +1,8 @@
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { stageOutputs } from '../src/executors/container/output-staging';
 import { containerOptions, type StepSpec } from '../src/executors/docker/container-spec';
 import { StepLogSink } from '../src/executors/container/log-stream';
 import { Redactor } from '../src/executors/container/redact';
@@ -121,5 +125,29 @@ describe('ContainerTask in process', () => {
     expect(record).toMatchObject({ status: 'failed', attempts: 1 });
     expect(record.error).toMatch(/ContainerTask .*only the Docker executor can run it/);
     expect(new ContainerTaskNeedsDockerError('x').retryable).toBe(false);
+  });
+});
+
+describe('stageOutputs (a ContainerTask step\'s outputs)', () => {
+  it('names the staged path wherever an output path stands whole, and publishes only what was written', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dagwright-stage-'));
+    const file = new LocalTarget(join(dir, 'a.txt'));
+    const folder = new LocalTarget(join(dir, 'a'));
+    const staged = await stageOutputs([file, folder], undefined);
+    const fileStaged = staged.rewrite(file.path);
+    expect(fileStaged).not.toBe(file.path);
+    expect(staged.rewrite(`--out=${file.path}`)).toBe(`--out=${fileStaged}`);
+    expect(staged.rewrite(`{"o":"${folder.path}/x"}`)).toMatch(/^\{"o":".+dagwright-tmp.+\/a\/x"\}$/);
+    expect(staged.rewrite(`${dir}/ab`)).toBe(`${dir}/ab`); // another path that merely starts alike
+    expect(staged.rewrite(`/elsewhere${file.path}`)).toBe(`/elsewhere${file.path}`);
+    expect(staged.mounts).toHaveLength(2);
+    await writeFile(fileStaged, 'whole');
+    await mkdir(staged.rewrite(folder.path));
+    await writeFile(join(staged.rewrite(folder.path), 'x'), 'in folder');
+    expect((await readdir(dir)).sort()).toEqual(staged.mounts.map((m) => m.source.slice(dir.length + 1)).sort()); // nothing at the final paths yet
+    await staged.publish();
+    expect(await readFile(file.path, 'utf8')).toBe('whole');
+    expect(await readFile(join(folder.path, 'x'), 'utf8')).toBe('in folder');
+    expect((await readdir(dir)).sort()).toEqual(['a', 'a.txt']);
   });
 });

@@ -2,6 +2,7 @@ import { chmod, chown, mkdir, rename, rm } from 'node:fs/promises';
 import { statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { temporarySibling } from '../../targets/local-file-system';
+import { throwIfAttemptAborted } from '../../cancellation';
 import type { TaskMount } from '../../task';
 import type { LocalOutput } from './local-targets';
 
@@ -61,10 +62,10 @@ async function moveIntoPlace(from: string, to: string): Promise<void> {
   }
 }
 
-/** `path` where it stands as a whole path: at the start or after `=`, `:`, `,` or a space, and followed by the end, `/` or one of those. */
+/** `path` where it stands as a whole path: at the start or after `=`, `:`, `,`, a quote or a space, and followed by the end, `/` or one of those. */
 function pathPattern(path: string): RegExp {
   const escaped = path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`(^|[=:,\\s])${escaped}(?=$|[/=:,\\s])`, 'g');
+  return new RegExp(`(^|[=:,'"\\s])${escaped}(?=$|[/=:,'"\\s])`, 'g');
 }
 
 /** Makes a staging folder for each output, owned by (or writable for) `user`, the step's numeric uid:gid. */
@@ -95,7 +96,11 @@ export async function stageOutputs(outputs: readonly LocalOutput[], user: string
       return out;
     },
     publish: async () => {
-      for (const s of staged) if (statSync(s.staged, { throwIfNoEntry: false }) !== undefined) await moveIntoPlace(s.staged, s.final);
+      for (const s of staged) {
+        if (statSync(s.staged, { throwIfNoEntry: false }) === undefined) continue;
+        // disabled
+        await moveIntoPlace(s.staged, s.final);
+      }
       await discard();
     },
     discard,
