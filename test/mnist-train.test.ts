@@ -93,6 +93,18 @@ describe('trainClassifier', () => {
     }
   }, 120_000);
 
+  it('shifts images reproducibly with augmentShift, whatever the number of workers', async () => {
+    const data = takeExamples(train, 0, 640);
+    const run = (augmentShift: number, workers: number) =>
+      trainClassifier({ tf, buildModel: mnistModel, xTrain: data.images, yTrain: data.labels, epochs: 1, batchSize: 64, augmentShift, workers });
+    const [plain, shifted, shiftedAgain, shiftedInThread] = [await run(0, 2), await run(1, 2), await run(1, 2), await run(1, 0)];
+    expect(shifted.history[0].loss).not.toBe(plain.history[0].loss);
+    expect(weightsOf(shiftedAgain.model)).toEqual(weightsOf(shifted.model));
+    // One thread sums the gradient in another order: the same training up to rounding.
+    expect(shiftedInThread.history[0].loss).toBeCloseTo(shifted.history[0].loss, 4);
+    tf.dispose([plain, shifted, shiftedAgain, shiftedInThread].flatMap((r) => r.model.getWeights()));
+  }, 120_000);
+
   it('trains any classifier its builder gives (a dense network on flat samples)', async () => {
     const data = takeExamples(train, 0, 4000);
     const val = takeExamples(train, 4000, 500);
@@ -108,6 +120,9 @@ describe('trainClassifier', () => {
     expect(result.history[1].valAccuracy).toBeGreaterThan(0.85);
     await expect(trainClassifier({ tf, buildModel: dense, xTrain: data.images.subarray(0, 100), yTrain: data.labels })).rejects.toThrow(
       'Expected xTrain to hold 4000 * 784 numbers for 4000 labels, got 100',
+    );
+    await expect(trainClassifier({ tf, buildModel: dense, xTrain: data.images, yTrain: data.labels, augmentShift: 1 })).rejects.toThrow(
+      'Expected image samples [height, width(, channels)] to augment, got shape [784]',
     );
   }, 120_000);
 
