@@ -148,6 +148,9 @@ describeChromium('web UI: runs, tracking and experiments in chromium', () => {
     expect(await page.locator('#charts .uplot').count()).toBe(4);
     expect(await page.locator('#charts .uplot').first().locator('.u-legend .u-series').count()).toBe(3);
     await screenshot(page, 'experiments');
+    // Runs can also be picked by an MLflow filter.
+    await page.goto(`${ui.url}/experiments?q=${encodeURIComponent("params.lr = 0.1 and attributes.flow = 'ui-experiment'")}`);
+    expect((await page.locator('#compare-params thead th').allTextContents()).slice(1)).toEqual([runIds[0]]);
     await page.close();
   });
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { effectiveStatus } from '../../history/run-record';
+import { FilterError, matchesFilter, parseFilter } from '../../tracking/filter';
 import { metricSeries } from '../../tracking/read-tracking';
 import { trackedRun, type TrackedRun } from '../../tracking/run-search';
 import { allStrings, firstString, sendPage, type UiContext } from '../context';
@@ -37,9 +38,27 @@ function bestBy(runs: readonly TrackedRun[], metric: string, mode: 'max' | 'min'
   return best;
 }
 
+/** The newest runs (at most `maxCompared`) that match an MLflow filter; throws a FilterError for a bad one. */
+async function matchingRuns(ctx: UiContext, filter: string): Promise<string[]> {
+  const clauses = parseFilter(filter);
+  const records = await ctx.runs.recordsOf(await ctx.runs.ids());
+  const tracked = await ctx.runs.trackingOf(records);
+  return records.filter((r, i) => matchesFilter(clauses, trackedRun(r, tracked[i]))).slice(0, maxCompared).map((r) => r.runId);
+}
+
 async function experimentsPage(ctx: UiContext, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   const raw = request.query as Record<string, unknown>;
-  const chosen = allStrings(raw.runs).filter((id) => runIdPattern.test(id)).slice(0, maxCompared);
+  const q = firstString(raw.q)?.slice(0, 2000);
+  let chosen = allStrings(raw.runs).filter((id) => runIdPattern.test(id)).slice(0, maxCompared);
+  let filterError: string | undefined;
+  if (chosen.length === 0 && q) {
+    try {
+      chosen = await matchingRuns(ctx, q);
+    } catch (err) {
+      if (!(err instanceof FilterError)) throw err;
+      filterError = err.message;
+    }
+  }
   const mode = firstString(raw.mode) === 'min' ? 'min' : 'max';
   const recent = await ctx.runs.recordsOf((await ctx.runs.ids()).slice(0, pickable));
   const records = await ctx.runs.recordsOf(chosen);
@@ -56,6 +75,8 @@ async function experimentsPage(ctx: UiContext, request: FastifyRequest, reply: F
 <table><thead><tr><th></th><th>run</th><th>status</th><th>flow</th><th>started</th></tr></thead><tbody>
 ${recent.map((r) => html`<tr><td><input type="checkbox" name="runs" value="${r.runId}"${chosen.includes(r.runId) ? html` checked` : ''} aria-label="compare ${r.runId}"></td><td>${r.runId}</td><td>${statusBadge(effectiveStatus(r, now))}</td><td>${r.flow}</td><td>${shortTime(r.startedAt)}</td></tr>`)}
 </tbody></table></details>
+<label>or every run matching <input name="q" size="50" value="${q ?? ''}" placeholder="params.epochs = 5 and metrics.test_accuracy > 0.9"></label>
+${filterError ? html`<p class="error" id="filter-error">${filterError}</p>` : ''}
 <label>best run by <select name="metric">${metricKeys.map((k) => html`<option${k === metric ? html` selected` : ''}>${k}</option>`)}</select></label>
 <select name="mode"><option value="max"${mode === 'max' ? html` selected` : ''}>highest</option><option value="min"${mode === 'min' ? html` selected` : ''}>lowest</option></select>
 <button type="submit">Compare</button></form>
