@@ -1,7 +1,7 @@
 /**
  * The model server under load, against in-process prediction as the reference.
  *
- *   npm run bench:serve [-- --seconds 8]
+ *   npm run bench:serve [-- --seconds 8] [--predict-in worker|inline]
  *
  * 1. Registers the default MNIST network (DEFAULT_MODEL's architecture, seeded
  *    weights: speed does not depend on what the weights learned) four times
@@ -44,8 +44,13 @@ type AutocannonOptions = { url: string; method: string; headers: Record<string, 
 const autocannon = require('autocannon') as (options: AutocannonOptions, done: (err: Error | null, result: AutocannonResult) => void) => unknown;
 
 const root = path.resolve(__dirname, '..');
-const secondsArg = process.argv.indexOf('--seconds');
-const seconds = secondsArg >= 0 ? Number(process.argv[secondsArg + 1]) : 8;
+function option(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+}
+const seconds = Number(option('seconds', '8'));
+/** Where the server predicts: worker (its default) or inline. */
+const predictIn = option('predict-in', 'worker');
 const round = (n: number, digits = 1) => Number(n.toFixed(digits));
 
 function images(count: number, seed: number): Uint8Array {
@@ -70,7 +75,7 @@ async function registerVersions(tf: TensorFlow, store: string, seeds: number[]):
 }
 
 async function startServer(store: string): Promise<{ child: ChildProcess; url: string }> {
-  const args = ['-r', 'ts-node/register/transpile-only', path.join(root, 'src/cli/main.ts'), 'serve', '--store', store, '--port', '0', '--poll-ms', '200'];
+  const args = ['-r', 'ts-node/register/transpile-only', path.join(root, 'src/cli/main.ts'), 'serve', '--store', store, '--port', '0', '--poll-ms', '200', '--predict-in', predictIn];
   const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   return new Promise((resolve, reject) => {
@@ -139,7 +144,7 @@ async function main(): Promise<void> {
     const started = await startServer(store);
     server = started.child;
     const { url } = started;
-    console.log(`backend ${backend}; server pid ${server.pid} at ${url}; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(2)}`);
+    console.log(`backend ${backend}, predicting in ${predictIn}; server pid ${server.pid} at ${url}; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(2)}`);
 
     const single = JSON.stringify({ inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 784], data: Array.from(images(1, 3), (p) => round(p / 255, 3)) }] });
     const batch32 = JSON.stringify({ inputs: [{ name: 'image', datatype: 'UINT8', shape: [32, 784], data: Array.from(images(32, 5)) }] });
@@ -177,6 +182,7 @@ async function main(): Promise<void> {
       JSON.stringify({
         bench: 'serve',
         backend,
+        predict_in: predictIn,
         rps_c1: round(loads.c1.rps, 0),
         rps_c16: round(loads.c16.rps, 0),
         rps_c64: round(loads.c64.rps, 0),

@@ -23,7 +23,7 @@ import { type LoadedModel, loadVersion } from './loaded-model';
 import { mnistDigitsAdapter } from './mnist-adapter';
 import type { DecodedInputs, ModelAdapter } from './model-adapter';
 import { PredictionLogWriter, type PredictionLogOptions } from './prediction-log';
-import { handOverPort } from './port-handover';
+import { connectionsDrained, handOverPort } from './port-handover';
 import { InlinePredictor } from './inline-predictor';
 import { PredictThread, type Predictor } from './predict-thread';
 import { ServerMetrics } from './server-metrics';
@@ -313,6 +313,9 @@ export class ModelServer implements Service {
       if (this.app?.server.listening && this.options.handoverMs) {
         const handedOver = await handOverPort(this.app.server, this.options.host ?? DEFAULT_SERVE_HOST, this.port, this.options.handoverMs);
         this.logger.info({ handedOver }, handedOver ? 'another server took the port; closing connections' : `no server took the port within ${this.options.handoverMs} ms; closing`);
+        // Busy clients get "connection: close" on their next answer and move over; only then are idle connections cut.
+        this.closingConnections = true;
+        await connectionsDrained(this.app.server, 2000);
       }
       this.closingConnections = true;
       await this.app?.close();
