@@ -64,3 +64,10 @@ Error.prepareStackTrace = function prepareStackTrace(error, frames) {
 };
 
 for (const ext of ['.ts', '.cts']) require.extensions[ext] = /** @type {any} */ (compileTypeScript);
+// `.ts` is tried first when a require names no extension (ts-node's preferTsExts): a flow's imports
+// are mostly TypeScript, and each miss on `.js`, `.json`, `.node` is a failed stat (about 5% of a no-op's start).
+for (const ext of ['.js', '.json', '.node']) {
+  const load = require.extensions[ext];
+  delete require.extensions[ext];
+  require.extensions[ext] = load;
+}
