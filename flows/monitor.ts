@@ -12,6 +12,7 @@
  *   npx ts-node flows/monitor.ts --store ./data --schedule "*\/10 * * * *"  # every 10 minutes
  *   npx ts-node flows/monitor.ts --source optdigits --size 200 --retrain false
  */
+import { Cron } from 'croner';
 import { type FlowDefinition, runFlow } from '../src';
 import { MonitorDrift, monitorParams } from '../tasks/drift/monitor-task';
 
@@ -28,4 +29,42 @@ export const monitorFlow = {
   roots: (params, { store }) => new MonitorDrift({ ...params, store, until: params.source ? '' : new Date().toISOString() }),
 } satisfies FlowDefinition<typeof flowParams>;
 
-if (require.main === module) void runFlow(monitorFlow);
+/**
+ * `--schedule CRON`: each tick runs the flow anew, so each checks the window
+ * up to its own start. (The flow runner's own --schedule makes the roots once,
+ * which would check the first window again and again.) A tick that finds the
+ * previous one still running is skipped; SIGINT/SIGTERM stop the schedule.
+ */
+async function runScheduled(pattern: string, argv: string[]): Promise<number> {
+  let job: Cron;
+  try {
+    job = new Cron(pattern, { protect: true }, async () => {
+      await runFlow(monitorFlow, { argv, exit: false });
+    });
+  } catch (err) {
+    process.stderr.write(`--schedule got "${pattern}": ${(err as Error).message}. Expected a cron pattern such as "*/10 * * * *".\n`);
+    return 2;
+  }
+  process.stderr.write(`drift monitor on schedule "${pattern}"; next run ${job.nextRun()?.toISOString()}; SIGINT or SIGTERM stops\n`);
+  return new Promise<number>((resolve) => {
+    const stop = (code: number) => () => {
+      job.stop();
+      resolve(code);
+    };
+    process.once('SIGINT', stop(130));
+    process.once('SIGTERM', stop(143));
+  });
+}
+
+function scheduleOption(argv: string[]): { pattern: string; rest: string[] } | undefined {
+  const i = argv.findIndex((a) => a === '--schedule' || a.startsWith('--schedule='));
+  if (i < 0) return undefined;
+  const pattern = argv[i].includes('=') ? argv[i].slice('--schedule='.length) : argv[i + 1];
+  return { pattern: pattern ?? '', rest: [...argv.slice(0, i), ...argv.slice(i + (argv[i].includes('=') ? 1 : 2))] };
+}
+
+if (require.main === module) {
+  const scheduled = scheduleOption(process.argv.slice(2));
+  if (scheduled) void runScheduled(scheduled.pattern, scheduled.rest).then((code) => process.exit(code));
+  else void runFlow(monitorFlow);
+}
