@@ -54,4 +54,26 @@ describeDocker('a step in a container under a frozen driver', () => {
     expect(next.code, next.stderr).toBe(0);
     expect(await readFile(join(store, 'step.txt'), 'utf8')).toBe('step\n');
   }, 180_000);
+
+  it('a ContainerTask finished while its driver was frozen: the driver publishes none of its outputs when it resumes', async () => {
+    const store = await mkdtemp(join(tmpdir(), 'dagwright-safety-step-lease-'));
+    const args = ['--store', store, '--executor', 'docker', '--kind', 'command', '--name', 'command'];
+    const driver = startFlow(flow, [...args, '--sleep-ms', '6000'], { DAGWRIGHT_LOCK_STALE_MS: '6000' });
+    children.push(driver);
+    const running = async () => (await exec('docker', ['ps', '-q', '--filter', `label=dagwright.owner-pid=${driver.child.pid}`])).stdout.trim() !== '';
+    await until('the command to run in its container', running, 120_000);
+    driver.child.kill('SIGSTOP');
+    try {
+      await sleep(13_000); // the command wrote its (staged) output at 6 s; the 5.4 s lease is long over
+    } finally {
+      driver.child.kill('SIGCONT');
+    }
+    const frozen = await driver.done;
+    expect(frozen.code, frozen.stderr).toBe(75);
+    expect(await exists(join(store, 'command.txt'))).toBe(false);
+
+    const next = await runFlowProcess(flow, [...args, '--sleep-ms', '0']);
+    expect(next.code, next.stderr).toBe(0);
+    expect(await readFile(join(store, 'command.txt'), 'utf8')).toBe('command\n');
+  }, 180_000);
 });
