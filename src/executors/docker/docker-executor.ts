@@ -233,14 +233,7 @@ export class DockerExecutor implements Executor {
         succeeded = true;
         return;
       }
-      const state = await container
-        .inspect()
-        .then((info) => info.State)
-        .catch(() => undefined);
-      if (state?.OOMKilled) throw new ContainerOutOfMemoryError(task.id, code, sink.tail(), spec.memoryMb);
-      // A TypeScript step that called ctx.require() on incomplete tasks: the scheduler runs them, then this step again.
-      if (code === stepNeedsRequirementsExitCode && !(task instanceof ContainerTask) && this.store) throw await stepRequirements(this.store.uri, ctx.runId, task, logger);
-      throw new ContainerExitError(task.id, code, sink.tail());
+      throw await this.exitFailure(task, container, code, sink, spec, ctx);
     } catch (err) {
       if (!(err instanceof ContainerExitError) && !(err instanceof ImageNotFoundError) && !ctx.signal.aborted) {
         logger.debug({ err }, 'container step failed');
@@ -250,23 +243,38 @@ export class DockerExecutor implements Executor {
       aborted.dispose();
       waitAbort.abort();
       logs?.stop();
-      if (container) {
-        const done = container;
-        // force: kills a container that still runs (cancelled or timed out) in the same call.
-        const removal: Promise<void> = done
-          .remove({ force: true, v: true })
-          .catch((err: unknown) => {
-            if (statusCode(err) !== 404) logger.warn({ err, containerId: done.id.slice(0, 12) }, 'could not remove container; `dagwright prune` removes it later');
-          })
-          .finally(() => {
-            this.live.delete(done);
-            this.removals.delete(removal);
-          });
-        // After a success the next step need not wait for the engine to delete this one; close() waits for it.
-        if (succeeded) this.removals.add(removal);
-        else await removal;
-      }
+      if (container) await this.removeContainer(container, logger, succeeded);
     }
+  }
+
+  /** Why a container that exited with `code` (not 0) failed its attempt: out of memory, requirements to run first, or its exit code. */
+  private async exitFailure(task: AnyTask, container: Docker.Container, code: number, sink: StepLogSink, spec: StepSpec, ctx: TaskContext): Promise<Error> {
+    const state = await container
+      .inspect()
+      .then((info) => info.State)
+      .catch(() => undefined);
+    if (state?.OOMKilled) return new ContainerOutOfMemoryError(task.id, code, sink.tail(), spec.memoryMb);
+    // A TypeScript step that called ctx.require() on incomplete tasks: the scheduler runs them, then this step again.
+    if (code === stepNeedsRequirementsExitCode && !(task instanceof ContainerTask) && this.store) return stepRequirements(this.store.uri, ctx.runId, task, ctx.logger);
+    return new ContainerExitError(task.id, code, sink.tail());
+  }
+
+  /**
+   * Removes an attempt's container (force: kills one that still runs, cancelled or timed out, in the same
+   * call). After a success the next step need not wait for the engine to delete it; close() waits for it.
+   */
+  private async removeContainer(container: Docker.Container, logger: TaskContext['logger'], inBackground: boolean): Promise<void> {
+    const removal: Promise<void> = container
+      .remove({ force: true, v: true })
+      .catch((err: unknown) => {
+        if (statusCode(err) !== 404) logger.warn({ err, containerId: container.id.slice(0, 12) }, 'could not remove container; `dagwright prune` removes it later');
+      })
+      .finally(() => {
+        this.live.delete(container);
+        this.removals.delete(removal);
+      });
+    if (inBackground) this.removals.add(removal);
+    else await removal;
   }
 
   /** Streams the container's stdout and stderr, demultiplexed, into `sink`. */
