@@ -100,6 +100,19 @@ describeChromium('web UI: registry, serving and drift, labelling in chromium', (
     await page.close();
   });
 
+  it('the MNIST training and evaluation runs tracked their parameters, per-epoch metrics and test accuracy', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${ui.url}/experiments?q=${encodeURIComponent('metrics.test_accuracy > 0 and params.epochs = 1')}`);
+    expect((await page.locator('#compare-params thead th').allTextContents()).slice(1)).toHaveLength(2);
+    expect(await page.locator('#compare-params tr[data-key=seed]').getAttribute('class')).toBe('differs');
+    const metricKeys = await page.locator('#compare-metrics tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-key')));
+    expect(metricKeys).toEqual(['accuracy', 'loss', 'samples_per_second', 'test_accuracy', 'val_accuracy']);
+    const versions = await new ModelRegistry(store, model).versions();
+    const shown = await page.locator('#compare-metrics tr[data-key=test_accuracy] td').allTextContents();
+    expect(shown.sort()).toEqual(versions.map((v) => String(Number((v.metrics.testAccuracy as number).toPrecision(6)))).sort());
+    await page.close();
+  });
+
   it("draws a version's lineage back to its training run, data increment and source-file hashes", async () => {
     const version = await new ModelRegistry(store, model).version(1);
     const lineage = version.lineage as { training: { runId: string }; data: { source: { images: { sha256: string } } } };

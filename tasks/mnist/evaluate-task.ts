@@ -63,6 +63,7 @@ export class EvaluateModel extends Task<TrainParams> {
         testData: { uri: testSet.uri, manifestSha256: test.manifestSha256, source: test.manifest.details.source },
       };
       await this.output().writeJson(record);
+      ctx.tracking.logMetric('test_accuracy', record.testAccuracy);
       ctx.logger.info({ testAccuracy: record.testAccuracy, examples: record.examples, backend, output: this.output().uri }, `test accuracy ${(record.testAccuracy * 100).toFixed(2)}%`);
     } finally {
       model.dispose();

@@ -78,6 +78,7 @@ export class TrainModel extends Task<TrainParams> {
     const { tf, backend } = await loadTensorFlow();
     const architecture: ModelHyperParameters = { ...DEFAULT_MODEL, seed };
     ctx.logger.info({ backend, train: details.split.train, validation: details.split.validation, epochs, batchSize, learningRate, seed, augmentShift }, `training on the ${backend} backend`);
+    ctx.tracking.logParams({ epochs, batchSize, learningRate, seed, augmentShift, backend, increment: details.increment, trainImages: details.split.train });
 
     const result = await trainClassifier({
       tf,
@@ -98,6 +99,7 @@ export class TrainModel extends Task<TrainParams> {
           `epoch ${m.epoch}/${epochs}`,
         );
         ctx.progress(m.epoch, epochs, 'epochs');
+        for (const [key, value] of [['loss', m.loss], ['accuracy', m.accuracy], ['val_accuracy', m.valAccuracy], ['samples_per_second', m.samplesPerSecond]] as const) ctx.tracking.logMetric(key, value, m.epoch);
       },
     });
     try {
