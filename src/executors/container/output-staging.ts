@@ -62,10 +62,10 @@ async function moveIntoPlace(from: string, to: string): Promise<void> {
   }
 }
 
-/** `path` where it stands as a whole path: at the start or after `=`, `:`, `,` or a space, and followed by the end, `/` or one of those. */
+/** `path` where it stands as a whole path: at the start or after `=`, `:`, `,`, a quote or a space, and followed by the end, `/` or one of those. */
 function pathPattern(path: string): RegExp {
   const escaped = path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`(^|[=:,\\s])${escaped}(?=$|[/=:,\\s])`, 'g');
+  return new RegExp(`(^|[=:,'"\\s])${escaped}(?=$|[/=:,'"\\s])`, 'g');
 }
 
 /** Makes a staging folder for each output, owned by (or writable for) `user`, the step's numeric uid:gid. */
