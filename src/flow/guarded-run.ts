@@ -61,7 +61,7 @@ async function prepareRun<T>(options: GuardedRunOptions<T>): Promise<{ prepared:
     return { prepared: (await options.prepare?.()) as T };
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    options.logger.error({ err: { type: err.name, message: err.message } }, err.message);
+    options.logger.error({ errorType: err.name }, err.message);
     return { exitCode: ExitCode.usage };
   }
 }
@@ -98,7 +98,7 @@ async function takeFlowLock(options: GuardedRunOptions<unknown>, lockDir: string
     // A failed write at the very start: a full disk says ENOSPC, or (mkdir -p) only ENOENT; look again.
     const unusable = storeWriteError(store, err) ?? (await checkStoreUsable(store).then(() => undefined, (e: unknown) => e));
     if (!(unusable instanceof UsageError)) throw err;
-    logger.error({ err: { type: unusable.name, message: unusable.message } }, unusable.message);
+    logger.error({ errorType: unusable.name }, unusable.message);
     return ExitCode.usage;
   }
 }
