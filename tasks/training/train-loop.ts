@@ -20,7 +20,7 @@ import { ModelReplica } from './model-replica';
 import { mulberry32, shuffledIndices } from '../data/seeded-random';
 import type { BackendName, TensorFlow } from '../tf/tf-backend';
 
-/** Defaults of the training hyper-parameters (what flows/train.ts uses). */
+/** Defaults of the training hyper-parameters; the MNIST flows' (MNIST_TRAINING in tasks/mnist/params.ts) build on them. */
 export const DEFAULT_TRAINING = {
   epochs: 5,
   batchSize: 128,
