@@ -1,6 +1,12 @@
-import { alg, Graph } from '@dagrejs/graphlib';
 import { CycleError } from './errors';
 import type { AnyTask } from './task';
+
+/** Thrown inside `topologicalOrder` when a walk meets a task on its own path. */
+class CycleFound extends Error {
+  constructor(readonly cycle: string[]) {
+    super('cycle');
+  }
+}
 
 /**
  * The DAG of tasks reachable from the roots, keyed by task id. An edge runs
@@ -8,101 +14,130 @@ import type { AnyTask } from './task';
  * `build()` expands every reachable task at once (calling each `requires()`
  * once, no I/O); the planner starts from `fromRoots()` and adds only the
  * tasks it expands (see plan.ts), so a chain back to a complete task ends.
+ * Plain maps, and walks without recursion: 100,000 tasks in a chain are fine.
  */
 export class TaskGraph {
-  private constructor(
-    private readonly graph: Graph,
-    readonly roots: readonly AnyTask[],
-  ) {}
+  private readonly nodes = new Map<string, AnyTask>();
+  /** id -> the ids it requires, in the order first added. */
+  private readonly preds = new Map<string, Set<string>>();
+  /** id -> the ids that require it. */
+  private readonly succs = new Map<string, Set<string>>();
+  private topologicalOrder: string[] | undefined;
+
+  private constructor(readonly roots: readonly AnyTask[]) {}
 
   /** Builds the graph; the same task reached along two paths is one node. */
   static build(roots: readonly AnyTask[]): TaskGraph {
-    const graph = new Graph({ directed: true });
-    const uniqueRoots: AnyTask[] = [];
-    const stack: AnyTask[] = [];
-    for (const root of roots) {
-      if (graph.hasNode(root.id)) continue;
-      graph.setNode(root.id, root);
-      uniqueRoots.push(root);
-      stack.push(root);
-    }
+    const graph = TaskGraph.fromRoots(roots);
+    const stack = [...graph.roots];
     while (stack.length > 0) {
       const task = stack.pop()!;
       for (const dep of task.requirementList()) {
-        if (!graph.hasNode(dep.id)) {
-          graph.setNode(dep.id, dep);
-          stack.push(dep);
-        }
-        graph.setEdge(dep.id, task.id);
+        if (!graph.has(dep.id)) stack.push(graph.add(dep));
+        graph.addEdge(dep.id, task.id);
       }
     }
-    const result = new TaskGraph(graph, uniqueRoots);
-    result.assertAcyclic();
-    return result;
+    graph.assertAcyclic();
+    return graph;
   }
 
   /** Only the roots: the planner adds what it expands with `add()` and `addEdge()`. */
   static fromRoots(roots: readonly AnyTask[]): TaskGraph {
-    const graph = new Graph({ directed: true });
-    const uniqueRoots: AnyTask[] = [];
-    for (const root of roots) {
-      if (graph.hasNode(root.id)) continue;
-      graph.setNode(root.id, root);
-      uniqueRoots.push(root);
-    }
-    return new TaskGraph(graph, uniqueRoots);
+    const unique = new Map<string, AnyTask>();
+    for (const root of roots) if (!unique.has(root.id)) unique.set(root.id, root);
+    const graph = new TaskGraph([...unique.values()]);
+    for (const root of unique.values()) graph.add(root);
+    return graph;
   }
 
   /** Adds `task` unless a task with its id is there; returns the task the graph holds under that id. */
   add(task: AnyTask): AnyTask {
-    const held = this.graph.node(task.id) as AnyTask | undefined;
+    const held = this.nodes.get(task.id);
     if (held) return held;
-    this.graph.setNode(task.id, task);
+    this.nodes.set(task.id, task);
+    this.preds.set(task.id, new Set());
+    this.succs.set(task.id, new Set());
     this.topologicalOrder = undefined;
     return task;
   }
 
-  /** `id` requires `dependencyId`. */
+  /** `id` requires `dependencyId`; both must be in the graph. */
   addEdge(dependencyId: string, id: string): void {
-    this.graph.setEdge(dependencyId, id);
+    const preds = this.preds.get(id)!;
+    if (preds.has(dependencyId)) return;
+    preds.add(dependencyId);
+    this.succs.get(dependencyId)!.add(id);
     this.topologicalOrder = undefined;
   }
 
   removeEdge(dependencyId: string, id: string): void {
-    this.graph.removeEdge(dependencyId, id);
+    this.preds.get(id)?.delete(dependencyId);
+    this.succs.get(dependencyId)?.delete(id);
     this.topologicalOrder = undefined;
   }
 
   get size(): number {
-    return this.graph.nodeCount();
+    return this.nodes.size;
   }
 
   task(id: string): AnyTask {
-    const task = this.graph.node(id) as AnyTask | undefined;
+    const task = this.nodes.get(id);
     if (!task) throw new Error(`no task ${id} in this graph`);
     return task;
   }
 
   has(id: string): boolean {
-    return this.graph.hasNode(id);
+    return this.nodes.has(id);
   }
 
   /** Ids of the tasks `id` requires. */
   dependencies(id: string): string[] {
-    return this.graph.predecessors(id) ?? [];
+    const preds = this.preds.get(id);
+    return preds ? [...preds] : [];
   }
 
   /** Ids of the tasks that require `id`. */
   dependents(id: string): string[] {
-    return this.graph.successors(id) ?? [];
+    const succs = this.succs.get(id);
+    return succs ? [...succs] : [];
   }
-
-  private topologicalOrder: string[] | undefined;
 
   /** Every task id, dependencies before the tasks that need them. */
   order(): readonly string[] {
-    this.topologicalOrder ??= alg.topsort(this.graph);
+    this.topologicalOrder ??= this.walk();
     return this.topologicalOrder;
+  }
+
+  /** Depth-first from each task nothing requires, requirements first (post-order), as graphlib's topsort did. */
+  private walk(): string[] {
+    const done = new Set<string>();
+    const out: string[] = [];
+    for (const [sink, succs] of this.succs) if (succs.size === 0 && !done.has(sink)) this.visitFrom(sink, done, out);
+    // Tasks not reached from any sink are on, or below, a cycle: walking from them finds it.
+    if (out.length !== this.nodes.size) for (const id of this.nodes.keys()) if (!done.has(id)) this.visitFrom(id, done, out);
+    return out;
+  }
+
+  /** Post-order walk of requirements from `start`, without recursion; throws `CycleFound` on meeting a task on its own path. */
+  private visitFrom(start: string, done: Set<string>, out: string[]): void {
+    const onPath = new Set<string>([start]);
+    const stack: [string, Iterator<string>][] = [[start, this.preds.get(start)!.values()]];
+    while (stack.length > 0) {
+      const [id, deps] = stack[stack.length - 1];
+      const next = deps.next();
+      if (next.done) {
+        stack.pop();
+        onPath.delete(id);
+        done.add(id);
+        out.push(id);
+        continue;
+      }
+      const dep = next.value;
+      if (onPath.has(dep)) throw new CycleFound(stack.map(([s]) => s).slice(stack.findIndex(([s]) => s === dep)));
+      if (done.has(dep)) continue;
+      onPath.add(dep);
+      stack.push([dep, this.preds.get(dep)!.values()]);
+    }
   }
 
   /** Graphviz DOT; `status` may colour nodes (e.g. complete / to run). */
@@ -114,43 +149,20 @@ export class TaskGraph {
       const fill = s && colours[s] ? `, fillcolor=${colours[s]}` : '';
       lines.push(`  ${JSON.stringify(id)} [label=${JSON.stringify(id)}${fill}];`);
     }
-    for (const { v, w } of this.graph.edges()) lines.push(`  ${JSON.stringify(v)} -> ${JSON.stringify(w)};`);
+    for (const id of this.order()) for (const dep of this.preds.get(id)!) lines.push(`  ${JSON.stringify(dep)} -> ${JSON.stringify(id)};`);
     lines.push('}');
     return `${lines.join('\n')}\n`;
   }
 
-  /** Throws a `CycleError` listing one cycle's task ids in `requires()` order. */
+  /** Throws a `CycleError` listing one cycle's task ids in `requires()` order, starting from the smallest id. */
   assertAcyclic(): void {
     try {
       this.order();
-      return;
     } catch (err) {
-      if (!(err instanceof alg.CycleException)) throw err;
+      if (!(err instanceof CycleFound)) throw err;
+      const { cycle } = err;
+      const start = cycle.indexOf([...cycle].sort()[0]);
+      throw new CycleError([...cycle.slice(start), ...cycle.slice(0, start)]);
     }
-    const component = alg.findCycles(this.graph)[0];
-    throw new CycleError(this.orderedCycle(new Set(component)));
-  }
-
-  /** Walks "requires" edges inside one strongly connected component back to its start. */
-  private orderedCycle(component: Set<string>): string[] {
-    const start = [...component].sort()[0];
-    const previous = new Map<string, string>();
-    const queue = [start];
-    while (queue.length > 0) {
-      const id = queue.shift()!;
-      for (const dep of this.dependencies(id)) {
-        if (!component.has(dep)) continue;
-        if (dep === start) {
-          const cycle = [id];
-          while (cycle[0] !== start) cycle.unshift(previous.get(cycle[0])!);
-          return cycle;
-        }
-        if (!previous.has(dep)) {
-          previous.set(dep, id);
-          queue.push(dep);
-        }
-      }
-    }
-    return [...component];
   }
 }

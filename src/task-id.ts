@@ -1,4 +1,10 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
+
+/** One-shot `crypto.hash` (Node 20.12+) is about twice as fast as createHash for short inputs; same digest. */
+const sha256Hex: (text: string) => string =
+  typeof (crypto as { hash?: unknown }).hash === 'function'
+    ? (text) => (crypto as unknown as { hash(alg: string, data: string): string }).hash('sha256', text)
+    : (text) => crypto.createHash('sha256').update(text).digest('hex');
 import type { ParamSpecs, ParamValue } from './params';
 
 /** The significant parameters in name order: what identifies a task besides its family. */
@@ -19,10 +25,7 @@ const summaryText = (value: ParamValue): string => (typeof value === 'object' ? 
  */
 export function taskId(family: string, specs: ParamSpecs, values: Record<string, ParamValue>, version: string): string {
   const significant = significantParams(specs, values);
-  const hash = createHash('sha256')
-    .update(JSON.stringify({ family, version, params: significant }))
-    .digest('hex')
-    .slice(0, 10);
+  const hash = sha256Hex(JSON.stringify({ family, version, params: significant })).slice(0, 10);
   const summary = Object.keys(specs)
     .filter((name) => specs[name].significant)
     .slice(0, 3)
