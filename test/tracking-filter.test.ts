@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FilterError, matchesFilter, parseFilter, parseOrderBy, type SearchableRun, sortRuns } from '../src/tracking/filter';
+import { FilterError, parseFilter } from '../src/tracking/filter';
+import { matchesFilter, parseOrderBy, type SearchableRun, sortRuns } from '../src/tracking/filter-match';
 
 const run = (over: Partial<SearchableRun> = {}): SearchableRun => ({
   attributes: { run_id: 'r1', status: 'succeeded', flow: 'train', run_name: 'train', host: 'box', start_time: Date.parse('2026-12-01T10:00:00Z'), duration: 120_000 },

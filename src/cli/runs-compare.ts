@@ -1,6 +1,7 @@
 import { UsageError } from '../errors';
 import { RunHistory } from '../history/run-history';
-import { parseFilter, parseOrderBy } from '../tracking/filter';
+import { parseFilter } from '../tracking/filter';
+import { parseOrderBy } from '../tracking/filter-match';
 import { readTrackedRuns, searchRuns, type TrackedRun } from '../tracking/run-search';
 import { type CommandIo, commandStore, parseCommandArgs, storeOption } from './command';
 

@@ -1,7 +1,8 @@
 import pLimit from 'p-limit';
 import { RunHistory } from '../history/run-history';
 import { effectiveStatus, type RunRecord } from '../history/run-record';
-import { type FilterClause, matchesFilter, type OrderBy, parseFilter, type SearchableRun, sortRuns } from './filter';
+import { type FilterClause, parseFilter } from './filter';
+import { matchesFilter, type OrderBy, type SearchableRun, sortRuns } from './filter-match';
 import { readRunTracking, type RunTracked } from './read-tracking';
 
 /** A run as search and compare see it: its record, what it tracked, and the flat view filters match. */

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { effectiveStatus } from '../../history/run-record';
-import { FilterError, matchesFilter, parseFilter } from '../../tracking/filter';
+import { FilterError, parseFilter } from '../../tracking/filter';
+import { matchesFilter } from '../../tracking/filter-match';
 import { metricSeries } from '../../tracking/read-tracking';
 import { trackedRun, type TrackedRun } from '../../tracking/run-search';
 import { allStrings, firstString, sendPage, type UiContext } from '../context';

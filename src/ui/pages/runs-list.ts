@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { effectiveStatus, type RunRecord } from '../../history/run-record';
-import { FilterError, matchesFilter, parseFilter } from '../../tracking/filter';
+import { FilterError, parseFilter } from '../../tracking/filter';
+import { matchesFilter } from '../../tracking/filter-match';
 import { trackedRun } from '../../tracking/run-search';
 import { firstString, sendPage, type UiContext } from '../context';
 import { html, query } from '../html';
