@@ -7,6 +7,7 @@ import type { S3FileSystem } from '../targets/s3-file-system';
 import { readRunTracking, type RunTracked } from '../tracking/read-tracking';
 
 const runFile = /^([A-Za-z0-9][A-Za-z0-9._-]*)\.json$/;
+const listingTtlMs = 1000;
 
 /**
  * The store's runs as the UI reads them. Lists `<store>/_runs/` one level
@@ -24,8 +25,20 @@ export class RunIndex {
     this.folder = storeFolder(store, '_runs');
   }
 
-  /** Run ids, newest first. */
-  async ids(): Promise<string[]> {
+  private listed: { at: number; ids: Promise<string[]> } | undefined;
+
+  /** Run ids, newest first; one listing serves the requests of the same second (10 requests on S3 for 10,000 runs). */
+  ids(): Promise<string[]> {
+    const now = Date.now();
+    if (!this.listed || now - this.listed.at > listingTtlMs) {
+      const ids = this.listIds();
+      this.listed = { at: now, ids };
+      ids.catch(() => (this.listed = undefined));
+    }
+    return this.listed.ids;
+  }
+
+  private async listIds(): Promise<string[]> {
     const names = isS3Uri(this.store) ? await this.s3Names() : await this.localNames();
     const ids: string[] = [];
     for (const n of names) {
