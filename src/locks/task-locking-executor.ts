@@ -42,7 +42,7 @@ export class TaskLockingExecutor implements Executor {
 
   async execute(task: AnyTask, ctx: TaskContext): Promise<void> {
     let waited = false;
-    await this.options.flowLock?.verify();
+    this.options.flowLock?.assertHeld();
     const lock = await acquireLock(join(this.lockDir, taskLockName(task.id)), {
       label: `task ${task.id} of run ${ctx.runId}`,
       wait: true,
@@ -65,8 +65,8 @@ export class TaskLockingExecutor implements Executor {
         return;
       }
       const flowLock = this.options.flowLock;
-      await flowLock?.verify();
-      await lock.verify();
+      flowLock?.verify();
+      lock.verify();
       const guard = () => {
         flowLock?.assertHeld();
         lock.assertHeld();
