@@ -25,6 +25,12 @@ describeDocker('core features through real Docker steps', () => {
       expect(echoed).toMatchObject({ ...expected, tokenLength: secret.length, argvHasToken: false });
       expect(echoed.host).not.toBe(hostname()); // ran in a container
       expect(result.stderr).not.toContain(secret);
+      // The step's ctx.progress reached the driving run as events: its history has the last one, and no progress log lines.
+      const names = (await readdir(join(store, '_runs'), { recursive: true })).map(String).filter((n) => n.endsWith('.json'));
+      const histories = await Promise.all(names.map(async (n) => JSON.parse(await readFile(join(store, '_runs', n), 'utf8'))));
+      const echoTask = histories.flatMap((h) => h.tasks ?? []).find((t: { id: string }) => t.id.startsWith('Echo_'));
+      expect(echoTask.progress).toEqual({ done: 2, total: 2, note: 'all' });
+      expect(result.logs.filter((l) => l.msg === 'progress')).toEqual([]);
     }, 120_000);
   }
 

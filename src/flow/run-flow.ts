@@ -16,6 +16,7 @@ import { encodeParamArgs } from './param-args';
 import { planOutput } from './plan-output';
 import { type PreparedFlowRun, prepareFlowRun } from './flow-plan';
 import { findStepTask, runStepTask } from './step-task';
+import { stepProgress } from '../step-requests';
 import { ExitCode } from './exit-codes';
 import { createExecutor, type FlowInvocation } from './executors';
 import { asFlow, type FlowDefinition } from './flow';
@@ -100,7 +101,7 @@ async function runOneTask(graph: TaskGraph, id: string, logger: Logger, controll
   const taskLogger = logger.child({ runId, taskId: id });
   const tracking = stepTracking(store, runId, id, attempt, taskLogger);
   try {
-    const progress = (done: number, total: number, note?: string) => taskLogger.debug({ progress: { done, total, note } }, 'progress');
+    const progress = stepProgress(taskLogger);
     const context = { runId, taskId: id, attempt, signal: controller.signal, logger: taskLogger, tracking, progress };
     // The driving run's locks, when this step can see them: it publishes nothing once they are lost (see step-lease.ts).
     const leaseGuard = leaseGuardFromEnv();

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { Logger } from 'pino';
+import { progressOf } from '../../step-requests';
 import type { Redactor } from './redact';
 
 const levelNames: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = {
@@ -34,6 +35,8 @@ export class StepLogSink {
     private readonly logger: Logger,
     private readonly redactor: Redactor,
     private readonly tailSize = 20,
+    /** Where a step's progress lines go (`ctx.progress` of the attempt) instead of the log. */
+    private readonly onProgress?: (done: number, total: number, note?: string) => void,
   ) {
     this.stdout = this.lineWriter('stdout');
     this.stderr = this.lineWriter('stderr');
@@ -61,7 +64,9 @@ export class StepLogSink {
         record = undefined;
       }
       if (record !== null && typeof record === 'object' && typeof (record as { level?: unknown }).level === 'number') {
-        this.relog(record as Record<string, unknown>);
+        const progress = this.onProgress && progressOf(record as Record<string, unknown>);
+        if (progress) this.onProgress!(progress.done, progress.total, progress.note);
+        else this.relog(record as Record<string, unknown>);
         return;
       }
     }

@@ -197,7 +197,7 @@ export class DockerExecutor implements Executor {
   private async runContainer(task: AnyTask, spec: StepSpec, ctx: TaskContext): Promise<void> {
     const logger = ctx.logger;
     const redactor = new Redactor(spec.env);
-    const sink = new StepLogSink(logger, redactor, this.tailLines);
+    const sink = new StepLogSink(logger, redactor, this.tailLines, ctx.progress);
     const aborted = abortion(ctx.signal);
     const waitAbort = new AbortController();
     let container: Docker.Container | undefined;

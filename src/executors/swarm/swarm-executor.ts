@@ -206,7 +206,7 @@ export class SwarmExecutor implements Executor {
   private async runService(task: AnyTask, spec: ServiceStepSpec, ctx: TaskContext): Promise<void> {
     const logger = ctx.logger;
     const redactor = new Redactor(spec.env);
-    const sink = new StepLogSink(logger, redactor, this.tailLines);
+    const sink = new StepLogSink(logger, redactor, this.tailLines, ctx.progress);
     const aborted = abortion(ctx.signal);
     let serviceId: string | undefined;
     let logs: ServiceLogs | undefined;
