@@ -116,6 +116,8 @@ describeChromium('web UI: runs, tracking and experiments in chromium', () => {
     expect(metrics).toContain('val_accuracy');
     expect(metrics).toContain(String(1 / (1 + 3 * 0.1 * 10)));
     expect(await page.locator('#charts .uplot').count()).toBe(3);
+    // The last ctx.progress() of the attempt stays in the record after the task ended.
+    expect(await page.textContent('body')).toContain('3 of 3 epoch 3');
     expect(await page.locator('#task-log').textContent()).toContain('epoch 3/3');
     expect(await page.evaluate(() => window.__xss)).toBeUndefined();
     await screenshot(page, 'task');

@@ -155,6 +155,7 @@ export class RunRecorder {
       this.tasks.set(r.id, {
         ...r,
         ...(before?.startedAt === undefined ? {} : { startedAt: before.startedAt }),
+        ...(before?.progress === undefined ? {} : { progress: before.progress }),
         endedAt: now,
         ...(this.elsewhere.has(r.id) ? { completedElsewhere: true } : {}),
       });
@@ -182,6 +183,7 @@ export class RunRecorder {
           ...t,
           ...(before?.startedAt === undefined ? {} : { startedAt: before.startedAt }),
           ...(before?.endedAt === undefined ? {} : { endedAt: before.endedAt }),
+          ...(before?.progress === undefined ? {} : { progress: before.progress }),
           ...(this.elsewhere.has(t.id) ? { completedElsewhere: true } : {}),
         };
       });
