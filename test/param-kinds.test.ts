@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { param, ParameterError, Task } from '../src';
 import type { FlowDefinition } from '../src';
-import { parseFlowArgs } from '../src/flow/cli-args';
+import { helpText, parseFlowArgs } from '../src/flow/cli-args';
 import { encodeParamArgs, secretEnvName } from '../src/flow/param-args';
 import { redactSecrets } from '../src/secrets';
 
@@ -84,6 +84,16 @@ describe('flow command line: values that look like options', () => {
     expect(encoded.env).toEqual({ [secretEnvName('token')]: 's3cr3t-token' });
     expect(parseFlowArgs(flow, encoded.args, encoded.env).params).toEqual(values);
     expect(parseFlowArgs(flow, encodeParamArgs(flow.params, { ...values, label: '' }).args, encoded.env).params.label).toBe('');
+  });
+
+  it('--help names each kind\'s syntax and how a secret may be given', () => {
+    const help = helpText(flow, 'flow.ts');
+    expect(help).toContain('--sizes <value>');
+    expect(help).toContain('comma-separated values (a,b,c) or a JSON array; each an integer');
+    expect(help).toContain('a string; secret (or set DAGWRIGHT_SECRET_TOKEN)');
+    expect(help).not.toContain('(default: none)'); // a secret's default is not shown
+    expect(help).toContain('--pool <value>');
+    expect(help).toContain('66 external data missing');
   });
 
   it('keeps a secret out of task ids and redacts its value wherever it is printed', () => {

@@ -14,6 +14,10 @@ export interface FlowDefinition<S extends ParamSpecs = ParamSpecs> {
   readonly description?: string;
   readonly params: S;
   roots(params: ValuesOf<S>, context: FlowContext): AnyTask | readonly AnyTask[];
+  /** Capacities of the concurrency pools its tasks declare (`{ gpu: 1 }`); `--pool name=N` overrides one. */
+  readonly pools?: Readonly<Record<string, number>>;
+  /** At most this many tasks of a family at once (`{ TrainModel: 1 }`); `--family-limit` overrides one. */
+  readonly familyLimits?: Readonly<Record<string, number>>;
 }
 
 /**

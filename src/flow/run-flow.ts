@@ -175,7 +175,7 @@ async function main(flow: FlowDefinition, argv: readonly string[], controller: A
       async ({ runId, wrapExecutor, onEvent, prepared: { executor, plan }, signal: runSignal }) => {
         const kept = await startFlowRunTracking(store, runId, plan.graph, logger, taskLogs);
         try {
-          const limits = { pools: options.pool, familyLimits: options.familyLimit, rerun: options.rerun, plan };
+          const limits = { pools: { ...flow.pools, ...options.pool }, familyLimits: { ...flow.familyLimits, ...options.familyLimit }, rerun: options.rerun, plan };
           const summary = await run(graph.roots, { executor: wrapExecutor(executor), workers: options.workers, logger, signal: runSignal, runId, onEvent, tracking: kept.tracking, ...limits });
           printSummary(summary, logger);
           return { summary };
