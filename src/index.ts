@@ -14,6 +14,7 @@ export type { ParamOptions, ParamSpecs, ParamsOf, ParamValue, ValuesOf } from '.
 export { noTracking } from './tracking/tracking';
 export type { Tracking, TrackedValue } from './tracking/tracking';
 export { StoreTracking } from './tracking/store-tracking';
+export { RunTracking } from './tracking/run-tracking';
 export { TrackingError, trackingLimits } from './tracking/limits';
 export { readRunTracking, metricSeries } from './tracking/read-tracking';
 export type { RunTracked, AttemptTracking } from './tracking/read-tracking';
