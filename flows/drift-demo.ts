@@ -49,6 +49,8 @@ export interface DriftDemoResult {
   readonly optdigitsAccuracyAfter: number;
   readonly mnistTestAccuracyAfter: number | undefined;
   readonly reports: string[];
+  /** The server's dagwright_drift_detected line after the drifted window. */
+  readonly driftMetric: string | undefined;
 }
 
 function check(summary: RunSummary, what: string): void {
@@ -102,6 +104,9 @@ export async function runDriftDemo(options: DriftDemoOptions): Promise<DriftDemo
     const before = trafficAccuracy(await traffic('optdigits:heldout', sampleImages(heldout, window, 7)), sampleImages(heldout, window, 7).labels!);
     await writeLabelledBatch(store, 'optdigits-labelled', { pixels: labelled.pixels, labels: labelled.labels!, source: 'optdigits:labelled (own labels)' });
     const shifted = await monitor();
+    // The server's /metrics reads the summary the monitor wrote.
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const driftMetric = metrics.split('\n').find((l) => l.startsWith('dagwright_drift_detected{'));
     logger.info({ drift: shifted.drift, action: shifted.action }, `demo: optdigits traffic: ${shifted.drift ? 'drift' : 'no drift'}, ${shifted.action}`);
 
     const finalVersion = (await registry.resolve('champion')).version;
@@ -122,6 +127,7 @@ export async function runDriftDemo(options: DriftDemoOptions): Promise<DriftDemo
       optdigitsAccuracyAfter: after,
       mnistTestAccuracyAfter: mnistAfter,
       reports: [quiet.report, shifted.report],
+      driftMetric,
     };
   } finally {
     await server.stop();

@@ -31,6 +31,7 @@ describe('the drift loop', () => {
     expect(result.mnistDrift).toBe(false);
     expect(result.optdigitsDrift).toBe(true);
     expect(result.action).toBe('retrain');
+    expect(result.driftMetric).toBe(`dagwright_drift_detected{model="mnist-digits",version="${result.firstVersion}"} 1`);
   });
 
   it('retrains with the labelled optdigits, moves the champion, the server swaps, and optdigits accuracy rises', async () => {
