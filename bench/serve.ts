@@ -49,8 +49,8 @@ function option(name: string, fallback: string): string {
   return i >= 0 ? process.argv[i + 1] : fallback;
 }
 const seconds = Number(option('seconds', '8'));
-/** Where the server predicts: worker (its default) or inline. */
-const predictIn = option('predict-in', 'worker');
+/** Where the server predicts: inline (its default) or worker. */
+const predictIn = option('predict-in', 'inline');
 const round = (n: number, digits = 1) => Number(n.toFixed(digits));
 
 function images(count: number, seed: number): Uint8Array {
@@ -114,20 +114,29 @@ function run(url: string, connections: number, body: string, duration: number): 
   });
 }
 
-function predictReference(tf: TensorFlow, batch: number, ms: number): number {
+/** Images per second of in-process predict at `batch`, and CPU microseconds per image. */
+function predictReference(tf: TensorFlow, batch: number, ms: number): { rate: number; cpuUsPerImage: number } {
   const model: tfjs.LayersModel = buildModel(tf, { ...DEFAULT_MODEL, seed: 1 });
   const x = tf.tensor(Float32Array.from(images(batch, 7), (p) => p / 255), [batch, 28, 28, 1]);
   for (let i = 0; i < 5; i++) tf.tidy(() => (model.predict(x) as tfjs.Tensor).dataSync());
   let calls = 0;
+  const cpu = process.cpuUsage();
   const start = performance.now();
   while (performance.now() - start < ms) {
     tf.tidy(() => (model.predict(x) as tfjs.Tensor).dataSync());
     calls++;
   }
   const rate = (calls * batch) / ((performance.now() - start) / 1000);
+  const used = process.cpuUsage(cpu);
   x.dispose();
   model.dispose();
-  return rate;
+  return { rate, cpuUsPerImage: (used.user + used.system) / (calls * batch) };
+}
+
+/** CPU seconds (user + system) a process has used, from /proc/<pid>/stat. */
+function cpuSecondsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100 per second on Linux)
 }
 
 function peakRssMb(pid: number): number {
@@ -151,16 +160,23 @@ async function main(): Promise<void> {
     await run(url, 16, single, 2); // warm up both processes
     const loads: Record<string, Load> = {};
     // The reference is measured right before and after the batch-32 load and averaged, as the machine's load drifts.
-    let ref32 = 0;
+    let before32 = { rate: 0, cpuUsPerImage: 0 };
+    let after32 = before32;
+    // Server CPU per request: robust to how busy the shared machine is, unlike throughput.
+    const serverCpuUs: Record<string, number> = {};
     for (const [name, connections, body] of [['c1', 1, single], ['c16', 16, single], ['c64', 64, single], ['b32', 4, batch32]] as const) {
-      if (name === 'b32') ref32 += predictReference(tf, 32, 2000) / 2;
+      if (name === 'b32') before32 = predictReference(tf, 32, 2000);
+      const cpuBefore = cpuSecondsOf(server.pid!);
       loads[name] = await run(url, connections, body, seconds);
-      if (name === 'b32') ref32 += predictReference(tf, 32, 2000) / 2;
+      serverCpuUs[name] = ((cpuSecondsOf(server.pid!) - cpuBefore) * 1e6) / loads[name].requests;
+      if (name === 'b32') after32 = predictReference(tf, 32, 2000);
       const l = loads[name];
-      console.log(`${name.padEnd(4)} ${connections} connections: ${round(l.rps, 0)} req/s, p50 ${l.p50} ms, p99 ${l.p99} ms, ${l.errors} errors of ${l.requests}`);
+      console.log(`${name.padEnd(4)} ${connections} connections: ${round(l.rps, 0)} req/s, p50 ${l.p50} ms, p99 ${l.p99} ms, ${l.errors} errors of ${l.requests}, server CPU ${round(serverCpuUs[name], 0)} us/request`);
     }
     const imagesPerSB32 = loads.b32.rps * 32;
-    const ref1 = predictReference(tf, 1, 2000);
+    const ref32 = (before32.rate + after32.rate) / 2;
+    const referenceCpuUsPerImage = (before32.cpuUsPerImage + after32.cpuUsPerImage) / 2;
+    const ref1 = predictReference(tf, 1, 2000).rate;
     console.log(`in-process predict: batch 1 ${round(ref1, 0)} images/s, batch 32 ${round(ref32, 0)} images/s; served batch 32 ${round(imagesPerSB32, 0)} images/s`);
 
     const swapLoad = run(url, 16, single, 7);
@@ -192,6 +208,10 @@ async function main(): Promise<void> {
         predict_ref_images_per_s: round(ref32, 0),
         predict_ref_images_per_s_b1: round(ref1, 0),
         ratio: round(imagesPerSB32 / ref32, 2),
+        server_cpu_us_per_request_c64: round(serverCpuUs.c64, 0),
+        server_cpu_us_per_image_b32: round(serverCpuUs.b32 / 32, 1),
+        predict_ref_cpu_us_per_image_b32: round(referenceCpuUsPerImage, 1),
+        cpu_ratio_b32: round(referenceCpuUsPerImage / (serverCpuUs.b32 / 32), 2),
         swap_errors: swap.errors,
         swap_requests: swap.requests,
         load_errors: loads.c1.errors + loads.c16.errors + loads.c64.errors + loads.b32.errors,

@@ -173,15 +173,15 @@ describe('model server: batching, token, readiness, metrics, prediction log', ()
     expect(sum / count).toBeGreaterThan(1.5);
   });
 
-  it('predicts the same on this thread (--predict-in inline) as in the worker', async () => {
-    const inline = await serveModel({ store, port: 0, logger, predictIn: 'inline', predictionLog: false });
+  it('predicts the same in a worker thread (--predict-in worker) as on the server thread', async () => {
+    const worker = await serveModel({ store, port: 0, logger, predictIn: 'worker', predictionLog: false });
     try {
       const pixels = testImages(4, 77);
-      const replies = await Promise.all([0, 1, 2, 3].map((i) => call(`${inline.url}/v2/models/mnist-digits/infer`, { body: uint8Request(pixels.subarray(i * 784, (i + 1) * 784)) })));
+      const replies = await Promise.all([0, 1, 2, 3].map((i) => call(`${worker.url}/v2/models/mnist-digits/infer`, { body: uint8Request(pixels.subarray(i * 784, (i + 1) * 784)) })));
       const wanted = await expected(pixels);
       replies.forEach((reply, i) => expectClose(reply.body.outputs[0].data, wanted.subarray(i * 10, i * 10 + 10)));
     } finally {
-      await inline.stop();
+      await worker.stop();
     }
   });
 

@@ -30,7 +30,7 @@ Serves a model from the store's registry: the version its alias names (default
   --token <secret>            require "Authorization: Bearer <secret>" (or set ${TOKEN_ENV}; health checks stay open)
   --max-batch-size <n>        adaptive batching: images per model call (default ${DEFAULT_BATCHING.maxBatchSize}; 1 turns it off)
   --max-wait-ms <ms>          how long a request may wait for a batch to fill (default ${DEFAULT_BATCHING.maxWaitMs}: only what arrives together)
-  --predict-in <where>        worker (default: a worker thread, a second core) or inline (this thread, less memory)
+  --predict-in <where>        inline (default: this thread) or worker (a worker thread: faster when a core is free)
   --poll-ms <ms>              how often the alias is checked (default 1000)
   --max-body-mb <mb>          largest request body (default 16)
   --log-sample-rate <0-1>     fraction of images written to the prediction log (default 1)
@@ -98,7 +98,7 @@ export function serveOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
   const level = values['log-level'] ?? 'info';
   if (!(logLevels as readonly string[]).includes(level)) throw new UsageError(`--log-level got "${level}"; expected one of ${logLevels.join(', ')}.`);
   if (values.alias !== undefined && values.version !== undefined) throw new UsageError('--alias and --version exclude each other: follow an alias, or pin one version.');
-  const predictIn = values['predict-in'] ?? 'worker';
+  const predictIn = values['predict-in'] ?? 'inline';
   if (predictIn !== 'worker' && predictIn !== 'inline') throw new UsageError(`--predict-in got "${predictIn}"; expected worker or inline.`);
   const chunkSeconds = numberOption(values, 'log-chunk-seconds', (n) => n > 0, 'a number of seconds > 0');
   const maxBodyMb = numberOption(values, 'max-body-mb', (n) => n > 0, 'a number of megabytes > 0');
