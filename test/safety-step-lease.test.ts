@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { afterEach, expect, it } from 'vitest';
+import { afterEach, beforeAll, expect, it } from 'vitest';
 import { killLeftovers, until } from './helpers/cron';
 import { describeDocker } from './helpers/docker';
 import { runFlowProcess, startFlow } from './helpers/flow-process';
@@ -27,6 +27,12 @@ afterEach(() => {
 const exists = (path: string) => stat(path).then(() => true, () => false);
 
 describeDocker('a step in a container under a frozen driver', () => {
+  // Compile the project for containers first, with the default stale limit: a driver busy compiling would miss its short heartbeats.
+  beforeAll(async () => {
+    const warm = await runFlowProcess(flow, ['--store', await mkdtemp(join(tmpdir(), 'dagwright-safety-step-lease-')), '--executor', 'docker', '--name', 'warm']);
+    expect(warm.code, warm.stderr).toBe(0);
+  }, 300_000);
+
   it('publishes nothing once the run that started it stops refreshing its locks; the driver then exits 75', async () => {
     const store = await mkdtemp(join(tmpdir(), 'dagwright-safety-step-lease-'));
     const driver = startFlow(flow, ['--store', store, '--executor', 'docker', '--sleep-ms', '12000'], { DAGWRIGHT_LOCK_STALE_MS: '6000' });

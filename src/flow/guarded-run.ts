@@ -28,9 +28,12 @@ export interface GuardedRunOptions<T = undefined> {
   readonly logger: Logger;
   readonly signal: AbortSignal;
   /**
-   * Configuration checks and set-up (the executor) that must pass before
-   * anything is written: a `UsageError` here exits 2 with no lock file and
-   * no history record left behind. Its result reaches the body as `prepared`.
+   * Configuration checks and set-up (the executor, a plan) that must pass
+   * before anything is written: a `UsageError` here exits 2 with no lock file
+   * and no history record left behind. Its result reaches the body as
+   * `prepared`. When the run had to wait for the flow lock (`wait`), what it
+   * prepared may be stale (the run it waited for made outputs): it is
+   * disposed and `prepare` runs again once the lock is held.
    */
   readonly prepare?: () => Promise<T>;
   /** Releases what `prepare` made, whatever happened after it. */
@@ -66,21 +69,25 @@ async function prepareRun<T>(options: GuardedRunOptions<T>): Promise<{ prepared:
   }
 }
 
-/** Takes the flow lock; an exit code when it cannot (held by another run, cancelled, a full disk). */
-async function takeFlowLock(options: GuardedRunOptions<unknown>, lockDir: string): Promise<HeldLock | number> {
+/** Takes the flow lock (and says whether it had to wait); an exit code when it cannot (held by another run, cancelled, a full disk). */
+async function takeFlowLock(options: GuardedRunOptions<unknown>, lockDir: string): Promise<{ lock: HeldLock; waited: boolean } | number> {
+  let waited = false;
   const { logger, flow, params, store } = options;
   // Remember what this makes, so a run that cannot even write its lock leaves no empty folders behind.
   const made = await mkdir(lockDir, { recursive: true }).catch((err: unknown) => err);
   try {
     if (made instanceof Error) throw made;
-    return await acquireLock(join(lockDir, flowLockName(flow, params, store)), {
+    const lock = await acquireLock(join(lockDir, flowLockName(flow, params, store)), {
       label: `a run of flow ${flow}`,
       wait: options.wait,
       signal: options.signal,
       logger,
-      onBusy: (holder) =>
-        logger.info({ holder: { pid: holder.pid, host: holder.host, since: holder.startedAt } }, `another run of flow ${flow} holds the lock; waiting for it (--wait)`),
+      onBusy: (holder) => {
+        waited = true;
+        logger.info({ holder: { pid: holder.pid, host: holder.host, since: holder.startedAt } }, `another run of flow ${flow} holds the lock; waiting for it (--wait)`);
+      },
     });
+    return { lock, waited };
   } catch (err) {
     if (typeof made === 'string') await rm(made, { recursive: true, force: true }).catch(() => undefined);
     if (err instanceof LockedError) {
@@ -115,18 +122,48 @@ async function takeFlowLock(options: GuardedRunOptions<unknown>, lockDir: string
 export async function guardedRun<T = undefined>(options: GuardedRunOptions<T>, body: (hooks: RunHooks<T>) => Promise<RunOutcome>): Promise<number> {
   const ready = await prepareRun(options);
   if ('exitCode' in ready) return ready.exitCode;
+  const held: Prepared<T> = { value: ready.prepared, live: true };
   try {
-    return await lockedRun(options, ready.prepared, body);
+    return await lockedRun(options, held, body);
   } finally {
-    await options.dispose?.(ready.prepared);
+    if (held.live) await options.dispose?.(held.value);
   }
 }
 
-async function lockedRun<T>(options: GuardedRunOptions<T>, prepared: T, body: (hooks: RunHooks<T>) => Promise<RunOutcome>): Promise<number> {
+/** What `prepare` made, and whether it still needs disposing. */
+interface Prepared<T> {
+  value: T;
+  live: boolean;
+}
+
+/** After waiting for the lock: prepares again (the plan is stale); an exit code when that now fails. */
+async function prepareAgain<T>(options: GuardedRunOptions<T>, held: Prepared<T>): Promise<number | undefined> {
+  held.live = false;
+  await options.dispose?.(held.value);
+  const again = await prepareRun(options);
+  if ('exitCode' in again) return again.exitCode;
+  held.value = again.prepared;
+  held.live = true;
+  return undefined;
+}
+
+async function lockedRun<T>(options: GuardedRunOptions<T>, held: Prepared<T>, body: (hooks: RunHooks<T>) => Promise<RunOutcome>): Promise<number> {
   const { logger, flow, params, store } = options;
   const lockDir = lockDirForStore(store);
-  const lock = await takeFlowLock(options as GuardedRunOptions<unknown>, lockDir);
-  if (typeof lock === 'number') return lock;
+  const taken = await takeFlowLock(options as GuardedRunOptions<unknown>, lockDir);
+  if (typeof taken === 'number') return taken;
+  const { lock } = taken;
+  if (taken.waited && options.prepare) {
+    const failed = await prepareAgain(options, held).catch(async (err: unknown) => {
+      await lock.release();
+      throw err;
+    });
+    if (failed !== undefined) {
+      await lock.release();
+      return failed;
+    }
+  }
+  const prepared = held.value;
   const controller = new AbortController();
   const abort = () => controller.abort(options.signal.reason);
   if (options.signal.aborted) abort();
