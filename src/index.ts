@@ -77,4 +77,4 @@ export {
   NoFlowInvocationError,
   RunnerImageBuildError,
 } from './executors/docker';
-export { SwarmUnavailableError, SwarmLocalStoreError, SwarmLocalTargetsError, ServiceExitError, ServiceTaskError } from './executors/swarm';
+export { SwarmUnavailableError, SwarmLocalStoreError, SwarmLocalTargetsError, SwarmNetworkError, ServiceExitError, ServiceTaskError } from './executors/swarm';

@@ -156,6 +156,26 @@ describeDocker('the Swarm executor on a one-node swarm', () => {
     expect(JSON.stringify(lines)).not.toContain(secret);
   });
 
+  it('a step asking for a network the swarm does not have fails once, saying which, with no service left', async () => {
+    class Offline extends ContainerTask {
+      override readonly retries = 2;
+      override readonly resources = { network: 'none' as const };
+      override output() {
+        return new S3Target(`s3://${bucket}/offline/never.txt`);
+      }
+      command() {
+        return ['node', '-e', '0'];
+      }
+    }
+    const runId = `nonet-${process.pid}-${Date.now()}`;
+    const summary = await run(new Offline(), { logger: createLogger({ level: 'silent' }), runId, executor: new SwarmExecutor() });
+    const record = summary.tasks.find((t) => t.status === 'failed')!;
+    expect(record.attempts).toBe(1);
+    if (record.error?.includes('cannot attach a service')) expect(record.error).toContain('"none" network');
+    else expect.fail(`expected the network to be named, got: ${record.error}`);
+    expect(await servicesWith({ [DockerLabels.runId]: runId })).toEqual([]);
+  });
+
   it('refuses a flow with local targets before anything runs (exit 2), and a local store', async () => {
     const before = (await servicesWith({ [DockerLabels.managed]: 'true' })).length;
     const dir = await mkdtemp(join(tmpdir(), 'dagwright-swarm-refused-'));

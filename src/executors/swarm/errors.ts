@@ -49,6 +49,19 @@ export class SwarmLocalTargetsError extends UsageError {
   }
 }
 
+/** The Swarm has no such predefined network for services (engine 20.10 has `host` but no `none`); not retried. */
+export class SwarmNetworkError extends UsageError {
+  constructor(
+    readonly taskId: string,
+    readonly network: string,
+  ) {
+    super(
+      `${taskId}: this Swarm cannot attach a service to the "${network}" network (it is not one of the swarm's predefined networks on this engine). ` +
+        'Leave resources.network unset (Swarm steps use "host", to reach object storage) or run the step with --executor docker.',
+    );
+  }
+}
+
 /** A step's service task exited with a non-zero code; the message ends with the last lines it logged. */
 export class ServiceExitError extends ContainerExitError {
   constructor(

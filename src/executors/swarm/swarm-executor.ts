@@ -21,7 +21,7 @@ import { defaultPassEnv, stepEnvironment, uidGid } from '../container/step-envir
 import { type FlowInvocation, stepInvocation } from '../container/step-protocol';
 import { stepNeedsRequirementsExitCode, stepRequirements, stepTaskEnv } from '../../step-requests';
 import { abortion } from '../in-process';
-import { ServiceExitError, ServiceTaskError, SwarmLocalTargetsError, SwarmUnavailableError } from './errors';
+import { ServiceExitError, ServiceTaskError, SwarmLocalTargetsError, SwarmNetworkError, SwarmUnavailableError } from './errors';
 import { bakedProjectDir, pathInImage } from './image-path';
 import { assertRunnableOnSwarm } from './local-targets';
 import { ServiceLogs } from './service-logs';
@@ -41,6 +41,11 @@ const logDrainMs = 5000;
 
 /** A step that runs longer than this gets its log lines live; a shorter one's are read once, when it ends. */
 const liveLogsAfterMs = 500;
+
+/** The engine refused a service for its network: Swarm attaches only its predefined networks (on engine 20.10: host, not none). */
+function noSuchNetwork(err: unknown): boolean {
+  return statusCode(err) === 404 && /predefined swarm network/i.test((err as Error).message ?? '');
+}
 
 /** The label Swarm puts on a task's container: which service it belongs to. */
 const swarmServiceLabel = 'com.docker.swarm.service.id';
@@ -221,7 +226,9 @@ export class SwarmExecutor implements Executor {
       // Listen for the step's exit before it can happen: one event stream per executor.
       await this.exits.start();
       // Not raced against the abort: a service created after we stopped waiting would be left behind.
-      const created = (await this.docker.createService(serviceOptions(spec) as unknown as Docker.CreateServiceOptions)) as { id?: string; ID?: string };
+      const created = (await this.docker.createService(serviceOptions(spec) as unknown as Docker.CreateServiceOptions).catch((err: unknown) => {
+        throw noSuchNetwork(err) ? new SwarmNetworkError(task.id, spec.network) : err;
+      })) as { id?: string; ID?: string };
       serviceId = created.id ?? created.ID;
       if (serviceId === undefined) throw new Error(`${task.id}: the engine created service ${spec.name} but returned no id`);
       this.live.add(serviceId);
