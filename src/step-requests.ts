@@ -16,6 +16,9 @@ import { storePath, target } from './targets/uri';
 /** A `--run-task` step exits with this when it waits for dynamic requirements (`ExitCode.stepNeedsRequirements`). */
 export const stepNeedsRequirementsExitCode = 3;
 
+/** A `--run-task` step exits with this when its task failed with an error that says `retryable: false` (`ExitCode.stepFailedNotRetryable`). */
+export const stepFailedNotRetryableExitCode = 4;
+
 /** The environment variable carrying the step's task as data (family, parameters, id). */
 export const taskSpecEnv = 'DAGWRIGHT_TASK_SPEC';
 

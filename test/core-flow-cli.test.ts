@@ -42,6 +42,12 @@ describe('core flow command line', () => {
     expect(await readdir(store)).toEqual([]);
   });
 
+  it('does not retry an error that says it is not retryable', async () => {
+    const result = await runFlowProcess(flow, [...inProcess, '--store', store, '--mode', 'corrupt']);
+    expect(result.code).toBe(1);
+    expect((result.logs.find((l) => l.msg === 'run summary') as Record<string, any>).problems[0]).toMatchObject({ status: 'failed', attempts: 1 });
+  });
+
   it('exits 66 when external data is missing, and 0 once it is there', async () => {
     const missing = await runFlowProcess(flow, [...inProcess, '--store', store, '--mode', 'external']);
     expect(missing.code).toBe(66);

@@ -34,6 +34,15 @@ describeDocker('core features through real Docker steps', () => {
     }, 120_000);
   }
 
+  it('does not retry a step whose task error says it is not retryable', async () => {
+    const store = await mkdtemp(join(tmpdir(), 'dagwright-dfatal-'));
+    const result = await runFlowProcess(flow, [...docker, '--store', store, '--mode', 'corrupt']);
+    expect(result.code).toBe(1);
+    const failed = (result.logs.find((l) => l.msg === 'run summary') as Record<string, any>).problems[0];
+    expect(failed).toMatchObject({ status: 'failed', attempts: 1, executor: 'docker' });
+    expect(failed.error).toContain('bad magic number in input.idx');
+  }, 120_000);
+
   it('runs dynamic requirements a container step asked for, each in its own container, then the step again', async () => {
     const store = await mkdtemp(join(tmpdir(), 'dagwright-ddyn-'));
     const result = await runFlowProcess(flow, [...docker, '--store', store, '--mode', 'dynamic', '--count', '3']);

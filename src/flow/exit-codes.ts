@@ -11,6 +11,8 @@ export const ExitCode = {
    * requirements (`ctx.require`) and wrote them to its request file.
    */
   stepNeedsRequirements: 3,
+  /** Step protocol, not for users: a `--run-task` step's task failed with an error that says another attempt cannot help. */
+  stepFailedNotRetryable: 4,
   /** Data made outside the flow (an `ExternalTask`) is missing; nothing of ours failed. Retry later. */
   missingExternal: 66,
   /** Another run of the same flow and parameters holds the lock: nothing ran. */

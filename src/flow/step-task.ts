@@ -1,5 +1,5 @@
 import { RequirementsPending } from '../dynamic-requirements';
-import { UsageError } from '../errors';
+import { errorRetryable, UsageError } from '../errors';
 import { InProcessExecutor } from '../executors/in-process';
 import { requestFile, taskSpecEnv } from '../step-requests';
 import { type AnyTask, type TaskContext } from '../task';
@@ -55,7 +55,8 @@ export async function runStepTask(task: AnyTask, base: TaskContextBase, store: s
       return ExitCode.stepNeedsRequirements;
     }
     base.logger.error({ err }, 'task failed');
-    return ExitCode.taskFailed;
+    // The driver retries by exit code alone: tell it when the task's own error says another attempt cannot help.
+    return errorRetryable(err) ? ExitCode.taskFailed : ExitCode.stepFailedNotRetryable;
   }
 }
 
