@@ -2,8 +2,9 @@
  * `npm run bench:ui`: the web UI at scale. A store with 10,000 run records
  * and one run of 5,000 tasks (50 families of 100, each task requiring its
  * twin in the family before), then:
- *   - the runs list's first page, cold (first request) and warm, against a
- *     reference: reading the newest 50 records straight from disk;
+ *   - the runs list's first page, cold (first request), warm, and with the
+ *     store listed again, against a reference: reading the newest 50 records
+ *     straight from disk (`ratio`: listed again / reference);
  *   - the 5,000-task run page: server time, and in chromium the time to draw
  *     its DAG (grouped by family) and the whole page.
  * Last line: one JSON object. Targets (issue 14): first page < 300 ms,
@@ -86,6 +87,12 @@ async function main(): Promise<void> {
     const [, coldMs] = await timed(async () => (await fetch(`${ui.url}/runs`)).text());
     const warm: number[] = [];
     for (let i = 0; i < 10; i++) warm.push((await timed(async () => (await fetch(`${ui.url}/runs?page=${1 + (i % 3)}`)).text()))[1]);
+    // The UI lists the store at most once a second: these requests each list it again (the records stay cached).
+    const relist: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setTimeout(r, 1100));
+      relist.push((await timed(async () => (await fetch(`${ui.url}/runs`)).text()))[1]);
+    }
     const raw: number[] = [];
     for (let i = 0; i < 10; i++) {
       raw.push(
@@ -97,7 +104,8 @@ async function main(): Promise<void> {
     }
     const listMs = median(warm);
     const rawMs = median(raw);
-    console.log(`runs list, first page: cold ${coldMs.toFixed(1)} ms, warm median ${listMs.toFixed(1)} ms; reference (readdir + 50 records) ${rawMs.toFixed(1)} ms`);
+    const relistMs = median(relist);
+    console.log(`runs list, first page: cold ${coldMs.toFixed(1)} ms, warm median ${listMs.toFixed(1)} ms, listing the store again ${relistMs.toFixed(1)} ms; reference (readdir + 50 records) ${rawMs.toFixed(1)} ms`);
     const [, runServerMs] = await timed(async () => (await fetch(`${ui.url}/runs/${bigId}`)).text());
     let dagMs: number | undefined;
     let pageMs: number | undefined;
@@ -123,8 +131,8 @@ async function main(): Promise<void> {
       console.log(`no chromium at ${chromiumPath}: the DAG draw time is not measured`);
     }
     console.log(JSON.stringify({
-      bench: 'ui', runs, list_first_page_cold_ms: Math.round(coldMs), list_first_page_ms: Number(listMs.toFixed(1)), raw_read_ms: Number(rawMs.toFixed(1)),
-      ratio: Number((listMs / rawMs).toFixed(2)), big_run_tasks: tasks.length, run_page_server_ms: Math.round(runServerMs),
+      bench: 'ui', runs, list_first_page_cold_ms: Math.round(coldMs), list_first_page_ms: Number(listMs.toFixed(1)), list_relisted_ms: Number(relistMs.toFixed(1)), raw_read_ms: Number(rawMs.toFixed(1)),
+      ratio: Number((relistMs / rawMs).toFixed(2)), big_run_tasks: tasks.length, run_page_server_ms: Math.round(runServerMs),
       dag_draw_ms: dagMs ?? null, run_page_browser_ms: pageMs === undefined ? null : Math.round(pageMs),
     }));
   } finally {

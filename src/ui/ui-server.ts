@@ -88,8 +88,10 @@ export class UiServer implements Service {
     this.address = app.server.address() as AddressInfo;
     const port = this.address.port;
     for (const h of [this.options.host ?? '127.0.0.1', '127.0.0.1', 'localhost', '[::1]']) allowedHosts.add(`${h}:${port}`.toLowerCase());
-    // Warm the code paths and the store's listing off any user's request, so the first page is fast too.
-    void app.inject({ method: 'GET', url: '/runs', headers: { host: `127.0.0.1:${port}` } }).catch(() => {});
+    // Warm the code paths and the store's listing before the URL is handed out, so the first page is fast
+    // too; a slow store (a large S3 listing) delays start-up by at most 3 s.
+    const warm = app.inject({ method: 'GET', url: '/runs', headers: { host: `127.0.0.1:${port}` } }).catch(() => undefined);
+    await Promise.race([warm, new Promise((r) => setTimeout(r, 3000).unref())]);
   }
 
   private hooks(app: FastifyInstance, ctx: UiContext, allowedHosts: Set<string>): void {
