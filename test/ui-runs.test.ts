@@ -125,6 +125,9 @@ describeChromium('web UI: runs, tracking and experiments in chromium', () => {
     await page.locator('#task-table a', { hasText: /^AlwaysFails_/ }).click();
     expect(await page.locator('#task-error').textContent()).toContain('<on purpose>');
     expect(await page.locator('#task-log').textContent()).toContain('about to fail on purpose');
+    // Both attempts' errors, from the kept log.
+    expect(await page.locator('#attempt-errors tbody tr td:first-child').allTextContents()).toEqual(['1', '2']);
+    expect(await page.locator('#attempt-errors').textContent()).toContain('the source is unreachable <on purpose>');
     await page.close();
   });
 

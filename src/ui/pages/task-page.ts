@@ -28,6 +28,21 @@ export function readableLog(text: string): string {
     .join('\n');
 }
 
+/** Each failed attempt's error, from the scheduler's lines in the kept log ("attempt failed; retrying", "task failed"). */
+export function attemptErrors(text: string | undefined): { attempt: number; error: string }[] {
+  const out: { attempt: number; error: string }[] = [];
+  for (const line of (text ?? '').split('\n')) {
+    if (!line.includes('"msg":"attempt failed; retrying"') && !line.includes('"msg":"task failed"')) continue;
+    try {
+      const entry = JSON.parse(line) as { attempt?: number; attempts?: number; err?: { message?: string } };
+      out.push({ attempt: entry.attempt ?? entry.attempts ?? 0, error: entry.err?.message ?? 'no message' });
+    } catch {
+      // a line cut by the log's bound: skip it
+    }
+  }
+  return out;
+}
+
 function keyValues(id: string, title: string, values: Readonly<Record<string, string>>): Html {
   const keys = Object.keys(values).sort();
   if (keys.length === 0) return html``;
@@ -56,6 +71,7 @@ ${task.progress ? html`<tr><th>progress</th><td>${task.progress.done} of ${task.
 ${task.error ? html`<tr><th>error</th><td class="error" id="task-error">${task.error}</td></tr>` : ''}
 ${task.blockedBy ? html`<tr><th>blocked by</th><td>${task.blockedBy}</td></tr>` : ''}
 </tbody></table>
+${attemptErrors(log).length ? html`<h2>Failed attempts</h2><table id="attempt-errors"><thead><tr><th>attempt</th><th>error</th></tr></thead><tbody>${attemptErrors(log).map((e) => html`<tr><td class="num">${e.attempt}</td><td class="error">${e.error}</td></tr>`)}</tbody></table>` : ''}
 <h2>Tracking</h2>
 ${attempts.length === 0 ? html`<p>This task tracked nothing.</p>` : ''}
 ${attempts.map((a) => {
