@@ -97,7 +97,7 @@ describe('MNIST flows on a local store', { timeout: 600_000 }, () => {
       },
       testData: { manifestSha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
       training: {
-        params: { epochs: 1, batchSize: 32, learningRate: 0.002, seed: 42, increment: 1, incrementSize: 5000, splitSeed: 42, source: PACKAGED_SOURCE },
+        params: { epochs: 1, batchSize: 32, learningRate: 0.003, augmentShift: 1, seed: 42, increment: 1, incrementSize: 5000, splitSeed: 42, source: PACKAGED_SOURCE },
         backend: training.backend,
         runId: training.runId,
         taskId: training.taskId,
