@@ -18,6 +18,13 @@ export interface BatchingOptions {
 /** The server's batching unless told otherwise: up to 64 images per call, no added wait (measured: 3-4x the requests/s of no batching at 64 clients). */
 export const DEFAULT_BATCHING = { maxBatchSize: 64, maxWaitMs: 0 } as const;
 
+/** Throws a `RangeError` naming the option when batching options are out of range. */
+export function checkBatching(options: BatchingOptions): void {
+  const { maxBatchSize = 1, maxWaitMs = 0 } = options;
+  if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) throw new RangeError(`Expected \`maxBatchSize\` to be a whole number >= 1, got \`${maxBatchSize}\``);
+  if (!(maxWaitMs >= 0)) throw new RangeError(`Expected \`maxWaitMs\` to be a number >= 0, got \`${maxWaitMs}\``);
+}
+
 interface Pending {
   readonly features: Float32Array;
   readonly count: number;
@@ -42,10 +49,9 @@ export class AdaptiveBatcher {
     /** Told the size of every model call (for metrics). */
     private readonly onBatch: (count: number) => void = () => undefined,
   ) {
+    checkBatching(options);
     this.maxBatchSize = options.maxBatchSize ?? 1;
     this.maxWaitMs = options.maxWaitMs ?? 0;
-    if (!Number.isInteger(this.maxBatchSize) || this.maxBatchSize < 1) throw new RangeError(`Expected \`maxBatchSize\` to be a whole number >= 1, got \`${this.maxBatchSize}\``);
-    if (!(this.maxWaitMs >= 0)) throw new RangeError(`Expected \`maxWaitMs\` to be a number >= 0, got \`${this.maxWaitMs}\``);
   }
 
   /** Items waiting for a model call. */
