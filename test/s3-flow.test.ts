@@ -79,7 +79,8 @@ describe('flows on S3', () => {
       expect(first.stderr).not.toMatch(/"level":50/);
       expect(first.code).toBe(0);
       expect(summaryOf(first).counts).toMatchObject({ ran: 3, failed: 0 });
-      const outputs = (await keysUnder('cli/runs/')).filter((k) => !k.startsWith('cli/runs/_runs/')); // run history lives beside outputs
+      // Run history and each run's data (graph, task logs) live beside the outputs.
+      const outputs = (await keysUnder('cli/runs/')).filter((k) => !k.startsWith('cli/runs/_runs/') && !k.startsWith('cli/runs/_run-data/'));
       expect(outputs).toEqual([
         'cli/runs/clean/2026-11-02.json',
         'cli/runs/models/2026-11-02/_SUCCESS',
