@@ -15,7 +15,7 @@
  * Prints a table, then ONE JSON line.
  */
 import { parseArgs } from 'node:util';
-import type { Tensor } from '@tensorflow/tfjs';
+import type { LayersModel, Tensor } from '@tensorflow/tfjs';
 import { createLogger, formatSummary, run } from '../src';
 import { mulberry32, shuffledIndices } from '../tasks/data/seeded-random';
 import { writeLabelledBatch, listLabelledBatches } from '../tasks/data/labelled-batch';
@@ -30,7 +30,7 @@ import { applyTransform, GRADED_SEVERITIES, TRANSFORM_KINDS } from '../tasks/dri
 import { RegisterModel } from '../tasks/mnist/register-task';
 import { ModelRegistry } from '../tasks/registry/registry';
 import { loadModelFrom } from '../tasks/training/model-io';
-import { loadTensorFlow } from '../tasks/tf/tf-backend';
+import { loadTensorFlow, type TensorFlow } from '../tasks/tf/tf-backend';
 
 const SIZES = [25, 50, 100, 200];
 const logger = createLogger({ level: 'warn' });
@@ -50,69 +50,67 @@ function median(values: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-async function ensureModel(store: string, training: object): Promise<number> {
-  const summary = await run(new RegisterModel({ store, ...training } as ConstructorParameters<typeof RegisterModel>[0]), { logger, workers: 1 });
+type Training = { increment?: number; incrementSize?: number; epochs: number; validationFraction?: number };
+
+/** Trains and registers the default model unless it is; returns its version (not a retrained one: re-runs measure the same loop). */
+async function ensureModel(store: string, training: Training): Promise<number> {
+  const summary = await run(new RegisterModel({ store, ...training }), { logger, workers: 1 });
   if (!summary.ok) throw new Error(`training the model failed:\n${formatSummary(summary)}`);
-  return (await new ModelRegistry(store, 'mnist-digits').resolve('champion')).version;
+  const base = (await new ModelRegistry(store, 'mnist-digits').versions()).filter((v) => v.tags.trigger !== 'drift').at(-1);
+  if (!base) throw new Error(`no registered MNIST model in ${store}`);
+  return base.version;
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: { store: { type: 'string', default: './data/bench-drift' }, windows: { type: 'string', default: '200' }, 'power-windows': { type: 'string', default: '40' }, epochs: { type: 'string', default: '5' }, quick: { type: 'boolean', default: false } },
-  });
-  const store = values.store!;
-  const farWindows = Number(values.windows);
-  const powerWindows = Number(values['power-windows']);
-  const training = values.quick ? { increment: 1, incrementSize: 3000, epochs: 3, validationFraction: 0.2 } : { epochs: Number(values.epochs) };
-  const t0 = Date.now();
-  const version = await ensureModel(store, training);
-  const registry = new ModelRegistry(store, 'mnist-digits');
-  const { tf } = await loadTensorFlow();
-  const champion = await loadModelFrom(tf, registry.filesOf(version));
-  const fm = featureModel(tf, champion);
-  const refRun = await run(new DriftReference({ store, modelName: 'mnist-digits', version }), { logger });
-  if (!refRun.ok) throw new Error(formatSummary(refRun));
-  const { features: reference } = await readReference(store, 'mnist-digits', version);
-  console.log(`model v${version} (trained/loaded in ${((Date.now() - t0) / 1000).toFixed(0)} s); reference: ${reference.count} validation images`);
+type Features = (b: ImageBatch) => DriftFeatures;
 
-  const feats = (b: ImageBatch) => computeFeatures(tf, fm, b.pixels, b.count);
-  const mnist = await readMnist('t10k');
-  const mnistF = feats(mnist);
+/** The shifted sources the power is measured on, as features. */
+async function shiftedSources(feats: Features, mnist: ImageBatch): Promise<{ sources: [string, DriftFeatures][]; fashion: boolean }> {
   const base = sampleImages(mnist, 2000, 11);
-  const shifted: [string, DriftFeatures][] = [['optdigits', feats(await readOptdigits())]];
+  const sources: [string, DriftFeatures][] = [['optdigits', feats(await readOptdigits())]];
   const fashion = await fashionMnistAvailable();
-  if (fashion) shifted.push(['fashion-mnist', feats(sampleImages(await readFashionMnist('t10k'), 2000, 12))]);
+  if (fashion) sources.push(['fashion-mnist', feats(sampleImages(await readFashionMnist('t10k'), 2000, 12))]);
   else console.log('Fashion-MNIST not installed (apt-get install -y dataset-fashion-mnist): skipped');
-  for (const kind of TRANSFORM_KINDS) for (const severity of GRADED_SEVERITIES[kind]) shifted.push([`${kind}${severity}`, feats(applyTransform(base, { kind, severity }, 13))]);
+  for (const kind of TRANSFORM_KINDS) for (const severity of GRADED_SEVERITIES[kind]) sources.push([`${kind}${severity}`, feats(applyTransform(base, { kind, severity }, 13))]);
+  return { sources, fashion };
+}
 
-  // False alarms: in-distribution windows of 100; and, to see the tests' calibration apart from any
-  // difference between MNIST's test and training writers, half the validation images against the other half.
-  const falseAlarmRate = driftRate(reference, mnistF, 100, farWindows, 20_000);
+/**
+ * False alarms on in-distribution windows of 100; and, to see the tests' calibration apart from any
+ * difference between MNIST's test and training writers, half the validation images against the other half.
+ */
+function falseAlarms(reference: DriftFeatures, mnistF: DriftFeatures, count: number): { rate: number; halves: number } {
+  const rate = driftRate(reference, mnistF, 100, count, 20_000);
   const byTest: Record<string, number> = {};
-  windows(mnistF, 100, farWindows, 20_000).forEach((w, i) => {
+  windows(mnistF, 100, count, 20_000).forEach((w, i) => {
     for (const t of runDriftChecks(reference, w, { seed: 20_000 + i }).tests) if (t.drift && t.decisive) byTest[t.name] = (byTest[t.name] ?? 0) + 1;
   });
   const order = shuffledIndices(reference.count, mulberry32(4));
   const half = Math.floor(reference.count / 2);
-  const nullRate = driftRate(pickFeatures(reference, order.subarray(0, half)), pickFeatures(reference, order.subarray(half)), 100, farWindows, 40_000);
-  console.log(`false alarms: ${(falseAlarmRate * 100).toFixed(1)}% of ${farWindows} MNIST test windows of 100 at p 0.05 (by test: ${JSON.stringify(byTest)})`);
-  console.log(`  calibration: ${(nullRate * 100).toFixed(1)}% of ${farWindows} windows of validation images against the other half of them`);
+  const halves = driftRate(pickFeatures(reference, order.subarray(0, half)), pickFeatures(reference, order.subarray(half)), 100, count, 40_000);
+  console.log(`false alarms: ${(rate * 100).toFixed(1)}% of ${count} MNIST test windows of 100 at p 0.05 (by test: ${JSON.stringify(byTest)})`);
+  console.log(`  calibration: ${(halves * 100).toFixed(1)}% of ${count} windows of validation images against the other half of them`);
+  return { rate, halves };
+}
 
+function detectionPower(reference: DriftFeatures, sources: [string, DriftFeatures][], count: number): Record<string, Record<string, number>> {
   const power: Record<string, Record<string, number>> = {};
-  console.log(`\npower (share of ${powerWindows} windows flagged)\n${'source'.padEnd(16)}${SIZES.map((n) => `n=${n}`.padStart(8)).join('')}`);
-  for (const [name, f] of shifted) {
-    power[name] = Object.fromEntries(SIZES.map((n) => [`n${n}`, driftRate(reference, f, n, powerWindows, 30_000 + n)]));
+  console.log(`\npower (share of ${count} windows flagged)\n${'source'.padEnd(16)}${SIZES.map((n) => `n=${n}`.padStart(8)).join('')}`);
+  for (const [name, f] of sources) {
+    power[name] = Object.fromEntries(SIZES.map((n) => [`n${n}`, driftRate(reference, f, n, count, 30_000 + n)]));
     console.log(`${name.padEnd(16)}${SIZES.map((n) => power[name][`n${n}`].toFixed(2).padStart(8)).join('')}`);
   }
+  return power;
+}
 
-  // Time per check of 1,000 images: features (the model) + tests; the model's predict alone as the reference.
+/** Time per check of 1,000 images: features (the model) + tests; the model's predict alone as the reference. */
+function checkTiming(tf: TensorFlow, model: LayersModel, feats: Features, reference: DriftFeatures, mnist: ImageBatch) {
   const w1000 = sampleImages(mnist, 1000, 99);
   const predictMs: number[] = [];
   const featureMs: number[] = [];
   const testMs: number[] = [];
   for (let i = 0; i < 5; i++) {
     let t = performance.now();
-    const out = tf.tidy(() => champion.predict(tf.tensor4d(toFloatPixels(w1000.pixels), [1000, 28, 28, 1])) as Tensor);
+    const out = tf.tidy(() => model.predict(tf.tensor4d(toFloatPixels(w1000.pixels), [1000, 28, 28, 1])) as Tensor);
     out.dataSync();
     out.dispose();
     predictMs.push(performance.now() - t);
@@ -123,13 +121,17 @@ async function main(): Promise<void> {
     runDriftChecks(reference, cur, { seed: i });
     testMs.push(performance.now() - t);
   }
-  const checkMs = median(featureMs) + median(testMs);
-  console.log(`\ncheck of 1,000 images: ${checkMs.toFixed(0)} ms (features ${median(featureMs).toFixed(0)} ms + tests ${median(testMs).toFixed(0)} ms); the model's predict alone ${median(predictMs).toFixed(0)} ms`);
+  const timing = { checkMs: median(featureMs) + median(testMs), testsMs: median(testMs), predictMs: median(predictMs) };
+  console.log(`\ncheck of 1,000 images: ${timing.checkMs.toFixed(0)} ms (features ${median(featureMs).toFixed(0)} ms + tests ${timing.testsMs.toFixed(0)} ms); the model's predict alone ${timing.predictMs.toFixed(0)} ms`);
+  return timing;
+}
 
-  // The loop: optdigits traffic -> drift -> retraining with labelled optdigits -> champion.
+/** The loop: a monitor on optdigits traffic finds drift and retrains with the labelled optdigits; accuracies before and after. */
+async function driftLoop(tf: TensorFlow, store: string, version: number, training: Training, mnist: ImageBatch) {
+  const registry = new ModelRegistry(store, 'mnist-digits');
   const { labelled, heldout } = await readOptdigitsSplit();
-  const testSources = [mnist, heldout];
-  const before = scoreOnSources(tf, champion, testSources);
+  const score = async (v: number) => scoreOnSources(tf, await loadModelFrom(tf, registry.filesOf(v)), [mnist, heldout]);
+  const before = await score(version);
   if (!(await listLabelledBatches(store)).some((b) => b.batchId === 'optdigits-labelled')) {
     await writeLabelledBatch(store, 'optdigits-labelled', { pixels: labelled.pixels, labels: labelled.labels!, source: 'optdigits:labelled (own labels)' });
   }
@@ -138,31 +140,57 @@ async function main(): Promise<void> {
   const loop = await run(monitor, { logger, workers: 1 });
   if (!loop.ok) throw new Error(formatSummary(loop));
   const decided = await monitor.output().readJson<{ action: string; drift: boolean }>();
-  const after = scoreOnSources(tf, await loadModelFrom(tf, registry.filesOf((await registry.resolve('champion')).version)), testSources);
-  const acc = (s: typeof before, i: number) => s.sources[i].accuracy;
-  console.log(`\nloop: drift ${decided.drift}, action ${decided.action} (${((Date.now() - t1) / 1000).toFixed(0)} s); champion v${version} -> v${(await registry.resolve('champion')).version}`);
-  console.log(`optdigits held-out accuracy ${(acc(before, 1) * 100).toFixed(2)}% -> ${(acc(after, 1) * 100).toFixed(2)}%; MNIST test ${(acc(before, 0) * 100).toFixed(2)}% -> ${(acc(after, 0) * 100).toFixed(2)}%`);
+  const championAfter = (await registry.resolve('champion')).version;
+  const after = await score(championAfter);
+  console.log(`\nloop: drift ${decided.drift}, action ${decided.action} (${((Date.now() - t1) / 1000).toFixed(0)} s); champion v${version} -> v${championAfter}`);
+  console.log(`optdigits held-out accuracy ${(before.sources[1].accuracy * 100).toFixed(2)}% -> ${(after.sources[1].accuracy * 100).toFixed(2)}%; MNIST test ${(before.sources[0].accuracy * 100).toFixed(2)}% -> ${(after.sources[0].accuracy * 100).toFixed(2)}%`);
+  return { before, after, action: decided.action };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { store: { type: 'string', default: './data/bench-drift' }, windows: { type: 'string', default: '200' }, 'power-windows': { type: 'string', default: '40' }, epochs: { type: 'string', default: '5' }, quick: { type: 'boolean', default: false } },
+  });
+  const store = values.store!;
+  const training: Training = values.quick ? { increment: 1, incrementSize: 3000, epochs: 3, validationFraction: 0.2 } : { epochs: Number(values.epochs) };
+  const t0 = Date.now();
+  const version = await ensureModel(store, training);
+  const { tf } = await loadTensorFlow();
+  const model = await loadModelFrom(tf, new ModelRegistry(store, 'mnist-digits').filesOf(version));
+  const fm = featureModel(tf, model);
+  const refRun = await run(new DriftReference({ store, modelName: 'mnist-digits', version }), { logger });
+  if (!refRun.ok) throw new Error(formatSummary(refRun));
+  const { features: reference } = await readReference(store, 'mnist-digits', version);
+  console.log(`model v${version} (trained/loaded in ${((Date.now() - t0) / 1000).toFixed(0)} s); reference: ${reference.count} validation images`);
+
+  const feats: Features = (b) => computeFeatures(tf, fm, b.pixels, b.count);
+  const mnist = await readMnist('t10k');
+  const { sources, fashion } = await shiftedSources(feats, mnist);
+  const far = falseAlarms(reference, feats(mnist), Number(values.windows));
+  const power = detectionPower(reference, sources, Number(values['power-windows']));
+  const timing = checkTiming(tf, model, feats, reference, mnist);
+  const loop = await driftLoop(tf, store, version, training, mnist);
   console.log('(timings are noisy: the machine is shared)');
   const round = (v: number, d = 4) => Number(v.toFixed(d));
   console.log(
     JSON.stringify({
       bench: 'drift',
-      false_alarm_rate: round(falseAlarmRate),
-      false_alarm_rate_validation_halves: round(nullRate),
+      false_alarm_rate: round(far.rate),
+      false_alarm_rate_validation_halves: round(far.halves),
       power_optdigits_n100: power.optdigits.n100,
       power_rotate30_n100: power.rotate30.n100,
       power_fashion_n100: fashion ? power['fashion-mnist'].n100 : null,
-      check_ms_n1000: round(checkMs, 1),
-      check_tests_ms_n1000: round(median(testMs), 1),
-      predict_ref_ms_n1000: round(median(predictMs), 1),
-      ratio_check_to_predict: round(checkMs / median(predictMs), 2),
-      optdigits_acc_before: round(acc(before, 1)),
-      optdigits_acc_after: round(acc(after, 1)),
-      mnist_test_acc_before: round(acc(before, 0)),
-      mnist_test_acc_after: round(acc(after, 0)),
-      loop_action: decided.action,
-      far_windows: farWindows,
-      power_windows: powerWindows,
+      check_ms_n1000: round(timing.checkMs, 1),
+      check_tests_ms_n1000: round(timing.testsMs, 1),
+      predict_ref_ms_n1000: round(timing.predictMs, 1),
+      ratio_check_to_predict: round(timing.checkMs / timing.predictMs, 2),
+      optdigits_acc_before: round(loop.before.sources[1].accuracy),
+      optdigits_acc_after: round(loop.after.sources[1].accuracy),
+      mnist_test_acc_before: round(loop.before.sources[0].accuracy),
+      mnist_test_acc_after: round(loop.after.sources[0].accuracy),
+      loop_action: loop.action,
+      far_windows: Number(values.windows),
+      power_windows: Number(values['power-windows']),
       power,
     }),
   );
