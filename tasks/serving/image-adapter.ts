@@ -44,7 +44,8 @@ function fill(out: DecodedInputs, offset: number, values: readonly unknown[], da
 
 /** Nested arrays to one flat list (a flat list is returned as is). */
 function flatten(data: readonly unknown[], where: string): readonly unknown[] {
-  if (!data.some(Array.isArray)) return data;
+  // Only the first item is looked at: a flat list with a stray list in it is refused value by value by fill().
+  if (!Array.isArray(data[0])) return data;
   const flat: unknown[] = [];
   const walk = (value: unknown) => {
     if (Array.isArray(value)) for (const item of value) walk(item);

@@ -32,10 +32,9 @@ async function handle(message: ToPredictWorker): Promise<void> {
     case 'predict': {
       const entry = models.get(message.key);
       if (!entry) throw new Error(`no model loaded under ${message.key}`);
-      const probabilities = tf.tidy(() => {
-        const output = entry.model.predict(tf.tensor(message.features, [message.count, ...entry.itemShape], 'float32')) as tfjs.Tensor;
-        return new Float32Array(output.dataSync() as Float32Array);
-      });
+      const output = tf.tidy(() => entry.model.predict(tf.tensor(message.features, [message.count, ...entry.itemShape], 'float32')) as tfjs.Tensor);
+      const probabilities = new Float32Array(output.dataSync() as Float32Array);
+      output.dispose();
       return reply({ type: 'result', id: message.id, probabilities }, [probabilities.buffer as ArrayBuffer]);
     }
     case 'dispose': {
