@@ -12,7 +12,8 @@
  *    the per-batch split of time and the CPU time used, then the accuracy on
  *    the 10,000 test images.
  *    The reference: the same steps in this thread alone, measured just
- *    before (one_thread_samples_per_s, speedup_vs_one_thread).
+ *    before and just after (one_thread_samples_per_s is their mean,
+ *    speedup_vs_one_thread the workers' samples/s over it).
  * 4. If flows/train.ts exists, runs `npx ts-node flows/train.ts --store <tmp>`
  *    (the whole default flow) as a child process, times it and reads what
  *    it wrote: the test accuracy its evaluation recorded (the figure the
@@ -185,8 +186,8 @@ async function main(): Promise<void> {
     console.log(`  ${name.padEnd(24)} ${ms.toFixed(2).padStart(8)} ms  ${String(calls).padStart(4)} calls`);
   }
 
-  const reference = await oneThreadReference(tf, train.images, train.labels, batchSize);
-  console.log(`reference: the same steps in this thread alone: ${Math.round(reference.samplesPerSecond)} samples/s (${reference.steps} steps of ${batchSize})`);
+  // The reference runs before and after the training it is compared with, so a change in the machine's load shows.
+  const before = await oneThreadReference(tf, train.images, train.labels, batchSize);
 
   const cpuStart = process.cpuUsage();
   const result = await trainClassifier({
@@ -222,6 +223,14 @@ async function main(): Promise<void> {
       `optimizer (its share) ${round(batch.optimizerMs, 2)} + barrier waits ${round(batch.syncMs, 2)} + rest ${round(messaging, 2)}`,
   );
 
+  const after = await oneThreadReference(tf, train.images, train.labels, batchSize);
+  const reference = { samplesPerSecond: (before.samplesPerSecond + after.samplesPerSecond) / 2 };
+  console.log(
+    `reference: the same steps in this thread alone: ${Math.round(before.samplesPerSecond)} samples/s before, ` +
+      `${Math.round(after.samplesPerSecond)} after (${before.steps} steps of ${batchSize}); the workers: ` +
+      `${round(samplesPerSecond / reference.samplesPerSecond, 2)}x their mean`,
+  );
+
   const evalStart = performance.now();
   const evaluation = evaluate({ tf, model: result.model, images: test.images, labels: test.labels });
   console.log(
@@ -250,6 +259,7 @@ async function main(): Promise<void> {
       flow_train_wall_s: flow.trainWallSeconds === null ? null : round(flow.trainWallSeconds),
       test_accuracy: Number(evaluation.accuracy.toFixed(4)),
       one_thread_samples_per_s: Math.round(reference.samplesPerSecond),
+      one_thread_before_after: [Math.round(before.samplesPerSecond), Math.round(after.samplesPerSecond)],
       speedup_vs_one_thread: round(samplesPerSecond / reference.samplesPerSecond, 2),
       epochs,
       workers: result.workers,
