@@ -10,6 +10,7 @@ import { MODEL_SERVER_KIND, removeDockerServers, SERVER_IMAGE, serverContainers,
 import { call, testImages, uint8Request } from './fixtures/serve-client';
 import { registerSeededModel } from './fixtures/serve-models';
 import { describeDocker } from './helpers/docker';
+import { pruneCommand } from '../src/cli/prune';
 
 const logger = createLogger({ level: 'silent' });
 
@@ -96,5 +97,17 @@ describeDocker('model server deployed as a Docker container', () => {
     const info = await docker.getContainer(after[0].Id).inspect();
     expect(info.Config.Cmd).toContain('--max-batch-size');
     expect((await call(`${url}/v2/health/ready`)).status).toBe(200);
+  });
+
+  it('dagwright prune lists a deployed server and keeps it; --servers removes it', async () => {
+    const out: string[] = [];
+    const io = { out: (text: string) => void out.push(text) };
+    expect(await pruneCommand([], io)).toBe(0);
+    expect(out.join('')).toMatch(new RegExp(`kept model server \\w+ \\(running\\) for mnist-digits on port ${port}`));
+    expect(await serverContainers(docker, port)).toHaveLength(1);
+    expect(await pruneCommand(['--servers'], io)).toBe(0);
+    expect(out.join('')).toMatch(new RegExp(`removed model server \\w+ \\(running\\) for mnist-digits on port ${port}`));
+    expect(await serverContainers(docker, port)).toHaveLength(0);
+    expect((await call(`${url}/v2/health/ready`).catch((err: Error) => ({ status: err.message }))).status).not.toBe(200);
   });
 });

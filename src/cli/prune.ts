@@ -3,6 +3,8 @@
  * containers, and on a Swarm manager the step services, that crashed or
  * killed flows left behind (found by the `dagwright.managed` label). Without
  * --all, those whose flow process still runs on this machine are kept.
+ * Deployed model servers (`dagwright.kind=model-server`) are long-running on
+ * purpose: prune lists them, and removes them only with --servers.
  * Exit codes: 0 done, 1 something could not be removed, 2 usage error or no engine.
  */
 import { createDockerClient, type DockerClient, pingDocker } from '../executors/container/engine-client';
@@ -10,11 +12,13 @@ import type { PruneOptions } from '../executors/container/orphans';
 import { pruneContainers } from '../executors/docker/prune';
 import { type PrunedService, pruneServices } from '../executors/swarm/prune';
 import { UsageError } from '../errors';
+import { serverContainers } from '../../tasks/serving/docker-deployment';
 import { type CommandIo, CommandExit, parseCommandArgs, runAsScript } from './command';
 
 export const pruneUsage =
-  'usage: dagwright prune [--all] [--run-id ID] [--dry-run]\n' +
+  'usage: dagwright prune [--all] [--run-id ID] [--servers] [--dry-run]\n' +
   '  --all        also remove containers of flows that are still running\n' +
+  '  --servers    also remove deployed model-server containers (dagwright serve in Docker)\n' +
   "  --run-id ID  only that run's containers\n" +
   '  --dry-run    list, remove nothing\n';
 
@@ -24,9 +28,29 @@ async function swarmServices(docker: DockerClient, options: PruneOptions): Promi
   return swarm.Swarm?.ControlAvailable ? pruneServices(docker, options) : [];
 }
 
+/** Deployed model servers: listed, and removed (stopping them) only when asked with --servers. */
+async function pruneServers(docker: DockerClient, remove: boolean, dryRun: boolean, io: CommandIo): Promise<boolean> {
+  let failed = false;
+  for (const c of await serverContainers(docker)) {
+    const name = `model server ${c.Id.slice(0, 12)} (${c.State}) for ${c.Labels['dagwright.serve.model'] ?? '?'} on port ${c.Labels['dagwright.serve.port'] ?? '?'}`;
+    if (!remove || dryRun) {
+      io.out(`${remove ? 'would remove' : 'kept'} ${name}${remove ? '' : ' (--servers removes it)'}\n`);
+      continue;
+    }
+    try {
+      await docker.getContainer(c.Id).remove({ force: true });
+      io.out(`removed ${name}\n`);
+    } catch (err) {
+      failed ||= (err as { statusCode?: number }).statusCode !== 404;
+      io.out(`FAILED to remove ${name}: ${(err as Error).message}\n`);
+    }
+  }
+  return failed;
+}
+
 /** The `prune` command: returns the exit code. */
 export async function pruneCommand(argv: readonly string[], io: CommandIo = { out: (text) => process.stdout.write(text) }): Promise<number> {
-  const { values, positionals } = parseCommandArgs(argv, { all: { type: 'boolean' }, 'run-id': { type: 'string' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, pruneUsage);
+  const { values, positionals } = parseCommandArgs(argv, { all: { type: 'boolean' }, 'run-id': { type: 'string' }, 'dry-run': { type: 'boolean' }, servers: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, pruneUsage);
   if (values.help) {
     io.out(pruneUsage);
     return CommandExit.ok;
@@ -49,7 +73,8 @@ export async function pruneCommand(argv: readonly string[], io: CommandIo = { ou
     const verb = options.dryRun ? 'would remove' : s.removed ? 'removed' : 'FAILED to remove';
     io.out(`${verb} service ${s.name} run ${s.runId ?? '?'} task ${s.taskId ?? '?'}${s.error && !s.removed ? `: ${s.error}` : ''}\n`);
   }
-  const failed = [...pruned, ...services].some((c) => !c.removed && !options.dryRun);
+  const serversFailed = await pruneServers(docker, values.servers === true, options.dryRun === true, io);
+  const failed = serversFailed || [...pruned, ...services].some((c) => !c.removed && !options.dryRun);
   return failed ? CommandExit.failed : CommandExit.ok;
 }
 
