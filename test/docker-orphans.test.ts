@@ -5,14 +5,13 @@
  * no partial output at a ContainerTask's output path, and the re-run writes
  * the full output.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { createDockerClient, Labels } from '../src/executors/docker';
 import { describeDocker } from './helpers/docker';
-import { runFlowProcess, startFlow } from './helpers/flow-process';
+import { childrenOf, runFlowProcess, startFlow } from './helpers/flow-process';
 
 const docker = createDockerClient();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -28,20 +27,6 @@ async function within(timeoutMs: number, what: string, check: () => Promise<bool
     if (Date.now() - started > timeoutMs) throw new Error(`not within ${timeoutMs} ms: ${what}`);
     await sleep(100);
   }
-}
-
-/** Pids of the direct children of `pid` (from /proc), e.g. the flow's reaper. */
-function childrenOf(pid: number): number[] {
-  return readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .filter((d) => {
-      try {
-        return Number(readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ')[1]) === pid;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 describeDocker('a flow killed with SIGKILL (Docker executor)', () => {

@@ -6,7 +6,6 @@
  * fixture; CI builds it first).
  */
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -16,25 +15,11 @@ import { createDockerClient, Labels as DockerLabels } from '../src/executors/doc
 import { defaultPassEnv } from '../src/executors/docker';
 import { describeDocker } from './helpers/docker';
 import { captureLogger } from './helpers/log-capture';
-import { runFlowProcess, startFlow, type FlowResult } from './helpers/flow-process';
+import { childrenOf, runFlowProcess, startFlow, type FlowResult } from './helpers/flow-process';
 import { freshBucket, s3Endpoint, s3TestClient } from './helpers/s3';
 import { s3rverCredentials } from './helpers/s3-server';
 import { ensureBakedImage, joinOrCreateSwarm, leaveSwarm, repoRoot, swarmFixture, type SwarmHandle } from './helpers/swarm';
 import { Report } from './fixtures/swarm-flow';
-
-/** Pids of the direct children of `pid` (from /proc): the flow's reaper. */
-function childrenOf(pid: number): number[] {
-  return readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .filter((d) => {
-      try {
-        return Number(readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ')[1]) === pid;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
 
 const summaryOf = (result: FlowResult) => result.logs.find((l) => l.msg === 'run summary') as Record<string, any>;
 /** s3rver checks the access key id only, so the secret can be one that must never show up in a log. */

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 export const repoRoot = resolve(__dirname, '../..');
@@ -37,4 +38,18 @@ export function startFlow(script: string, args: readonly string[], env: NodeJS.P
 
 export function runFlowProcess(script: string, args: readonly string[], env?: NodeJS.ProcessEnv): Promise<FlowResult> {
   return startFlow(script, args, env).done;
+}
+
+/** Pids of the direct children of `pid` (from /proc), e.g. the flow's reaper. */
+export function childrenOf(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return Number(readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ')[1]) === pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
