@@ -45,3 +45,15 @@ export function throwIfAttemptAborted(): void {
   if (attemptSignal.getStore()?.aborted) throw new CancelledError();
   publishGuard.getStore()?.();
 }
+
+/** Rejects once `signal` aborts, with its reason. */
+export function abortion(signal: AbortSignal): { promise: Promise<never>; dispose: () => void } {
+  let onAbort = () => {};
+  const promise = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason ?? new CancelledError());
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  promise.catch(() => {});
+  return { promise, dispose: () => signal.removeEventListener('abort', onAbort) };
+}

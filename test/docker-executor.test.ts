@@ -121,6 +121,23 @@ describeDocker('DockerExecutor with a real engine', () => {
     expect(record(step).error).toMatch(/killed for running out of memory \(limit 64 MB/);
   });
 
+  it('takes a SIGKILL under a memory limit for running out of memory when the engine has not flagged it', async () => {
+    // The kernel can kill a process inside the container without the engine flagging the container OOMKilled;
+    // from outside, that looks like any SIGKILL, such as this one (PID 1 cannot be SIGKILLed from inside).
+    const step = new NodeStep({ name: 'killed', store, script: "console.log('up'); setTimeout(() => {}, 60000)" }, { retries: 2, resources: { memoryMb: 256 } });
+    const pending = runSteps([step]);
+    let killed = false;
+    for (let i = 0; i < 200 && !killed; i++) {
+      const [running] = await docker.listContainers({ filters: JSON.stringify({ label: [`${DockerLabels.ownerPid}=${process.pid}`] }) });
+      if (running) killed = await docker.getContainer(running.Id).kill({ signal: 'SIGKILL' }).then(() => true, () => false);
+      else await new Promise((r) => setTimeout(r, 50));
+    }
+    const { record } = await pending;
+    expect(killed).toBe(true);
+    expect(record(step)).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(record(step).error).toMatch(/killed \(SIGKILL, exit 137\) under a memory limit of 256 MB, most likely for running out of memory/);
+  });
+
   it('fails a step whose image is missing once, naming the command that builds images', async () => {
     const step = new NodeStep({ name: 'noimage', store, script: '0' }, { retries: 2, resources: { image: 'dagwright/no-such-image:test' } });
     const { record } = await runSteps([step]);

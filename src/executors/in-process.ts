@@ -1,20 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { runWithSignal } from '../cancellation';
+import { abortion, runWithSignal } from '../cancellation';
 import { CancelledError } from '../errors';
 import type { Executor } from '../executor';
 import type { AnyTask, TaskContext } from '../task';
-
-/** Rejects once `signal` aborts, with its reason. */
-export function abortion(signal: AbortSignal): { promise: Promise<never>; dispose: () => void } {
-  let onAbort = () => {};
-  const promise = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason ?? new CancelledError());
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-  });
-  promise.catch(() => {});
-  return { promise, dispose: () => signal.removeEventListener('abort', onAbort) };
-}
 
 /** How long an aborted run() gets to finish its clean-up (remove temporary files) before the attempt ends anyway. */
 const abortGraceMs = 2_000;

@@ -48,17 +48,21 @@ export class ContainerExitError extends DagwrightError {
 
 /**
  * The kernel killed a step's container for using more than its memory limit
- * (`resources.memoryMb`). Not retried: the same step under the same limit
- * almost always needs the same memory again; raise the limit instead.
+ * (`resources.memoryMb`), as the engine flagged it (`certain`) or as a
+ * SIGKILL under a limit suggests (`likely`). Not retried: the same step under
+ * the same limit almost always needs the same memory again; raise the limit.
  */
 export class ContainerOutOfMemoryError extends ContainerExitError {
   override readonly retryable = false;
-  constructor(taskId: string, exitCode: number, logTail: readonly string[], readonly memoryMb: number | undefined) {
+  constructor(taskId: string, exitCode: number, logTail: readonly string[], readonly memoryMb: number | undefined, certain = true) {
+    const limit = memoryMb === undefined ? "the engine's" : `${memoryMb} MB`;
     super(
       taskId,
       exitCode,
       logTail,
-      `container was killed for running out of memory (limit ${memoryMb === undefined ? 'the engine\'s' : `${memoryMb} MB`}; raise resources.memoryMb)`,
+      certain
+        ? `container was killed for running out of memory (limit ${limit}; raise resources.memoryMb)`
+        : `container was killed (SIGKILL, exit ${exitCode}) under a memory limit of ${limit}, most likely for running out of memory (raise resources.memoryMb)`,
     );
   }
 }

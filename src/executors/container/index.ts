@@ -17,4 +17,6 @@ export { Redactor, isSecretKey, redacted } from './redact';
 export { defaultPassEnv, passedEnv, stepEnvironment, uidGid } from './step-environment';
 export { readStepRequest, runTaskFlag, StepEnv, stepIdentity, stepInvocation } from './step-protocol';
 export type { FlowInvocation, StepInvocation, StepRequest, StepRuntime } from './step-protocol';
+export { outOfMemoryVerdict } from './out-of-memory';
+export type { OutOfMemoryVerdict } from './out-of-memory';
 export * from './errors';

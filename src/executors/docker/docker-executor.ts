@@ -8,13 +8,14 @@ import { CancelledError } from '../../errors';
 import type { Executor } from '../../executor';
 import { type Store, toStore } from '../../store/store';
 import type { AnyTask, TaskContext, TaskMount } from '../../task';
-import { abortion } from '../in-process';
+import { abortion } from '../../cancellation';
 import { ContainerTask, containerTaskStep } from '../container/container-task';
 import { createDockerClient, type DockerClient, statusCode } from '../container/engine-client';
 import { ContainerExitError, ContainerOutOfMemoryError, ImageNotFoundError, NoFlowInvocationError } from '../container/errors';
 import { currentOwner, stepLabels, type ContainerOwner } from '../container/labels';
 import { localOutputsOf } from '../container/local-targets';
 import { StepLogSink } from '../container/log-stream';
+import { outOfMemoryVerdict } from '../container/out-of-memory';
 import { Reaper } from '../container/orphans';
 import { stageOutputs, type StagedOutputs } from '../container/output-staging';
 import { dedupeMounts, findProjectRoot, isInside, outerNodeModules } from '../container/project';
@@ -249,11 +250,8 @@ export class DockerExecutor implements Executor {
 
   /** Why a container that exited with `code` (not 0) failed its attempt: out of memory, requirements to run first, or its exit code. */
   private async exitFailure(task: AnyTask, container: Docker.Container, code: number, sink: StepLogSink, spec: StepSpec, ctx: TaskContext): Promise<Error> {
-    const state = await container
-      .inspect()
-      .then((info) => info.State)
-      .catch(() => undefined);
-    if (state?.OOMKilled) return new ContainerOutOfMemoryError(task.id, code, sink.tail(), spec.memoryMb);
+    const memory = await outOfMemoryVerdict(this.docker, container.id, code, spec.memoryMb);
+    if (memory !== 'no') return new ContainerOutOfMemoryError(task.id, code, sink.tail(), spec.memoryMb, memory === 'certain');
     // A TypeScript step that called ctx.require() on incomplete tasks: the scheduler runs them, then this step again.
     if (code === stepNeedsRequirementsExitCode && !(task instanceof ContainerTask) && this.store) return stepRequirements(this.store.uri, ctx.runId, task, ctx.logger);
     return new ContainerExitError(task.id, code, sink.tail());

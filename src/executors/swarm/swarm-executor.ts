@@ -14,13 +14,14 @@ import { ContainerOutOfMemoryError, NoFlowInvocationError } from '../container/e
 import { currentOwner, type ContainerOwner, stepLabels } from '../container/labels';
 import { localTargetsOf } from '../container/local-targets';
 import { StepLogSink } from '../container/log-stream';
+import { outOfMemoryVerdict } from '../container/out-of-memory';
 import { Reaper } from '../container/orphans';
 import { findProjectRoot } from '../container/project';
 import { Redactor } from '../container/redact';
 import { defaultPassEnv, stepEnvironment, uidGid } from '../container/step-environment';
 import { type FlowInvocation, stepInvocation } from '../container/step-protocol';
 import { stepNeedsRequirementsExitCode, stepRequirements, stepTaskEnv } from '../../step-requests';
-import { abortion } from '../in-process';
+import { abortion } from '../../cancellation';
 import { ServiceExitError, ServiceTaskError, SwarmLocalTargetsError, SwarmNetworkError, SwarmUnavailableError } from './errors';
 import { bakedProjectDir, pathInImage } from './image-path';
 import { assertRunnableOnSwarm } from './local-targets';
@@ -250,9 +251,8 @@ export class SwarmExecutor implements Executor {
       }
       if (code !== undefined && code !== 0) {
         const node = await this.nodeName(final.NodeID ?? (await this.latestTask(serviceId))?.NodeID);
-        if (await this.oomKilled(final.Status?.ContainerStatus?.ContainerID)) {
-          throw new ContainerOutOfMemoryError(task.id, code, sink.tail(), spec.memoryMb);
-        }
+        const memory = await outOfMemoryVerdict(this.docker, final.Status?.ContainerStatus?.ContainerID, code, spec.memoryMb);
+        if (memory !== 'no') throw new ContainerOutOfMemoryError(task.id, code, sink.tail(), spec.memoryMb, memory === 'certain');
         // A TypeScript step that called ctx.require() on incomplete tasks: the scheduler runs them, then this step again.
         const store = this.options.store;
         if (code === stepNeedsRequirementsExitCode && !(task instanceof ContainerTask) && store) throw await stepRequirements(typeof store === 'string' ? store : store.uri, ctx.runId, task, ctx.logger);
@@ -349,17 +349,6 @@ export class SwarmExecutor implements Executor {
       return node.Description?.Hostname ?? nodeId.slice(0, 12);
     } catch {
       return nodeId.slice(0, 12);
-    }
-  }
-
-  /** Whether the kernel killed the step's container for memory; known only when the container ran on the engine we talk to. */
-  private async oomKilled(containerId: string | undefined): Promise<boolean> {
-    if (!containerId) return false;
-    try {
-      const info = await this.docker.getContainer(containerId).inspect();
-      return info.State?.OOMKilled === true;
-    } catch {
-      return false;
     }
   }
 
