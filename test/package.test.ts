@@ -33,7 +33,7 @@ async function consumerFlow(args: string[]): Promise<{ code: number; stderr: str
 /** Compiled files whose source is gone (renamed or removed): they would ship, and `./x` would load a stale `x.js` before `x/index.js`. */
 async function orphanedOutputs(): Promise<string[]> {
   const compiled = (await readdir(join(repoRoot, 'dist'), { recursive: true })).filter((p) => /^(src|tasks)\/.*\.js$/.test(p));
-  return compiled.filter((p) => !existsSync(join(repoRoot, p.replace(/\.js$/, '.ts'))));
+  return compiled.filter((p) => !existsSync(join(repoRoot, p.replace(/\.js$/, '.ts'))) && !existsSync(join(repoRoot, p)));
 }
 
 beforeAll(async () => {

@@ -192,4 +192,12 @@ function formatDiagnostics(diagnostics, fileName) {
     .join('\n');
 }
 
-module.exports = { transpileCached, formatDiagnostics, findTsconfig };
+/**
+ * Where the JavaScript of `fileName` is cached (the Docker executor mounts it into steps).
+ * @param {string} fileName absolute path of a source
+ */
+function cacheDirFor(fileName) {
+  return project(findTsconfig(dirname(fileName))).cacheDir;
+}
+
+module.exports = { transpileCached, formatDiagnostics, findTsconfig, cacheDirFor };

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import { CancelledError } from '../../errors';
@@ -51,8 +50,6 @@ export interface DockerExecutorOptions {
   user?: string;
   /** Mounted read-only at its own path; default the folder with package.json above the flow script (or the working directory). */
   projectRoot?: string;
-  /** Where TypeScript is compiled for containers; default `<project>/node_modules/.cache/dagwright/ts`. */
-  cacheDir?: string;
   /** Host environment variables passed to steps; `NAME_*` passes a prefix. Default `defaultPassEnv`. */
   passEnv?: readonly string[];
   /** Lines of a failed step's log quoted in its error; default 20. */
@@ -89,7 +86,6 @@ export class DockerExecutor implements Executor {
   private readonly image: string;
   private readonly user: string | undefined;
   private readonly root: string;
-  private readonly cacheDir: string;
   private readonly store: Store | undefined;
   /** Mounts of every step; `containerTaskMounts` for a ContainerTask, whose store is read-only. */
   private readonly baseMounts: TaskMount[];
@@ -109,8 +105,6 @@ export class DockerExecutor implements Executor {
     this.image = options.image ?? defaultRunnerImage;
     this.user = options.user ?? uidGid();
     this.root = options.projectRoot ?? findProjectRoot(options.invocation ? join(options.invocation.entry, '..') : process.cwd());
-    const modules = join(this.root, 'node_modules');
-    this.cacheDir = options.cacheDir ?? (existsSync(modules) ? join(modules, '.cache', 'dagwright', 'ts') : join(this.root, '.dagwright-cache', 'ts'));
     this.store = options.store === undefined ? undefined : toStore(options.store);
     this.passEnv = options.passEnv ?? defaultPassEnv;
     this.tailLines = options.logTailLines ?? 20;
@@ -119,7 +113,6 @@ export class DockerExecutor implements Executor {
       dedupeMounts([
         { source: this.root, readOnly: true },
         ...(storePath === undefined ? [] : [{ source: storePath, readOnly: storeReadOnly }]),
-        ...(isInside(this.cacheDir, this.root) ? [] : [{ source: this.cacheDir, readOnly: true }]),
         ...outerNodeModules(this.root).map((source) => ({ source, readOnly: true })),
       ]);
     this.baseMounts = mounts(false);
@@ -128,7 +121,7 @@ export class DockerExecutor implements Executor {
 
   /** Compiles the project's TypeScript for containers (once per executor; later calls share it). */
   prepare(): Promise<CompiledProject> {
-    this.compiled ??= compileProject(this.root, this.cacheDir);
+    this.compiled ??= compileProject(this.root);
     this.compiled.catch(() => (this.compiled = undefined));
     return this.compiled;
   }
@@ -176,7 +169,8 @@ export class DockerExecutor implements Executor {
       const compiled = invocation.entry.endsWith('.ts') ? await this.prepare() : undefined;
       const step = stepInvocation(invocation, task.id, { preload: compiled?.hook });
       command = step.command;
-      taskEnv = { ...taskEnv, ...step.env, ...stepTaskEnv(task) };
+      taskEnv = { ...taskEnv, ...step.env, ...stepTaskEnv(task), ...(compiled ? javascriptCacheEnv(compiled) : {}) };
+      if (compiled) mounts = [...mounts, ...javascriptCacheMounts(compiled)];
     }
     const cwd = process.cwd();
     const spec: StepSpec = {
@@ -325,4 +319,14 @@ export class DockerExecutor implements Executor {
     this.live.clear();
     this.reaper.stop();
   }
+}
+
+/** The compiled JavaScript and the hook that reads it, where the project mount does not already carry them. */
+function javascriptCacheMounts(compiled: CompiledProject): TaskMount[] {
+  return [...compiled.cacheDirs, dirname(compiled.hook)].map((source) => ({ source, readOnly: true }));
+}
+
+/** A cache folder named by the host's environment is the step's too. */
+function javascriptCacheEnv(compiled: CompiledProject): Record<string, string> {
+  return compiled.cacheDirs.length === 1 ? { DAGWRIGHT_TS_CACHE_DIR: compiled.cacheDirs[0] } : {};
 }
