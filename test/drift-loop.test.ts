@@ -20,7 +20,7 @@ const logger = createLogger({ level: 'warn' });
 
 beforeAll(async () => {
   store = await mkdtemp(join(tmpdir(), 'dagwright-drift-loop-'));
-  result = await runDriftDemo({ store, incrementSize: 3000, increment: 1, epochs: 3, validationFraction: 0.2, window: 200, logger });
+  result = await runDriftDemo({ store, incrementSize: 3000, increment: 1, epochs: 3, validationFraction: 0.2, window: 200, executor: 'inprocess', logger });
 }, 900_000);
 afterAll(async () => {
   await rm(store, { recursive: true, force: true });
@@ -28,6 +28,7 @@ afterAll(async () => {
 
 describe('the drift loop', () => {
   it('finds no drift in MNIST traffic and drift in optdigits traffic', () => {
+    expect([result.executor, result.server]).toEqual(['inprocess', 'in-process']);
     expect(result.mnistDrift).toBe(false);
     expect(result.optdigitsDrift).toBe(true);
     expect(result.action).toBe('retrain');
