@@ -23,6 +23,7 @@ import { ModelRegistry } from '../tasks/registry/registry';
 import { runFlowProcess } from './helpers/flow-process';
 import { freshBucket, s3Endpoint, s3TestClient, s3TestFileSystem } from './helpers/s3';
 import { s3rverCredentials } from './helpers/s3-server';
+import { readRunTracking } from '../src/tracking/read-tracking';
 
 let store: string;
 beforeAll(async () => {
@@ -74,6 +75,12 @@ describe('MNIST flows on a local store', { timeout: 600_000 }, () => {
     expect(metrics.epochs).toHaveLength(1);
     expect(metrics.epochs[0]).toMatchObject({ epoch: 1, loss: expect.any(Number), accuracy: expect.any(Number), valAccuracy: expect.any(Number), samplesPerSecond: expect.any(Number), wallSeconds: expect.any(Number) });
     const training = await modelDir.file(TRAINING_JSON).readJson<TrainingRecord>();
+    // Tracked per epoch and, within it, every 50 of its 149 steps.
+    const trainAttempt = (await readRunTracking(store, training.runId)).attempts.find((a) => a.taskId === training.taskId)!;
+    expect(trainAttempt.metrics.filter((p) => p.key === 'loss').map((p) => p.step)).toEqual([1]);
+    const batchSteps = trainAttempt.metrics.filter((p) => p.key === 'batch_loss').map((p) => p.step);
+    expect(batchSteps.length).toBeGreaterThanOrEqual(1);
+    expect(batchSteps.every((step, i) => step <= 149 && (i === 0 || step - batchSteps[i - 1] >= 50))).toBe(true);
 
     const versions = await registry().versions();
     expect(versions).toHaveLength(1);

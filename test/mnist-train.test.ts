@@ -13,7 +13,7 @@ import { WorkerGradientEngine } from '../tasks/training/gradient-worker-pool';
 import { type MnistSplit, readMnistSplit, takeExamples } from '../tasks/mnist/mnist-data';
 import { buildModel, DEFAULT_MODEL } from '../tasks/mnist/model';
 import { loadTensorFlow, type TensorFlow } from '../tasks/tf/tf-backend';
-import { trainClassifier } from '../tasks/training/train-loop';
+import { type StepMetrics, trainClassifier } from '../tasks/training/train-loop';
 import { relativeError } from './helpers/relative-error';
 
 let tf: TensorFlow;
@@ -31,6 +31,19 @@ function weightsOf(model: tfjs.LayersModel): Float32Array[] {
 }
 
 const mnistModel = (t: TensorFlow) => buildModel(t, DEFAULT_MODEL);
+
+/** Step metrics come in order, at least `every` steps apart, within the run, and show learning. */
+function expectStepMetrics(steps: StepMetrics[], every: number, totalSteps: number): void {
+  expect(steps.length).toBeGreaterThanOrEqual(2);
+  for (const [i, m] of steps.entries()) {
+    if (i > 0) expect(m.step - steps[i - 1].step).toBeGreaterThanOrEqual(every);
+    expect(m.step).toBeLessThanOrEqual(totalSteps);
+    expect(m.accuracy).toBeGreaterThanOrEqual(0);
+    expect(m.accuracy).toBeLessThanOrEqual(1);
+    expect(Number.isFinite(m.loss)).toBe(true);
+  }
+  expect(steps.at(-1)!.loss).toBeLessThan(steps[0].loss);
+}
 
 describe('data-parallel steps', () => {
   it('two workers use the mean gradient of the whole batch and update the parameters as one thread does', async () => {
@@ -130,6 +143,7 @@ describe('trainClassifier', () => {
     const data = takeExamples(train, 0, 8000);
     const val = takeExamples(train, 8000, 500);
     const epochs: number[] = [];
+    const steps: StepMetrics[] = [];
     const result = await trainClassifier({
       tf,
       buildModel: mnistModel,
@@ -143,16 +157,27 @@ describe('trainClassifier', () => {
       workers: 2,
       warmupSteps: 10,
       onEpoch: (m) => epochs.push(m.valAccuracy),
+      onSteps: (m) => steps.push(m),
+      stepMetricsEvery: 25,
     });
     expect(result.workers).toBe(2);
     expect(epochs).toHaveLength(1);
     expect(epochs[0]).toBeGreaterThan(0.9);
+    expectStepMetrics(steps, 25, 250);
     const subset = takeExamples(test, 0, 2000);
     const evaluation = evaluate({ tf, model: result.model, images: subset.images, labels: subset.labels });
     expect(evaluation.accuracy).toBeGreaterThan(0.9);
     expect(evaluation.confusion.flat().reduce((a, b) => a + b, 0)).toBe(2000);
     expect(evaluation.perClassAccuracy.every((a) => a > 0.7)).toBe(true);
     // About 10 s on an idle 2-core machine (250 steps, ~94%); the margin is for a busy one.
+  }, 120_000);
+
+  it('reports loss and accuracy within an epoch every N steps in this thread too', async () => {
+    const data = takeExamples(train, 0, 3200);
+    const steps: StepMetrics[] = [];
+    await trainClassifier({ tf, buildModel: mnistModel, xTrain: data.images, yTrain: data.labels, epochs: 2, batchSize: 32, workers: 0, warmupSteps: 10, onSteps: (m) => steps.push(m), stepMetricsEvery: 10 });
+    expectStepMetrics(steps, 10, 200);
+    expect(new Set(steps.map((m) => m.epoch))).toEqual(new Set([1, 2]));
   }, 120_000);
 
   it('stops between batches when aborted', async () => {

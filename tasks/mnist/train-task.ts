@@ -22,6 +22,8 @@ import { type EpochMetrics, trainClassifier } from '../training/train-loop';
 
 export const METRICS_JSON = 'metrics.json';
 export const TRAINING_JSON = 'training.json';
+/** Training steps between the within-epoch metrics (batch_loss, batch_accuracy) the run records. */
+const STEP_METRICS_EVERY = 50;
 
 /** What `training.json` records. */
 export interface TrainingRecord {
@@ -101,6 +103,12 @@ export class TrainModel extends Task<TrainParams> {
         ctx.progress(m.epoch, epochs, 'epochs');
         for (const [key, value] of [['loss', m.loss], ['accuracy', m.accuracy], ['val_accuracy', m.valAccuracy], ['samples_per_second', m.samplesPerSecond]] as const) ctx.tracking.logMetric(key, value, m.epoch);
       },
+      // Within epochs, by training step: the curve a long epoch would otherwise hide.
+      onSteps: (m) => {
+        ctx.tracking.logMetric('batch_loss', m.loss, m.step);
+        ctx.tracking.logMetric('batch_accuracy', m.accuracy, m.step);
+      },
+      stepMetricsEvery: STEP_METRICS_EVERY,
     });
     try {
       const last = result.history.at(-1)!;

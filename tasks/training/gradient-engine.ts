@@ -45,13 +45,23 @@ export interface EpochSummary {
 /** An epoch as the training loop plans it (the engine adds where threads write their measurements). */
 export type EpochRequest = Omit<EpochPlan, 'stats'>;
 
+/**
+ * Told how far an epoch has got while it runs, at most every `everyMs`: the
+ * summary of the steps finished so far (their loss and accuracy are final;
+ * the last step's timings may not be written yet).
+ */
+export interface EpochProgress {
+  readonly everyMs: number;
+  report(sofar: EpochSummary): void;
+}
+
 export interface GradientEngine {
   /** Number of worker threads (0: this thread). */
   readonly workers: number;
   /** Current parameters (in the order of the model's trainable weights). */
   readonly params: Float32Array;
   /** Runs the epoch's steps; stops after the current step when `signal` aborts, then throws its reason. */
-  runEpoch(request: EpochRequest, signal?: AbortSignal): Promise<EpochSummary>;
+  runEpoch(request: EpochRequest, signal?: AbortSignal, progress?: EpochProgress): Promise<EpochSummary>;
   /** Mean gradient over the whole batch of the last step (for checks; computed on demand). */
   lastGradient(): Float32Array;
   /** Predicted class of each validation sample with the current parameters. */
@@ -112,13 +122,18 @@ export class LocalGradientEngine implements GradientEngine {
     this.runner = new EpochRunner(replica, data, this.state, new StepBarrier(this.state.control, 1), 0, 1);
   }
 
-  async runEpoch(request: EpochRequest, signal?: AbortSignal): Promise<EpochSummary> {
+  async runEpoch(request: EpochRequest, signal?: AbortSignal, progress?: EpochProgress): Promise<EpochSummary> {
     const steps = stepsPerEpoch(request.order.length, request.batchSize);
     const plan: EpochPlan = { ...request, stats: new Float64Array(steps * STAT_FIELDS) };
     clearStop(this.state.control);
+    let reported = performance.now();
     for (let s = 0; s < steps; s++) {
       signal?.throwIfAborted();
       this.runner.runStep(plan, s);
+      if (progress && performance.now() - reported >= progress.everyMs) {
+        reported = performance.now();
+        progress.report(summarizeEpoch(plan, s + 1, 1));
+      }
       // Let timers and signal handlers run between steps (an abort can come from them).
       await new Promise<void>((resolve) => setImmediate(resolve));
     }

@@ -23,10 +23,10 @@ import type * as tfjs from '@tensorflow/tfjs';
 import { DagwrightError } from '../../src';
 
 import { type EpochPlan, splitRange, STAT_FIELDS, stepsPerEpoch, type TrainingData, type TrainingState } from './epoch-runner';
-import { combineSlots, type EpochRequest, type EpochSummary, type GradientEngine, summarizeEpoch } from './gradient-engine';
+import { combineSlots, type EpochProgress, type EpochRequest, type EpochSummary, type GradientEngine, summarizeEpoch } from './gradient-engine';
 import type { FromWorker, GradientWorkerData, ToWorker } from './gradient-worker-protocol';
 import { ModelReplica } from './model-replica';
-import { clearStop, markFailed, newControl, requestStop } from './step-barrier';
+import { barrierGeneration, clearStop, markFailed, newControl, requestStop } from './step-barrier';
 import type { BackendName, TensorFlow } from '../tf/tf-backend';
 
 /**
@@ -207,7 +207,7 @@ export class WorkerGradientEngine implements GradientEngine {
     }
   }
 
-  async runEpoch(request: EpochRequest, signal?: AbortSignal): Promise<EpochSummary> {
+  async runEpoch(request: EpochRequest, signal?: AbortSignal, progress?: EpochProgress): Promise<EpochSummary> {
     signal?.throwIfAborted();
     const steps = stepsPerEpoch(request.order.length, request.batchSize);
     const plan: EpochPlan = {
@@ -220,11 +220,13 @@ export class WorkerGradientEngine implements GradientEngine {
     clearStop(control);
     const onAbort = () => requestStop(control);
     signal?.addEventListener('abort', onAbort);
+    const watch = progress && this.watchSteps(plan, progress);
     let replies: PromiseSettledResult<FromWorker>[];
     try {
       replies = await Promise.allSettled(this.handles.map((handle) => handle.request({ type: 'epoch', id: this.nextId++, plan })));
     } finally {
       signal?.removeEventListener('abort', onAbort);
+      clearInterval(watch);
     }
     const failures = replies.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
     if (failures.length > 0) {
@@ -235,6 +237,18 @@ export class WorkerGradientEngine implements GradientEngine {
     this.last = { plan, steps: run };
     signal?.throwIfAborted();
     return summarizeEpoch(plan, run, this.workers);
+  }
+
+  /** Reports the steps the workers finished, read from the barrier's generation (each step passes it twice). */
+  private watchSteps(plan: EpochPlan, progress: EpochProgress): NodeJS.Timeout {
+    const start = barrierGeneration(this.state.control);
+    let reported = 0;
+    const timer = setInterval(() => {
+      const done = Math.floor((barrierGeneration(this.state.control) - start) / 2);
+      if (done > reported) progress.report(summarizeEpoch(plan, (reported = done), this.workers));
+    }, progress.everyMs);
+    timer.unref();
+    return timer;
   }
 
   lastGradient(): Float32Array {

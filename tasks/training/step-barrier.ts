@@ -64,6 +64,11 @@ export class StepBarrier {
   }
 }
 
+/** How many times the barrier has opened (twice per step), for watching progress from another thread. */
+export function barrierGeneration(control: Int32Array): number {
+  return Atomics.load(control, GENERATION);
+}
+
 /** Asks the threads to stop after their current step. */
 export function requestStop(control: Int32Array): void {
   Atomics.store(control, STOP_REQUESTED, 1);

@@ -12,7 +12,7 @@ import type * as tfjs from '@tensorflow/tfjs';
 import { mix32 } from './augment';
 import { scorePredictions } from './evaluate';
 import { stepsPerEpoch } from './epoch-runner';
-import { type GradientEngine, LocalGradientEngine, type StepTimings, type TrainingData } from './gradient-engine';
+import { type EpochProgress, type GradientEngine, LocalGradientEngine, type StepTimings, type TrainingData } from './gradient-engine';
 import { WorkerGradientEngine } from './gradient-worker-pool';
 import { warmupCosineLearningRate } from './learning-rate';
 import { modelGeometry } from './model-geometry';
@@ -47,6 +47,17 @@ export interface EpochMetrics {
   learningRate: number;
   /** Mean per-batch milliseconds: the slowest thread's phases, and the whole step. */
   batchMs: StepTimings & { totalMs: number };
+}
+
+/** Training metrics over the steps since the previous report, while an epoch runs. */
+export interface StepMetrics {
+  epoch: number;
+  /** Steps run since training began (the report covers steps up to this one). */
+  step: number;
+  /** Mean training loss over the samples of the covered steps. */
+  loss: number;
+  /** Training accuracy over those samples (each batch scored before its update). */
+  accuracy: number;
 }
 
 /** Builds the untrained model, its initial weights seeded (e.g. `(tf) => buildModel(tf, hp)`). */
@@ -85,6 +96,10 @@ export interface TrainClassifierOptions {
   signal?: AbortSignal;
   /** Called after each epoch (and its validation), e.g. to log or track the metrics. */
   onEpoch?: (metrics: EpochMetrics) => void;
+  /** Called while an epoch runs, about every `stepMetricsEvery` steps (MLflow's log_every_n_steps). */
+  onSteps?: (metrics: StepMetrics) => void;
+  /** Default 50. */
+  stepMetricsEvery?: number;
 }
 
 export interface TrainClassifierResult {
@@ -134,6 +149,20 @@ async function startEngine(tf: TensorFlow, model: tfjs.LayersModel, data: Traini
   return WorkerGradientEngine.start({ workers, tf, model, backend: activeBackend(tf), data });
 }
 
+/** Turns the engine's running totals into metrics over each `every` steps. */
+function stepReporter(onSteps: (m: StepMetrics) => void, every: number, epoch: number, firstStep: number): EpochProgress {
+  let last = { steps: 0, samples: 0, lossSum: 0, correct: 0 };
+  return {
+    everyMs: 100,
+    report(sofar) {
+      if (sofar.steps - last.steps < every) return;
+      const samples = sofar.samples - last.samples;
+      onSteps({ epoch, step: firstStep + sofar.steps, loss: (sofar.lossSum - last.lossSum) / samples, accuracy: (sofar.correct - last.correct) / samples });
+      last = sofar;
+    },
+  };
+}
+
 /** Trains a new model from `buildModel` and returns it with per-epoch metrics. */
 export async function trainClassifier(options: TrainClassifierOptions): Promise<TrainClassifierResult> {
   const started = performance.now();
@@ -175,7 +204,8 @@ export async function trainClassifier(options: TrainClassifierOptions): Promise<
       );
       const order = shuffledIndices(yTrain.length, random);
       const firstPosition = (epoch - 1) * yTrain.length;
-      const summary = await engine.runEpoch({ order, batchSize, learningRates, firstStep, augmentation, firstPosition }, signal);
+      const progress = options.onSteps && stepReporter(options.onSteps, positiveInteger('stepMetricsEvery', options.stepMetricsEvery ?? 50), epoch, firstStep);
+      const summary = await engine.runEpoch({ order, batchSize, learningRates, firstStep, augmentation, firstPosition }, signal, progress);
       const trainSeconds = (performance.now() - epochStart) / 1000;
       signal?.throwIfAborted();
       const valAccuracy = yVal.length > 0 ? scorePredictions(await engine.predictValidation(), yVal, classes).accuracy : Number.NaN;
