@@ -46,7 +46,7 @@ describe('model server: Open Inference Protocol V2 routes', () => {
   it('answers health, server and model metadata with -1 batch dimensions', async () => {
     expect(await call(`${base}/v2/health/live`)).toMatchObject({ status: 200, body: { live: true } });
     expect(await call(`${base}/v2/health/ready`)).toMatchObject({ status: 200, body: { ready: true } });
-    expect((await call(`${base}/v2`)).body).toMatchObject({ name: 'dagwright', extensions: [] });
+    expect((await call(`${base}/v2`)).body).toMatchObject({ name: 'dagwright', extensions: ['binary_tensor_data'] });
     const metadata = await call(`${base}/v2/models/mnist-digits`);
     expect(metadata.status).toBe(200);
     expect(metadata.body).toEqual({

@@ -6,6 +6,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { INFERENCE_HEADER_LENGTH, type ParseJson, readBinaryBody, readJsonInferBody } from './binary-tensors';
 import { ServeRequestError } from './errors';
 import { mlflowRoutes } from './mlflow-routes';
 import type { ModelServer } from './model-server';
@@ -26,13 +27,62 @@ function tokenMatches(header: string | undefined, token: string): boolean {
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
+const NOT_JSON = 'the request body must be JSON: send Content-Type: application/json (or, to POST .../infer, binary tensors after a JSON header whose length in bytes is in Inference-Header-Content-Length).';
+
+/** fastify's own JSON parser (prototype-poisoning checks, its error codes), as a function; it answers synchronously. */
+function fastifyJson(app: FastifyInstance): ParseJson {
+  const parse = app.getDefaultJsonParser('error', 'error');
+  return (text) => {
+    let result: unknown;
+    let failure: Error | null = null;
+    parse(undefined as never, typeof text === 'string' ? text : text.toString('utf8'), (err, body) => {
+      failure = err;
+      result = body;
+    });
+    if (failure) throw failure;
+    return result;
+  };
+}
+
+const isOctetStream = (request: FastifyRequest) => /^application\/octet-stream\s*(;|$)/i.test(request.headers['content-type'] ?? '');
+
+/**
+ * A request body as the routes take it. Infer routes also take binary
+ * tensors: any content type with Inference-Header-Content-Length (Triton's
+ * Python client sends none), or application/octet-stream; and read JSON
+ * `data` lists straight into typed arrays. Other bodies must be JSON (415).
+ */
+function readBody(request: FastifyRequest, body: Buffer, isJson: boolean, parseJson: ParseJson): unknown {
+  if (request.is404) return undefined;
+  const infer = request.routeOptions.url?.endsWith('/infer') === true;
+  const headerLength = request.headers[INFERENCE_HEADER_LENGTH];
+  if (infer && (headerLength !== undefined || isOctetStream(request))) return readBinaryBody(body, headerLength, parseJson);
+  if (!isJson) throw new ServeRequestError(415, NOT_JSON);
+  return infer ? readJsonInferBody(body, parseJson) : parseJson(body);
+}
+
+function addBodyParsers(app: FastifyInstance): void {
+  const parseJson = fastifyJson(app);
+  // Only these: a text/plain body is refused (415) rather than read as a string. Bodies are read as bytes, within bodyLimit (413).
+  app.removeAllContentTypeParsers();
+  for (const [type, isJson] of [['application/json', true], ['*', false]] as const) {
+    app.addContentTypeParser(type, { parseAs: 'buffer' }, (request, body, done) => {
+      try {
+        done(null, readBody(request, body as Buffer, isJson, parseJson));
+      } catch (err) {
+        done(err as Error, undefined);
+      }
+    });
+  }
+}
+
 /** What fastify's own errors mean to a client, in the server's words. */
 function describeFastifyError(err: FastifyError, maxBodyBytes: number): { status: number; message: string } {
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { status: 413, message: `the request body is over the limit of ${maxBodyBytes} bytes: send fewer images per request, or start the server with a larger --max-body-mb.` };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return { status: 415, message: 'the request body must be JSON: send Content-Type: application/json.' };
+      return { status: 415, message: NOT_JSON };
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return { status: 400, message: 'the request body is empty: expected a JSON object such as {"inputs": [...]}.' };
     default:
@@ -46,8 +96,7 @@ function describeFastifyError(err: FastifyError, maxBodyBytes: number): { status
 export function buildHttpApp(server: ModelServer, options: HttpAppOptions): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: options.maxBodyBytes, forceCloseConnections: 'idle', return503OnClosing: true, keepAliveTimeout: 10_000 });
   const { metrics } = server;
-  // Only JSON bodies: a text/plain body is refused (415) rather than read as a string.
-  app.removeContentTypeParser('text/plain');
+  addBodyParsers(app);
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const token = server.token;

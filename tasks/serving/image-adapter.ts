@@ -25,8 +25,14 @@ function sameShape(a: readonly (number | null)[], b: readonly (number | null)[])
 }
 
 /** Writes `values` (numbers of `datatype`) as features in [0, 1] and uint8 pixels at `offset`; names the first bad value. */
-function fill(out: DecodedInputs, offset: number, values: readonly unknown[], datatype: Datatype, where: string): void {
+function fill(out: DecodedInputs, offset: number, values: ArrayLike<unknown>, datatype: Datatype, where: string): void {
   const { features, pixels } = out;
+  if (values instanceof Uint8Array && datatype === 'UINT8') {
+    // Binary UINT8: every byte is a valid pixel.
+    pixels.set(values, offset);
+    for (let i = 0; i < values.length; i++) features[offset + i] = values[i] / 255;
+    return;
+  }
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (typeof v !== 'number') throw new InferenceInputError(`${where}[${offset + i}] is ${JSON.stringify(v) ?? typeof v}: expected a number.`);
@@ -87,8 +93,10 @@ export function imageClassifierAdapter(shape: ImageClassifierShape): ModelAdapte
     if (tensor.name !== undefined && tensor.name !== inputName) throw new InferenceInputError(`inputs[0].name is ${JSON.stringify(tensor.name)}: this model's input is "${inputName}".`);
     const datatype = checkDatatype(tensor.datatype, 'inputs[0].datatype');
     const count = batchOf(tensor.shape);
-    if (!Array.isArray(tensor.data)) throw new InferenceInputError(`inputs[0].data must be a list of ${count * itemSize} numbers (shape ${JSON.stringify(tensor.shape)}).`);
-    const values = flatten(tensor.data, 'inputs[0].data');
+    // Binary inputs and JSON lists read from the bytes arrive as typed arrays (binary-tensors.ts).
+    const typed = ArrayBuffer.isView(tensor.data) && !(tensor.data instanceof DataView);
+    if (!typed && !Array.isArray(tensor.data)) throw new InferenceInputError(`inputs[0].data must be a list of ${count * itemSize} numbers (shape ${JSON.stringify(tensor.shape)}).`);
+    const values = typed ? (tensor.data as unknown as ArrayLike<number>) : flatten(tensor.data as unknown[], 'inputs[0].data');
     if (values.length !== count * itemSize) {
       throw new InferenceInputError(`inputs[0].data has ${values.length} values but shape ${JSON.stringify(tensor.shape)} needs ${count * itemSize}.`);
     }

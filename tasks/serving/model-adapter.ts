@@ -27,6 +27,7 @@ export interface RequestTensor {
   readonly name?: unknown;
   readonly shape?: unknown;
   readonly datatype?: unknown;
+  /** A (nested) list of numbers, or a typed array of them (a binary input, or a JSON list read from the bytes). */
   readonly data?: unknown;
 }
 

@@ -219,12 +219,15 @@ export class ModelServer implements Service {
   private labelsOf(probabilities: Float32Array, count: number): Int32Array {
     const classes = this.adapter.classes;
     const labels = new Int32Array(count);
+    const perClass = new Uint32Array(classes);
     for (let i = 0; i < count; i++) {
       let best = 0;
       for (let c = 1; c < classes; c++) if (probabilities[i * classes + c] > probabilities[i * classes + best]) best = c;
       labels[i] = best;
-      this.metrics.predictedClass.inc({ label: String(best) });
+      perClass[best]++;
     }
+    // One counter update per class seen, not per image (each hashes its labels).
+    perClass.forEach((n, label) => n > 0 && this.metrics.predictedClass.inc({ label: String(label) }, n));
     return labels;
   }
 
