@@ -10,10 +10,14 @@
  *    prediction log on) as a child process, and loads it from this process
  *    with autocannon on loopback: single FP32 [1,784] images at concurrency 1,
  *    16 and 64, then UINT8 [32,784] batches at concurrency 16 (fewer leave
- *    the server idle while each client turns its answer round).
+ *    the server idle while each client turns its answer round), twice: as
+ *    JSON, then in the binary tensor data extension (raw bytes in, the
+ *    probabilities and labels back as raw bytes), as a throughput-minded
+ *    client sends them. One binary answer is checked against the JSON one first.
  * 3. The reference: the same model's `predict` in this process, on the same
- *    backend, at batch sizes 1 and 32 (batch 32 right before and after the
- *    served batch-32 load, averaged).
+ *    backend, at batch sizes 1 and 32 (batch 32 before, between and after the
+ *    two served batch-32 loads; each load is compared with the mean of the
+ *    readings either side of it).
  * 4. Three swaps under load: concurrency 16 while the alias moves 1 -> 2 ->
  *    3 -> 4; every non-2xx answer and socket error counts as a swap error.
  * 5. The server's peak RSS (VmHWM) from /proc.
@@ -41,7 +45,7 @@ interface AutocannonResult {
   timeouts: number;
   non2xx: number;
 }
-type AutocannonOptions = { url: string; method: string; headers: Record<string, string>; body: string; connections: number; duration: number };
+type AutocannonOptions = { url: string; method: string; headers: Record<string, string>; body: string | Buffer; connections: number; duration: number };
 const autocannon = require('autocannon') as (options: AutocannonOptions, done: (err: Error | null, result: AutocannonResult) => void) => unknown;
 
 const root = path.resolve(__dirname, '..');
@@ -97,10 +101,39 @@ interface Load {
   requests: number;
 }
 
-function run(url: string, connections: number, body: string, duration: number): Promise<Load> {
+/** A request body and the headers that say what it is. */
+interface Body {
+  readonly body: string | Buffer;
+  readonly headers: Record<string, string>;
+}
+
+const jsonBody = (value: object): Body => ({ body: JSON.stringify(value), headers: { 'content-type': 'application/json' } });
+
+/** UINT8 images in the binary tensor data extension, asking for every output in binary. */
+function binaryBody(pixels: Uint8Array): Body {
+  const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'image', datatype: 'UINT8', shape: [pixels.length / 784, 784], parameters: { binary_data_size: pixels.length } }], parameters: { binary_data_output: true } }));
+  return { body: Buffer.concat([header, pixels]), headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) } };
+}
+
+/** Sends both bodies once; throws unless the binary answer holds the JSON answer's probabilities and labels. */
+async function checkBinaryAnswer(url: string, json: Body, binary: Body): Promise<void> {
+  const post = (b: Body) => fetch(`${url}/v2/models/mnist-digits/infer`, { method: 'POST', headers: b.headers, body: b.body });
+  const expected = (await (await post(json)).json()) as { outputs: { data: number[] }[] };
+  const reply = await post(binary);
+  const bytes = Buffer.from(await reply.arrayBuffer());
+  const headerLength = Number(reply.headers.get('inference-header-content-length'));
+  const header = JSON.parse(bytes.subarray(0, headerLength).toString()) as { outputs: { parameters: { binary_data_size: number } }[] };
+  const [probabilitiesSize, labelsSize] = header.outputs.map((o) => o.parameters.binary_data_size);
+  const probabilities = new Float32Array(bytes.buffer.slice(bytes.byteOffset + headerLength, bytes.byteOffset + headerLength + probabilitiesSize));
+  const labels = new BigInt64Array(bytes.buffer.slice(bytes.byteOffset + headerLength + probabilitiesSize, bytes.byteOffset + headerLength + probabilitiesSize + labelsSize));
+  const same = Array.from(probabilities).every((p, i) => p === Math.fround(expected.outputs[0].data[i])) && Array.from(labels).every((l, i) => Number(l) === expected.outputs[1].data[i]);
+  if (reply.status !== 200 || probabilities.length !== expected.outputs[0].data.length || !same) throw new Error(`the binary answer (${reply.status}) does not hold the JSON answer's probabilities and labels`);
+}
+
+function run(url: string, connections: number, { body, headers }: Body, duration: number): Promise<Load> {
   return new Promise((resolve, reject) => {
     autocannon(
-      { url: `${url}/v2/models/mnist-digits/infer`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections, duration },
+      { url: `${url}/v2/models/mnist-digits/infer`, method: 'POST', headers, body, connections, duration },
       (err, result) => {
         if (err) return reject(err);
         resolve({
@@ -151,6 +184,49 @@ function peakRssMb(pid: number): number {
   return hwm ? round(Number(hwm) / 1024, 0) : NaN;
 }
 
+type Reference = { rate: number; cpuUsPerImage: number };
+
+/** The loads, the server's CPU per request in each, and the batch-32 reference before, between and after the two batch-32 loads. */
+async function measureLoads(tf: TensorFlow, url: string, pid: number, bodies: Record<'single' | 'json32' | 'binary32', Body>) {
+  const loads: Record<string, Load> = {};
+  // As the machine's load drifts, each batch-32 load is compared with the reference read right before and after it.
+  const reference32: Reference[] = [];
+  // Server CPU per request: robust to how busy the shared machine is, unlike throughput.
+  const serverCpuUs: Record<string, number> = {};
+  const plan = [['c1', 1, bodies.single], ['c16', 16, bodies.single], ['c64', 64, bodies.single], ['b32j', 16, bodies.json32], ['b32', 16, bodies.binary32]] as const;
+  for (const [name, connections, body] of plan) {
+    if (name === 'b32j') reference32.push(predictReference(tf, 32, 2000));
+    const cpuBefore = cpuSecondsOf(pid);
+    loads[name] = await run(url, connections, body, seconds);
+    serverCpuUs[name] = ((cpuSecondsOf(pid) - cpuBefore) * 1e6) / loads[name].requests;
+    if (name.startsWith('b32')) reference32.push(predictReference(tf, 32, 2000));
+    const l = loads[name];
+    const form = name === 'b32' ? ' (binary)' : name === 'b32j' ? ' (JSON)' : '';
+    console.log(`${name.padEnd(4)} ${connections} connections${form}: ${round(l.rps, 0)} req/s, p50 ${l.p50} ms, p99 ${l.p99} ms, ${l.errors} errors of ${l.requests}, server CPU ${round(serverCpuUs[name], 0)} us/request`);
+  }
+  const mean = (a: Reference, b: Reference): Reference => ({ rate: (a.rate + b.rate) / 2, cpuUsPerImage: (a.cpuUsPerImage + b.cpuUsPerImage) / 2 });
+  const [before, between, after] = reference32;
+  console.log(`in-process predict at batch 32: ${reference32.map((r) => round(r.rate, 0)).join(' / ')} images/s (before / between / after)`);
+  return { loads, serverCpuUs, ref32: mean(between, after), ref32Json: mean(before, between) };
+}
+
+/** Requests at concurrency 16 while the alias moves 1 -> 2 -> 3 -> 4; throws unless the server made exactly those swaps. */
+async function swapsUnderLoad(url: string, store: string, single: Body): Promise<Load> {
+  const swapLoad = run(url, 16, single, 7);
+  const registry = new ModelRegistry(store, 'mnist-digits');
+  for (const version of [2, 3, 4]) {
+    await new Promise((r) => setTimeout(r, 1500));
+    await registry.setAlias('champion', version, 'bench swap');
+  }
+  const swap = await swapLoad;
+  const metrics = await (await fetch(`${url}/metrics`)).text();
+  const reloads = Number(/^dagwright_serve_reloads_total (\S+)$/m.exec(metrics)?.[1] ?? 0);
+  const served = /dagwright_serve_model_info\{[^}]*version="(\d+)"/.exec(metrics)?.[1];
+  console.log(`swaps under load: ${reloads} reloads (now serving version ${served}), ${swap.requests} requests, ${swap.errors} errors, p99 ${swap.p99} ms`);
+  if (reloads !== 3 || served !== '4') throw new Error(`expected 3 swaps ending on version 4, saw ${reloads} ending on ${served}`);
+  return swap;
+}
+
 async function main(): Promise<void> {
   const { tf, backend } = await loadTensorFlow();
   const store = await mkdtemp(path.join(os.tmpdir(), 'bench-serve-'));
@@ -162,42 +238,19 @@ async function main(): Promise<void> {
     const { url } = started;
     console.log(`backend ${backend}, predicting in ${predictIn}; server pid ${server.pid} at ${url}; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(2)}`);
 
-    const single = JSON.stringify({ inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 784], data: Array.from(images(1, 3), (p) => round(p / 255, 3)) }] });
-    const batch32 = JSON.stringify({ inputs: [{ name: 'image', datatype: 'UINT8', shape: [32, 784], data: Array.from(images(32, 5)) }] });
+    const single = jsonBody({ inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 784], data: Array.from(images(1, 3), (p) => round(p / 255, 3)) }] });
+    const pixels32 = images(32, 5);
+    const json32 = jsonBody({ inputs: [{ name: 'image', datatype: 'UINT8', shape: [32, 784], data: Array.from(pixels32) }] });
+    const binary32 = binaryBody(pixels32);
+    await checkBinaryAnswer(url, json32, binary32);
     await run(url, 16, single, 2); // warm up both processes
-    const loads: Record<string, Load> = {};
-    // The reference is measured right before and after the batch-32 load and averaged, as the machine's load drifts.
-    let before32 = { rate: 0, cpuUsPerImage: 0 };
-    let after32 = before32;
-    // Server CPU per request: robust to how busy the shared machine is, unlike throughput.
-    const serverCpuUs: Record<string, number> = {};
-    for (const [name, connections, body] of [['c1', 1, single], ['c16', 16, single], ['c64', 64, single], ['b32', 16, batch32]] as const) {
-      if (name === 'b32') before32 = predictReference(tf, 32, 2000);
-      const cpuBefore = cpuSecondsOf(server.pid!);
-      loads[name] = await run(url, connections, body, seconds);
-      serverCpuUs[name] = ((cpuSecondsOf(server.pid!) - cpuBefore) * 1e6) / loads[name].requests;
-      if (name === 'b32') after32 = predictReference(tf, 32, 2000);
-      const l = loads[name];
-      console.log(`${name.padEnd(4)} ${connections} connections: ${round(l.rps, 0)} req/s, p50 ${l.p50} ms, p99 ${l.p99} ms, ${l.errors} errors of ${l.requests}, server CPU ${round(serverCpuUs[name], 0)} us/request`);
-    }
+    const { loads, serverCpuUs, ref32, ref32Json } = await measureLoads(tf, url, server.pid!, { single, json32, binary32 });
     const imagesPerSB32 = loads.b32.rps * 32;
-    const ref32 = (before32.rate + after32.rate) / 2;
-    const referenceCpuUsPerImage = (before32.cpuUsPerImage + after32.cpuUsPerImage) / 2;
+    const imagesPerSB32Json = loads.b32j.rps * 32;
     const ref1 = predictReference(tf, 1, 2000).rate;
-    console.log(`in-process predict: batch 1 ${round(ref1, 0)} images/s, batch 32 ${round(ref32, 0)} images/s; served batch 32 ${round(imagesPerSB32, 0)} images/s`);
+    console.log(`in-process predict: batch 1 ${round(ref1, 0)} images/s, batch 32 ${round(ref32.rate, 0)} images/s; served batch 32 ${round(imagesPerSB32, 0)} images/s binary, ${round(imagesPerSB32Json, 0)} JSON`);
 
-    const swapLoad = run(url, 16, single, 7);
-    const registry = new ModelRegistry(store, 'mnist-digits');
-    for (const version of [2, 3, 4]) {
-      await new Promise((r) => setTimeout(r, 1500));
-      await registry.setAlias('champion', version, 'bench swap');
-    }
-    const swap = await swapLoad;
-    const metrics = await (await fetch(`${url}/metrics`)).text();
-    const reloads = Number(/^dagwright_serve_reloads_total (\S+)$/m.exec(metrics)?.[1] ?? 0);
-    const served = /dagwright_serve_model_info\{[^}]*version="(\d+)"/.exec(metrics)?.[1];
-    console.log(`swaps under load: ${reloads} reloads (now serving version ${served}), ${swap.requests} requests, ${swap.errors} errors, p99 ${swap.p99} ms`);
-    if (reloads !== 3 || served !== '4') throw new Error(`expected 3 swaps ending on version 4, saw ${reloads} ending on ${served}`);
+    const swap = await swapsUnderLoad(url, store, single);
     const rss = peakRssMb(server.pid!);
     console.log(`server peak RSS ${rss} MB`);
 
@@ -212,16 +265,23 @@ async function main(): Promise<void> {
         p50_ms_c64: loads.c64.p50,
         p99_ms_c64: loads.c64.p99,
         images_per_s_b32: round(imagesPerSB32, 0),
-        predict_ref_images_per_s: round(ref32, 0),
+        images_per_s_b32_json: round(imagesPerSB32Json, 0),
+        predict_ref_images_per_s: round(ref32.rate, 0),
+        predict_ref_images_per_s_json: round(ref32Json.rate, 0),
         predict_ref_images_per_s_b1: round(ref1, 0),
-        ratio: round(imagesPerSB32 / ref32, 2),
+        ratio: round(imagesPerSB32 / ref32.rate, 2),
+        ratio_json: round(imagesPerSB32Json / ref32Json.rate, 2),
+        p99_ms_b32: loads.b32.p99,
+        p99_ms_b32_json: loads.b32j.p99,
         server_cpu_us_per_request_c64: round(serverCpuUs.c64, 0),
         server_cpu_us_per_image_b32: round(serverCpuUs.b32 / 32, 1),
-        predict_ref_cpu_us_per_image_b32: round(referenceCpuUsPerImage, 1),
-        cpu_ratio_b32: round(referenceCpuUsPerImage / (serverCpuUs.b32 / 32), 2),
+        server_cpu_us_per_image_b32_json: round(serverCpuUs.b32j / 32, 1),
+        predict_ref_cpu_us_per_image_b32: round(ref32.cpuUsPerImage, 1),
+        cpu_ratio_b32: round(ref32.cpuUsPerImage / (serverCpuUs.b32 / 32), 2),
+        cpu_ratio_b32_json: round(ref32Json.cpuUsPerImage / (serverCpuUs.b32j / 32), 2),
         swap_errors: swap.errors,
         swap_requests: swap.requests,
-        load_errors: loads.c1.errors + loads.c16.errors + loads.c64.errors + loads.b32.errors,
+        load_errors: Object.values(loads).reduce((n, l) => n + l.errors, 0),
         rss_mb: rss,
         loadavg: round(os.loadavg()[0], 2),
       }),
