@@ -83,6 +83,24 @@ describe('model server: Open Inference Protocol V2 routes', () => {
     expectClose(fp32.body.outputs[0].data, wanted);
   });
 
+  it('reads JSON data in any number form, and batches larger than its reader keeps a buffer for, as the model does', async () => {
+    const pixels = testImages(90, 11); // 70,560 values
+    const wanted = await expected(pixels);
+    const big = await call(`${base}/v2/models/mnist-digits/infer`, { body: uint8Request(pixels) });
+    expect(big.status).toBe(200);
+    expectClose(big.body.outputs[0].data, wanted);
+    // The same images as FP32 written three ways: 17-digit doubles, exponents, and with spaces.
+    const three = pixels.subarray(0, 3 * 784);
+    const values = Array.from(three, (p) => p / 255);
+    const forms = [values.map(String), values.map((v) => v.toExponential(12)), values.map((v) => ` ${v.toFixed(6)}\n`)];
+    for (const form of forms) {
+      const raw = `{"inputs": [{"name": "image", "datatype": "FP32", "shape": [3, 784], "data": [${form.join(',')}]}]}`;
+      const reply = await call(`${base}/v2/models/mnist-digits/infer`, { raw });
+      expect(reply.status).toBe(200);
+      reply.body.outputs[0].data.forEach((v: number, i: number) => expect(Math.abs(v - wanted[i])).toBeLessThan(1e-4));
+    }
+  });
+
   it('answers MLflow scoring routes: /ping and /invocations with inputs or instances', async () => {
     expect((await call(`${base}/ping`)).status).toBe(200);
     const pixels = testImages(2, 2);

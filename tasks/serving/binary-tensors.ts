@@ -220,7 +220,9 @@ const POWERS_OF_TEN = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
 const PLACEHOLDER = `\u0000tensor-data-${randomBytes(8).toString('hex')}-`;
 
 let numberEnd = 0;
+/** Where lists are read before being copied out; kept between requests up to 64 Ki values (512 KiB). */
 let scratch = new Float64Array(4096);
+const SCRATCH_KEPT = 65_536;
 
 function skipSpace(b: Buffer, i: number): number {
   while (b[i] === SPACE || b[i] === LF || b[i] === CR || b[i] === TAB) i++;
@@ -274,6 +276,12 @@ function scaledNumberAt(b: Buffer, i: number, mantissa: number, digits: number, 
 
 /** The flat list of numbers whose `[` is at `open`, and the index after its `]`; undefined for anything else (nested, empty, null...). */
 function numberList(b: Buffer, open: number): { values: Float64Array; end: number } | undefined {
+  const list = scanList(b, open);
+  if (scratch.length > SCRATCH_KEPT) scratch = new Float64Array(4096);
+  return list;
+}
+
+function scanList(b: Buffer, open: number): { values: Float64Array; end: number } | undefined {
   let values = scratch;
   let count = 0;
   for (let i = skipSpace(b, open + 1); ; ) {
