@@ -3,46 +3,67 @@
  * containers, and on a Swarm manager the step services, that crashed or
  * killed flows left behind (found by the `dagwright.managed` label). Without
  * --all, those whose flow process still runs on this machine are kept.
- * Deployed model servers (`dagwright.kind=model-server`) are long-running on
- * purpose: prune lists them, and removes them only with --servers.
+ * Deployed model servers (`dagwright.kind=model-server`: containers, and on a
+ * Swarm manager services) are long-running on purpose: prune lists them, and
+ * removes them only with --servers.
  * Exit codes: 0 done, 1 something could not be removed, 2 usage error or no engine.
  */
 import { createDockerClient, type DockerClient, pingDocker } from '../executors/container/engine-client';
 import type { PruneOptions } from '../executors/container/orphans';
 import { pruneContainers } from '../executors/docker/prune';
-import { type PrunedService, pruneServices } from '../executors/swarm/prune';
+import { pruneServices } from '../executors/swarm/prune';
 import { UsageError } from '../errors';
 import { serverContainers } from '../../tasks/serving/docker-deployment';
+import { ServerLabels } from '../../tasks/serving/server-deployment-spec';
+import { serverServices } from '../../tasks/serving/swarm-deployment';
 import { type CommandIo, CommandExit, parseCommandArgs, runAsScript } from './command';
 
 export const pruneUsage =
   'usage: dagwright prune [--all] [--run-id ID] [--servers] [--dry-run]\n' +
   '  --all        also remove containers of flows that are still running\n' +
-  '  --servers    also remove deployed model-server containers (dagwright serve in Docker)\n' +
+  '  --servers    also remove deployed model servers (containers, and Swarm services)\n' +
   "  --run-id ID  only that run's containers\n" +
   '  --dry-run    list, remove nothing\n';
 
-/** Swarm services left behind, when this engine manages a swarm; none otherwise. */
-async function swarmServices(docker: DockerClient, options: PruneOptions): Promise<PrunedService[]> {
-  const swarm = (await docker.info()) as { Swarm?: { ControlAvailable?: boolean } };
-  return swarm.Swarm?.ControlAvailable ? pruneServices(docker, options) : [];
+/** Whether this engine manages a swarm (and so has services to list). */
+async function isSwarmManager(docker: DockerClient): Promise<boolean> {
+  const info = (await docker.info()) as { Swarm?: { ControlAvailable?: boolean } };
+  return info.Swarm?.ControlAvailable === true;
+}
+
+interface ServerEntry {
+  readonly name: string;
+  remove(): Promise<unknown>;
+}
+
+/** Deployed model servers: containers, and on a Swarm manager services. */
+async function deployedServers(docker: DockerClient, manager: boolean): Promise<ServerEntry[]> {
+  const where = (labels: Record<string, string>) => `for ${labels[ServerLabels.model] ?? '?'} on port ${labels[ServerLabels.port] ?? '?'}`;
+  const containers = (await serverContainers(docker)).map((c) => ({
+    name: `model server ${c.Id.slice(0, 12)} (${c.State}) ${where(c.Labels)}`,
+    remove: () => docker.getContainer(c.Id).remove({ force: true }),
+  }));
+  const services = (manager ? await serverServices(docker) : []).map((s) => ({
+    name: `model server service ${s.Spec?.Name ?? s.ID.slice(0, 12)} (${s.Spec?.Mode?.Replicated?.Replicas ?? '?'} replica(s)) ${where(s.Spec?.Labels ?? {})}`,
+    remove: () => docker.getService(s.ID).remove(),
+  }));
+  return [...containers, ...services];
 }
 
 /** Deployed model servers: listed, and removed (stopping them) only when asked with --servers. */
-async function pruneServers(docker: DockerClient, remove: boolean, dryRun: boolean, io: CommandIo): Promise<boolean> {
+async function pruneServers(servers: readonly ServerEntry[], remove: boolean, dryRun: boolean, io: CommandIo): Promise<boolean> {
   let failed = false;
-  for (const c of await serverContainers(docker)) {
-    const name = `model server ${c.Id.slice(0, 12)} (${c.State}) for ${c.Labels['dagwright.serve.model'] ?? '?'} on port ${c.Labels['dagwright.serve.port'] ?? '?'}`;
+  for (const server of servers) {
     if (!remove || dryRun) {
-      io.out(`${remove ? 'would remove' : 'kept'} ${name}${remove ? '' : ' (--servers removes it)'}\n`);
+      io.out(`${remove ? 'would remove' : 'kept'} ${server.name}${remove ? '' : ' (--servers removes it)'}\n`);
       continue;
     }
     try {
-      await docker.getContainer(c.Id).remove({ force: true });
-      io.out(`removed ${name}\n`);
+      await server.remove();
+      io.out(`removed ${server.name}\n`);
     } catch (err) {
       failed ||= (err as { statusCode?: number }).statusCode !== 404;
-      io.out(`FAILED to remove ${name}: ${(err as Error).message}\n`);
+      io.out(`FAILED to remove ${server.name}: ${(err as Error).message}\n`);
     }
   }
   return failed;
@@ -68,12 +89,13 @@ export async function pruneCommand(argv: readonly string[], io: CommandIo = { ou
   io.out(
     `${pruned.length === 0 ? 'no containers to prune' : options.dryRun ? `${pruned.length} container(s) would be removed` : `${removed} of ${pruned.length} container(s) removed`}\n`,
   );
-  const services = await swarmServices(docker, options);
+  const manager = await isSwarmManager(docker);
+  const services = manager ? await pruneServices(docker, options) : [];
   for (const s of services) {
     const verb = options.dryRun ? 'would remove' : s.removed ? 'removed' : 'FAILED to remove';
     io.out(`${verb} service ${s.name} run ${s.runId ?? '?'} task ${s.taskId ?? '?'}${s.error && !s.removed ? `: ${s.error}` : ''}\n`);
   }
-  const serversFailed = await pruneServers(docker, values.servers === true, options.dryRun === true, io);
+  const serversFailed = await pruneServers(await deployedServers(docker, manager), values.servers === true, options.dryRun === true, io);
   const failed = serversFailed || [...pruned, ...services].some((c) => !c.removed && !options.dryRun);
   return failed ? CommandExit.failed : CommandExit.ok;
 }

@@ -6,6 +6,8 @@
  * the server has swapped by itself, and redeploys when it has not.
  *
  * - `target: 'docker'`: a long-running container (see docker-deployment.ts).
+ * - `target: 'swarm'`: a replicated Swarm service, rolled over one task at a
+ *   time when its image or settings change (see swarm-deployment.ts).
  * - `target: 'in-process'`: a `ModelServer` in the flow's own process, kept
  *   in `embeddedServer` for the script to run in the foreground (flows/deploy.ts).
  *
@@ -14,20 +16,24 @@
  */
 import Docker from 'dockerode';
 import type { Logger } from 'pino';
-import { param, type Target, Task, type TaskContext, type TaskResources } from '../../src';
+import { type AnyTask, param, type Requirements, type Target, Task, type TaskContext, type TaskResources } from '../../src';
 import { DEFAULT_MODEL_NAME, ModelRegistry } from '../registry/registry';
 import { DEFAULT_BATCHING } from './adaptive-batcher';
-import { type DockerServerSpec, ensureDockerServer, runningServerSettings, SERVER_IMAGE } from './docker-deployment';
+import { ensureDockerServer, runningServerSettings } from './docker-deployment';
 import { DEFAULT_ALIAS, ModelServer, TOKEN_ENV } from './model-server';
+import { SERVER_IMAGE } from './server-deployment-spec';
+import { DEFAULT_WARMUP_MS, ensureSwarmServer, type SwarmServerSpec, swarmServerCurrent } from './swarm-deployment';
 
 export interface DeployParams {
   store: string;
   model?: string;
   alias?: string;
-  target?: 'in-process' | 'docker';
+  target?: 'in-process' | 'docker' | 'swarm';
   host?: string;
   port?: number;
   image?: string;
+  replicas?: number;
+  warmupMs?: number;
   maxBatchSize?: number;
   maxWaitMs?: number;
 }
@@ -46,7 +52,7 @@ export async function serverReadyAt(url: string, model: string, version: number,
   }
 }
 
-/** "The server on host:port answers ready with the version the alias names" (and for Docker: with current settings). */
+/** "The server on host:port answers ready with the version the alias names" (and for Docker and Swarm: with current settings). */
 class ServerReadyTarget implements Target {
   constructor(private readonly task: DeployModelServer) {}
 
@@ -63,7 +69,8 @@ class ServerReadyTarget implements Target {
       return false;
     }
     if (!(await serverReadyAt(this.task.url, model, version, process.env[TOKEN_ENV]))) return false;
-    return target !== 'docker' || (await runningServerSettings(new Docker(), this.task.dockerSpec)).current;
+    if (target === 'docker') return (await runningServerSettings(new Docker(), this.task.deploymentSpec)).current;
+    return target !== 'swarm' || (await swarmServerCurrent(new Docker(), this.task.deploymentSpec));
   }
 }
 
@@ -72,10 +79,12 @@ export class DeployModelServer extends Task<DeployParams> {
     store: param.string({ description: 'the store holding the registry' }),
     model: param.string({ default: DEFAULT_MODEL_NAME, pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, description: 'registry model to serve' }),
     alias: param.string({ default: DEFAULT_ALIAS, description: 'alias the server follows' }),
-    target: param.choice(['in-process', 'docker'] as const, { default: 'in-process', description: 'where the server runs' }),
+    target: param.choice(['in-process', 'docker', 'swarm'] as const, { default: 'in-process', description: 'where the server runs' }),
     host: param.string({ default: '127.0.0.1', description: 'address the server binds' }),
     port: param.int({ default: 8080, min: 1, max: 65535, description: 'port the server binds' }),
-    image: param.string({ default: SERVER_IMAGE, description: 'server image (target docker)' }),
+    image: param.string({ default: SERVER_IMAGE, description: 'server image (targets docker and swarm)' }),
+    replicas: param.int({ default: 1, min: 1, description: 'target swarm: tasks of the service, each on a node of its own' }),
+    warmupMs: param.int({ default: DEFAULT_WARMUP_MS, min: 0, description: 'target swarm: time a new task has to load its model before the one it replaces stops' }),
     maxBatchSize: param.int({ default: DEFAULT_BATCHING.maxBatchSize, min: 1, description: 'adaptive batching: images per model call' }),
     maxWaitMs: param.number({ default: DEFAULT_BATCHING.maxWaitMs, min: 0, description: 'adaptive batching: longest wait for a batch' }),
   };
@@ -86,10 +95,18 @@ export class DeployModelServer extends Task<DeployParams> {
 
   override readonly resources: TaskResources;
 
-  constructor(params: DeployParams) {
+  /** Tasks to finish first (a flow's registration, say); not parameters, so they do not change this task's id. */
+  private readonly after: readonly AnyTask[];
+
+  constructor(params: DeployParams, options: { after?: readonly AnyTask[] } = {}) {
     super(params);
+    this.after = options.after ?? [];
     // Under the Docker executor the step itself runs in a container: give it the engine's socket and the host network.
-    this.resources = this.params.target === 'docker' ? { network: 'host', mounts: [{ source: '/var/run/docker.sock' }] } : {};
+    this.resources = this.params.target === 'in-process' ? {} : { network: 'host', mounts: [{ source: '/var/run/docker.sock' }] };
+  }
+
+  override requires(): Requirements {
+    return this.after;
   }
 
   get url(): string {
@@ -97,9 +114,10 @@ export class DeployModelServer extends Task<DeployParams> {
     return `http://${host.includes(':') ? `[${host}]` : host}:${this.params.port}`;
   }
 
-  get dockerSpec(): DockerServerSpec {
-    const { store, model, alias, host, port, image, maxBatchSize, maxWaitMs } = this.params;
-    return { store, model, alias, host, port, image, maxBatchSize, maxWaitMs, token: process.env[TOKEN_ENV] || undefined };
+  /** What a container or service is made from (the token from the environment). */
+  get deploymentSpec(): SwarmServerSpec {
+    const { store, model, alias, host, port, image, maxBatchSize, maxWaitMs, replicas, warmupMs } = this.params;
+    return { store, model, alias, host, port, image, maxBatchSize, maxWaitMs, replicas, warmupMs, token: process.env[TOKEN_ENV] || undefined };
   }
 
   override output(): Target {
@@ -108,8 +126,11 @@ export class DeployModelServer extends Task<DeployParams> {
 
   async run(ctx: TaskContext): Promise<void> {
     if (this.params.target === 'docker') {
-      const deployed = await ensureDockerServer(new Docker(), this.dockerSpec, ctx.logger);
+      const deployed = await ensureDockerServer(new Docker(), this.deploymentSpec, ctx.logger);
       ctx.logger.info({ container: deployed.name, replaced: deployed.replaced }, `model server ${deployed.name} ${deployed.replaced ? 'deployed' : 'already running'} at ${this.url}`);
+    } else if (this.params.target === 'swarm') {
+      const deployed = await ensureSwarmServer(new Docker(), this.deploymentSpec, ctx.logger);
+      ctx.logger.info({ service: deployed.name, changed: deployed.changed }, `model server service ${deployed.name} ${deployed.changed ? 'deployed' : 'already running'} at ${this.url}`);
     } else {
       this.embeddedServer = await startEmbedded(this.params as Required<DeployParams>, ctx.logger);
     }

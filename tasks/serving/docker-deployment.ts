@@ -13,41 +13,30 @@
  * Containers carry `dagwright.kind=model-server` and no `dagwright.managed`
  * label: `dagwright prune` removes step leftovers, never a deployed server.
  */
-import { createHash } from 'node:crypto';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import type { Logger } from 'pino';
-import { DagwrightError } from '../../src';
-import { TOKEN_ENV } from './model-server';
+import {
+  DeploymentError,
+  imageId,
+  localStorePath,
+  logText,
+  readableLog,
+  readyProbe,
+  SERVER_IMAGE,
+  ServerLabels,
+  MODEL_SERVER_KIND,
+  serveArgs,
+  serverEnvironment,
+  serverLabels,
+  serverUser,
+  type ServerDeploymentSpec,
+  settingsHash,
+} from './server-deployment-spec';
 
-export const SERVER_IMAGE = 'dagwright/server:latest';
+export { DeploymentError, MODEL_SERVER_KIND, SERVER_IMAGE, ServerLabels } from './server-deployment-spec';
 
-export const ServerLabels = {
-  kind: 'dagwright.kind',
-  model: 'dagwright.serve.model',
-  port: 'dagwright.serve.port',
-  settings: 'dagwright.serve.settings',
-} as const;
-export const MODEL_SERVER_KIND = 'model-server';
-
-/** The Docker deployment failed: no engine or image, or the new container did not become ready (the old one, if any, still serves). */
-export class DeploymentError extends DagwrightError {}
-
-export interface DockerServerSpec {
-  readonly store: string;
-  readonly model: string;
-  readonly alias: string;
-  readonly port: number;
-  /** Default 127.0.0.1. */
-  readonly host?: string;
-  /** Default `dagwright/server:latest` (containers/build --baked). */
-  readonly image?: string;
-  readonly maxBatchSize?: number;
-  readonly maxWaitMs?: number;
-  /** Passed as DAGWRIGHT_SERVE_TOKEN, never on the command line. */
-  readonly token?: string;
-  /** Default: this process's uid:gid. */
-  readonly user?: string;
-}
+/** A server container to deploy (the spec every target shares). */
+export type DockerServerSpec = ServerDeploymentSpec;
 
 export interface DeployedServer {
   readonly containerId: string;
@@ -56,47 +45,20 @@ export interface DeployedServer {
   readonly replaced: boolean;
 }
 
-const S3_ENV = ['AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'DAGWRIGHT_S3_FORCE_PATH_STYLE'];
-
-function serveArgs(spec: DockerServerSpec): string[] {
-  return [
-    '--store', spec.store, '--model', spec.model, '--alias', spec.alias, '--host', spec.host ?? '127.0.0.1', '--port', String(spec.port),
-    '--wait-for-port', '120000', '--handover-ms', '10000',
-    ...(spec.maxBatchSize === undefined ? [] : ['--max-batch-size', String(spec.maxBatchSize)]),
-    ...(spec.maxWaitMs === undefined ? [] : ['--max-wait-ms', String(spec.maxWaitMs)]),
-  ];
-}
-
-function environment(spec: DockerServerSpec): string[] {
-  const env = spec.store.startsWith('s3://') ? S3_ENV.filter((k) => process.env[k]).map((k) => `${k}=${process.env[k]}`) : [];
-  return spec.token ? [...env, `${TOKEN_ENV}=${spec.token}`] : env;
-}
-
-/** A hash of everything that makes the container what it is: the image's id, the command, the environment. */
-function settingsHash(imageId: string, spec: DockerServerSpec): string {
-  return createHash('sha256').update(JSON.stringify({ imageId, args: serveArgs(spec), env: environment(spec), user: spec.user })).digest('hex').slice(0, 16);
-}
-
-function readyProbe(spec: DockerServerSpec): string {
-  const host = !spec.host || spec.host === '0.0.0.0' || spec.host === '::' ? '127.0.0.1' : spec.host;
-  return `fetch('http://${host}:${spec.port}/v2/health/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`;
-}
-
 function containerOptions(spec: DockerServerSpec, image: string, name: string, hash: string): Docker.ContainerCreateOptions {
-  const user = spec.user ?? `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`;
-  const binds = spec.store.startsWith('s3://') ? [] : [`${spec.store}:${spec.store}`];
+  const store = localStorePath(spec);
   return {
     name,
     Image: image,
     Cmd: serveArgs(spec),
-    Env: environment(spec),
-    User: user,
-    Labels: { [ServerLabels.kind]: MODEL_SERVER_KIND, [ServerLabels.model]: spec.model, [ServerLabels.port]: String(spec.port), [ServerLabels.settings]: hash },
-    Healthcheck: { Test: ['CMD', 'node', '-e', readyProbe(spec)], Interval: 2e9, Timeout: 2e9, Retries: 3, StartPeriod: 60e9 },
+    Env: serverEnvironment(spec),
+    User: serverUser(spec),
+    Labels: serverLabels(spec, hash),
+    Healthcheck: { Test: readyProbe(spec), Interval: 2e9, Timeout: 2e9, Retries: 3, StartPeriod: 60e9 },
     HostConfig: {
       NetworkMode: 'host',
       RestartPolicy: { Name: 'unless-stopped' },
-      Binds: binds,
+      Binds: store === undefined ? [] : [`${store}:${store}`],
       CapDrop: ['ALL'],
       SecurityOpt: ['no-new-privileges'],
     },
@@ -109,15 +71,6 @@ export async function serverContainers(docker: Docker, port?: number): Promise<D
   return docker.listContainers({ all: true, filters: JSON.stringify({ label: labels }) });
 }
 
-async function imageId(docker: Docker, image: string): Promise<string> {
-  try {
-    return (await docker.getImage(image).inspect()).Id;
-  } catch (err) {
-    if ((err as { statusCode?: number }).statusCode === 404) throw new DeploymentError(`image ${image} is not there: build it with containers/build --baked (after npm run build).`);
-    throw new DeploymentError(`no Docker engine answers (${(err as Error).message}); start one (.ci/docker-up) or deploy in process.`, { cause: err });
-  }
-}
-
 /** The settings hash a running container was made with, for the completeness check. */
 export async function runningServerSettings(docker: Docker, spec: DockerServerSpec): Promise<{ current: boolean; running: boolean }> {
   const hash = settingsHash(await imageId(docker, spec.image ?? SERVER_IMAGE), spec);
@@ -126,9 +79,7 @@ export async function runningServerSettings(docker: Docker, spec: DockerServerSp
 }
 
 async function logsOf(container: Docker.Container): Promise<string> {
-  const buffer = (await container.logs({ stdout: true, stderr: true, tail: 200 })) as unknown as Buffer;
-  // Non-TTY logs are multiplexed: 8-byte frame headers between chunks; the text survives toString.
-  return buffer.toString('utf8');
+  return logText((await container.logs({ stdout: true, stderr: true, tail: 200 })) as unknown as Buffer);
 }
 
 /** Waits until `container` logs `pattern`; throws with the log's tail if it exits first or `ms` passes. */
@@ -140,7 +91,7 @@ async function waitForLog(container: Docker.Container, pattern: RegExp, ms: numb
     const state = (await container.inspect()).State;
     if (!state.Running || Date.now() > deadline) {
       const why = state.Running ? `did not get ready within ${ms} ms` : `exited with code ${state.ExitCode}`;
-      throw new DeploymentError(`the new server container ${why}; its log ends:\n${logs.split('\n').slice(-8).join('\n')}`);
+      throw new DeploymentError(`the new server container ${why}; its log ends:\n${readableLog(logs)}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }

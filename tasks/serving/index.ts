@@ -36,5 +36,9 @@ export type { PredictionRecord, PredictionEntry, PredictionLogOptions, Predictio
 export { ServeRequestError, InferenceInputError, ModelNotServedError, ModelNotReadyError, ModelLoadError } from './errors';
 export { DeployModelServer, serverReadyAt } from './deploy-task';
 export type { DeployParams } from './deploy-task';
-export { ensureDockerServer, removeDockerServers, serverContainers, DeploymentError, SERVER_IMAGE, MODEL_SERVER_KIND, ServerLabels } from './docker-deployment';
+export { DeploymentError, SERVER_IMAGE, MODEL_SERVER_KIND, ServerLabels } from './server-deployment-spec';
+export type { ServerDeploymentSpec } from './server-deployment-spec';
+export { ensureDockerServer, removeDockerServers, serverContainers } from './docker-deployment';
 export type { DockerServerSpec, DeployedServer } from './docker-deployment';
+export { ensureSwarmServer, removeSwarmServers, serverServices, swarmServiceName, DEFAULT_WARMUP_MS } from './swarm-deployment';
+export type { SwarmServerSpec, DeployedService } from './swarm-deployment';
