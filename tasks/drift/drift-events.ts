@@ -1,0 +1,110 @@
+/**
+ * Who acts on a drifted window, and how often retraining starts, however
+ * many monitors run at once:
+ *
+ *   <store>/monitoring/<model>/events/<window key>.json   one per drifted window. Created exclusively
+ *                                                         FIRST (action 'deciding'); only its creator
+ *                                                         then decides and rewrites it with the decision
+ *   <store>/monitoring/<model>/retrain-claims/<n>         the n-th retraining, created exclusively by the
+ *                                                         window owner that decided to retrain
+ *
+ * The event comes before the claim so that a window's owner is settled
+ * before anything is claimed: claiming first lets a monitor win the claim
+ * and then lose the event to one that decided "cooldown", and nobody
+ * retrains. The owner is a monitor task *in one run* (task id and run id):
+ * two processes running the same monitor task have the same task id, and
+ * only the run id tells the other one's event from our own (made before a
+ * suspension or a failed attempt, which we resume).
+ *
+ * Exclusion: the decision runs under the store lock `monitoring/<model>`, so
+ * monitors on one machine take turns on every store, including S3 servers
+ * that ignore `If-None-Match` (s3rver); monitors on different machines are
+ * kept apart by the exclusive creates (a hard link locally, `If-None-Match:
+ * *` on S3, which AWS S3 honours since 2024). On a server that ignores the
+ * header, monitors on two machines can both act; exclusion there would need
+ * a protocol of its own (distinct intent files read back through a strongly
+ * consistent listing, with leases for monitors that die), which this does
+ * not attempt: run such monitors on one machine.
+ */
+import { type TaskContext, withStoreLock } from '../../src';
+import { directoryAt, fileAt, listUnder } from '../store';
+
+export type MonitorAction = 'none' | 'deciding' | 'retrain' | 'cooldown' | 'no-new-data' | 'disabled' | 'already-handled';
+
+/** What an event file holds. */
+export interface DriftEvent {
+  readonly time: string;
+  readonly model: string;
+  readonly version: number;
+  readonly windowKey: string;
+  readonly report: string;
+  readonly drifted: string[];
+  readonly action: MonitorAction;
+  readonly monitorTaskId: string;
+  /** The run the deciding monitor ran in (events written before it was recorded lack it). */
+  readonly monitorRunId?: string;
+  readonly retrainTaskId?: string;
+  readonly labelBatches?: string;
+  readonly claim?: number;
+}
+
+/** What the window's owner decides. */
+export type Decision = Pick<DriftEvent, 'action' | 'labelBatches' | 'claim' | 'retrainTaskId'>;
+
+/** What a retrain-claims/<n> file holds. */
+export interface RetrainClaim {
+  readonly time: string;
+  readonly monitorTaskId: string;
+  readonly monitorRunId?: string;
+}
+
+type Owned = Pick<DriftEvent, 'monitorTaskId' | 'monitorRunId'>;
+
+/** Whether `record` was written by this monitor task in this run (resumed after a suspension or a retry). */
+export function isOwn(ctx: Pick<TaskContext, 'taskId' | 'runId'>, record: Owned): boolean {
+  return record.monitorTaskId === ctx.taskId && (record.monitorRunId === undefined || record.monitorRunId === ctx.runId);
+}
+
+const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+
+/**
+ * Records the event of a drifted window once; only its owner runs `decide`
+ * (inside the store lock, so its reads of the claims are not stale), and
+ * everyone else gets the owner's event as 'already-handled'.
+ */
+export function recordDriftEvent(
+  ctx: TaskContext,
+  store: string,
+  base: Omit<DriftEvent, 'action' | 'monitorTaskId' | 'monitorRunId'>,
+  decide: () => Promise<Decision>,
+): Promise<DriftEvent> {
+  return withStoreLock(
+    store,
+    `monitoring/${base.model}`,
+    async () => {
+      const file = fileAt(store, 'monitoring', base.model, 'events', `${base.windowKey}.json`);
+      const provisional: DriftEvent = { ...base, action: 'deciding', monitorTaskId: ctx.taskId, monitorRunId: ctx.runId };
+      let existing = (await file.exists()) ? await file.readJson<DriftEvent>() : undefined;
+      if (!existing && !(await file.writeIfAbsent(json(provisional)))) existing = await file.readJson<DriftEvent>();
+      if (existing && !isOwn(ctx, existing)) return { ...existing, action: 'already-handled' };
+      if (existing && existing.action !== 'deciding') return existing;
+      const event: DriftEvent = { ...provisional, ...(await decide()) };
+      await file.writeJson(event);
+      return event;
+    },
+    { signal: ctx.signal, logger: ctx.logger },
+  );
+}
+
+/** The newest retrain claim (n 0 and no record when there is none). */
+export async function lastRetrainClaim(store: string, model: string): Promise<{ n: number; record?: RetrainClaim }> {
+  const numbers = (await listUnder(directoryAt(store, 'monitoring', model, 'retrain-claims'))).filter((name) => /^\d+$/.test(name)).map(Number);
+  const n = Math.max(0, ...numbers);
+  return n === 0 ? { n } : { n, record: await fileAt(store, 'monitoring', model, 'retrain-claims', String(n)).readJson<RetrainClaim>() };
+}
+
+/** Creates retrain-claims/<n> for this monitor; false when another monitor holds it. */
+export function takeRetrainClaim(ctx: TaskContext, store: string, model: string, n: number): Promise<boolean> {
+  const record: RetrainClaim = { time: new Date().toISOString(), monitorTaskId: ctx.taskId, monitorRunId: ctx.runId };
+  return fileAt(store, 'monitoring', model, 'retrain-claims', String(n)).writeIfAbsent(`${JSON.stringify(record)}\n`);
+}
