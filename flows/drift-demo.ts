@@ -129,12 +129,12 @@ function check(summary: RunSummary, what: string): void {
   if (!summary.ok) throw new Error(`${what} failed:\n${formatSummary(summary)}`);
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+async function waitFor<T>(what: string | (() => string), probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -290,7 +290,8 @@ function trafficSender(ctx: DemoContext, server: RunningServer, alreadyLogged: n
     const result = await sendTraffic({ url: server.url, model: ctx.model, images, concurrency: 4 });
     if (result.failed > 0) throw new Error(`traffic from ${source}: ${result.failed} images failed: ${result.errors.join('; ')}`);
     logged += images.count;
-    await waitFor('the prediction log', async () => ((await readPredictionLog(ctx.store, ctx.model)).length >= logged ? true : undefined), 30_000);
+    let held = 0;
+    await waitFor(() => `the prediction log to hold ${logged} records (it holds ${held})`, async () => ((held = (await readPredictionLog(ctx.store, ctx.model)).length) >= logged ? true : undefined), 30_000);
     return result;
   };
 }
