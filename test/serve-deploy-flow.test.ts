@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { removeDockerServers, serverContainers } from '../tasks/serving/docker-deployment';
-import { SERVER_IMAGE } from '../tasks/serving/server-deployment-spec';
+import { imageId, SERVER_IMAGE } from '../tasks/serving/server-deployment-spec';
 import { call, testImages, uint8Request } from './fixtures/serve-client';
 import { describeDocker } from './helpers/docker';
 import { type FlowResult, runFlowProcess, startFlow } from './helpers/flow-process';
@@ -24,12 +24,7 @@ describeDocker('flows/register.ts --deploy', () => {
   let store: string;
 
   beforeAll(async () => {
-    await docker
-      .getImage(SERVER_IMAGE)
-      .inspect()
-      .catch(() => {
-        throw new Error(`${SERVER_IMAGE} is missing: build it with npm run build && containers/build --offline --baked`);
-      });
+    await imageId(docker, SERVER_IMAGE); // a DeploymentError saying how to build it when missing
     store = await mkdtemp(join(tmpdir(), 'serve-deploy-flow-'));
   });
 

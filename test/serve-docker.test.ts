@@ -6,7 +6,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createLogger, run } from '../src';
 import { ModelRegistry } from '../tasks/registry/registry';
 import { DeployModelServer } from '../tasks/serving/deploy-task';
-import { MODEL_SERVER_KIND, removeDockerServers, SERVER_IMAGE, serverContainers, ServerLabels } from '../tasks/serving/docker-deployment';
+import { removeDockerServers, serverContainers } from '../tasks/serving/docker-deployment';
+import { imageId, MODEL_SERVER_KIND, SERVER_IMAGE, ServerLabels } from '../tasks/serving/server-deployment-spec';
 import { call, testImages, uint8Request } from './fixtures/serve-client';
 import { registerSeededModel } from './fixtures/serve-models';
 import { describeDocker } from './helpers/docker';
@@ -21,12 +22,7 @@ describeDocker('model server deployed as a Docker container', () => {
   let store: string;
 
   beforeAll(async () => {
-    await docker
-      .getImage(SERVER_IMAGE)
-      .inspect()
-      .catch(() => {
-        throw new Error(`${SERVER_IMAGE} is missing: build it with npm run build && containers/build --offline --baked`);
-      });
+    await imageId(docker, SERVER_IMAGE); // a DeploymentError saying how to build it when missing
     store = await mkdtemp(join(tmpdir(), 'serve-docker-'));
     await registerSeededModel(store, 'mnist-digits', 41, 'champion');
   });

@@ -16,7 +16,7 @@ import { pruneCommand } from '../src/cli/prune';
 import { ModelRegistry } from '../tasks/registry/registry';
 import { DeployModelServer, type DeployParams } from '../tasks/serving/deploy-task';
 import { TOKEN_ENV } from '../tasks/serving/server-options';
-import { MODEL_SERVER_KIND, SERVER_IMAGE, ServerLabels } from '../tasks/serving/server-deployment-spec';
+import { imageId, MODEL_SERVER_KIND, SERVER_IMAGE, ServerLabels } from '../tasks/serving/server-deployment-spec';
 import { removeSwarmServers, serverServices, swarmServiceName } from '../tasks/serving/swarm-deployment';
 import { call, testImages, uint8Request } from './fixtures/serve-client';
 import { registerSeededModel } from './fixtures/serve-models';
@@ -108,12 +108,7 @@ describeDocker('model server deployed as a Swarm service', () => {
   const service = async () => (await docker.getService(swarmServiceName({ store, model: 'mnist-digits', alias: '', port })).inspect()) as Docker.Service;
 
   beforeAll(async () => {
-    await docker
-      .getImage(SERVER_IMAGE)
-      .inspect()
-      .catch(() => {
-        throw new Error(`${SERVER_IMAGE} is missing: build it with npm run build && containers/build --offline --baked`);
-      });
+    await imageId(docker, SERVER_IMAGE); // a DeploymentError saying how to build it when missing
     process.env[TOKEN_ENV] = token;
     store = await mkdtemp(join(tmpdir(), 'serve-swarm-'));
     registry = new ModelRegistry(store, 'mnist-digits');

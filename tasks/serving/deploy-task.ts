@@ -1,8 +1,9 @@
 /**
  * A task that makes sure a model server runs and is ready at the version
  * its alias names. It is complete when the server on host:port answers
- * ready for exactly that version (and, for Docker, runs the current image
- * and settings), so a flow re-run after the alias moves does nothing while
+ * ready for exactly that version (and, for Docker and Swarm, runs the
+ * current image and settings; a Swarm service must not be mid-update or
+ * rolled back), so a flow re-run after the alias moves does nothing while
  * the server has swapped by itself, and redeploys when it has not.
  *
  * - `target: 'docker'`: a long-running container (see docker-deployment.ts).

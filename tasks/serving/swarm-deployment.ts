@@ -20,6 +20,9 @@
  * beside the task it replaces (with 1, Swarm never places it: "max replicas
  * per node limit exceed").
  *
+ * The image is named by its tag: each node runs the one it has under that
+ * tag (build it on every node, or push it to a registry they pull from).
+ *
  * Services carry `dagwright.kind=model-server` (their containers do not, so
  * the Docker deployment never mistakes them for its own); `dagwright prune`
  * lists them and removes them with --servers.
@@ -171,44 +174,55 @@ async function checkSwarm(docker: Docker, replicas: number): Promise<{ noNewPriv
   return { noNewPrivileges: api !== null && (Number(api[1]) > 1 || Number(api[2]) >= 44) };
 }
 
+/** Creates the service and waits until its tasks run; removes it again when they cannot start. */
+async function createServerService(docker: Docker, body: Docker.ServiceSpec, hash: string, replicas: number, logger?: Logger): Promise<string> {
+  const name = body.Name!;
+  logger?.info({ service: name, replicas }, `creating model server service ${name}`);
+  const created = (await docker.createService(body as Docker.CreateServiceOptions)) as { ID?: string; id?: string };
+  const id = created.ID ?? created.id ?? name;
+  try {
+    await waitForRollout(docker, id, name, hash, replicas, logger);
+  } catch (err) {
+    // Nothing served before: leave no crash-looping service behind.
+    await docker.getService(id).remove().catch(() => undefined);
+    throw err;
+  }
+  return id;
+}
+
+/** Updates the service to `body` (unless that update is already under way) and waits for the rollout. */
+async function updateServerService(docker: Docker, existing: Docker.Service, body: Docker.ServiceSpec, hash: string, replicas: number, logger?: Logger): Promise<void> {
+  const name = body.Name!;
+  const sameSettings = existing.Spec?.Labels?.[ServerLabels.settings] === hash;
+  if (sameSettings && existing.UpdateStatus?.State === 'updating') {
+    logger?.info({ service: name }, `an update of ${name} to these settings is under way; waiting for it`);
+  } else {
+    // The same spec again after a failed or paused update: ForceUpdate makes Swarm roll the tasks anyway. Not for a new replica count alone.
+    const again = sameSettings && existing.Spec?.Mode?.Replicated?.Replicas === replicas ? 1 : 0;
+    const forceUpdate = ((existing.Spec?.TaskTemplate as { ForceUpdate?: number } | undefined)?.ForceUpdate ?? 0) + again;
+    logger?.info({ service: name, replicas }, `rolling model server service ${name} over to new settings`);
+    await docker.getService(existing.ID).update({ _query: { version: existing.Version?.Index }, _body: { ...body, TaskTemplate: { ...body.TaskTemplate, ForceUpdate: forceUpdate } } });
+  }
+  await waitForRollout(docker, existing.ID, name, hash, replicas, logger);
+}
+
 /**
  * Makes sure the model-server service for the model and port runs exactly
  * these settings: creates it, or rolls its tasks over to them one at a time
- * (start-first). Resolves once every replica runs them and Swarm reports
- * the update complete; throws `DeploymentError` when Swarm rolled it back.
+ * (start-first). Resolves once every replica runs them and the tasks they
+ * replaced have stopped; throws `DeploymentError` when Swarm rolled it back.
  */
 export async function ensureSwarmServer(docker: Docker, spec: SwarmServerSpec, logger?: Logger): Promise<DeployedService> {
-  const image = spec.image ?? SERVER_IMAGE;
   const replicas = spec.replicas ?? 1;
   const { noNewPrivileges } = await checkSwarm(docker, replicas);
+  const image = spec.image ?? SERVER_IMAGE;
   const hash = swarmHash(await imageId(docker, image), spec);
-  const name = swarmServiceName(spec);
   const body = serviceSpec(spec, image, hash, noNewPrivileges);
+  const name = body.Name!;
   const existing = await findService(docker, name);
-  if (existing && runsSettings(existing, hash, replicas)) return { serviceId: existing.ID, name, changed: false };
-  if (!existing) {
-    logger?.info({ service: name, image, port: spec.port, replicas }, `creating model server service ${name}`);
-    const created = (await docker.createService(body as Docker.CreateServiceOptions)) as { ID?: string; id?: string };
-    const id = created.ID ?? created.id ?? name;
-    try {
-      await waitForRollout(docker, id, name, hash, replicas, logger);
-    } catch (err) {
-      // Nothing served before: leave no crash-looping service behind.
-      await docker.getService(id).remove().catch(() => undefined);
-      throw err;
-    }
-    return { serviceId: id, name, changed: true };
-  }
-  if (existing.Spec?.Labels?.[ServerLabels.settings] === hash && existing.UpdateStatus?.State === 'updating') {
-    logger?.info({ service: name }, `an update of ${name} to these settings is under way; waiting for it`);
-  } else {
-    // The same settings again after a failed update: ForceUpdate makes Swarm roll the tasks anyway.
-    const force = existing.Spec?.Labels?.[ServerLabels.settings] === hash ? 1 : 0;
-    const template = { ...body.TaskTemplate, ForceUpdate: ((existing.Spec?.TaskTemplate as { ForceUpdate?: number })?.ForceUpdate ?? 0) + force };
-    logger?.info({ service: name, image, port: spec.port, replicas }, `rolling model server service ${name} over to new settings`);
-    await docker.getService(existing.ID).update({ _query: { version: existing.Version?.Index }, _body: { ...body, TaskTemplate: template } });
-  }
-  await waitForRollout(docker, existing.ID, name, hash, replicas, logger);
+  if (!existing) return { serviceId: await createServerService(docker, body, hash, replicas, logger), name, changed: true };
+  if (runsSettings(existing, hash, replicas)) return { serviceId: existing.ID, name, changed: false };
+  await updateServerService(docker, existing, body, hash, replicas, logger);
   return { serviceId: existing.ID, name, changed: true };
 }
 
