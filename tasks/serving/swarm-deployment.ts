@@ -131,11 +131,13 @@ export async function serverServices(docker: Docker, port?: number): Promise<Doc
   return (await docker.listServices({ filters: JSON.stringify({ label: labels }) })) as Docker.Service[];
 }
 
+/** The service named `name`; undefined when there is none, or no swarm at all (503: this engine is no manager). */
 async function findService(docker: Docker, name: string): Promise<Docker.Service | undefined> {
   try {
     return (await docker.getService(name).inspect()) as Docker.Service;
   } catch (err) {
-    if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status === 404 || status === 503) return undefined;
     throw err;
   }
 }
