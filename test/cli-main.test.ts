@@ -39,5 +39,8 @@ describe('the dagwright command', () => {
     expect(badOption.code).toBe(2);
     expect(badOption.stderr).toContain("Unknown option '--bogus'");
     expect(badOption.stderr).toContain('usage: dagwright prune');
+    const badPort = dagwright('prune', '--servers', '--port', 'eighty');
+    expect(badPort.code).toBe(2);
+    expect(badPort.stderr).toContain('--port must be a port number 1-65535, got "eighty"');
   });
 });

@@ -101,7 +101,7 @@ describeDocker('model server deployed as a Docker container', () => {
     expect(await pruneCommand([], io)).toBe(0);
     expect(out.join('')).toMatch(new RegExp(`kept model server \\w+ \\(running\\) for mnist-digits on port ${port}`));
     expect(await serverContainers(docker, port)).toHaveLength(1);
-    expect(await pruneCommand(['--servers'], io)).toBe(0);
+    expect(await pruneCommand(['--servers', '--port', String(port)], io)).toBe(0);
     expect(out.join('')).toMatch(new RegExp(`removed model server \\w+ \\(running\\) for mnist-digits on port ${port}`));
     expect(await serverContainers(docker, port)).toHaveLength(0);
     expect((await call(`${url}/v2/health/ready`).catch((err: Error) => ({ status: err.message }))).status).not.toBe(200);

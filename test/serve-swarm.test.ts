@@ -216,7 +216,7 @@ describeDocker('model server deployed as a Swarm service', () => {
     expect(await pruneCommand([], io)).toBe(0);
     expect(out.join('')).toContain(`kept model server service ${swarmServiceName({ store, model: 'mnist-digits', alias: '', port })} (1 replica(s)) for mnist-digits on port ${port}`);
     expect(await serverServices(docker, port)).toHaveLength(1);
-    expect(await pruneCommand(['--servers'], io)).toBe(0);
+    expect(await pruneCommand(['--servers', '--port', String(port)], io)).toBe(0);
     expect(out.join('')).toMatch(new RegExp(`removed model server service \\S+ \\(1 replica\\(s\\)\\) for mnist-digits on port ${port}`));
     expect(await serverServices(docker, port)).toHaveLength(0);
     // Swarm stops the task about 2 s later; its server stops listening at once.

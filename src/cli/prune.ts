@@ -19,9 +19,10 @@ import { serverServices } from '../../tasks/serving/swarm-deployment';
 import { type CommandIo, CommandExit, parseCommandArgs, runAsScript } from './command';
 
 export const pruneUsage =
-  'usage: dagwright prune [--all] [--run-id ID] [--servers] [--dry-run]\n' +
+  'usage: dagwright prune [--all] [--run-id ID] [--servers [--port N]] [--dry-run]\n' +
   '  --all        also remove containers of flows that are still running\n' +
   '  --servers    also remove deployed model servers (containers, and Swarm services)\n' +
+  '  --port N     only the model servers on port N\n' +
   "  --run-id ID  only that run's containers\n" +
   '  --dry-run    list, remove nothing\n';
 
@@ -37,13 +38,13 @@ interface ServerEntry {
 }
 
 /** Deployed model servers: containers, and on a Swarm manager services. */
-async function deployedServers(docker: DockerClient, manager: boolean): Promise<ServerEntry[]> {
+async function deployedServers(docker: DockerClient, manager: boolean, port: number | undefined): Promise<ServerEntry[]> {
   const where = (labels: Record<string, string>) => `for ${labels[ServerLabels.model] ?? '?'} on port ${labels[ServerLabels.port] ?? '?'}`;
-  const containers = (await serverContainers(docker)).map((c) => ({
+  const containers = (await serverContainers(docker, port)).map((c) => ({
     name: `model server ${c.Id.slice(0, 12)} (${c.State}) ${where(c.Labels)}`,
     remove: () => docker.getContainer(c.Id).remove({ force: true }),
   }));
-  const services = (manager ? await serverServices(docker) : []).map((s) => ({
+  const services = (manager ? await serverServices(docker, port) : []).map((s) => ({
     name: `model server service ${s.Spec?.Name ?? s.ID.slice(0, 12)} (${s.Spec?.Mode?.Replicated?.Replicas ?? '?'} replica(s)) ${where(s.Spec?.Labels ?? {})}`,
     remove: () => docker.getService(s.ID).remove(),
   }));
@@ -69,14 +70,23 @@ async function pruneServers(servers: readonly ServerEntry[], remove: boolean, dr
   return failed;
 }
 
+/** `--port N`: a TCP port, or a usage error. */
+function serverPort(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port < 1 || port > 65535) throw new UsageError(`--port must be a port number 1-65535, got "${text}".\n${pruneUsage}`);
+  return port;
+}
+
 /** The `prune` command: returns the exit code. */
 export async function pruneCommand(argv: readonly string[], io: CommandIo = { out: (text) => process.stdout.write(text) }): Promise<number> {
-  const { values, positionals } = parseCommandArgs(argv, { all: { type: 'boolean' }, 'run-id': { type: 'string' }, 'dry-run': { type: 'boolean' }, servers: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, pruneUsage);
+  const { values, positionals } = parseCommandArgs(argv, { all: { type: 'boolean' }, 'run-id': { type: 'string' }, 'dry-run': { type: 'boolean' }, servers: { type: 'boolean' }, port: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, pruneUsage);
   if (values.help) {
     io.out(pruneUsage);
     return CommandExit.ok;
   }
   if (positionals.length > 0) throw new UsageError(`prune takes no arguments, got "${positionals.join(' ')}".\n${pruneUsage}`);
+  const port = serverPort(values.port as string | undefined);
   const docker = createDockerClient();
   await pingDocker(docker, 2000); // DockerUnavailableError: a usage error, exit 2
   const options: PruneOptions = { all: values.all === true, runId: values['run-id'] as string | undefined, dryRun: values['dry-run'] === true };
@@ -95,7 +105,7 @@ export async function pruneCommand(argv: readonly string[], io: CommandIo = { ou
     const verb = options.dryRun ? 'would remove' : s.removed ? 'removed' : 'FAILED to remove';
     io.out(`${verb} service ${s.name} run ${s.runId ?? '?'} task ${s.taskId ?? '?'}${s.error && !s.removed ? `: ${s.error}` : ''}\n`);
   }
-  const serversFailed = await pruneServers(await deployedServers(docker, manager), values.servers === true, options.dryRun === true, io);
+  const serversFailed = await pruneServers(await deployedServers(docker, manager, port), values.servers === true, options.dryRun === true, io);
   const failed = serversFailed || [...pruned, ...services].some((c) => !c.removed && !options.dryRun);
   return failed ? CommandExit.failed : CommandExit.ok;
 }
