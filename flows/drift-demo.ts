@@ -25,10 +25,9 @@ import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import Docker from 'dockerode';
 import type { Logger } from 'pino';
-import { createLogger, type Executor, type FlowDefinition, formatSummary, parseStore, run, type RunSummary, runFlow, type AnyTask, UsageError } from '../src';
+import { createLogger, type Executor, type FlowDefinition, formatSummary, parseStore, run, type RunSummary, runFlow, type AnyTask, registerTaskClasses, UsageError } from '../src';
 import { runTaskFlag } from '../src/executors/container/step-protocol';
 import { createExecutor } from '../src/flow/executors';
-import { familyOf, rememberTaskClass } from '../src/task-classes';
 import { DriftCheck } from '../tasks/drift/check-task';
 import { RegisterRetrained } from '../tasks/drift/retrain-task';
 import { writeLabelledBatch } from '../tasks/data/labelled-batch';
@@ -153,9 +152,9 @@ export function freeLoopbackPort(): Promise<number> {
 
 /** The executor table's set-up (engine check, orphan removal, runner image), with this script as the steps' entry. */
 function stepsExecutor(name: DemoExecutor, store: string, logger: Logger): Promise<Executor> {
-  // The monitor step asks for these by name (dynamic requirements). The driver finds a class among the
-  // exports of modules in require.cache, which a module loader other than require (vitest's) leaves empty.
-  for (const cls of [DriftCheck, RegisterRetrained]) rememberTaskClass(cls, familyOf(cls));
+  // The monitor step asks for these by name (dynamic requirements); under a module loader other than
+  // require (vitest's) the driver cannot find them among loaded modules' exports.
+  registerTaskClasses(DriftCheck, RegisterRetrained);
   const invocation = { entry: __filename, args: ['--store', store, '--log-level', logger.level] };
   return createExecutor(name, { logger, invocation, store: parseStore(store) });
 }

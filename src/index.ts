@@ -1,5 +1,6 @@
 // The task model.
 export { Task, WrapperTask, ExternalTask } from './task';
+export { registerTaskClasses } from './task-classes';
 export { taskContext } from './task-context';
 export type { TaskContextBase } from './task-context';
 export { RequirementsPending } from './dynamic-requirements';

@@ -46,7 +46,7 @@ export async function stepRequirements(store: string, runId: string, task: AnyTa
     const made = taskFromSpec(spec);
     if (!made) {
       throw new UsageError(
-        `${task.id}: requested ${spec.id}, whose class ${spec.family} no module loaded by the flow exports. Export the class from a module the flow script imports.`,
+        `${task.id}: requested ${spec.id}, whose class ${spec.family} no module loaded by the flow exports. Export the class from a module the flow script imports (or, with ES modules, call registerTaskClasses(YourClass) in the flow script).`,
       );
     }
     return made;

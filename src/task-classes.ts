@@ -14,6 +14,16 @@ export function rememberTaskClass(cls: TaskClass, family: string): void {
   if (!seen.has(family)) seen.set(family, cls);
 }
 
+/**
+ * Makes task classes findable by family before any is constructed: needed
+ * for a class a step may ask for dynamically when modules are not loaded
+ * through CommonJS `require` (ES modules, or a test runner's own loader),
+ * whose exports cannot be searched.
+ */
+export function registerTaskClasses(...classes: TaskClass[]): void {
+  for (const cls of classes) rememberTaskClass(cls, familyOf(cls));
+}
+
 export function isTaskClass(value: unknown): value is TaskClass {
   return typeof value === 'function' && value.prototype instanceof Task;
 }
