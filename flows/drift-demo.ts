@@ -176,7 +176,8 @@ async function startServer(target: DemoServer, ctx: DemoContext, port: number | 
     return { url: server.url, servedVersion: async () => server.version, stop: () => server.stop() };
   }
   const chosen = port ?? (await freeLoopbackPort());
-  const deploy = new DeployModelServer({ store, model, target: 'docker', port: chosen });
+  // Like the in-process server: alias checks and log chunks often, so each window is in the log at once.
+  const deploy = new DeployModelServer({ store, model, target: 'docker', port: chosen, pollMs: 200, logChunkSeconds: 0.1 });
   const stop = async () => void (await removeDockerServers(new Docker(), chosen));
   try {
     await ctx.runSteps(deploy, 'deploying the model server container');
@@ -282,7 +283,7 @@ async function runLoop(ctx: DemoContext, server: RunningServer): Promise<LoopRes
   };
 }
 
-/** Sends a window of images and waits until the prediction log holds them (a server in a container publishes a chunk every 10 s). */
+/** Sends a window of images and waits until the prediction log holds them (the server publishes its chunks a moment later). */
 function trafficSender(ctx: DemoContext, server: RunningServer, alreadyLogged: number) {
   let logged = alreadyLogged;
   return async (source: string, images: ImageBatch) => {

@@ -37,6 +37,8 @@ export interface DeployParams {
   warmupMs?: number;
   maxBatchSize?: number;
   maxWaitMs?: number;
+  pollMs?: number;
+  logChunkSeconds?: number;
 }
 
 /** Asks a server whether it serves `model` at `version`. Never throws. */
@@ -88,6 +90,8 @@ export class DeployModelServer extends Task<DeployParams> {
     warmupMs: param.int({ default: DEFAULT_WARMUP_MS, min: 0, description: 'target swarm: time a new task has to load its model before the one it replaces stops' }),
     maxBatchSize: param.int({ default: DEFAULT_BATCHING.maxBatchSize, min: 1, description: 'adaptive batching: images per model call' }),
     maxWaitMs: param.number({ default: DEFAULT_BATCHING.maxWaitMs, min: 0, description: 'adaptive batching: longest wait for a batch' }),
+    pollMs: param.int({ default: 1000, min: 10, description: 'how often the server checks where the alias points (ms)' }),
+    logChunkSeconds: param.number({ default: 10, gt: 0, description: 'longest a prediction log chunk stays open before it is published (s)' }),
   };
   override readonly version = '1';
 
@@ -117,8 +121,8 @@ export class DeployModelServer extends Task<DeployParams> {
 
   /** What a container or service is made from (the token from the environment). */
   get deploymentSpec(): SwarmServerSpec {
-    const { store, model, alias, host, port, image, maxBatchSize, maxWaitMs, replicas, warmupMs } = this.params;
-    return { store, model, alias, host, port, image, maxBatchSize, maxWaitMs, replicas, warmupMs, token: process.env[TOKEN_ENV] || undefined };
+    const { store, model, alias, host, port, image, maxBatchSize, maxWaitMs, pollMs, logChunkSeconds, replicas, warmupMs } = this.params;
+    return { store, model, alias, host, port, image, maxBatchSize, maxWaitMs, pollMs, logChunkSeconds, replicas, warmupMs, token: process.env[TOKEN_ENV] || undefined };
   }
 
   override output(): Target {
@@ -158,6 +162,8 @@ function startEmbedded(params: Required<DeployParams>, logger: Logger): Promise<
     port: params.port,
     token: process.env[TOKEN_ENV] || undefined,
     batching: { maxBatchSize: params.maxBatchSize, maxWaitMs: params.maxWaitMs },
+    pollMs: params.pollMs,
+    predictionLog: { chunkMaxAgeMs: params.logChunkSeconds * 1000 },
     logger,
   });
   return server.start().then(() => server);

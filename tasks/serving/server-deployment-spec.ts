@@ -36,6 +36,10 @@ export interface ServerDeploymentSpec {
   readonly image?: string;
   readonly maxBatchSize?: number;
   readonly maxWaitMs?: number;
+  /** How often the server checks the alias (ms); default the server's (1000). */
+  readonly pollMs?: number;
+  /** Longest a prediction log chunk stays open (s); default the server's (10). */
+  readonly logChunkSeconds?: number;
   /** Passed as DAGWRIGHT_SERVE_TOKEN, never on the command line. */
   readonly token?: string;
   /** Default: this process's uid:gid. */
@@ -55,6 +59,9 @@ export function serveArgs(spec: ServerDeploymentSpec): string[] {
     '--wait-for-port', String(PORT_WAIT_MS), '--handover-ms', String(HANDOVER_MS),
     ...(spec.maxBatchSize === undefined ? [] : ['--max-batch-size', String(spec.maxBatchSize)]),
     ...(spec.maxWaitMs === undefined ? [] : ['--max-wait-ms', String(spec.maxWaitMs)]),
+    // Passed only when they differ from the server's defaults, so deployments made before these options keep their settings hash.
+    ...(spec.pollMs === undefined || spec.pollMs === 1000 ? [] : ['--poll-ms', String(spec.pollMs)]),
+    ...(spec.logChunkSeconds === undefined || spec.logChunkSeconds === 10 ? [] : ['--log-chunk-seconds', String(spec.logChunkSeconds)]),
   ];
 }
 
