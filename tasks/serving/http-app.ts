@@ -6,7 +6,8 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { INFERENCE_HEADER_LENGTH, type ParseJson, readBinaryBody, readJsonInferBody } from './binary-tensors';
+import { INFERENCE_HEADER_LENGTH, type ParseJson, readBinaryBody } from './binary-tensors';
+import { readJsonInferBody } from './json-tensor-data';
 import { ServeRequestError } from './errors';
 import { mlflowRoutes } from './mlflow-routes';
 import type { ModelServer } from './model-server';

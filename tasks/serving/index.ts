@@ -42,3 +42,4 @@ export { ensureDockerServer, removeDockerServers, serverContainers } from './doc
 export type { DockerServerSpec, DeployedServer } from './docker-deployment';
 export { ensureSwarmServer, removeSwarmServers, serverServices, swarmServiceName, DEFAULT_WARMUP_MS } from './swarm-deployment';
 export type { SwarmServerSpec, DeployedService } from './swarm-deployment';
+export { INFERENCE_HEADER_LENGTH, BINARY_TENSOR_EXTENSION } from './binary-tensors';
