@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,9 +86,11 @@ describe('dagwright serve', () => {
     expect(killed.map((r) => r.requestId)).toEqual(Array.from({ length: 20 }, (_, i) => `kill-${i}`));
   });
 
-  it('hands its port to a replacement without a failed request (--wait-for-port, --handover-ms)', async () => {
+  it('hands its port to a replacement without a failed request (--wait-for-port, --handover-ms); --ready-file says when each is warmed', async () => {
     const port = String(20000 + Math.floor(Math.random() * 20000));
-    const old = await startServer(['--port', port, '--handover-ms', '10000']);
+    const [oldReady, newReady] = [join(store, 'old.ready'), join(store, 'new.ready')];
+    const old = await startServer(['--port', port, '--handover-ms', '10000', '--ready-file', oldReady]);
+    expect(JSON.parse(await readFile(oldReady, 'utf8'))).toMatchObject({ version: 1 });
     let running = true;
     const outcomes: string[] = [];
     const client = (async () => {
@@ -100,9 +103,12 @@ describe('dagwright serve', () => {
         }
       }
     })();
-    const replacement = await startServer(['--port', port, '--wait-for-port', '60000'], {}, /waiting for port/);
+    const replacement = await startServer(['--port', port, '--wait-for-port', '60000', '--ready-file', newReady], {}, /waiting for port/);
+    // Warmed but not listening yet: only its ready file can say so (the port answers for the old server).
+    expect(JSON.parse(await readFile(newReady, 'utf8'))).toMatchObject({ version: 1, pid: replacement.child.pid });
     old.child.kill('SIGTERM');
     expect((await old.done).code).toBe(0);
+    expect(existsSync(oldReady)).toBe(false);
     await new Promise((r) => setTimeout(r, 500)); // the client now talks to the replacement
     running = false;
     await client;
@@ -114,6 +120,7 @@ describe('dagwright serve', () => {
     expect(Number(served?.[1])).toBeGreaterThan(0);
     replacement.child.kill('SIGTERM');
     expect((await replacement.done).code).toBe(0);
+    expect(existsSync(newReady)).toBe(false);
   });
 
   it('flows/deploy.ts serves in process in the foreground; a second deploy finds it ready and does nothing', async () => {

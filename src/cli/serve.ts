@@ -41,6 +41,7 @@ Serves a model from the store's registry: the version its alias names (default
   --wait-for-port <ms>        if the port is taken, load and warm the model, then wait this long for it (a replacement)
   --handover-ms <ms>          on SIGTERM, keep serving open connections until another server takes the port (at most this long)
   --wait-for-model            start even if the alias names no version yet (503 until it does)
+  --ready-file <path>         write this file once a version is loaded and warmed (also while waiting for the port); removed on stop
   --log-level <level>         ${logLevels.join(', ')} (default info)
 
 Exit codes: 0 stopped by SIGINT/SIGTERM after finishing requests, 1 could not start, 2 usage error.
@@ -67,6 +68,7 @@ const options = {
   'wait-for-model': { type: 'boolean' },
   'wait-for-port': { type: 'string' },
   'handover-ms': { type: 'string' },
+  'ready-file': { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean' },
 } as const;
@@ -128,6 +130,7 @@ export function serveOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
     waitForModel: values['wait-for-model'],
     handoverMs: numberOption(values, 'handover-ms', (n) => n >= 0, 'a number of milliseconds >= 0'),
     portWaitMs: numberOption(values, 'wait-for-port', (n) => n >= 0, 'a number of milliseconds >= 0'),
+    readyFile: values['ready-file'],
     logger: createLogger({ level: level as LogLevel }),
   };
 }

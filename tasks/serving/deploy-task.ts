@@ -23,7 +23,7 @@ import { DEFAULT_BATCHING } from './adaptive-batcher';
 import { ensureDockerServer, runningServerSettings } from './docker-deployment';
 import { DEFAULT_ALIAS, ModelServer, TOKEN_ENV } from './model-server';
 import { SERVER_IMAGE } from './server-deployment-spec';
-import { DEFAULT_WARMUP_MS, ensureSwarmServer, type SwarmServerSpec, swarmServerCurrent } from './swarm-deployment';
+import { ensureSwarmServer, type SwarmServerSpec, swarmServerCurrent } from './swarm-deployment';
 
 export interface DeployParams {
   store: string;
@@ -34,7 +34,6 @@ export interface DeployParams {
   port?: number;
   image?: string;
   replicas?: number;
-  warmupMs?: number;
   maxBatchSize?: number;
   maxWaitMs?: number;
   pollMs?: number;
@@ -87,7 +86,6 @@ export class DeployModelServer extends Task<DeployParams> {
     port: param.int({ default: 8080, min: 1, max: 65535, description: 'port the server binds' }),
     image: param.string({ default: SERVER_IMAGE, description: 'server image (targets docker and swarm)' }),
     replicas: param.int({ default: 1, min: 1, description: 'target swarm: tasks of the service, each on a node of its own' }),
-    warmupMs: param.int({ default: DEFAULT_WARMUP_MS, min: 0, description: 'target swarm: time a new task has to load its model before the one it replaces stops' }),
     maxBatchSize: param.int({ default: DEFAULT_BATCHING.maxBatchSize, min: 1, description: 'adaptive batching: images per model call' }),
     maxWaitMs: param.number({ default: DEFAULT_BATCHING.maxWaitMs, min: 0, description: 'adaptive batching: longest wait for a batch' }),
     pollMs: param.int({ default: 1000, min: 10, description: 'how often the server checks where the alias points (ms)' }),
@@ -121,8 +119,8 @@ export class DeployModelServer extends Task<DeployParams> {
 
   /** What a container or service is made from (the token from the environment). */
   get deploymentSpec(): SwarmServerSpec {
-    const { store, model, alias, host, port, image, maxBatchSize, maxWaitMs, pollMs, logChunkSeconds, replicas, warmupMs } = this.params;
-    return { store, model, alias, host, port, image, maxBatchSize, maxWaitMs, pollMs, logChunkSeconds, replicas, warmupMs, token: process.env[TOKEN_ENV] || undefined };
+    const { store, model, alias, host, port, image, maxBatchSize, maxWaitMs, pollMs, logChunkSeconds, replicas } = this.params;
+    return { store, model, alias, host, port, image, maxBatchSize, maxWaitMs, pollMs, logChunkSeconds, replicas, token: process.env[TOKEN_ENV] || undefined };
   }
 
   override output(): Target {

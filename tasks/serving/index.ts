@@ -40,6 +40,6 @@ export { DeploymentError, SERVER_IMAGE, MODEL_SERVER_KIND, ServerLabels } from '
 export type { ServerDeploymentSpec } from './server-deployment-spec';
 export { ensureDockerServer, removeDockerServers, serverContainers } from './docker-deployment';
 export type { DockerServerSpec, DeployedServer } from './docker-deployment';
-export { ensureSwarmServer, removeSwarmServers, serverServices, swarmServiceName, DEFAULT_WARMUP_MS } from './swarm-deployment';
+export { ensureSwarmServer, removeSwarmServers, serverServices, swarmServiceName } from './swarm-deployment';
 export type { SwarmServerSpec, DeployedService } from './swarm-deployment';
 export { INFERENCE_HEADER_LENGTH, BINARY_TENSOR_EXTENSION } from './binary-tensors';

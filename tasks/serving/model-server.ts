@@ -23,6 +23,7 @@ import { mnistDigitsAdapter } from './mnist-adapter';
 import type { DecodedInputs, ModelAdapter } from './model-adapter';
 import { PredictionLogWriter } from './prediction-log';
 import { connectionsDrained, handOverPort } from './port-handover';
+import { ReadyFile } from './ready-file';
 import { InlinePredictor } from './inline-predictor';
 import { PredictThread, type Predictor } from './predict-thread';
 import { ServerMetrics } from './server-metrics';
@@ -51,6 +52,7 @@ export class ModelServer implements Service {
   readonly logger: Logger;
   private readonly registry: ModelRegistry;
   private readonly log: PredictionLogWriter | undefined;
+  private readonly readyFile: ReadyFile | undefined;
   private thread: Predictor | undefined;
   private app: FastifyInstance | undefined;
   private watcher: AliasWatcher | undefined;
@@ -68,6 +70,7 @@ export class ModelServer implements Service {
     this.logger = (options.logger ?? createLogger()).child({ service: this.name, model: this.model });
     this.registry = new ModelRegistry(options.store, this.model);
     this.log = options.predictionLog === false ? undefined : new PredictionLogWriter(options.store, this.model, { logger: this.logger, ...options.predictionLog });
+    this.readyFile = options.readyFile === undefined ? undefined : new ReadyFile(options.readyFile);
     this.metrics = new ServerMetrics(options.store, this.model, () => this.log?.stats ?? { written: 0, chunks: 0, sampledOut: 0, dropped: 0, buffered: 0 }, this.logger);
     checkBatching(this.batching); // before anything starts
   }
@@ -193,6 +196,7 @@ export class ModelServer implements Service {
     const old = this.slot;
     this.slot = { model: loaded, batcher };
     this.metrics.serving(this.model, version, this.options.version === undefined ? this.alias : '');
+    this.readyFile?.mark(version);
     this.logger.info({ version, previous: old?.model.version }, old ? `swapped to version ${version} (was ${old.model.version})` : `loaded version ${version}`);
     if (old) {
       old.batcher.drain();
@@ -269,6 +273,7 @@ export class ModelServer implements Service {
   }
 
   private async release(): Promise<void> {
+    this.readyFile?.clear();
     this.watcher?.stop();
     try {
       if (this.app?.server.listening && this.options.handoverMs) {

@@ -56,7 +56,7 @@ const S3_ENV = ['AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'AWS_REGION', 'AWS_DE
 export function serveArgs(spec: ServerDeploymentSpec): string[] {
   return [
     '--store', spec.store, '--model', spec.model, '--alias', spec.alias, '--host', spec.host ?? '127.0.0.1', '--port', String(spec.port),
-    '--wait-for-port', String(PORT_WAIT_MS), '--handover-ms', String(HANDOVER_MS),
+    '--wait-for-port', String(PORT_WAIT_MS), '--handover-ms', String(HANDOVER_MS), '--ready-file', READY_FILE,
     ...(spec.maxBatchSize === undefined ? [] : ['--max-batch-size', String(spec.maxBatchSize)]),
     ...(spec.maxWaitMs === undefined ? [] : ['--max-wait-ms', String(spec.maxWaitMs)]),
     // Passed only when they differ from the server's defaults, so deployments made before these options keep their settings hash.
@@ -83,10 +83,10 @@ export function localStorePath(spec: ServerDeploymentSpec): string | undefined {
 
 /**
  * A hash of everything that makes the server what it is: the image's id, the
- * command, the environment, the user, and what a target adds (`extra`).
+ * command, the environment and the user.
  */
-export function settingsHash(imageId: string, spec: ServerDeploymentSpec, extra?: Readonly<Record<string, unknown>>): string {
-  const settings = { imageId, args: serveArgs(spec), env: serverEnvironment(spec), user: spec.user, ...(extra ? { extra } : {}) };
+export function settingsHash(imageId: string, spec: ServerDeploymentSpec): string {
+  const settings = { imageId, args: serveArgs(spec), env: serverEnvironment(spec), user: spec.user };
   return createHash('sha256').update(JSON.stringify(settings)).digest('hex').slice(0, 16);
 }
 
@@ -96,19 +96,19 @@ export function serverLabels(spec: ServerDeploymentSpec, hash: string): Record<s
 }
 
 /**
- * The health check's program, for `node -e` (the image may have no shell):
- * the server on the port answers ready, and, given a second argument, this
- * container's own server (PID 1) has run at least that many ms. The port may
- * still be held by the server being replaced, which answers for the new one;
- * the age says the new one had that long to load and warm its model.
- * /proc/1/stat counts in clock ticks, 100 a second on Linux.
+ * The health check, in the container: the server's ready file exists (a
+ * version is loaded and warmed, even while it waits for the port held by the
+ * server it replaces) and the port answers ready (itself, or the server it
+ * replaces until the handover).
  */
 const READY_PROBE = [
-  "const [url, minAgeMs] = process.argv.slice(1);",
-  "const fs = require('fs');",
-  "const ageMs = () => Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 1000 - Number(fs.readFileSync('/proc/1/stat', 'utf8').split(') ')[1].split(' ')[19]) * 10;",
-  "fetch(url, { signal: AbortSignal.timeout(1500) }).then((r) => process.exit(r.ok && (!minAgeMs || ageMs() >= Number(minAgeMs)) ? 0 : 1), () => process.exit(1));",
+  "const [url, file] = process.argv.slice(1);",
+  "if (!require('fs').existsSync(file)) process.exit(1);",
+  "fetch(url, { signal: AbortSignal.timeout(1500) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1));",
 ].join('\n');
+
+/** Where a deployed server writes its ready file, inside its container. */
+export const READY_FILE = '/tmp/dagwright-serve.ready';
 
 /** The readiness URL the health check asks, on the address the server binds. */
 export function readyUrl(spec: ServerDeploymentSpec): string {
@@ -116,9 +116,9 @@ export function readyUrl(spec: ServerDeploymentSpec): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${spec.port}/v2/health/ready`;
 }
 
-/** The health check's command (exec form): ready on the port, and with `minAgeMs`, up at least that long. */
-export function readyProbe(spec: ServerDeploymentSpec, minAgeMs?: number): string[] {
-  return ['CMD', 'node', '-e', READY_PROBE, readyUrl(spec), ...(minAgeMs === undefined ? [] : [String(minAgeMs)])];
+/** The health check's command (exec form): warmed, and ready on the port. */
+export function readyProbe(spec: ServerDeploymentSpec): string[] {
+  return ['CMD', 'node', '-e', READY_PROBE, readyUrl(spec), READY_FILE];
 }
 
 /** The image's id on this engine (part of the settings hash); a `DeploymentError` saying how to build it when missing. */

@@ -40,6 +40,8 @@ export interface ModelServerOptions {
   readonly portWaitMs?: number;
   /** On stop, keep serving open connections until another server has taken the port, at most this long (ms). Default 0: close at once. */
   readonly handoverMs?: number;
+  /** A file written once a version is loaded and warmed (even while waiting for the port), removed when the server stops: for health checks. */
+  readonly readyFile?: string;
   /** Start even if the alias names no version yet (answer 503 until it does). Default false: start fails. */
   readonly waitForModel?: boolean;
   /**

@@ -7,9 +7,9 @@
  * A rolling update when the image or a setting changes: one task at a time,
  * start-first. The new task's server finds the port held by the task it
  * replaces, loads and warms its model and waits for the port
- * (`--wait-for-port`); its health check passes once the port answers ready
- * and the task has had `warmupMs` to warm, so Swarm stops the old task only
- * then. The old server, stopped, hands the port over (`--handover-ms`): it
+ * (`--wait-for-port`), and says so in its ready file; its health check
+ * passes once that file is there and the port answers ready, so Swarm stops
+ * the old task only when the new one is warmed. The old server, stopped, hands the port over (`--handover-ms`): it
  * stops listening, the warmed one binds within milliseconds, and its open
  * connections are served until the new one answers. A task that fails rolls
  * the update back; the old settings keep serving.
@@ -52,8 +52,6 @@ import {
 export interface SwarmServerSpec extends ServerDeploymentSpec {
   /** Tasks of the service, one a node; default 1. */
   readonly replicas?: number;
-  /** How long a new task has to load and warm its model before it counts as healthy and the one it replaces stops; default 5000 ms. */
-  readonly warmupMs?: number;
 }
 
 export interface DeployedService {
@@ -63,7 +61,6 @@ export interface DeployedService {
   readonly changed: boolean;
 }
 
-export const DEFAULT_WARMUP_MS = 5000;
 /** Update states in which the service does not run what it was last asked to. */
 const UNSETTLED = new Set(['updating', 'paused', 'rollback_started', 'rollback_paused', 'rollback_completed']);
 /** Update states that end a rollout as failed. */
@@ -84,10 +81,6 @@ export function swarmServiceName(spec: ServerDeploymentSpec): string {
   return `dagwright-serve-${slug}-${spec.port}`;
 }
 
-function swarmHash(imageIdOnEngine: string, spec: SwarmServerSpec): string {
-  return settingsHash(imageIdOnEngine, spec, { warmupMs: spec.warmupMs ?? DEFAULT_WARMUP_MS });
-}
-
 function rollout(order: 'start-first', failureAction: 'rollback' | 'pause'): Docker.UpdateConfig {
   return { Parallelism: 1, Delay: 0, FailureAction: failureAction, Monitor: 2e9, MaxFailureRatio: 0, Order: order };
 }
@@ -95,7 +88,6 @@ function rollout(order: 'start-first', failureAction: 'rollback' | 'pause'): Doc
 /** The service's spec: what `docker service create` and each update send. `noNewPrivileges` needs API 1.44 (engine 25). */
 function serviceSpec(spec: SwarmServerSpec, image: string, hash: string, noNewPrivileges: boolean): Docker.ServiceSpec {
   const store = localStorePath(spec);
-  const warmupMs = spec.warmupMs ?? DEFAULT_WARMUP_MS;
   const name = swarmServiceName(spec);
   return {
     Name: name,
@@ -111,7 +103,7 @@ function serviceSpec(spec: SwarmServerSpec, image: string, hash: string, noNewPr
         Mounts: store === undefined ? [] : [{ Type: 'bind', Source: store, Target: store, ReadOnly: false }],
         CapabilityDrop: ['ALL'],
         ...(noNewPrivileges ? { Privileges: { NoNewPrivileges: true } as Docker.ContainerSpec['Privileges'] } : {}),
-        HealthCheck: { Test: readyProbe(spec, warmupMs), Interval: 1e9, Timeout: 3e9, Retries: 3, StartPeriod: Math.max(60e9, (warmupMs + 30_000) * 1e6) },
+        HealthCheck: { Test: readyProbe(spec), Interval: 1e9, Timeout: 3e9, Retries: 3, StartPeriod: 60e9 },
         // Enough for the handover: serving open connections until the replacement answers, then finishing them.
         StopGracePeriod: (HANDOVER_MS + 20_000) * 1e6,
       },
@@ -153,7 +145,7 @@ function runsSettings(service: Docker.Service, hash: string, replicas: number): 
 
 /** Whether the model-server service for `spec` exists with its current settings and is not mid-update or rolled back. */
 export async function swarmServerCurrent(docker: Docker, spec: SwarmServerSpec): Promise<boolean> {
-  const hash = swarmHash(await imageId(docker, spec.image ?? SERVER_IMAGE), spec);
+  const hash = settingsHash(await imageId(docker, spec.image ?? SERVER_IMAGE), spec);
   const service = await findService(docker, swarmServiceName(spec));
   return service !== undefined && runsSettings(service, hash, spec.replicas ?? 1);
 }
@@ -218,7 +210,7 @@ export async function ensureSwarmServer(docker: Docker, spec: SwarmServerSpec, l
   const replicas = spec.replicas ?? 1;
   const { noNewPrivileges } = await checkSwarm(docker, replicas);
   const image = spec.image ?? SERVER_IMAGE;
-  const hash = swarmHash(await imageId(docker, image), spec);
+  const hash = settingsHash(await imageId(docker, image), spec);
   const body = serviceSpec(spec, image, hash, noNewPrivileges);
   const name = body.Name!;
   const existing = await findService(docker, name);
