@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import { RequirementsPending } from './dynamic-requirements';
 import { UsageError } from './errors';
-import type { AnyTask } from './task';
-import { type TaskSpec, taskFromSpec, taskSpec } from './task-classes';
+import type { AnyTask, TaskClass } from './task';
+import { secretEnvName, type ParamValue } from './params';
+import { findTaskClass, type SecretSource, secretEnvironment, type TaskSpec, taskFromSpec, taskSpec } from './task-classes';
 import { storePath, target } from './targets/uri';
 
 /**
@@ -22,9 +23,9 @@ export const stepFailedNotRetryableExitCode = 4;
 /** The environment variable carrying the step's task as data (family, parameters, id). */
 export const taskSpecEnv = 'DAGWRIGHT_TASK_SPEC';
 
-/** The environment a step needs to find its task at once (executors add it to the step's environment). */
+/** The environment a step needs to find its task at once, secret parameters included (executors add it to the step's environment). */
 export function stepTaskEnv(task: AnyTask): Record<string, string> {
-  return { [taskSpecEnv]: JSON.stringify(taskSpec(task)) };
+  return { [taskSpecEnv]: JSON.stringify(taskSpec(task)), ...secretEnvironment(task) };
 }
 
 /** Where a step writes the dynamic requirements it waits for. */
@@ -42,15 +43,9 @@ export async function stepRequirements(store: string, runId: string, task: AnyTa
   const file = target(requestFile(store, runId, task.id));
   const { requires } = await file.readJson<{ requires: TaskSpec[] }>();
   await file.remove().catch((err: unknown) => logger?.debug({ err }, 'could not remove a request file'));
-  const tasks = requires.map((spec) => {
-    const made = taskFromSpec(spec);
-    if (!made) {
-      throw new UsageError(
-        `${task.id}: requested ${spec.id}, whose class ${spec.family} no module loaded by the flow exports. Export the class from a module the flow script imports (or, with ES modules, call registerTaskClasses(YourClass) in the flow script).`,
-      );
-    }
-    return made;
-  });
+  // A request file never carries secrets: a requested task gets the requester's secret of the same name, or its environment variable.
+  const requesterSecrets: SecretSource = (name) => (secretsOf(task).has(name) ? (task.params as Record<string, ParamValue>)[name] : undefined);
+  const tasks = requires.map((spec) => taskFromSpec(spec, requesterSecrets) ?? throwUnmade(task, spec));
   return new RequirementsPending(task.id, tasks);
 }
 
@@ -73,4 +68,24 @@ export function progressOf(record: Record<string, unknown>): { done: number; tot
   const p = record[progressField] as { done?: unknown; total?: unknown; note?: unknown } | undefined;
   if (!p || typeof p.done !== 'number' || typeof p.total !== 'number') return undefined;
   return { done: p.done, total: p.total, ...(typeof p.note === 'string' ? { note: p.note } : {}) };
+}
+
+/** The names of the secret parameters of a task (or of the class of a family). */
+function secretsOf(taskOrFamily: AnyTask | string): Set<string> {
+  const cls = typeof taskOrFamily === 'string' ? findTaskClass(taskOrFamily) : (taskOrFamily.constructor as TaskClass);
+  return new Set(Object.entries(cls?.params ?? {}).filter(([, p]) => p.secret).map(([name]) => name));
+}
+
+/** Why a requested task could not be made on the driver's side: its class is not loaded here, or a secret it needs is nowhere. */
+function throwUnmade(task: AnyTask, spec: TaskSpec): never {
+  if (!findTaskClass(spec.family)) {
+    throw new UsageError(
+      `${task.id}: requested ${spec.id}, whose class ${spec.family} no module loaded by the flow exports. ` +
+        'Export the class from a module the flow script imports (or, with ES modules, call registerTaskClasses(YourClass) in the flow script).',
+    );
+  }
+  const missing = [...secretsOf(spec.family)].filter((name) => !(name in spec.params));
+  const why = missing.length === 0 ? 'its parameters no longer make the same task' : `no secret ${missing.join(', ')} for it: a request file carries no secrets`;
+  const fix = missing.length === 0 ? '' : `; give the requesting task a secret parameter of the same name, or set ${missing.map(secretEnvName).join(', ')} in the flow's environment`;
+  throw new UsageError(`${task.id}: requested ${spec.id}, which could not be made here (${why})${fix}.`);
 }

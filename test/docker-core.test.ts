@@ -43,6 +43,22 @@ describeDocker('core features through real Docker steps', () => {
     expect(failed.error).toContain('bad magic number in input.idx');
   }, 120_000);
 
+  it('gives a dynamically requested task its secret parameter without writing it to the request file or a command line', async () => {
+    const store = await mkdtemp(join(tmpdir(), 'dagwright-dsecret-'));
+    const secret = 'tok-relayed-7c7c7c';
+    const result = await runFlowProcess(flow, [...docker, '--store', store, '--mode', 'relay', '--token', secret, '--log-level', 'debug']);
+    expect(result.code, result.stderr.slice(-3000)).toBe(0);
+    const echoed = JSON.parse(await readFile(join(store, 'relayed.txt'), 'utf8'));
+    expect(echoed).toMatchObject({ offset: 7, label: 'relayed', tokenLength: secret.length, argvHasToken: false });
+    expect(echoed.host).not.toBe(hostname());
+    expect(result.stderr).not.toContain(secret);
+    const written = await readdir(store, { recursive: true });
+    for (const name of written.map(String)) {
+      const text = await readFile(join(store, name), 'utf8').catch(() => '');
+      expect(text, name).not.toContain(secret);
+    }
+  }, 180_000);
+
   it('runs dynamic requirements a container step asked for, each in its own container, then the step again', async () => {
     const store = await mkdtemp(join(tmpdir(), 'dagwright-ddyn-'));
     const result = await runFlowProcess(flow, [...docker, '--store', store, '--mode', 'dynamic', '--count', '3']);

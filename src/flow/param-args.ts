@@ -1,5 +1,5 @@
 import { UsageError } from '../errors';
-import { type ParamSpecs, type ParamValue, toFlagName } from '../params';
+import { type ParamSpecs, type ParamValue, secretEnvName, toFlagName } from '../params';
 
 /**
  * Parameter values to and from command-line arguments, exactly: every value
@@ -8,10 +8,7 @@ import { type ParamSpecs, type ParamValue, toFlagName } from '../params';
  * secret parameters go into the step's environment instead.
  */
 
-/** The environment variable a secret parameter travels in (and a user may set instead of the option): `DAGWRIGHT_SECRET_API_TOKEN`. Secret-named, so step log redaction hides its value too. */
-export function secretEnvName(name: string): string {
-  return `DAGWRIGHT_SECRET_${toFlagName(name).replace(/-/g, '_').toUpperCase()}`;
-}
+export { secretEnvName };
 
 export interface EncodedParams {
   /** Arguments for the step's command line. */

@@ -160,3 +160,8 @@ export function redactParams(specs: ParamSpecs, values: Readonly<Record<string, 
 export function toFlagName(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
+
+/** The environment variable a secret parameter travels in (and a user may set instead of the option): `DAGWRIGHT_SECRET_API_TOKEN`. Secret-named, so step log redaction hides its value too. */
+export function secretEnvName(name: string): string {
+  return `DAGWRIGHT_SECRET_${toFlagName(name).replace(/-/g, '_').toUpperCase()}`;
+}
