@@ -68,6 +68,17 @@ export function isOwn(ctx: Pick<TaskContext, 'taskId' | 'runId'>, record: Owned)
 const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 
 /**
+ * Deciding reads a few files and takes seconds, under the lock; an event
+ * still 'deciding' this long after it was begun belongs to a monitor that
+ * died first (a crash, SIGKILL), and the window would otherwise never be acted on.
+ */
+export const ABANDONED_DECIDING_MS = 10 * 60_000;
+
+function abandoned(event: DriftEvent): boolean {
+  return event.action === 'deciding' && Date.now() - Date.parse(event.time) > ABANDONED_DECIDING_MS;
+}
+
+/**
  * Records the event of a drifted window once; only its owner runs `decide`
  * (inside the store lock, so its reads of the claims are not stale), and
  * everyone else gets the owner's event as 'already-handled'.
@@ -86,6 +97,10 @@ export function recordDriftEvent(
       const provisional: DriftEvent = { ...base, action: 'deciding', monitorTaskId: ctx.taskId, monitorRunId: ctx.runId };
       let existing = (await file.exists()) ? await file.readJson<DriftEvent>() : undefined;
       if (!existing && !(await file.writeIfAbsent(json(provisional)))) existing = await file.readJson<DriftEvent>();
+      if (existing && abandoned(existing)) {
+        ctx.logger.warn({ window: base.windowKey, monitor: existing.monitorTaskId }, 'the monitor that began deciding this window stopped before it decided; deciding it here');
+        existing = undefined;
+      }
       if (existing && !isOwn(ctx, existing)) return { ...existing, action: 'already-handled' };
       if (existing && existing.action !== 'deciding') return existing;
       const event: DriftEvent = { ...provisional, ...(await decide()) };
