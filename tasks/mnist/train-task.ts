@@ -18,12 +18,32 @@ import { buildModel, DEFAULT_MODEL, type ModelHyperParameters } from './model';
 import { dataParamsOf, type TrainParams, trainParams } from './params';
 import { type IncrementDetails, PreprocessIncrement } from './preprocess-task';
 import { type BackendName, loadTensorFlow } from '../tf/tf-backend';
-import { type EpochMetrics, trainClassifier } from '../training/train-loop';
+import { type EpochMetrics, trainClassifier, type TrainClassifierOptions } from '../training/train-loop';
 
 export const METRICS_JSON = 'metrics.json';
 export const TRAINING_JSON = 'training.json';
 /** Training steps between the within-epoch metrics (batch_loss, batch_accuracy) the run records. */
 const STEP_METRICS_EVERY = 50;
+
+/** The log lines, progress and tracked metrics of a training run: per epoch, and every STEP_METRICS_EVERY steps within one. */
+function trainingReports(ctx: TaskContext, epochs: number): Pick<TrainClassifierOptions, 'onEpoch' | 'onSteps' | 'stepMetricsEvery'> {
+  return {
+    onEpoch: (m) => {
+      ctx.logger.info(
+        { epoch: m.epoch, loss: round(m.loss), accuracy: round(m.accuracy), valAccuracy: round(m.valAccuracy), samplesPerSecond: Math.round(m.samplesPerSecond), wallSeconds: round(m.wallSeconds, 1) },
+        `epoch ${m.epoch}/${epochs}`,
+      );
+      ctx.progress(m.epoch, epochs, 'epochs');
+      for (const [key, value] of [['loss', m.loss], ['accuracy', m.accuracy], ['val_accuracy', m.valAccuracy], ['samples_per_second', m.samplesPerSecond]] as const) ctx.tracking.logMetric(key, value, m.epoch);
+    },
+    // Within epochs, by training step: the curve a long epoch would otherwise hide.
+    onSteps: (m) => {
+      ctx.tracking.logMetric('batch_loss', m.loss, m.step);
+      ctx.tracking.logMetric('batch_accuracy', m.accuracy, m.step);
+    },
+    stepMetricsEvery: STEP_METRICS_EVERY,
+  };
+}
 
 /** What `training.json` records. */
 export interface TrainingRecord {
@@ -95,20 +115,7 @@ export class TrainModel extends Task<TrainParams> {
       seed,
       augmentShift,
       signal: ctx.signal,
-      onEpoch: (m) => {
-        ctx.logger.info(
-          { epoch: m.epoch, loss: round(m.loss), accuracy: round(m.accuracy), valAccuracy: round(m.valAccuracy), samplesPerSecond: Math.round(m.samplesPerSecond), wallSeconds: round(m.wallSeconds, 1) },
-          `epoch ${m.epoch}/${epochs}`,
-        );
-        ctx.progress(m.epoch, epochs, 'epochs');
-        for (const [key, value] of [['loss', m.loss], ['accuracy', m.accuracy], ['val_accuracy', m.valAccuracy], ['samples_per_second', m.samplesPerSecond]] as const) ctx.tracking.logMetric(key, value, m.epoch);
-      },
-      // Within epochs, by training step: the curve a long epoch would otherwise hide.
-      onSteps: (m) => {
-        ctx.tracking.logMetric('batch_loss', m.loss, m.step);
-        ctx.tracking.logMetric('batch_accuracy', m.accuracy, m.step);
-      },
-      stepMetricsEvery: STEP_METRICS_EVERY,
+      ...trainingReports(ctx, epochs),
     });
     try {
       const last = result.history.at(-1)!;
