@@ -68,7 +68,11 @@ export async function runServingFlow<S extends ParamSpecs>(flow: FlowDefinition<
   const hereByDefault = executor === undefined && (options.inProcess || options.inProcessByDefault === true);
   const code = await runFlow(flow, { exit: false, argv: hereByDefault ? ['--executor', 'inprocess', ...argv] : argv });
   const server = options.deployTask()?.embeddedServer;
-  return code === 0 && server ? runInForeground(alreadyStarted(server), server.logger) : code;
+  if (!server) return code;
+  if (code === 0) return runInForeground(alreadyStarted(server), server.logger);
+  // The run was stopped (a signal) or failed after the server started: it stops as on SIGTERM, its log flushed.
+  await server.stop();
+  return code;
 }
 
 async function main(): Promise<void> {

@@ -36,7 +36,7 @@ describe('dagwright run <module> <TaskClass>', () => {
   it('an unknown class or module is a usage error naming what exists', async () => {
     const noClass = await dagwright(['run', 'test/fixtures/core-tasks.ts', 'Nope']);
     expect(noClass.code).toBe(2);
-    expect(noClass.stderr).toContain('exports no task class "Nope" (its task classes: Echo, Incoming, Ingest, Corrupt, Loop, Part, Gather)');
+    expect(noClass.stderr).toContain('exports no task class "Nope" (its task classes: Echo, Incoming, Ingest, Corrupt, Loop, Part, Gather, Relay)');
     const noModule = await dagwright(['run', 'test/fixtures/missing.ts', 'Echo']);
     expect(noModule.code).toBe(2);
     expect(noModule.stderr).toContain('cannot load module test/fixtures/missing.ts: no such file');

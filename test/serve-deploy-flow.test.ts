@@ -52,10 +52,18 @@ describeDocker('flows/register.ts --deploy', () => {
   it('--deploy in-process serves in the foreground until SIGTERM (the registration is already done)', async () => {
     const foregroundPort = port + 1;
     const { child, done } = startFlow('flows/register.ts', [...small, '--deploy', 'in-process', '--serve-port', String(foregroundPort), '--store', store]);
+    // Serving in the foreground once the run is over: a SIGTERM before that cancels the run instead (exit 143).
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    const inForeground = () => stderr.includes('started (SIGINT or SIGTERM stops it)');
     try {
-      const deadline = Date.now() + 60_000;
-      while ((await call(`http://127.0.0.1:${foregroundPort}/v2/models/mnist-digits/versions/1/ready`).catch(() => ({ status: 0 }))).status !== 200) {
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`flows/register.ts --deploy in-process did not serve:\n${(await done).stderr.slice(-2000)}`);
+      const deadline = Date.now() + 90_000;
+      let status = 0;
+      while ((status = (await call(`http://127.0.0.1:${foregroundPort}/v2/models/mnist-digits/versions/1/ready`).catch(() => ({ status: 0 }))).status) !== 200 || !inForeground()) {
+        if (Date.now() > deadline || child.exitCode !== null) {
+          child.kill('SIGKILL'); // its output is what says why
+          throw new Error(`flows/register.ts --deploy in-process did not serve on port ${foregroundPort} (last status ${status}):\n${(await done).stderr.slice(-3000)}`);
+        }
         await new Promise((r) => setTimeout(r, 200));
       }
     } finally {
@@ -64,7 +72,7 @@ describeDocker('flows/register.ts --deploy', () => {
     const result = await done;
     expect(result.code).toBe(0);
     expect(counts(result)).toMatchObject({ ran: 1, complete: 1 });
-  });
+  }, 150_000);
 
   it('--deploy in-process refuses a container executor before anything runs (its server would live in a step that ends)', async () => {
     const refused = await runFlowProcess('flows/register.ts', [...small, '--deploy', 'in-process', '--store', store, '--executor', 'docker']);
