@@ -44,7 +44,8 @@ export async function stepRequirements(store: string, runId: string, task: AnyTa
   const { requires } = await file.readJson<{ requires: TaskSpec[] }>();
   await file.remove().catch((err: unknown) => logger?.debug({ err }, 'could not remove a request file'));
   // A request file never carries secrets: a requested task gets the requester's secret of the same name, or its environment variable.
-  const requesterSecrets: SecretSource = (name) => (secretsOf(task).has(name) ? (task.params as Record<string, ParamValue>)[name] : undefined);
+  const secrets = secretsOf(task);
+  const requesterSecrets: SecretSource = (name) => (secrets.has(name) ? (task.params as Record<string, ParamValue>)[name] : undefined);
   const tasks = requires.map((spec) => taskFromSpec(spec, requesterSecrets) ?? throwUnmade(task, spec));
   return new RequirementsPending(task.id, tasks);
 }

@@ -33,7 +33,6 @@ import {
   settingsHash,
 } from './server-deployment-spec';
 
-export { DeploymentError, MODEL_SERVER_KIND, SERVER_IMAGE, ServerLabels } from './server-deployment-spec';
 
 /** A server container to deploy (the spec every target shares). */
 export type DockerServerSpec = ServerDeploymentSpec;

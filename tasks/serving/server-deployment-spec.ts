@@ -59,9 +59,8 @@ export function serveArgs(spec: ServerDeploymentSpec): string[] {
     '--wait-for-port', String(PORT_WAIT_MS), '--handover-ms', String(HANDOVER_MS), '--ready-file', READY_FILE,
     ...(spec.maxBatchSize === undefined ? [] : ['--max-batch-size', String(spec.maxBatchSize)]),
     ...(spec.maxWaitMs === undefined ? [] : ['--max-wait-ms', String(spec.maxWaitMs)]),
-    // Passed only when they differ from the server's defaults, so deployments made before these options keep their settings hash.
-    ...(spec.pollMs === undefined || spec.pollMs === 1000 ? [] : ['--poll-ms', String(spec.pollMs)]),
-    ...(spec.logChunkSeconds === undefined || spec.logChunkSeconds === 10 ? [] : ['--log-chunk-seconds', String(spec.logChunkSeconds)]),
+    ...(spec.pollMs === undefined ? [] : ['--poll-ms', String(spec.pollMs)]),
+    ...(spec.logChunkSeconds === undefined ? [] : ['--log-chunk-seconds', String(spec.logChunkSeconds)]),
   ];
 }
 

@@ -175,6 +175,7 @@ export async function trainClassifier(options: TrainClassifierOptions): Promise<
   const warmupSteps = options.warmupSteps ?? DEFAULT_TRAINING.warmupSteps;
   const finalFraction = options.finalLearningRateFraction ?? DEFAULT_TRAINING.finalLearningRateFraction;
   const seed = options.seed ?? DEFAULT_TRAINING.seed;
+  const stepMetricsEvery = positiveInteger('stepMetricsEvery', options.stepMetricsEvery ?? 50);
   const augmentShift = options.augmentShift ?? 0;
   if (!Number.isInteger(augmentShift) || augmentShift < 0) {
     throw new Error(`Expected \`augmentShift\` to be an integer >= 0, got ${augmentShift}`);
@@ -204,7 +205,7 @@ export async function trainClassifier(options: TrainClassifierOptions): Promise<
       );
       const order = shuffledIndices(yTrain.length, random);
       const firstPosition = (epoch - 1) * yTrain.length;
-      const progress = options.onSteps && stepReporter(options.onSteps, positiveInteger('stepMetricsEvery', options.stepMetricsEvery ?? 50), epoch, firstStep);
+      const progress = options.onSteps && stepReporter(options.onSteps, stepMetricsEvery, epoch, firstStep);
       const summary = await engine.runEpoch({ order, batchSize, learningRates, firstStep, augmentation, firstPosition }, signal, progress);
       const trainSeconds = (performance.now() - epochStart) / 1000;
       signal?.throwIfAborted();
