@@ -80,7 +80,7 @@ async function registerVersions(tf: TensorFlow, store: string, seeds: number[]):
 }
 
 async function startServer(store: string): Promise<{ child: ChildProcess; url: string }> {
-  const args = ['-r', 'ts-node/register/transpile-only', path.join(root, 'src/cli/main.ts'), 'serve', '--store', store, '--port', '0', '--poll-ms', '200', '--predict-in', predictIn];
+  const args = ['-r', 'ts-node/register/transpile-only', path.join(root, 'app/cli/main.ts'), 'serve', '--store', store, '--port', '0', '--poll-ms', '200', '--predict-in', predictIn];
   const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   return new Promise((resolve, reject) => {

@@ -17,7 +17,7 @@ import { chromium } from 'playwright-core';
 import { param, Task, TaskGraph } from '../src';
 import type { RunRecord, TaskHistory } from '../src/history/run-record';
 import { writeRunGraph } from '../src/tracking/run-graph';
-import { UiServer } from '../src/ui/ui-server';
+import { UiServer } from '../app/ui/ui-server';
 
 const runs = 10_000;
 const families = 50;

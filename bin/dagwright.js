@@ -5,14 +5,14 @@
 const { existsSync } = require('node:fs');
 const { join } = require('node:path');
 
-const source = join(__dirname, '..', 'src', 'cli', 'main.ts');
+const source = join(__dirname, '..', 'app', 'cli', 'main.ts');
 let cli;
 if (existsSync(source)) {
   // The compiled-JavaScript cache ts-node uses too: no TypeScript compiler loaded on a warm start.
   require(join(__dirname, '..', 'src', 'bootstrap', 'register.js'));
   cli = require(source);
 } else {
-  cli = require(join(__dirname, '..', 'dist', 'src', 'cli', 'main.js'));
+  cli = require(join(__dirname, '..', 'dist', 'app', 'cli', 'main.js'));
 }
 cli.main(process.argv.slice(2)).then(
   (code) => {

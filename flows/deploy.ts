@@ -13,7 +13,7 @@
  * `runServingFlow` is how a flow ending in a deploy step runs (flows/register.ts too).
  */
 import { ExitCode, type FlowDefinition, type ParamSpecs, runFlow, runInForeground, type Service } from '../src';
-import { DeployModelServer } from '../tasks/serving/deploy-task';
+import { DeployModelServer } from '../tasks/serving/deploy/deploy-task';
 import type { ModelServer } from '../tasks/serving/model-server';
 
 const { store: _store, ...deployFlowParams } = DeployModelServer.params;

@@ -20,7 +20,7 @@
 import { type FlowDefinition, param, runFlow } from '../src';
 import { checkIncrementOption, trainFlowParams } from '../tasks/mnist/flow-params';
 import { RegisterModel } from '../tasks/mnist/register-task';
-import { DeployModelServer } from '../tasks/serving/deploy-task';
+import { DeployModelServer } from '../tasks/serving/deploy/deploy-task';
 import { optionValue, runServingFlow } from './deploy';
 
 const registerFlowParams = {

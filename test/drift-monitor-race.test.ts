@@ -29,7 +29,7 @@ import { readOptdigitsSplit } from '../tasks/drift/sources/idx-source';
 import { sampleImages } from '../tasks/drift/sources/image-batch';
 import { RegisterModel } from '../tasks/mnist/register-task';
 import { ModelRegistry } from '../tasks/registry/registry';
-import { PredictionLogWriter } from '../tasks/serving/prediction-log';
+import { PredictionLogWriter } from '../tasks/serving/prediction-log/prediction-log';
 import { directoryAt, fileAt, listUnder } from '../tasks/store';
 import { freshBucket, s3FlowEnv, s3TestClient } from './helpers/s3';
 

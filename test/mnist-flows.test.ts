@@ -18,7 +18,7 @@ import { RegisterModel } from '../tasks/mnist/register-task';
 import { MNIST_FILES, PACKAGED_SOURCE, sourceLocation } from '../tasks/mnist/source';
 import { loadTensorFlow } from '../tasks/tf/tf-backend';
 import { METRICS_JSON, TRAINING_JSON, TrainModel, type TrainingMetrics, type TrainingRecord } from '../tasks/mnist/train-task';
-import { registryCli } from '../src/cli/registry';
+import { registryCli } from '../app/cli/registry';
 import { ModelRegistry } from '../tasks/registry/registry';
 import { runFlowProcess } from './helpers/flow-process';
 import { freshBucket, s3Endpoint, s3TestClient, s3TestFileSystem } from './helpers/s3';

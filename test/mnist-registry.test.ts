@@ -2,7 +2,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { registryCli } from '../src/cli/registry';
+import { registryCli } from '../app/cli/registry';
 import { contentHash, ModelRegistry, type ModelVersion, RegistryError } from '../tasks/registry/registry';
 
 let store: string;

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelRegistry, type ModelVersion, RegistryFileError } from '../tasks/registry/registry';
-import { registryCli } from '../src/cli/registry';
+import { registryCli } from '../app/cli/registry';
 import { dagwright } from './helpers/cron';
 import { runFlowProcess } from './helpers/flow-process';
 import { freshBucket, s3FlowEnv, s3TestClient } from './helpers/s3';
@@ -68,7 +68,7 @@ describe('concurrent registrations', () => {
       ['1', '2'].map((seed) => runFlowProcess('flows/register.ts', [...small, '--seed', seed, '--store', store], env)),
     );
     expect([one.code, two.code], one.stderr + two.stderr).toEqual([0, 0]);
-    const listed = await runFlowProcess('src/cli/registry.ts', ['list', '--json', '--store', store], env);
+    const listed = await runFlowProcess('app/cli/registry.ts', ['list', '--json', '--store', store], env);
     const { versions } = JSON.parse(listed.stdout) as { versions: ModelVersion[] };
     expect(versions.map((v) => v.version)).toEqual([1, 2]);
     expect(new Set(versions.map((v) => (v.lineage.training as { params: { seed: number } }).params.seed))).toEqual(new Set([1, 2]));

@@ -24,7 +24,7 @@ afterAll(async () => {
 
 /** Starts `dagwright serve` in its own process; resolves with its URL once its log matches `ready` (by default: it serves). */
 async function startServer(args: string[], env: NodeJS.ProcessEnv = {}, ready = /serving \\"mnist-digits\\"/): Promise<{ url: string; child: ChildProcess; done: Promise<FlowResult> }> {
-  const { child, done } = startFlow('src/cli/main.ts', ['serve', '--store', store, ...(args.includes('--port') ? [] : ['--port', '0']), ...args], env);
+  const { child, done } = startFlow('app/cli/main.ts', ['serve', '--store', store, ...(args.includes('--port') ? [] : ['--port', '0']), ...args], env);
   running.push(child);
   let stderr = '';
   const url = await new Promise<string>((resolve, reject) => {
@@ -40,16 +40,16 @@ async function startServer(args: string[], env: NodeJS.ProcessEnv = {}, ready = 
 
 describe('dagwright serve', () => {
   it('prints its options with --help and refuses bad ones with exit code 2', async () => {
-    const help = await runFlowProcess('src/cli/main.ts', ['serve', '--help']);
+    const help = await runFlowProcess('app/cli/main.ts', ['serve', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/--max-batch-size <n>/);
-    const port = await runFlowProcess('src/cli/main.ts', ['serve', '--store', store, '--port', 'eighty']);
+    const port = await runFlowProcess('app/cli/main.ts', ['serve', '--store', store, '--port', 'eighty']);
     expect(port.code).toBe(2);
     expect(port.stderr).toMatch(/--port got "eighty"; expected a port 0-65535/);
-    const both = await runFlowProcess('src/cli/main.ts', ['serve', '--store', store, '--alias', 'x', '--version', '1']);
+    const both = await runFlowProcess('app/cli/main.ts', ['serve', '--store', store, '--alias', 'x', '--version', '1']);
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/--alias and --version exclude each other/);
-    const missing = await runFlowProcess('src/cli/main.ts', ['serve', '--store', store, '--model', 'nope', '--port', '0']);
+    const missing = await runFlowProcess('app/cli/main.ts', ['serve', '--store', store, '--model', 'nope', '--port', '0']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/model \\"nope\\" has no alias \\"champion\\"/);
     expect(missing.stderr).not.toMatch(/\n\s+at /); // no stack trace

@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createLogger, run } from '../src';
 import { ModelRegistry } from '../tasks/registry/registry';
-import { DeployModelServer } from '../tasks/serving/deploy-task';
-import { removeDockerServers, serverContainers } from '../tasks/serving/docker-deployment';
-import { imageId, MODEL_SERVER_KIND, SERVER_IMAGE, ServerLabels } from '../tasks/serving/server-deployment-spec';
+import { DeployModelServer } from '../tasks/serving/deploy/deploy-task';
+import { removeDockerServers, serverContainers } from '../tasks/serving/deploy/docker-deployment';
+import { imageId, MODEL_SERVER_KIND, SERVER_IMAGE, ServerLabels } from '../tasks/serving/deploy/server-deployment-spec';
 import { call, testImages, uint8Request } from './fixtures/serve-client';
 import { registerSeededModel } from './fixtures/serve-models';
 import { describeDocker } from './helpers/docker';
-import { pruneCommand } from '../src/cli/prune';
+import { pruneCommand } from '../app/cli/prune';
 
 const logger = createLogger({ level: 'silent' });
 

@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PredictionLogWriter, readPredictionLog, recordPixels } from '../tasks/serving/prediction-log';
+import { PredictionLogWriter, readPredictionLog, recordPixels } from '../tasks/serving/prediction-log/prediction-log';
 import { startFlow } from './helpers/flow-process';
 import { freshBucket, s3Endpoint, s3TestClient } from './helpers/s3';
 import { s3rverCredentials } from './helpers/s3-server';

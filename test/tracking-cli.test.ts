@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../src/cli/main';
+import { main } from '../app/cli/main';
 import { RunHistory } from '../src/history/run-history';
 import { readRunTracking } from '../src/tracking/read-tracking';
 import { readTaskLog } from '../src/tracking/task-logs';

@@ -9,7 +9,7 @@ const store = mkdtempSync(join(tmpdir(), 'dagwright-ui-cli-'));
 afterAll(() => rmSync(store, { recursive: true, force: true }));
 
 function dagwright(args: string[]) {
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', resolve(repoRoot, 'src/cli/main.ts'), ...args], { cwd: repoRoot, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', resolve(repoRoot, 'app/cli/main.ts'), ...args], { cwd: repoRoot, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { html, jsonBlock, raw } from '../src/ui/html';
+import { html, jsonBlock, raw } from '../app/ui/html';
 
 describe('the UI\'s HTML templates', () => {
   it('escape every interpolated value, in text and in attributes, arrays included', () => {

@@ -12,8 +12,8 @@ import { listLabelledBatches, readLabelledBatch } from '../tasks/data/labelled-b
 import { type DriftReport, renderReportHtml, summarise } from '../tasks/drift/report';
 import { ModelRegistry } from '../tasks/registry/registry';
 import { ModelServer } from '../tasks/serving/model-server';
-import { readPredictionLog, recordPixels } from '../tasks/serving/prediction-log';
-import { UiServer } from '../src/ui/ui-server';
+import { readPredictionLog, recordPixels } from '../tasks/serving/prediction-log/prediction-log';
+import { UiServer } from '../app/ui/ui-server';
 import { type Browser, describeChromium, launchBrowser, screenshot } from './fixtures/ui-browser';
 import { runFlowProcess } from './helpers/flow-process';
 

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { UiServer } from '../src/ui/ui-server';
+import { UiServer } from '../app/ui/ui-server';
 import { type Browser, describeChromium, launchBrowser, screenshot } from './fixtures/ui-browser';
 import { runFlowProcess, startFlow } from './helpers/flow-process';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UiServer } from '../src/ui/ui-server';
+import { UiServer } from '../app/ui/ui-server';
 import { runFlowProcess } from './helpers/flow-process';
 import { freshBucket, s3Endpoint, s3TestClient } from './helpers/s3';
 import { s3rverCredentials } from './helpers/s3-server';

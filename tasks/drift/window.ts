@@ -5,7 +5,7 @@
  * monitor uses to start retraining at most once per window.
  */
 import { createHash } from 'node:crypto';
-import { readPredictionLog, recordPixels, type PredictionRecord } from '../serving/prediction-log';
+import { readPredictionLog, recordPixels, type PredictionRecord } from '../serving/prediction-log/prediction-log';
 import { MNIST_PIXELS } from '../data/mnist-format';
 import type { ImageBatch } from './sources/image-batch';
 import { sampleImages } from './sources/image-batch';

@@ -7,7 +7,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { fileAt } from '../store';
-import type { PredictionLogStats } from './prediction-log';
+import type { PredictionLogStats } from './prediction-log/prediction-log';
 
 /** The drift summary monitoring writes (the parts the server shows). */
 interface DriftSummary {

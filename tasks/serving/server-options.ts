@@ -1,9 +1,9 @@
 /** The model server's options and defaults (model-server.ts). */
 import type { Logger } from 'pino';
 import type { BackendName } from '../tf/tf-backend';
-import type { BatchingOptions } from './adaptive-batcher';
-import type { ModelAdapter } from './model-adapter';
-import type { PredictionLogOptions } from './prediction-log';
+import type { BatchingOptions } from './runtime/adaptive-batcher';
+import type { ModelAdapter } from './runtime/model-adapter';
+import type { PredictionLogOptions } from './prediction-log/prediction-log';
 
 export const DEFAULT_SERVE_HOST = '127.0.0.1';
 export const DEFAULT_SERVE_PORT = 8080;

@@ -1,0 +1,104 @@
+/**
+ * Open Inference Protocol (V2) REST routes, as KServe, Seldon Core 2 and
+ * MLServer speak them, with the binary tensor data extension
+ * (binary-tensors.ts); registry versions are the protocol's versions.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { BINARY_TENSOR_EXTENSION, binaryByDefault, encodeInferResponse, INFERENCE_HEADER_LENGTH, outputIsBinary, type ResponseTensor } from './binary-tensors';
+import { InferenceInputError, ModelNotServedError, ModelNotReadyError } from '../errors';
+import { LABEL_OUTPUT, PROBABILITIES_OUTPUT } from '../runtime/image-adapter';
+import type { RequestTensor } from '../runtime/model-adapter';
+import type { Inference, ModelServer } from '../model-server';
+
+interface ModelParams {
+  name: string;
+  version?: string;
+}
+
+interface InferBody {
+  id?: unknown;
+  inputs?: unknown;
+  outputs?: unknown;
+  parameters?: unknown;
+}
+
+/** The version a route names must be the one served; a route without one takes whatever is served. */
+function checkModel(server: ModelServer, params: ModelParams): void {
+  if (params.name !== server.model) throw new ModelNotServedError(`model "${params.name}" is not served here; this server serves "${server.model}".`);
+  if (params.version === undefined) return;
+  const served = server.version;
+  if (served === undefined) throw new ModelNotReadyError(server.model);
+  if (params.version !== String(served)) {
+    throw new ModelNotServedError(`version "${params.version}" of "${server.model}" is not served here; this server serves version ${served} (GET /v2/models/${server.model}).`);
+  }
+}
+
+/** The outputs a request asks for (all by default), each with whether it goes back binary. */
+function requestedOutputs(body: InferBody): Map<string, boolean> {
+  const all = [PROBABILITIES_OUTPUT, LABEL_OUTPUT];
+  const byDefault = binaryByDefault(body as Record<string, unknown>);
+  const { outputs } = body;
+  if (outputs === undefined) return new Map(all.map((name) => [name, byDefault]));
+  if (!Array.isArray(outputs)) throw new InferenceInputError(`"outputs" must be a list such as [{"name": "${LABEL_OUTPUT}"}].`);
+  const wanted = new Map<string, boolean>();
+  outputs.forEach((output: unknown, i) => {
+    const name = typeof output === 'object' && output !== null ? (output as { name?: unknown }).name : undefined;
+    if (typeof name !== 'string' || !all.includes(name)) throw new InferenceInputError(`output ${JSON.stringify(name) ?? 'without a name'} does not exist: this model's outputs are "${all.join('", "')}".`);
+    wanted.set(name, outputIsBinary(output as Record<string, unknown>, i, byDefault));
+  });
+  return wanted;
+}
+
+function responseOutputs(result: Inference, count: number, classes: number, wanted: Map<string, boolean>): ResponseTensor[] {
+  const outputs: ResponseTensor[] = [];
+  const probabilities = wanted.get(PROBABILITIES_OUTPUT);
+  const label = wanted.get(LABEL_OUTPUT);
+  if (probabilities !== undefined) outputs.push({ name: PROBABILITIES_OUTPUT, datatype: 'FP32', shape: [count, classes], values: result.probabilities, binary: probabilities });
+  if (label !== undefined) outputs.push({ name: LABEL_OUTPUT, datatype: 'INT64', shape: [count], values: result.labels, binary: label });
+  return outputs;
+}
+
+function notReady(reply: FastifyReply, server: ModelServer, body: object): FastifyReply {
+  return reply.code(503).send({ ...body, error: `model "${server.model}" is not loaded yet.` });
+}
+
+export function v2Routes(app: FastifyInstance, server: ModelServer): void {
+  const ready = () => server.version !== undefined && !server.isStopping;
+  app.get('/v2/health/live', async () => ({ live: true }));
+  app.get('/v2/health/ready', async (_request, reply) => (ready() ? { ready: true } : notReady(reply, server, { ready: false })));
+  app.get('/v2', async () => ({ name: 'dagwright', version: '0.1.0', extensions: [BINARY_TENSOR_EXTENSION] }));
+
+  const metadata = async (request: { params: ModelParams }) => {
+    checkModel(server, request.params);
+    if (server.version === undefined) throw new ModelNotReadyError(server.model);
+    const { adapter } = server;
+    return { name: server.model, versions: [String(server.version)], platform: 'tensorflowjs', inputs: adapter.inputs, outputs: adapter.outputs };
+  };
+  app.get<{ Params: ModelParams }>('/v2/models/:name', metadata);
+  app.get<{ Params: ModelParams }>('/v2/models/:name/versions/:version', metadata);
+
+  const modelReady = async (request: { params: ModelParams }, reply: FastifyReply) => {
+    checkModel(server, request.params);
+    return ready() ? { name: server.model, ready: true, version: String(server.version) } : notReady(reply, server, { name: server.model, ready: false });
+  };
+  app.get<{ Params: ModelParams }>('/v2/models/:name/ready', modelReady);
+  app.get<{ Params: ModelParams }>('/v2/models/:name/versions/:version/ready', modelReady);
+
+  const infer = async (request: { params: ModelParams; body: InferBody; headers: Record<string, unknown> }, reply: FastifyReply) => {
+    checkModel(server, request.params);
+    const body = request.body;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InferenceInputError('expected a JSON object {"id"?, "inputs": [{"name", "shape", "datatype", "data"}], "outputs"?}.');
+    const wanted = requestedOutputs(body);
+    const decoded = server.adapter.decodeTensors(body.inputs as RequestTensor[]);
+    const id = typeof body.id === 'string' && body.id !== '' ? body.id : randomUUID();
+    const result = await server.infer(decoded, id);
+    reply.header('x-model-version', String(result.version));
+    const head = { model_name: server.model, model_version: String(result.version), id };
+    const answer = encodeInferResponse(head, responseOutputs(result, decoded.count, server.adapter.classes, wanted));
+    if (answer.headerLength !== undefined) reply.header('content-type', 'application/octet-stream').header(INFERENCE_HEADER_LENGTH, String(answer.headerLength));
+    return answer.body;
+  };
+  app.post<{ Params: ModelParams; Body: InferBody }>('/v2/models/:name/infer', infer);
+  app.post<{ Params: ModelParams; Body: InferBody }>('/v2/models/:name/versions/:version/infer', infer);
+}

@@ -1,0 +1,281 @@
+/**
+ * The prediction log: what a model server saw and answered, for monitoring.
+ *
+ *   <store>/serving/<model>/predictions/<YYYY-MM-DD>/<chunkId>.jsonl
+ *
+ * One JSON line per image (`PredictionRecord`). Records gather in an open
+ * chunk in memory; a chunk is published as one file target (written to a
+ * temporary sibling and renamed, or one S3 PUT) when it holds `chunkRecords`
+ * records or has been open `chunkMaxAgeMs`. A killed server therefore loses
+ * at most the open chunk (and one being written), never part of an earlier
+ * one. `append` only pushes to memory, so logging never delays a response;
+ * when storage cannot keep up, memory stays bounded (`maxBufferedRecords`)
+ * and records are dropped and counted instead.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { directoryAt, fileAt, listUnder } from '../../store';
+
+/** One logged image, as stored (one JSON line). */
+export interface PredictionRecord {
+  readonly time: string;
+  readonly requestId: string;
+  readonly model: string;
+  readonly version: number;
+  /** The image's shape without the batch dimension, e.g. [28, 28]. */
+  readonly shape: readonly number[];
+  /** base64 of the image as uint8 0-255 (FP32 inputs are stored scaled to uint8). */
+  readonly pixels: string;
+  readonly probabilities: readonly number[];
+  readonly label: number;
+}
+
+/** What the server hands the writer per image. */
+export interface PredictionEntry {
+  readonly requestId: string;
+  readonly version: number;
+  readonly shape: readonly number[];
+  /** The image's pixels as uint8 (copied by `append`, so the caller may reuse the buffer). */
+  readonly pixels: Uint8Array;
+  readonly probabilities: ArrayLike<number>;
+  readonly label: number;
+  /** Default: now. */
+  readonly time?: Date;
+}
+
+export interface PredictionLogOptions {
+  /** A chunk is published when it holds this many records. Default 1,000. */
+  readonly chunkRecords?: number;
+  /** ...or when its first record is this old (ms). Default 10,000. */
+  readonly chunkMaxAgeMs?: number;
+  /** Fraction of images logged, 0-1 (seeded by nothing: Math.random). Default 1 (all). */
+  readonly sampleRate?: number;
+  /** Records held in memory (open and unpublished chunks) before new ones are dropped. Default 20,000. */
+  readonly maxBufferedRecords?: number;
+  /** Day folders older than this many days are removed after a publish. Default: kept forever. */
+  readonly retentionDays?: number;
+  readonly logger?: Logger;
+}
+
+export interface PredictionLogStats {
+  /** Records in published chunks. */
+  readonly written: number;
+  readonly chunks: number;
+  /** Records not logged because of `sampleRate`. */
+  readonly sampledOut: number;
+  /** Records dropped because storage fell behind or a chunk failed to publish. */
+  readonly dropped: number;
+  /** Records in memory now. */
+  readonly buffered: number;
+}
+
+interface OpenChunk {
+  readonly id: string;
+  readonly day: string;
+  readonly openedAt: number;
+  readonly records: PredictionRecord[];
+}
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const CHUNK_FILE = /^(\d{4}-\d{2}-\d{2})\/([A-Za-z0-9][A-Za-z0-9_-]*)\.jsonl$/;
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`Expected \`${name}\` to be a positive number, got \`${value}\``);
+  return value;
+}
+
+/** The folder of a model's prediction log in a store. */
+export function predictionLogLocation(store: string, model: string): string {
+  return directoryAt(store, 'serving', model, 'predictions').uri;
+}
+
+/** Appends predictions to the log in chunks; see the module comment. */
+export class PredictionLogWriter {
+  private readonly chunkRecords: number;
+  private readonly chunkMaxAgeMs: number;
+  private readonly sampleRate: number;
+  private readonly maxBuffered: number;
+  private readonly retentionDays: number | undefined;
+  private readonly writerId = `${process.pid.toString(36)}${randomBytes(3).toString('hex')}`;
+  private sequence = 0;
+  private open: OpenChunk | undefined;
+  private readonly queue: OpenChunk[] = [];
+  private draining: Promise<void> | undefined;
+  private readonly timer: NodeJS.Timeout;
+  private closed = false;
+  private lastRetentionDay = '';
+  private counts = { written: 0, chunks: 0, sampledOut: 0, dropped: 0, buffered: 0 };
+
+  constructor(
+    readonly store: string,
+    readonly model: string,
+    private readonly options: PredictionLogOptions = {},
+  ) {
+    this.chunkRecords = Math.floor(positive('chunkRecords', options.chunkRecords, 1000));
+    this.chunkMaxAgeMs = positive('chunkMaxAgeMs', options.chunkMaxAgeMs, 10_000);
+    this.maxBuffered = Math.floor(positive('maxBufferedRecords', options.maxBufferedRecords, 20_000));
+    this.retentionDays = options.retentionDays === undefined ? undefined : positive('retentionDays', options.retentionDays, 1);
+    const rate = options.sampleRate ?? 1;
+    if (!(rate >= 0 && rate <= 1)) throw new RangeError(`Expected \`sampleRate\` to be between 0 and 1, got \`${rate}\``);
+    this.sampleRate = rate;
+    this.timer = setInterval(() => this.closeIfOld(), Math.min(this.chunkMaxAgeMs, 1000));
+    this.timer.unref();
+  }
+
+  get stats(): PredictionLogStats {
+    return { ...this.counts };
+  }
+
+  /** Adds one image's prediction; never blocks on storage. */
+  append(entry: PredictionEntry): void {
+    if (this.closed) return;
+    if (this.sampleRate < 1 && Math.random() >= this.sampleRate) {
+      this.counts.sampledOut++;
+      return;
+    }
+    if (this.counts.buffered >= this.maxBuffered) {
+      this.counts.dropped++;
+      return;
+    }
+    const time = entry.time ?? new Date();
+    const iso = time.toISOString();
+    const day = iso.slice(0, 10);
+    if (this.open && this.open.day !== day) this.closeOpen();
+    this.open ??= { id: this.chunkId(time), day, openedAt: Date.now(), records: [] };
+    this.open.records.push({
+      time: iso,
+      requestId: entry.requestId,
+      model: this.model,
+      version: entry.version,
+      shape: [...entry.shape],
+      pixels: Buffer.from(entry.pixels.buffer, entry.pixels.byteOffset, entry.pixels.byteLength).toString('base64'),
+      probabilities: Array.from(entry.probabilities),
+      label: entry.label,
+    });
+    this.counts.buffered++;
+    if (this.open.records.length >= this.chunkRecords) this.closeOpen();
+  }
+
+  /** Publishes the open chunk and waits until every chunk so far is published. */
+  async flush(): Promise<void> {
+    this.closeOpen();
+    while (this.draining) await this.draining;
+  }
+
+  /** Flushes and stops; later appends are ignored. Idempotent. */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+    this.closed = true;
+  }
+
+  // Sortable by time (ISO basic format), unique per writer process.
+  private chunkId(time: Date): string {
+    const stamp = time.toISOString().replace(/[-:.]/g, '');
+    return `${stamp}-${this.writerId}-${(this.sequence++).toString().padStart(6, '0')}`;
+  }
+
+  private closeIfOld(): void {
+    if (this.open && Date.now() - this.open.openedAt >= this.chunkMaxAgeMs) this.closeOpen();
+  }
+
+  private closeOpen(): void {
+    if (!this.open || this.open.records.length === 0) return;
+    this.queue.push(this.open);
+    this.open = undefined;
+    this.draining ??= this.drain().finally(() => (this.draining = undefined));
+  }
+
+  private async drain(): Promise<void> {
+    for (let chunk = this.queue.shift(); chunk; chunk = this.queue.shift()) {
+      const n = chunk.records.length;
+      try {
+        const body = chunk.records.map((r) => JSON.stringify(r)).join('\n') + '\n';
+        await fileAt(this.store, 'serving', this.model, 'predictions', chunk.day, `${chunk.id}.jsonl`).writeText(body);
+        this.counts.written += n;
+        this.counts.chunks++;
+        await this.applyRetention(chunk.day);
+      } catch (err) {
+        this.counts.dropped += n;
+        this.options.logger?.error({ err, chunk: chunk.id, records: n }, `prediction log: a chunk of ${n} records could not be published`);
+      } finally {
+        this.counts.buffered -= n;
+      }
+    }
+  }
+
+  // Once per day written: remove day folders older than the retention.
+  private async applyRetention(day: string): Promise<void> {
+    if (this.retentionDays === undefined || day === this.lastRetentionDay) return;
+    this.lastRetentionDay = day;
+    const oldest = new Date(Date.parse(`${day}T00:00:00Z`) - this.retentionDays * 86_400_000).toISOString().slice(0, 10);
+    for (const old of (await chunkFiles(this.store, this.model)).map((c) => c.day)) {
+      if (old < oldest) await directoryAt(this.store, 'serving', this.model, 'predictions', old).remove();
+    }
+  }
+}
+
+interface ChunkFile {
+  readonly day: string;
+  readonly id: string;
+  readonly name: string;
+}
+
+// Published chunks only: temporary siblings are dot-files and do not match.
+async function chunkFiles(store: string, model: string): Promise<ChunkFile[]> {
+  const names = await listUnder(directoryAt(store, 'serving', model, 'predictions'));
+  return names
+    .map((name) => name.split('\\').join('/'))
+    .map((name) => CHUNK_FILE.exec(name))
+    .filter((m): m is RegExpExecArray => m !== null && DAY.test(m[1]))
+    .map((m) => ({ day: m[1], id: m[2], name: m[0] }))
+    .sort((a, b) => (a.day === b.day ? (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) : a.day < b.day ? -1 : 1));
+}
+
+async function readChunk(store: string, model: string, chunk: ChunkFile): Promise<PredictionRecord[]> {
+  const text = await fileAt(store, 'serving', model, 'predictions', chunk.day, `${chunk.id}.jsonl`).readText();
+  return text
+    .split('\n')
+    .filter((line) => line.length > 0)
+    .map((line) => JSON.parse(line) as PredictionRecord);
+}
+
+export interface ReadPredictionLogOptions {
+  /** Only the newest `last` records. */
+  readonly last?: number;
+  /** Only records at or after this time. */
+  readonly since?: Date;
+}
+
+/**
+ * Published records of a model's prediction log, oldest first: all of them,
+ * the newest `last`, those `since` a time, or the newest `last` of those.
+ */
+export async function readPredictionLog(store: string, model: string, options: ReadPredictionLogOptions = {}): Promise<PredictionRecord[]> {
+  const { last, since } = options;
+  if (last !== undefined && !(Number.isInteger(last) && last >= 0)) throw new RangeError(`Expected \`last\` to be a whole number >= 0, got \`${last}\``);
+  if (since !== undefined && Number.isNaN(since.getTime())) throw new RangeError('Expected `since` to be a valid Date, got an invalid one');
+  const sinceIso = since?.toISOString();
+  let chunks = await chunkFiles(store, model);
+  if (sinceIso) chunks = chunks.filter((c) => c.day >= sinceIso.slice(0, 10));
+  const picked: PredictionRecord[][] = [];
+  let count = 0;
+  // Newest chunks first, so `last` reads only what it needs (plus one chunk, as writers' chunks may overlap in time).
+  let extra = 1;
+  for (let i = chunks.length - 1; i >= 0; i--) {
+    if (last !== undefined && count >= last && extra-- <= 0) break;
+    const records = (await readChunk(store, model, chunks[i])).filter((r) => !sinceIso || r.time >= sinceIso);
+    picked.push(records);
+    count += records.length;
+  }
+  const all = picked.reverse().flat();
+  all.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+  return last === undefined ? all : all.slice(Math.max(0, all.length - last));
+}
+
+/** The pixels of a record as uint8. */
+export function recordPixels(record: PredictionRecord): Uint8Array {
+  const bytes = Buffer.from(record.pixels, 'base64');
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}

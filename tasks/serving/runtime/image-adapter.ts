@@ -1,0 +1,145 @@
+/**
+ * The adapter for image classifiers: one input, an image batch
+ * `[n, height, width, channels]` (also accepted flat as `[n, height*width*channels]`,
+ * or `[n, height, width]` for one channel), FP32 in [0, 1] or UINT8 0-255;
+ * two outputs, the class probabilities and the predicted label.
+ */
+import { InferenceInputError } from '../errors';
+import type { DecodedInputs, ModelAdapter, RequestTensor, TensorMetadata } from './model-adapter';
+
+export interface ImageClassifierShape {
+  readonly inputName: string;
+  readonly height: number;
+  readonly width: number;
+  readonly channels: number;
+  readonly classes: number;
+}
+
+export const PROBABILITIES_OUTPUT = 'probabilities';
+export const LABEL_OUTPUT = 'label';
+const DATATYPES = ['FP32', 'UINT8'] as const;
+type Datatype = (typeof DATATYPES)[number];
+
+function sameShape(a: readonly (number | null)[], b: readonly (number | null)[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** Writes `values` (numbers of `datatype`) as features in [0, 1] and uint8 pixels at `offset`; names the first bad value. */
+function fill(out: DecodedInputs, offset: number, values: ArrayLike<unknown>, datatype: Datatype, where: string): void {
+  const { features, pixels } = out;
+  if (values instanceof Uint8Array && datatype === 'UINT8') {
+    // Binary UINT8: every byte is a valid pixel.
+    pixels.set(values, offset);
+    for (let i = 0; i < values.length; i++) features[offset + i] = values[i] / 255;
+    return;
+  }
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v !== 'number') throw new InferenceInputError(`${where}[${offset + i}] is ${JSON.stringify(v) ?? typeof v}: expected a number.`);
+    if (datatype === 'FP32') {
+      if (!(v >= 0 && v <= 1)) throw new InferenceInputError(`${where}[${offset + i}] is ${v}: FP32 pixels must be in [0, 1] (send UINT8 for 0-255).`);
+      features[offset + i] = v;
+      pixels[offset + i] = Math.round(v * 255);
+    } else {
+      if (!(Number.isInteger(v) && v >= 0 && v <= 255)) throw new InferenceInputError(`${where}[${offset + i}] is ${v}: UINT8 pixels must be whole numbers 0-255.`);
+      features[offset + i] = v / 255;
+      pixels[offset + i] = v;
+    }
+  }
+}
+
+/** Nested arrays to one flat list (a flat list is returned as is). */
+function flatten(data: readonly unknown[], where: string): readonly unknown[] {
+  // Only the first item is looked at: a flat list with a stray list in it is refused value by value by fill().
+  if (!Array.isArray(data[0])) return data;
+  const flat: unknown[] = [];
+  const walk = (value: unknown) => {
+    if (Array.isArray(value)) for (const item of value) walk(item);
+    else flat.push(value);
+  };
+  walk(data);
+  if (flat.length === 0) throw new InferenceInputError(`${where} holds no values.`);
+  return flat;
+}
+
+function checkDatatype(datatype: unknown, where: string): Datatype {
+  if (!(DATATYPES as readonly unknown[]).includes(datatype)) {
+    throw new InferenceInputError(`${where} is ${JSON.stringify(datatype) ?? 'missing'}: expected "FP32" (pixels in [0, 1]) or "UINT8" (pixels 0-255).`);
+  }
+  return datatype as Datatype;
+}
+
+/** An adapter for image classifiers of the given shape. */
+export function imageClassifierAdapter(shape: ImageClassifierShape): ModelAdapter {
+  const { inputName, height, width, channels, classes } = shape;
+  const itemShape = [height, width, channels];
+  const itemSize = height * width * channels;
+  const accepted = [`[n,${height},${width},${channels}]`, `[n,${itemSize}]`, ...(channels === 1 ? [`[n,${height},${width}]`] : [])];
+  const decoded = (count: number): DecodedInputs => ({ count, features: new Float32Array(count * itemSize), pixels: new Uint8Array(count * itemSize) });
+
+  const batchOf = (dims: unknown): number => {
+    const ok = Array.isArray(dims) && dims.length >= 2 && dims.every((d) => Number.isInteger(d) && d > 0);
+    const tail = ok ? (dims as number[]).slice(1) : [];
+    if (ok && (sameShape(tail, itemShape) || sameShape(tail, [itemSize]) || (channels === 1 && sameShape(tail, [height, width])))) return (dims as number[])[0];
+    throw new InferenceInputError(`input shape ${JSON.stringify(dims) ?? 'is missing'} is not accepted: expected ${accepted.join(' or ')} with n >= 1.`);
+  };
+
+  const decodeTensors = (inputs: readonly RequestTensor[]): DecodedInputs => {
+    if (!Array.isArray(inputs) || inputs.length !== 1) {
+      throw new InferenceInputError(`"inputs" must be a list of one tensor (named "${inputName}"), got ${Array.isArray(inputs) ? `${inputs.length} tensors` : JSON.stringify(inputs) ?? 'nothing'}.`);
+    }
+    const tensor = inputs[0];
+    if (typeof tensor !== 'object' || tensor === null) throw new InferenceInputError('inputs[0] must be an object {name, shape, datatype, data}.');
+    if (tensor.name !== undefined && tensor.name !== inputName) throw new InferenceInputError(`inputs[0].name is ${JSON.stringify(tensor.name)}: this model's input is "${inputName}".`);
+    const datatype = checkDatatype(tensor.datatype, 'inputs[0].datatype');
+    const count = batchOf(tensor.shape);
+    // Binary inputs and JSON lists read from the bytes arrive as typed arrays (binary-tensors.ts).
+    const typed = ArrayBuffer.isView(tensor.data) && !(tensor.data instanceof DataView);
+    if (!typed && !Array.isArray(tensor.data)) throw new InferenceInputError(`inputs[0].data must be a list of ${count * itemSize} numbers (shape ${JSON.stringify(tensor.shape)}).`);
+    const values = typed ? (tensor.data as unknown as ArrayLike<number>) : flatten(tensor.data as unknown[], 'inputs[0].data');
+    if (values.length !== count * itemSize) {
+      throw new InferenceInputError(`inputs[0].data has ${values.length} values but shape ${JSON.stringify(tensor.shape)} needs ${count * itemSize}.`);
+    }
+    const out = decoded(count);
+    fill(out, 0, values, datatype, 'inputs[0].data');
+    return out;
+  };
+
+  const decodeInstances = (instances: unknown, datatypeName: string): DecodedInputs => {
+    const datatype = checkDatatype(datatypeName, 'params.datatype');
+    let rows = instances;
+    if (typeof rows === 'object' && rows !== null && !Array.isArray(rows) && inputName in rows) rows = (rows as Record<string, unknown>)[inputName];
+    if (!Array.isArray(rows) || rows.length === 0) {
+      throw new InferenceInputError(`expected "inputs" or "instances" to be a non-empty list of images, each ${itemShape.join('x')} or ${itemSize} numbers.`);
+    }
+    const out = decoded(rows.length);
+    rows.forEach((row: unknown, i) => {
+      const item = typeof row === 'object' && row !== null && !Array.isArray(row) ? (row as Record<string, unknown>)[inputName] : row;
+      const values = Array.isArray(item) ? flatten(item, `instances[${i}]`) : [];
+      if (values.length !== itemSize) throw new InferenceInputError(`instances[${i}] has ${values.length} values: expected an image of ${itemShape.join('x')} = ${itemSize} numbers.`);
+      fill(out, i * itemSize, values, datatype, 'instances (flattened)');
+    });
+    return out;
+  };
+
+  const inputs: TensorMetadata[] = [{ name: inputName, datatype: 'FP32', shape: [-1, ...itemShape] }];
+  const outputs: TensorMetadata[] = [
+    { name: PROBABILITIES_OUTPUT, datatype: 'FP32', shape: [-1, classes] },
+    { name: LABEL_OUTPUT, datatype: 'INT64', shape: [-1] },
+  ];
+  return {
+    inputs,
+    outputs,
+    itemShape,
+    itemSize,
+    classes,
+    logShape: channels === 1 ? [height, width] : itemShape,
+    decodeTensors,
+    decodeInstances,
+    incompatibility: (inputShape, outputShape) => {
+      if (!sameShape(inputShape, [null, ...itemShape])) return `its input shape is ${JSON.stringify(inputShape)}, the server takes [null,${itemShape.join(',')}]`;
+      if (!sameShape(outputShape, [null, classes])) return `its output shape is ${JSON.stringify(outputShape)}, the server expects [null,${classes}]`;
+      return undefined;
+    },
+  };
+}
