@@ -182,7 +182,7 @@ describe('binary tensor data: bad input', () => {
     expect(tooBig.json.error).toMatch(/over the limit of 65536 bytes/);
     const mlflow = await post(`${server.url}/invocations`, binaryBody(header, [pixels]));
     expect(mlflow.status).toBe(415);
-    expect(mlflow.json.error).toMatch(/must be JSON: send Content-Type: application\/json/);
+    expect(mlflow.json).toEqual({ error_code: 'BAD_REQUEST', message: expect.stringMatching(/must be JSON: send Content-Type: application\/json/) });
     expect((await post(infer, binaryBody(header, [pixels]))).status).toBe(200);
   });
 });

@@ -156,8 +156,8 @@ describe('model server: bad input', () => {
     expect(route.status).toBe(404);
     expect(route.body.error).toMatch(/no route POST/);
     const mlflow = await call(`${base}/invocations`, { body: { inputs: [[1, 2]], instances: [[1]] } });
-    expect(mlflow).toMatchObject({ status: 400, body: { error: expect.stringMatching(/exactly one of "inputs" or "instances"/) } });
-    expect((await call(`${base}/invocations`, { body: { inputs: [[0.5, 0.5]] } })).body.error).toMatch(/instances\[0\] has 2 values: expected an image of 28x28x1 = 784/);
+    expect(mlflow).toMatchObject({ status: 400, body: { error_code: 'BAD_REQUEST', message: expect.stringMatching(/exactly one of the input fields/) } });
+    expect((await call(`${base}/invocations`, { body: { inputs: [[0.5, 0.5]] } })).body.message).toMatch(/instances\[0\] has 2 values: expected an image of 28x28x1 = 784/);
     // Still serving.
     expect((await infer(tensor({}))).status).toBe(200);
   });

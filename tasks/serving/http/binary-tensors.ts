@@ -82,21 +82,22 @@ function checkSize(input: Json, i: number, size: number): void {
   }
 }
 
-/** Little-endian FP32 bytes as a Float32Array (a copy, so it is aligned). */
-function float32Values(bytes: Uint8Array): Float32Array {
-  const values = new Float32Array(bytes.length / 4);
+/** Little-endian FP32 or FP64 bytes as a typed array (a copy, so it is aligned). */
+function floatValues(bytes: Uint8Array, width: 4 | 8): Float32Array | Float64Array {
+  const values = width === 4 ? new Float32Array(bytes.length / 4) : new Float64Array(bytes.length / 8);
   if (LITTLE_ENDIAN_HOST) {
     new Uint8Array(values.buffer).set(bytes);
   } else {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    for (let i = 0; i < values.length; i++) values[i] = view.getFloat32(i * 4, true);
+    for (let i = 0; i < values.length; i++) values[i] = width === 4 ? view.getFloat32(i * 4, true) : view.getFloat64(i * 8, true);
   }
   return values;
 }
 
-/** An input's bytes as its values: UINT8 a view, FP32 a Float32Array; other datatypes stay bytes (the adapter refuses them). */
+/** An input's bytes as its values: UINT8 a view, FP32 and FP64 (numpy's default float) typed arrays; other datatypes stay bytes (the adapter refuses them). */
 function valuesOf(datatype: unknown, bytes: Uint8Array): ArrayLike<number> {
-  return datatype === 'FP32' ? float32Values(bytes) : bytes;
+  if (datatype === 'FP32') return floatValues(bytes, 4);
+  return datatype === 'FP64' ? floatValues(bytes, 8) : bytes;
 }
 
 /** Puts each binary input's values in its `data`, taking the bytes after the header in input order; throws when sizes do not add up. */

@@ -1,20 +1,22 @@
 /**
  * The HTTP side of the model server: a fastify app with the bearer-token
- * check, request metrics, `{"error": ...}` for every failure (never a stack
- * trace), `/metrics`, and the route modules (Open Inference Protocol V2,
- * MLflow scoring).
+ * check, request metrics, an error body for every failure in the dialect of
+ * the route's clients (never a stack trace), 405 with `Allow` and OPTIONS,
+ * `/metrics`, and the route modules (Open Inference Protocol V2, MLflow
+ * scoring).
  */
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { INFERENCE_HEADER_LENGTH, type ParseJson, readBinaryBody } from './binary-tensors';
-import { readJsonInferBody } from './json-tensor-data';
 import { ServeRequestError } from '../errors';
+import { errorBody, plainJsonType, sendError } from './error-bodies';
 import { mlflowRoutes } from './mlflow-routes';
+import { addBodyReading, NOT_JSON } from './request-body';
+import { OPTIONS_ROUTE, RouteTable } from './route-table';
 import type { ModelServer } from '../model-server';
 import { v2Routes } from './v2-routes';
 
-/** Routes anyone may call: orchestrators and load balancers probe them without credentials. */
-const OPEN_ROUTES = new Set(['/v2/health/live', '/v2/health/ready', '/ping']);
+/** Routes anyone may call: orchestrators and load balancers probe them without credentials, and browsers ask OPTIONS without them. */
+const OPEN_ROUTES = new Set(['/v2/health/live', '/v2/health/ready', '/ping', '/health', OPTIONS_ROUTE]);
 
 export interface HttpAppOptions {
   readonly maxBodyBytes: number;
@@ -28,55 +30,6 @@ function tokenMatches(header: string | undefined, token: string): boolean {
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-const NOT_JSON = 'the request body must be JSON: send Content-Type: application/json (or, to POST .../infer, binary tensors after a JSON header whose length in bytes is in Inference-Header-Content-Length).';
-
-/** fastify's own JSON parser (prototype-poisoning checks, its error codes), as a function; it answers synchronously. */
-function fastifyJson(app: FastifyInstance): ParseJson {
-  const parse = app.getDefaultJsonParser('error', 'error');
-  return (text) => {
-    let result: unknown;
-    let failure: Error | null = null;
-    parse(undefined as never, typeof text === 'string' ? text : text.toString('utf8'), (err, body) => {
-      failure = err;
-      result = body;
-    });
-    if (failure) throw failure;
-    return result;
-  };
-}
-
-const isOctetStream = (request: FastifyRequest) => /^application\/octet-stream\s*(;|$)/i.test(request.headers['content-type'] ?? '');
-
-/**
- * A request body as the routes take it. Infer routes also take binary
- * tensors: any content type with Inference-Header-Content-Length (Triton's
- * Python client sends none), or application/octet-stream; and read JSON
- * `data` lists straight into typed arrays. Other bodies must be JSON (415).
- */
-function readBody(request: FastifyRequest, body: Buffer, isJson: boolean, parseJson: ParseJson): unknown {
-  if (request.is404) return undefined;
-  const infer = request.routeOptions.url?.endsWith('/infer') === true;
-  const headerLength = request.headers[INFERENCE_HEADER_LENGTH];
-  if (infer && (headerLength !== undefined || isOctetStream(request))) return readBinaryBody(body, headerLength, parseJson);
-  if (!isJson) throw new ServeRequestError(415, NOT_JSON);
-  return infer ? readJsonInferBody(body, parseJson) : parseJson(body);
-}
-
-function addBodyParsers(app: FastifyInstance): void {
-  const parseJson = fastifyJson(app);
-  // Only these: a text/plain body is refused (415) rather than read as a string. Bodies are read as bytes, within bodyLimit (413).
-  app.removeAllContentTypeParsers();
-  for (const [type, isJson] of [['application/json', true], ['*', false]] as const) {
-    app.addContentTypeParser(type, { parseAs: 'buffer' }, (request, body, done) => {
-      try {
-        done(null, readBody(request, body as Buffer, isJson, parseJson));
-      } catch (err) {
-        done(err as Error, undefined);
-      }
-    });
-  }
-}
-
 /** What fastify's own errors mean to a client, in the server's words. */
 function describeFastifyError(err: FastifyError, maxBodyBytes: number): { status: number; message: string } {
   switch (err.code) {
@@ -84,6 +37,8 @@ function describeFastifyError(err: FastifyError, maxBodyBytes: number): { status
       return { status: 413, message: `the request body is over the limit of ${maxBodyBytes} bytes: send fewer images per request, or start the server with a larger --max-body-mb.` };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return { status: 415, message: NOT_JSON };
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return { status: 400, message: 'the request body is not as long as its Content-Length says: send the whole body, and its length in bytes.' };
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return { status: 400, message: 'the request body is empty: expected a JSON object such as {"inputs": [...]}.' };
     default:
@@ -95,15 +50,18 @@ function describeFastifyError(err: FastifyError, maxBodyBytes: number): { status
 }
 
 export function buildHttpApp(server: ModelServer, options: HttpAppOptions): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: options.maxBodyBytes, forceCloseConnections: 'idle', return503OnClosing: true, keepAliveTimeout: 10_000 });
+  // ignoreTrailingSlash: clients joining a base URL ask `/v2/` as often as `/v2`.
+  const app = Fastify({ logger: false, bodyLimit: options.maxBodyBytes, forceCloseConnections: 'idle', return503OnClosing: true, keepAliveTimeout: 10_000, routerOptions: { ignoreTrailingSlash: true } });
   const { metrics } = server;
-  addBodyParsers(app);
+  const routes = new RouteTable(app);
+  addBodyReading(app, options.maxBodyBytes);
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const token = server.token;
     if (token === undefined || OPEN_ROUTES.has(request.routeOptions.url ?? '')) return;
     if (!tokenMatches(request.headers.authorization, token)) {
-      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'this server needs a token: send the header "Authorization: Bearer <token>" with the token it was started with.' });
+      reply.header('www-authenticate', 'Bearer');
+      return sendError(reply, request.url, 401, 'this server needs a token: send the header "Authorization: Bearer <token>" with the token it was started with.');
     }
   });
 
@@ -111,6 +69,7 @@ export function buildHttpApp(server: ModelServer, options: HttpAppOptions): Fast
   app.addHook('onSend', async (_request: FastifyRequest, reply: FastifyReply) => {
     if (server.closesConnections) reply.header('connection', 'close');
   });
+  app.addHook('onSend', plainJsonType);
 
   app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
     const route = request.routeOptions.url ?? 'unmatched';
@@ -119,15 +78,15 @@ export function buildHttpApp(server: ModelServer, options: HttpAppOptions): Fast
   });
 
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    if (err instanceof ServeRequestError) return reply.code(err.status).send({ error: err.message });
-    const { status, message } = describeFastifyError(err, options.maxBodyBytes);
+    const { status, message } = err instanceof ServeRequestError && err.code !== 'FST_ERR_CTP_BODY_TOO_LARGE' ? { status: err.status, message: err.message } : describeFastifyError(err, options.maxBodyBytes);
     if (status >= 500) server.logger.error({ err, url: request.url }, `request failed: ${err.message}`);
-    return reply.code(status).send({ error: status >= 500 ? `internal error: ${message}` : message });
+    return reply.code(status).send(errorBody(request.url, status, status >= 500 ? `internal error: ${message}` : message));
   });
 
-  app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) =>
-    reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}: see GET /v2, GET /v2/models/${server.model}, POST /v2/models/${server.model}/infer, POST /invocations.` }),
-  );
+  const noRoute = (request: FastifyRequest) =>
+    `no route ${request.method} ${request.url.split('?')[0]}: see GET /v2, GET /v2/models/${server.model}, POST /v2/models/${server.model}/infer, POST /invocations.`;
+  app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => routes.answerUnmatched(request, reply, noRoute(request)));
+  app.options(OPTIONS_ROUTE, async (request, reply) => routes.answerOptions(request, reply, noRoute(request)));
 
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', metrics.registry.contentType);

@@ -11,6 +11,9 @@ import { LABEL_OUTPUT, PROBABILITIES_OUTPUT } from '../runtime/image-adapter';
 import type { RequestTensor } from '../runtime/model-adapter';
 import type { Inference, ModelServer } from '../model-server';
 
+/** The server's version in `GET /v2` and MLflow's `GET /version`. */
+export const SERVER_VERSION = '0.1.0';
+
 interface ModelParams {
   name: string;
   version?: string;
@@ -67,7 +70,7 @@ export function v2Routes(app: FastifyInstance, server: ModelServer): void {
   const ready = () => server.version !== undefined && !server.isStopping;
   app.get('/v2/health/live', async () => ({ live: true }));
   app.get('/v2/health/ready', async (_request, reply) => (ready() ? { ready: true } : notReady(reply, server, { ready: false })));
-  app.get('/v2', async () => ({ name: 'dagwright', version: '0.1.0', extensions: [BINARY_TENSOR_EXTENSION] }));
+  app.get('/v2', async () => ({ name: 'dagwright', version: SERVER_VERSION, extensions: [BINARY_TENSOR_EXTENSION] }));
 
   const metadata = async (request: { params: ModelParams }) => {
     checkModel(server, request.params);

@@ -1,7 +1,8 @@
 /**
  * The adapter for image classifiers: one input, an image batch
  * `[n, height, width, channels]` (also accepted flat as `[n, height*width*channels]`,
- * or `[n, height, width]` for one channel), FP32 in [0, 1] or UINT8 0-255;
+ * or `[n, height, width]` for one channel), FP32 in [0, 1] or UINT8 0-255
+ * (FP64, numpy's default float, is taken as FP32 and converted);
  * two outputs, the class probabilities and the predicted label.
  */
 import { InferenceInputError } from '../errors';
@@ -17,7 +18,7 @@ export interface ImageClassifierShape {
 
 export const PROBABILITIES_OUTPUT = 'probabilities';
 export const LABEL_OUTPUT = 'label';
-const DATATYPES = ['FP32', 'UINT8'] as const;
+const DATATYPES = ['FP32', 'UINT8', 'FP64'] as const;
 type Datatype = (typeof DATATYPES)[number];
 
 function sameShape(a: readonly (number | null)[], b: readonly (number | null)[]): boolean {
@@ -36,8 +37,8 @@ function fill(out: DecodedInputs, offset: number, values: ArrayLike<unknown>, da
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (typeof v !== 'number') throw new InferenceInputError(`${where}[${offset + i}] is ${JSON.stringify(v) ?? typeof v}: expected a number.`);
-    if (datatype === 'FP32') {
-      if (!(v >= 0 && v <= 1)) throw new InferenceInputError(`${where}[${offset + i}] is ${v}: FP32 pixels must be in [0, 1] (send UINT8 for 0-255).`);
+    if (datatype !== 'UINT8') {
+      if (!(v >= 0 && v <= 1)) throw new InferenceInputError(`${where}[${offset + i}] is ${v}: ${datatype} pixels must be in [0, 1] (send UINT8 for 0-255).`);
       features[offset + i] = v;
       pixels[offset + i] = Math.round(v * 255);
     } else {
@@ -64,7 +65,7 @@ function flatten(data: readonly unknown[], where: string): readonly unknown[] {
 
 function checkDatatype(datatype: unknown, where: string): Datatype {
   if (!(DATATYPES as readonly unknown[]).includes(datatype)) {
-    throw new InferenceInputError(`${where} is ${JSON.stringify(datatype) ?? 'missing'}: expected "FP32" (pixels in [0, 1]) or "UINT8" (pixels 0-255).`);
+    throw new InferenceInputError(`${where} is ${JSON.stringify(datatype) ?? 'missing'}: expected "FP32" (pixels in [0, 1]; FP64 is taken as FP32) or "UINT8" (pixels 0-255).`);
   }
   return datatype as Datatype;
 }
