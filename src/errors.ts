@@ -120,7 +120,7 @@ export class UnfulfilledRequirementError extends DagwrightError {
     readonly missing: readonly string[],
   ) {
     super(
-      `${taskId}: unfulfilled requirement ${requirementId}: missing ${missing.join(', ')}. ` +
+      `${taskId}: unfulfilled requirement ${requirementId}: ${missing.length > 0 ? `missing ${missing.join(', ')}` : 'its complete() now returns false'}. ` +
         'Something removed it after planning; run the flow again to rebuild it.',
     );
   }

@@ -2,6 +2,7 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import { GraphTooLargeError, InvalidRequirementError, TaskMethodError } from './errors';
 import { listedCompleteness } from './bulk-complete';
 import { TaskGraph } from './graph';
+import { checkRetrySettings } from './retry-policy';
 
 /** From this many requirements of one task on, the planner lists their folders instead of checking each. */
 const listFrom = 64;
@@ -93,6 +94,7 @@ export class Planner implements Plan {
   }
 
   private async check(task: AnyTask, fresh: Set<string>, visit: (task: AnyTask) => void): Promise<void> {
+    checkRetrySettings(task);
     const known = this.listed.get(task.id);
     const done = this.forced.has(task.id) ? false : known ?? (await this.limit(() => this.isComplete(task)));
     if (done === true) {
@@ -157,14 +159,21 @@ export class Planner implements Plan {
     return held;
   }
 
-  /** `--rerun`: expands requires() below the roots (no checks) and forces the matches and everything that needs them. */
+  /**
+   * `--rerun`: walks requires() below the roots (no checks) to find the
+   * matches, and forces them and everything that needs them. Below a match
+   * the walk follows only requirements that match too: a forced task's other
+   * requirements are planned lazily like any others, so forcing the root of
+   * a "day before" chain does not walk the complete days below it.
+   */
   private markForced(matches: (task: AnyTask) => boolean): void {
     const stack = [...this.graph.roots];
     const seen = new Set(stack.map((t) => t.id));
     const hits: string[] = [];
     while (stack.length > 0) {
       const task = stack.pop()!;
-      if (matches(task)) hits.push(task.id);
+      const hit = matches(task);
+      if (hit) hits.push(task.id);
       let deps: AnyTask[];
       try {
         deps = task instanceof ExternalTask ? [] : task.requirementList();
@@ -173,6 +182,7 @@ export class Planner implements Plan {
         continue; // planning records it when it reaches this task
       }
       for (const dep of deps) {
+        if (hit && !matches(dep)) continue;
         const held = this.add(dep);
         this.graph.addEdge(held.id, task.id);
         if (!seen.has(held.id)) {

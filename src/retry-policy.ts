@@ -1,4 +1,4 @@
-import { errorRetryable } from './errors';
+import { errorRetryable, UsageError } from './errors';
 
 /**
  * When a failed attempt is tried again, as data (Temporal's way): the waits
@@ -31,8 +31,31 @@ export const retry = {
   none: { delaysMs: [] } as RetryPolicy,
 };
 
-/** A task's policy: its `retryPolicy`, or the one its `retries` and `retryDelayMs` describe. */
-export function policyOf(task: { retryPolicy?: RetryPolicy; retries?: number; retryDelayMs?: number }): RetryPolicy {
+interface RetrySettings {
+  readonly id?: string;
+  readonly retryPolicy?: RetryPolicy;
+  readonly retries?: number;
+  readonly retryDelayMs?: number;
+}
+
+/** A task that sets both `retryPolicy` and `retries`/`retryDelayMs`: one would silently win, so the run refuses it before anything runs. */
+export class ConflictingRetrySettingsError extends UsageError {
+  constructor(readonly taskId: string) {
+    super(
+      `${taskId}: sets both retryPolicy and retries/retryDelayMs; keep one. ` +
+        'retryPolicy says it all (retry.exponential(retries, retryDelayMs) is what retries and retryDelayMs mean).',
+    );
+  }
+}
+
+/** Throws `ConflictingRetrySettingsError` when a task sets both ways of retrying. */
+export function checkRetrySettings(task: RetrySettings): void {
+  if (task.retryPolicy !== undefined && (task.retries !== undefined || task.retryDelayMs !== undefined)) throw new ConflictingRetrySettingsError(task.id ?? 'a task');
+}
+
+/** A task's policy: its `retryPolicy`, or the one its `retries` and `retryDelayMs` describe (setting both is refused). */
+export function policyOf(task: RetrySettings): RetryPolicy {
+  checkRetrySettings(task);
   if (task.retryPolicy) return task.retryPolicy;
   return task.retries ? retry.exponential(task.retries, task.retryDelayMs ?? 1000) : retry.none;
 }

@@ -42,7 +42,7 @@ const knownOptions = new Set<string>([
 
 export interface RunSummary {
   readonly runId: string;
-  /** Every root task is complete. */
+  /** Every root task is complete and no task failed, was blocked or missed external data (a `runsAfterFailedRequirements` root that ran does not make a failed run ok). */
   readonly ok: boolean;
   readonly cancelled: boolean;
   readonly durationMs: number;
@@ -110,7 +110,9 @@ function summarize(plan: Planner, records: readonly TaskRecord[], runId: string,
     .filter((id) => !tried.has(id))
     .map((id) => ({ id, family: plan.graph.task(id).family, status: 'complete', attempts: 0, durationMs: 0 }));
   const statusOf = new Map(records.map((r) => [r.id, r.status]));
-  const ok = plan.graph.roots.every((root) => plan.complete.has(root.id) || statusOf.get(root.id) === 'ran');
+  // A failure anywhere fails the run, even when the root is a report step that ran after it (cron must see it).
+  const anyFailed = records.some((r) => r.status === 'failed' || r.status === 'blocked' || r.status === 'missing');
+  const ok = !anyFailed && plan.graph.roots.every((root) => plan.complete.has(root.id) || statusOf.get(root.id) === 'ran');
   return {
     runId,
     ok,

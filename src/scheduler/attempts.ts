@@ -34,8 +34,15 @@ export async function missingOutputs(task: AnyTask): Promise<string[]> {
 /** Above this many requirements, one listing per output folder beats one check each. */
 const bulkRecheckFrom = 64;
 
-/** Just before a start: every requirement's outputs still exist (another process may have removed them). */
+/**
+ * Just before a start: every requirement is still complete, judged as the
+ * planner judged it (another process may have removed outputs, or changed
+ * what a requirement's own `complete()` looks at).
+ */
 async function recheckRequirements(task: AnyTask, requirements: readonly AnyTask[]): Promise<void> {
+  for (const dep of requirements.filter((d) => !d.completeByOutputs)) {
+    if (!(await dep.complete())) throw new UnfulfilledRequirementError(task.id, dep.id, []);
+  }
   let deps = requirements.filter((dep) => dep.completeByOutputs);
   if (deps.length >= bulkRecheckFrom) {
     const present = await bulkComplete(deps);
@@ -99,7 +106,7 @@ async function runAttempt(task: AnyTask, attempt: number, logger: Logger, env: A
   return [];
 }
 
-/** The task's own error for a retry predicate: what it threw, not dagwright's wrapper. */
+/** The task's own error for a retry predicate and `onFailure`: what it threw, not dagwright's wrapper. */
 const ownError = (err: Error): Error => (err instanceof TaskFailedError && err.cause instanceof Error ? err.cause : err);
 
 /** Attempts until one succeeds, the retry policy gives up, or the run is cancelled. */
@@ -165,7 +172,7 @@ export async function runTaskTurn(task: AnyTask, requirements: readonly AnyTask[
     const error = asError(err);
     logger.error({ err: error, attempts }, 'task failed');
     const failedRecord = record('failed', error.message);
-    if (task.onFailure) await callHook(logger, 'onFailure', () => task.onFailure!(error, { taskId: task.id, attempts, durationMs: failedRecord.durationMs }));
+    if (task.onFailure) await callHook(logger, 'onFailure', () => task.onFailure!(ownError(error), { taskId: task.id, attempts, durationMs: failedRecord.durationMs }));
     return { record: failedRecord };
   }
 }
