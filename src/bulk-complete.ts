@@ -30,6 +30,54 @@ function listableOutputs(task: AnyTask): FileTarget[] | undefined {
   return outputs.length > 0 && outputs.every((t) => t instanceof FileTarget) ? (outputs as FileTarget[]) : undefined;
 }
 
+/** How many folder levels below a shared ancestor one listing of that ancestor may reach (`/%Y/%m/%d/` is 3). */
+const ancestorLevels = 3;
+
+/** The deepest folder holding all of `dirs`, when it is below the file system's (or bucket's) root and at most `ancestorLevels` above each; else undefined. */
+function sharedAncestor(dirs: readonly string[]): string | undefined {
+  const split = dirs.map((d) => d.split('/'));
+  let depth = 0;
+  while (split.every((parts) => parts.length > depth && parts[depth] === split[0][depth])) depth++;
+  const rootDepth = dirs[0].includes('://') ? 4 : 2; // s3: ['s3:', '', bucket, key...]; local: ['', first...]
+  if (depth <= rootDepth || split.some((parts) => parts.length - depth > ancestorLevels)) return undefined;
+  return split[0].slice(0, depth).join('/');
+}
+
+async function listing(target: FileTarget, dir: string): Promise<string[]> {
+  return target.fs.listDirectory(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return [];
+    throw err;
+  });
+}
+
+/**
+ * The file names in each folder, by `fs dir` key. Folders of one file system
+ * under a shared ancestor (per-day folders such as `/%Y/%m-%d/`) are listed
+ * once, from the ancestor: listings are recursive.
+ */
+async function listFolders(folders: ReadonlyMap<string, Folder>): Promise<Map<string, Set<string>>> {
+  const byFs = new Map<string, [string, Folder][]>();
+  for (const entry of folders) {
+    const fsKey = entry[0].slice(0, entry[0].indexOf(' '));
+    byFs.set(fsKey, [...(byFs.get(fsKey) ?? []), entry]);
+  }
+  const listings = new Map<string, Set<string>>();
+  const listEach = (entries: [string, Folder][]) =>
+    Promise.all(entries.map(async ([key, { target, dir }]) => listings.set(key, new Set(await listing(target, dir)))));
+  await Promise.all(
+    [...byFs.values()].map(async (entries) => {
+      const ancestor = entries.length > 1 ? sharedAncestor(entries.map(([, f]) => f.dir)) : undefined;
+      if (ancestor === undefined) return listEach(entries);
+      const names = await listing(entries[0][1].target, ancestor);
+      for (const [key, { dir }] of entries) {
+        const prefix = `${dir.slice(ancestor.length + 1)}/`;
+        listings.set(key, new Set(names.filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length))));
+      }
+    }),
+  );
+  return listings;
+}
+
 /**
  * What one listing per folder says about each task: true or false for tasks
  * whose outputs are all files and whose `complete()` is the default,
@@ -46,16 +94,7 @@ export async function listedCompleteness(tasks: readonly AnyTask[]): Promise<(bo
     }
     return outputs;
   });
-  const listings = new Map<string, Set<string>>();
-  await Promise.all(
-    [...folders].map(async ([key, { target, dir }]) => {
-      const names = await target.fs.listDirectory(dir).catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return [];
-        throw err;
-      });
-      listings.set(key, new Set(names));
-    }),
-  );
+  const listings = await listFolders(folders);
   return listable.map((outputs) => outputs?.every((t) => listings.get(`${t.fs.constructor.name} ${folderOf(t)}`)!.has(nameIn(folderOf(t), t))));
 }
 

@@ -113,7 +113,7 @@ export class Planner implements Plan {
       this.graph.addEdge(held.id, task.id);
       return held;
     });
-    if (deps.length >= listFrom) await this.listDeps(deps);
+    if (deps.length >= listFrom || (task.listsRequirements === true && deps.length > 1)) await this.listDeps(deps);
     for (const dep of deps) visit(dep);
   }
 

@@ -38,9 +38,10 @@ function rangeParam(of: TaskClass, step: Step, given: string | undefined): strin
 
 /**
  * Luigi's RangeDaily / RangeHourly: every instance of `of` from start to
- * stop, of which only the missing ones are required. Which are missing is
- * found with one listing per output folder (`bulkComplete`), not one check
- * per instance. Complete when every instance is.
+ * stop. `requires()` lists them all, whenever it is called; the planner
+ * finds the missing ones with one listing per output folder (or of the
+ * folders' shared ancestor, for per-day folders), not one check per
+ * instance, and runs only those. Complete when every instance is.
  */
 export class RangeTask extends Task<{ of: string; step: string; start: string; stop: string; fixed: { readonly [key: string]: ParamValue } }> {
   static override params = {
@@ -50,7 +51,7 @@ export class RangeTask extends Task<{ of: string; step: string; start: string; s
     stop: param.string(),
     fixed: param.json({ default: {} }),
   };
-  private missing: AnyTask[] | undefined;
+  override readonly listsRequirements = true;
 
   constructor(
     private readonly of: TaskClass,
@@ -67,14 +68,12 @@ export class RangeTask extends Task<{ of: string; step: string; start: string; s
   }
 
   override async complete(): Promise<boolean> {
-    const all = this.instances();
-    const done = await bulkComplete(all);
-    this.missing = all.filter((_, i) => !done[i]);
-    return this.missing.length === 0;
+    const done = await bulkComplete(this.instances());
+    return done.every(Boolean);
   }
 
   override requires(): Requirements {
-    return this.missing ?? this.instances();
+    return this.instances();
   }
 
   async run(): Promise<void> {}

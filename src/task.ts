@@ -139,6 +139,8 @@ export abstract class Task<P extends object = object> {
   declare readonly retryPolicy?: RetryPolicy;
   /** Runs once its requirements finished, whatever their outcome (a report, a clean-up); `ctx.failedRequirements` says which failed. */
   declare readonly runsAfterFailedRequirements?: boolean;
+  /** Its requirements are checked with one listing per output folder however few they are (a range of days); default: only from 64 on. */
+  declare readonly listsRequirements?: boolean;
 
   /** Called once when the task succeeded in this run (not after each attempt); its errors are logged, never fail the task. */
   onSuccess?(outcome: TaskOutcome): void | Promise<void>;

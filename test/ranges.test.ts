@@ -35,6 +35,18 @@ class DailyExport extends Task<{ day: string; dir: string }> {
   }
 }
 
+/** A part file per day in a folder per day: `<dir>/parts/2026/02-20/part`. */
+class DayPart extends Task<{ day: string; dir: string }> {
+  static override params = { dir: param.string(), day: param.date() };
+  override output() {
+    const [year, month, day] = this.params.day.split('-');
+    return new FileTarget(fs, join(this.params.dir, 'parts', year, `${month}-${day}`, 'part'));
+  }
+  async run() {
+    await this.output().writeText(this.params.day);
+  }
+}
+
 class HourlyLog extends Task<{ hour: string; dir: string }> {
   static override params = { hour: param.dateHour(), dir: param.string() };
   override output() {
@@ -54,9 +66,34 @@ describe('ranges and backfill', () => {
     expect(summary.ok).toBe(true);
     const ran = summary.tasks.filter((t) => t.status === 'ran' && t.family === 'DailyExport').map((t) => t.id);
     expect(ran).toEqual(['2026-01-29', '2026-01-30', '2026-01-31'].map((day) => new DailyExport({ day, dir }).id));
-    expect(fs.calls.list).toBe(2); // planning, and the check after the range "ran"
-    // Only the three new days are checked one by one: planned, verified after running, re-checked before the range starts.
-    expect(fs.calls.exists).toBe(3 * 3);
+    // Planning: the range's complete(), then its days; the re-check of the days before the range starts; the check after it "ran".
+    expect(fs.calls.list).toBe(4);
+    // Only the three new days are checked one by one: verified after running.
+    expect(fs.calls.exists).toBe(3);
+  });
+
+  it('requires() lists every day whether or not complete() was called first; the run is the same', async () => {
+    await run(rangeDaily(DailyExport, { start: '2026-01-01', stop: '2026-01-05', params: { dir } }), { logger });
+    const fresh = rangeDaily(DailyExport, { start: '2026-01-01', stop: '2026-01-08', params: { dir } });
+    const before = (fresh.requires() as DailyExport[]).map((t) => t.params.day);
+    expect(await fresh.complete()).toBe(false);
+    expect((fresh.requires() as DailyExport[]).map((t) => t.params.day)).toEqual(before);
+    expect(before).toHaveLength(7);
+    const summary = await run(fresh, { logger });
+    expect(summary.tasks.filter((t) => t.family === 'DailyExport').map((t) => t.status)).toEqual(['complete', 'complete', 'complete', 'complete', 'ran', 'ran', 'ran']);
+  });
+
+  it('per-day folders (/%Y/%m-%d/part) are listed once, from their shared folder, not once per day', async () => {
+    const range = rangeDaily(DayPart, { start: '2026-02-20', stop: '2026-03-05', params: { dir } });
+    await run(rangeDaily(DayPart, { start: '2026-02-20', stop: '2026-03-01', params: { dir } }), { logger });
+    fs.calls = { exists: 0, list: 0 };
+    expect(await range.complete()).toBe(false);
+    expect(fs.calls).toEqual({ exists: 0, list: 1 });
+    const summary = await run(range, { logger });
+    expect(summary.tasks.filter((t) => t.status === 'ran' && t.family === 'DayPart').map((t) => t.id)).toEqual(
+      ['2026-03-01', '2026-03-02', '2026-03-03', '2026-03-04'].map((day) => new DayPart({ day, dir }).id),
+    );
+    expect(await range.complete()).toBe(true);
   });
 
   it('walks hours, stop excluded, and is complete once every hour is', async () => {

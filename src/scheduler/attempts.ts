@@ -44,7 +44,7 @@ async function recheckRequirements(task: AnyTask, requirements: readonly AnyTask
     if (!(await dep.complete())) throw new UnfulfilledRequirementError(task.id, dep.id, []);
   }
   let deps = requirements.filter((dep) => dep.completeByOutputs);
-  if (deps.length >= bulkRecheckFrom) {
+  if (deps.length >= bulkRecheckFrom || (task.listsRequirements === true && deps.length > 1)) {
     const present = await bulkComplete(deps);
     deps = deps.filter((_, i) => !present[i]); // only these need a closer look (and the error message)
   }
