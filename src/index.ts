@@ -5,6 +5,7 @@ export { taskContext } from './task-context';
 export type { TaskContextBase } from './task-context';
 export { RequirementsPending } from './dynamic-requirements';
 export { retry } from './retry-policy';
+export { clone, inherits } from './inherit';
 export { rangeDaily, rangeHourly, RangeTask } from './ranges';
 export type { RangeOptions } from './ranges';
 export { bulkComplete } from './bulk-complete';
