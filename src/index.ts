@@ -6,6 +6,7 @@ export type { TaskContextBase } from './task-context';
 export { RequirementsPending } from './dynamic-requirements';
 export { retry } from './retry-policy';
 export { clone, inherits } from './inherit';
+export { copyTarget, moveTarget, TargetTransferError } from './target-transfer';
 export { rangeDaily, rangeHourly, RangeTask } from './ranges';
 export type { RangeOptions } from './ranges';
 export { bulkComplete } from './bulk-complete';
