@@ -18,9 +18,9 @@ function nameIn(dir: string, target: FileTarget): string {
   return target.path.includes('://') ? target.path.slice(dir.length + 1) : relative(dir, target.path);
 }
 
-/** The task's file outputs when its completeness is "every output exists" and every output is a file; else undefined. */
+/** The task's file outputs when its completeness is "every output exists" (no expiry) and every output is a file; else undefined. */
 function listableOutputs(task: AnyTask): FileTarget[] | undefined {
-  if (!task.completeByOutputs) return undefined;
+  if (!task.completeByOutputs || task.cacheExpirationMs !== undefined) return undefined;
   let outputs;
   try {
     outputs = task.outputList();

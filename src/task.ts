@@ -4,6 +4,7 @@ import { type ParamSpecs, type ParamValue, resolveParams } from './params';
 import { isTarget, type Target } from './targets/target';
 import type { RetryPolicy } from './retry-policy';
 import { rememberTaskClass } from './task-classes';
+import { outputsFresh } from './output-age';
 import { taskId } from './task-id';
 import type { Tracking } from './tracking/tracking';
 
@@ -139,6 +140,12 @@ export abstract class Task<P extends object = object> {
   declare readonly retryPolicy?: RetryPolicy;
   /** Runs once its requirements finished, whatever their outcome (a report, a clean-up); `ctx.failedRequirements` says which failed. */
   declare readonly runsAfterFailedRequirements?: boolean;
+  /**
+   * Result caching with expiry (Prefect's `cache_expiration`): outputs older
+   * than this (by when they were written) no longer make the task complete,
+   * so it runs again; default: outputs never expire. Needs local or S3 outputs.
+   */
+  declare readonly cacheExpirationMs?: number;
   /** Its requirements are checked with one listing per output folder however few they are (a range of days); default: only from 64 on. */
   declare readonly listsRequirements?: boolean;
 
@@ -186,12 +193,13 @@ export abstract class Task<P extends object = object> {
     return outputsOf(this.requires()) as never;
   }
 
-  /** True when every output exists. A task with no outputs is never complete unless it overrides this. */
+  /** True when every output exists (and, with `cacheExpirationMs`, is younger than that). A task with no outputs is never complete unless it overrides this. */
   async complete(): Promise<boolean> {
     const outputs = this.outputList();
     if (outputs.length === 0) return false;
     const found = await Promise.all(outputs.map((t) => t.exists()));
-    return found.every(Boolean);
+    if (!found.every(Boolean)) return false;
+    return this.cacheExpirationMs === undefined || outputsFresh(this.id, outputs, this.cacheExpirationMs);
   }
 
   abstract run(ctx: TaskContext): Promise<void>;
