@@ -35,7 +35,7 @@ export function parseTags(text: string): Record<string, string> {
   return tags;
 }
 
-const beatsOnTestAccuracy = (candidate: ModelVersion, champion: ModelVersion): boolean =>
+export const beatsOnTestAccuracy = (candidate: ModelVersion, champion: ModelVersion): boolean =>
   (candidate.metrics.testAccuracy as number) > (champion.metrics.testAccuracy as number);
 
 export class RegisterModel extends Task<RegisterParams> {
