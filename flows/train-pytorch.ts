@@ -10,6 +10,10 @@
  *   apt-get install -y python3-torch
  *   npx ts-node flows/train-pytorch.ts --increment 6 --epochs 5
  *   npx dagwright registry list
+ *
+ * The Python step needs python3-torch where it runs: the flow runs its steps
+ * in this process (on this machine) unless `--executor` says otherwise (the
+ * project's runner images hold Node.js only).
  */
 import { type FlowDefinition, runFlow } from '../src';
 import { checkIncrementOption, trainFlowParams } from '../tasks/mnist/flow-params';
@@ -29,4 +33,8 @@ export const trainPytorchFlow = {
   },
 } satisfies FlowDefinition<typeof params>;
 
-if (require.main === module) void runFlow(trainPytorchFlow);
+if (require.main === module) {
+  const argv = process.argv.slice(2);
+  const executorGiven = argv.some((a) => a === '--executor' || a.startsWith('--executor='));
+  void runFlow(trainPytorchFlow, { argv: executorGiven ? argv : ['--executor', 'inprocess', ...argv] });
+}
