@@ -20,7 +20,7 @@ import { buildModel, DEFAULT_MODEL } from '../tasks/mnist/model';
 import { OnnxClassifier } from '../tasks/onnx/onnx-classifier';
 import type { ModelSignature } from '../tasks/onnx/signature';
 import { exportToOnnx } from '../tasks/onnx/tfjs-to-onnx';
-import { DEFAULT_PYTHON } from '../tasks/pytorch/python-step-protocol';
+import { DEFAULT_PYTHON } from '../tasks/python/python-step-protocol';
 import { loadTensorFlow, type TensorFlow } from '../tasks/tf/tf-backend';
 
 const round = (n: number) => Math.round(n);

@@ -11,7 +11,7 @@ import time
 
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tasks", "pytorch"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tasks", "mnist", "pytorch"))
 from train_mnist import MnistCnn  # noqa: E402
 
 

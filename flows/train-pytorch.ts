@@ -17,7 +17,7 @@
  */
 import { type FlowDefinition, runFlow } from '../src';
 import { checkIncrementOption, trainFlowParams } from '../tasks/mnist/flow-params';
-import { RegisterPytorchModel } from '../tasks/pytorch/register-pytorch-task';
+import { RegisterPytorchModel } from '../tasks/mnist/pytorch/register-task';
 
 const params = { ...trainFlowParams, modelName: RegisterPytorchModel.params.modelName };
 

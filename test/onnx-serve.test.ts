@@ -20,7 +20,7 @@ import { registerOnnxModel } from '../tasks/onnx/register-onnx';
 import { parseSignature } from '../tasks/onnx/signature';
 import { exportToOnnx } from '../tasks/onnx/tfjs-to-onnx';
 import { versionDriftFeatures } from '../tasks/onnx/version-drift-features';
-import { DEFAULT_PYTHON } from '../tasks/pytorch/python-step-protocol';
+import { DEFAULT_PYTHON } from '../tasks/python/python-step-protocol';
 import { ModelRegistry } from '../tasks/registry/registry';
 import { type ModelServer, serveModel } from '../tasks/serving';
 import { loadTensorFlow } from '../tasks/tf/tf-backend';

@@ -1,8 +1,8 @@
 """Trains dagwright's MNIST network in PyTorch and writes it as ONNX.
 
-Run by tasks/pytorch/train-pytorch-task.ts with /usr/bin/python3 (Debian's
+Run by tasks/mnist/pytorch/train-task.ts with /usr/bin/python3 (Debian's
 python3-torch); no Python package of dagwright's is needed. The file
-protocol (see tasks/pytorch/python-step-protocol.ts):
+protocol (see tasks/python/python-step-protocol.ts):
 
   python3 train_mnist.py JOB_DIR OUT_DIR
 

@@ -1,7 +1,7 @@
 /**
  * Training in PyTorch: the same preprocessed increment as the TF.js
  * training task, trained by train_mnist.py (Debian's python3-torch, through
- * the file protocol in python-step-protocol.ts) and written as an ONNX
+ * the file protocol in tasks/python/python-step-protocol.ts) and written as an ONNX
  * model with its signature:
  *
  *   model.onnx, signature.json   the network (input NCHW, logits and embedding outputs)
@@ -10,18 +10,18 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Task, type TaskContext, type TaskResources } from '../../src';
-import { codeVersion } from '../code-version';
-import { float32, readDataset, uint8 } from '../mnist/dataset-files';
-import { dataParamsOf, type TrainParams, trainParams } from '../mnist/params';
-import { type IncrementDetails, PreprocessIncrement } from '../mnist/preprocess-task';
-import { MODEL_ONNX, SIGNATURE_JSON } from '../onnx/signature';
-import { directoryAt } from '../store';
-import { runPythonJob } from './python-step-protocol';
+import { Task, type TaskContext, type TaskResources } from '../../../src';
+import { codeVersion } from '../../code-version';
+import { float32, readDataset, uint8 } from '../dataset-files';
+import { dataParamsOf, type TrainParams, trainParams } from '../params';
+import { type IncrementDetails, PreprocessIncrement } from '../preprocess-task';
+import { MODEL_ONNX, SIGNATURE_JSON } from '../../onnx/signature';
+import { directoryAt } from '../../store';
+import { runPythonJob } from '../../python/python-step-protocol';
 
 export const PYTORCH_TRAINING_JSON = 'training.json';
 /** The script beside this file, or (compiled into dist/) in the source tree, where tsc leaves it. */
-const SCRIPT = [join(__dirname, 'train_mnist.py'), join(__dirname, '..', '..', '..', 'tasks', 'pytorch', 'train_mnist.py')].find((p) => existsSync(p)) ?? join(__dirname, 'train_mnist.py');
+const SCRIPT = [join(__dirname, 'train_mnist.py'), join(__dirname, '..', '..', '..', '..', 'tasks', 'mnist', 'pytorch', 'train_mnist.py')].find((p) => existsSync(p)) ?? join(__dirname, 'train_mnist.py');
 
 export class TrainPytorchModel extends Task<TrainParams> {
   static override params = trainParams;

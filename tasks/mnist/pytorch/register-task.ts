@@ -6,18 +6,18 @@
  * them.
  */
 import { createHash } from 'node:crypto';
-import { param, Task, type TaskContext } from '../../src';
-import { codeVersion } from '../code-version';
-import { float32, readDataset, uint8 } from '../mnist/dataset-files';
-import { dataParamsOf, type TrainParams, trainParams } from '../mnist/params';
-import { PreprocessTestSet } from '../mnist/preprocess-task';
-import { beatsOnTestAccuracy, CHAMPION } from '../mnist/register-task';
-import { evaluateOnnx } from '../onnx/evaluate-onnx';
-import { OnnxClassifier } from '../onnx/onnx-classifier';
-import { registerOnnxModel } from '../onnx/register-onnx';
-import { MODEL_ONNX, readSignature, SIGNATURE_JSON } from '../onnx/signature';
-import { DEFAULT_MODEL_NAME, ModelRegistry } from '../registry/registry';
-import { PYTORCH_TRAINING_JSON, TrainPytorchModel } from './train-pytorch-task';
+import { param, Task, type TaskContext } from '../../../src';
+import { codeVersion } from '../../code-version';
+import { float32, readDataset, uint8 } from '../dataset-files';
+import { dataParamsOf, type TrainParams, trainParams } from '../params';
+import { PreprocessTestSet } from '../preprocess-task';
+import { beatsOnTestAccuracy, CHAMPION } from '../register-task';
+import { evaluateOnnx } from '../../onnx/evaluate-onnx';
+import { OnnxClassifier } from '../../onnx/onnx-classifier';
+import { registerOnnxModel } from '../../onnx/register-onnx';
+import { MODEL_ONNX, readSignature, SIGNATURE_JSON } from '../../onnx/signature';
+import { DEFAULT_MODEL_NAME, ModelRegistry } from '../../registry/registry';
+import { PYTORCH_TRAINING_JSON, TrainPytorchModel } from './train-task';
 
 export interface RegisterPytorchParams extends TrainParams {
   modelName?: string;
