@@ -66,6 +66,30 @@ describe('export of a TF.js model to ONNX', () => {
     expect(embeddings?.length).toBe(200 * 32); // the dense layer before the scores
   });
 
+  it('exports valid padding, max pooling (same and valid), dropout, tanh and sigmoid with the same predictions', async () => {
+    const other = tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 4, kernelSize: 3, padding: 'valid', activation: 'tanh', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+        tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }),
+        tf.layers.conv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'same', activation: 'sigmoid', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+        tf.layers.maxPooling2d({ poolSize: 2, padding: 'valid' }),
+        tf.layers.flatten(),
+        tf.layers.dropout({ rate: 0.5 }),
+        tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }),
+      ],
+    });
+    const exported = exportToOnnx(other, { producerVersion: 'test' });
+    const parity = await checkOnnxParity(tf, other, exported.onnx, exported.signature, test.images, 300);
+    other.dispose();
+    expect(parity.maxAbsDifference).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('refuses a layer it cannot translate, naming it', () => {
+    const other = tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 2, kernelSize: 3 }), tf.layers.batchNormalization({ name: 'bn' }), tf.layers.flatten(), tf.layers.dense({ units: 10 })] });
+    expect(() => exportToOnnx(other, { producerVersion: 'test' })).toThrow(/layer "bn" \(BatchNormalization\) cannot be exported to ONNX/);
+    other.dispose();
+  });
+
   it('fails naming the largest difference when the export does not predict what TF.js does', async () => {
     const wrong: ModelSignature = { ...signature, scaling: { divide: 1, mean: 0, std: 1 } }; // pixels 0-255 instead of [0, 1]
     const error = await checkOnnxParity(tf, model, onnx, wrong, test.images, 1000).catch((e: unknown) => e);
