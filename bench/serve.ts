@@ -1,7 +1,11 @@
 /**
  * The model server under load, against in-process prediction as the reference.
  *
- *   npm run bench:serve [-- --seconds 8] [--predict-in worker|inline]
+ *   npm run bench:serve [-- --seconds 8] [--predict-in worker|inline] [--format tfjs|onnx]
+ *
+ * With `--format onnx` the versions are registered with their ONNX export
+ * (as the register flow does), so the server predicts with ONNX Runtime, and
+ * the in-process reference is ONNX Runtime on the same file.
  *
  * 1. Registers the default MNIST network (DEFAULT_MODEL's architecture, seeded
  *    weights: speed does not depend on what the weights learned) four times
@@ -36,6 +40,9 @@ import { buildModel, DEFAULT_MODEL } from '../tasks/mnist/model';
 import { ModelRegistry } from '../tasks/registry/registry';
 import { loadTensorFlow, type TensorFlow } from '../tasks/tf/tf-backend';
 import { serializeModel } from '../tasks/training/model-io';
+import { exportToOnnx } from '../tasks/onnx/tfjs-to-onnx';
+import { MODEL_ONNX, SIGNATURE_JSON } from '../tasks/onnx/signature';
+import { onnxPredictRate } from './predict';
 
 // autocannon ships no types; the part used here:
 interface AutocannonResult {
@@ -56,6 +63,9 @@ function option(name: string, fallback: string): string {
 const seconds = Number(option('seconds', '8'));
 /** Where the server predicts: inline (its default) or worker. */
 const predictIn = option('predict-in', 'inline');
+/** The registered format: tfjs (TensorFlow.js serves) or onnx (the export beside it: ONNX Runtime serves). */
+const format = option('format', 'tfjs');
+if (format !== 'tfjs' && format !== 'onnx') throw new Error(`--format must be tfjs or onnx, got ${format}`);
 const round = (n: number, digits = 1) => Number(n.toFixed(digits));
 
 function images(count: number, seed: number): Uint8Array {
@@ -73,8 +83,10 @@ async function registerVersions(tf: TensorFlow, store: string, seeds: number[]):
   for (const seed of seeds) {
     const model = buildModel(tf, { ...DEFAULT_MODEL, seed });
     const files = await serializeModel(tf, model);
+    const exported = format === 'onnx' ? exportToOnnx(model, { producerVersion: 'bench' }) : undefined;
     model.dispose();
-    const { version } = await registry.register({ files: { 'model.json': files.modelJson, 'weights.bin': files.weights }, metrics: {}, lineage: { bench: 'serve' } });
+    const onnxFiles: Record<string, Uint8Array> = exported ? { [MODEL_ONNX]: exported.onnx, [SIGNATURE_JSON]: Buffer.from(JSON.stringify(exported.signature)) } : {};
+    const { version } = await registry.register({ files: { 'model.json': files.modelJson, 'weights.bin': files.weights, ...onnxFiles }, metrics: {}, lineage: { bench: 'serve' } });
     if (version.version === 1) await registry.setAlias('champion', 1, 'bench');
   }
 }
@@ -149,8 +161,17 @@ function run(url: string, connections: number, { body, headers }: Body, duration
 }
 
 /** Images per second of in-process predict at `batch`, and CPU microseconds per image. */
-function predictReference(tf: TensorFlow, batch: number, ms: number): { rate: number; cpuUsPerImage: number } {
+async function predictReference(tf: TensorFlow, batch: number, ms: number): Promise<{ rate: number; cpuUsPerImage: number }> {
   const model: tfjs.LayersModel = buildModel(tf, { ...DEFAULT_MODEL, seed: 1 });
+  if (format === 'onnx') {
+    const { onnx, signature } = exportToOnnx(model, { producerVersion: 'bench' });
+    model.dispose();
+    const cpu = process.cpuUsage();
+    const rate = await onnxPredictRate(onnx, signature, batch, ms);
+    const used = process.cpuUsage(cpu);
+    // ONNX Runtime's threads count in this process's CPU time; the warm-up is included (a few calls).
+    return { rate, cpuUsPerImage: (used.user + used.system) / ((rate * ms) / 1000) };
+  }
   // As a program predicting on data it holds: a tensor from a Float32Array per call, the probabilities read back.
   const features = Float32Array.from(images(batch, 7), (p) => p / 255);
   const predict = () => tf.tidy(() => model.predict(tf.tensor(features, [batch, 28, 28, 1])) as tfjs.Tensor);
@@ -195,11 +216,11 @@ async function measureLoads(tf: TensorFlow, url: string, pid: number, bodies: Re
   const serverCpuUs: Record<string, number> = {};
   const plan = [['c1', 1, bodies.single], ['c16', 16, bodies.single], ['c64', 64, bodies.single], ['b32j', 16, bodies.json32], ['b32', 16, bodies.binary32]] as const;
   for (const [name, connections, body] of plan) {
-    if (name === 'b32j') reference32.push(predictReference(tf, 32, 2000));
+    if (name === 'b32j') reference32.push(await predictReference(tf, 32, 2000));
     const cpuBefore = cpuSecondsOf(pid);
     loads[name] = await run(url, connections, body, seconds);
     serverCpuUs[name] = ((cpuSecondsOf(pid) - cpuBefore) * 1e6) / loads[name].requests;
-    if (name.startsWith('b32')) reference32.push(predictReference(tf, 32, 2000));
+    if (name.startsWith('b32')) reference32.push(await predictReference(tf, 32, 2000));
     const l = loads[name];
     const form = name === 'b32' ? ' (binary)' : name === 'b32j' ? ' (JSON)' : '';
     console.log(`${name.padEnd(4)} ${connections} connections${form}: ${round(l.rps, 0)} req/s, p50 ${l.p50} ms, p99 ${l.p99} ms, ${l.errors} errors of ${l.requests}, server CPU ${round(serverCpuUs[name], 0)} us/request`);
@@ -236,7 +257,7 @@ async function main(): Promise<void> {
     const started = await startServer(store);
     server = started.child;
     const { url } = started;
-    console.log(`backend ${backend}, predicting in ${predictIn}; server pid ${server.pid} at ${url}; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(2)}`);
+    console.log(`format ${format}, backend ${backend}, predicting in ${predictIn}; server pid ${server.pid} at ${url}; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(2)}`);
 
     const single = jsonBody({ inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 784], data: Array.from(images(1, 3), (p) => round(p / 255, 3)) }] });
     const pixels32 = images(32, 5);
@@ -247,7 +268,7 @@ async function main(): Promise<void> {
     const { loads, serverCpuUs, ref32, ref32Json } = await measureLoads(tf, url, server.pid!, { single, json32, binary32 });
     const imagesPerSB32 = loads.b32.rps * 32;
     const imagesPerSB32Json = loads.b32j.rps * 32;
-    const ref1 = predictReference(tf, 1, 2000).rate;
+    const ref1 = (await predictReference(tf, 1, 2000)).rate;
     console.log(`in-process predict: batch 1 ${round(ref1, 0)} images/s, batch 32 ${round(ref32.rate, 0)} images/s; served batch 32 ${round(imagesPerSB32, 0)} images/s binary, ${round(imagesPerSB32Json, 0)} JSON`);
 
     const swap = await swapsUnderLoad(url, store, single);
@@ -257,7 +278,8 @@ async function main(): Promise<void> {
     console.log(
       JSON.stringify({
         bench: 'serve',
-        backend,
+        format,
+        backend: format === 'onnx' ? 'onnxruntime' : backend,
         predict_in: predictIn,
         rps_c1: round(loads.c1.rps, 0),
         rps_c16: round(loads.c16.rps, 0),

@@ -5,13 +5,15 @@
  *   npx dagwright registry show  <version|alias>
  *   npx dagwright registry alias <name> <version>      move an alias by hand
  *   npx dagwright registry tag   <version> key=value...
+ *   npx dagwright registry add   --onnx <file> --signature <file> [--run <id>] [--metric k=v]... [--alias <name>]
  *
- * Exit codes: 0 done, 1 no such version or alias, 2 bad command line.
+ * Exit codes: 0 done, 1 no such version or alias (add: the file does not match its signature), 2 bad command line.
  */
 import { parseArgs } from 'node:util';
 import { UsageError } from '../../src/errors';
 import { DEFAULT_MODEL_NAME, ModelRegistry, type ModelVersion, RegistryError, tagVersion } from '../../tasks/registry/registry';
 import { commandStore, runAsScript, storeHelp } from './command';
+import { registryAdd } from './registry-add';
 
 
 const usage = `usage: dagwright registry <command> [options]
@@ -21,11 +23,15 @@ commands:
   show <version|alias>       one version's record (metrics, lineage, tags) as JSON
   alias <name> <version>     point an alias (e.g. champion) at a version
   tag <version> key=value... add or replace tags on a version
+  add --onnx <file> --signature <file>
+                             register an ONNX model from any framework (checked with ONNX Runtime)
 
 options:
   ${storeHelp}
   --model <name>             the registered model name (default: ${DEFAULT_MODEL_NAME})
   --json                     list: print JSON instead of a table
+  --run <id> / --metric k=v / --alias <name>
+                             add: the run it came from, its metrics, an alias to point at it
   --help                     show this help
 `;
 
@@ -78,6 +84,11 @@ export async function registryCli(
         store: { type: 'string' },
         model: { type: 'string', default: DEFAULT_MODEL_NAME },
         json: { type: 'boolean', default: false },
+        onnx: { type: 'string' },
+        signature: { type: 'string' },
+        run: { type: 'string' },
+        metric: { type: 'string', multiple: true },
+        alias: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       allowPositionals: true,
@@ -124,8 +135,12 @@ export async function registryCli(
         out(`${JSON.stringify(updated.tags)}\n`);
         return 0;
       }
+      case 'add': {
+        if (rest.length > 0) throw new CliUsageError(`add takes options only, got ${rest.join(' ')}.`);
+        return await registryAdd(registry, values, out, err);
+      }
       default:
-        throw new CliUsageError(`unknown command "${command}"; expected list, show, alias or tag.`);
+        throw new CliUsageError(`unknown command "${command}"; expected list, show, alias, tag or add.`);
     }
   } catch (e) {
     if (e instanceof RegistryError) {

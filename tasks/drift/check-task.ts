@@ -10,12 +10,9 @@
  */
 import { param, ParameterError, target, Task, type TaskContext } from '../../src';
 import { codeVersion } from '../code-version';
-import { ModelRegistry } from '../registry/registry';
 import { directoryAt, fileAt } from '../store';
-import { loadModelFrom } from '../training/model-io';
-import { loadTensorFlow } from '../tf/tf-backend';
 import { DRIFT_TESTS, type DriftCheckOptions, type DriftTestName, runDriftChecks } from './checks';
-import { computeFeatures, featureModel } from './features';
+import { versionDriftFeatures } from '../onnx/version-drift-features';
 import { DriftReference, readReference, referenceParams } from './reference-task';
 import { type DriftReport, type DriftSummary, driftHistograms, renderReportHtml, summarise } from './report';
 import { parseSourceSpec } from './sources/source-spec';
@@ -115,14 +112,7 @@ export class DriftCheck extends Task<DriftCheckParams> {
       ? await sourceWindow(p.source, p.size, p.seed, p.store)
       : await logWindow(p.store, p.modelName, { last: p.last, since: p.since || undefined, until: p.until || undefined });
     if (batch.count < 2) throw new Error(`the window holds ${batch.count} image(s): a drift check needs at least 2 (is the server logging predictions to ${p.store}?)`);
-    const { tf } = await loadTensorFlow();
-    const model = await loadModelFrom(tf, new ModelRegistry(p.store, p.modelName).filesOf(p.version));
-    let current;
-    try {
-      current = computeFeatures(tf, featureModel(tf, model), batch.pixels, batch.count);
-    } finally {
-      model.dispose();
-    }
+    const current = await versionDriftFeatures(p.store, p.modelName, p.version, batch.pixels, batch.count);
     const result = runDriftChecks(reference, current, this.checkOptions());
     const report: DriftReport = {
       formatVersion: 1,
@@ -133,6 +123,7 @@ export class DriftCheck extends Task<DriftCheckParams> {
       window,
       reference: { count: reference.count, uri: this.input().uri, data: details.data },
       tests: result.tests,
+      ...(result.skipped.length > 0 ? { skipped: result.skipped } : {}),
       options: result.options,
       histograms: driftHistograms(reference, current),
       code: codeVersion(),
@@ -146,7 +137,8 @@ export class DriftCheck extends Task<DriftCheckParams> {
     const failed = result.tests.filter((t) => t.drift).map((t) => t.name);
     ctx.logger.info(
       { model: p.modelName, version: p.version, drift: result.drift, window: window.count, drifted: failed, report: this.output().uri },
-      result.drift ? `drift detected in ${window.count} images (${failed.join(', ')})` : `no drift in ${window.count} images`,
+      (result.drift ? `drift detected in ${window.count} images (${failed.join(', ')})` : `no drift in ${window.count} images`) +
+        result.skipped.map((t) => `; skipped ${t.name}: ${t.reason}`).join(''),
     );
   }
 }

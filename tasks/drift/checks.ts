@@ -90,6 +90,8 @@ export interface DriftResult {
   readonly referenceCount: number;
   readonly currentCount: number;
   readonly options: ResolvedOptions & { tests: DriftTestName[]; decisive: DriftTestName[] };
+  /** Tests asked for but not run, and why (embedding-mmd on a model without an embedding output). */
+  readonly skipped: { readonly name: DriftTestName; readonly reason: string }[];
 }
 
 type ResolvedOptions = Required<Omit<DriftCheckOptions, 'tests' | 'decisive'>>;
@@ -166,7 +168,10 @@ function imageStatisticsTest(ref: DriftFeatures, cur: DriftFeatures, o: Resolved
 /** Runs the checks of `current` against `reference` (see the module comment). */
 export function runDriftChecks(reference: DriftFeatures, current: DriftFeatures, options: DriftCheckOptions = {}): DriftResult {
   const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as ResolvedOptions;
-  const tests = [...(options.tests ?? DRIFT_TESTS)];
+  const asked = [...(options.tests ?? DRIFT_TESTS)];
+  // A model whose signature names no embedding output has none to compare.
+  const skipped = reference.embeddingDim === 0 && asked.includes('embedding-mmd') ? [{ name: 'embedding-mmd' as const, reason: "the model's signature names no embedding output" }] : [];
+  const tests = asked.filter((t) => !skipped.some((s) => s.name === t));
   if (reference.count < 2 || current.count < 2) throw new RangeError(`drift checks need at least 2 reference and 2 current images, got ${reference.count} and ${current.count}`);
   if (reference.classes !== current.classes || reference.embeddingDim !== current.embeddingDim) {
     throw new RangeError(`reference and current come from different models: ${reference.classes} vs ${current.classes} classes, embeddings of ${reference.embeddingDim} vs ${current.embeddingDim}`);
@@ -195,5 +200,5 @@ export function runDriftChecks(reference: DriftFeatures, current: DriftFeatures,
   }
   const decisive = [...(options.decisive ?? DEFAULT_DECISIVE)];
   const marked = results.map((r) => ({ ...r, decisive: decisive.includes(r.name) }));
-  return { drift: marked.some((r) => r.decisive && r.drift), tests: marked, referenceCount: reference.count, currentCount: current.count, options: { ...o, tests, decisive } };
+  return { drift: marked.some((r) => r.decisive && r.drift), tests: marked, referenceCount: reference.count, currentCount: current.count, options: { ...o, tests, decisive }, skipped };
 }

@@ -20,10 +20,9 @@ import { directoryTarget, param, Task, type TaskContext } from '../../src';
 import { float32, readDataset, uint8, writeDataset } from '../mnist/dataset-files';
 import { ModelRegistry } from '../registry/registry';
 import { directoryAt } from '../store';
-import { loadModelFrom } from '../training/model-io';
-import { loadTensorFlow } from '../tf/tf-backend';
 import { mulberry32, shuffledIndices } from '../data/seeded-random';
-import { computeFeatures, type DriftFeatures, featureModel } from './features';
+import type { DriftFeatures } from './features';
+import { versionDriftFeatures } from '../onnx/version-drift-features';
 import { pickImages, type ImageBatch } from './sources/image-batch';
 import { loadSource } from './sources/source-spec';
 
@@ -110,26 +109,20 @@ export class DriftReference extends Task<ReferenceParams> {
       data = { source: 'validation', uri, manifestSha256: v.manifestSha256 };
     }
     if (batch.count > referenceSize) batch = pickImages(batch, shuffledIndices(batch.count, mulberry32(version)).subarray(0, referenceSize));
-    const { tf } = await loadTensorFlow();
-    const model = await loadModelFrom(tf, registry.filesOf(version));
-    try {
-      const f = computeFeatures(tf, featureModel(tf, model), batch.pixels, batch.count);
-      const details: ReferenceDetails = { kind: 'drift-reference', model: modelName, version, contentSha256: record.contentSha256, count: f.count, classes: f.classes, embeddingDim: f.embeddingDim, data };
-      await this.output().write(async (dir) => {
-        await writeDataset(
-          dir,
-          {
-            probabilities: { values: f.probabilities, shape: [f.count, f.classes] },
-            embeddings: { values: f.embeddings, shape: [f.count, f.embeddingDim] },
-            imageStats: { values: f.imageStats, shape: [f.count, 4] },
-            labels: { values: batch.labels ?? new Uint8Array(f.count), shape: [f.count] },
-          },
-          details,
-        );
-      });
-      ctx.logger.info({ model: modelName, version, count: f.count, output: this.output().uri }, `drift reference for ${modelName} v${version}: ${f.count} images`);
-    } finally {
-      model.dispose();
-    }
+    const f = await versionDriftFeatures(store, modelName, version, batch.pixels, batch.count);
+    const details: ReferenceDetails = { kind: 'drift-reference', model: modelName, version, contentSha256: record.contentSha256, count: f.count, classes: f.classes, embeddingDim: f.embeddingDim, data };
+    await this.output().write(async (dir) => {
+      await writeDataset(
+        dir,
+        {
+          probabilities: { values: f.probabilities, shape: [f.count, f.classes] },
+          embeddings: { values: f.embeddings, shape: [f.count, f.embeddingDim] },
+          imageStats: { values: f.imageStats, shape: [f.count, 4] },
+          labels: { values: batch.labels ?? new Uint8Array(f.count), shape: [f.count] },
+        },
+        details,
+      );
+    });
+    ctx.logger.info({ model: modelName, version, count: f.count, output: this.output().uri }, `drift reference for ${modelName} v${version}: ${f.count} images`);
   }
 }

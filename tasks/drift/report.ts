@@ -50,6 +50,8 @@ export interface DriftReport {
   readonly window: DriftWindow;
   readonly reference: { readonly count: number; readonly uri: string; readonly data: unknown };
   readonly tests: DriftTestResult[];
+  /** Tests not run, and why. */
+  readonly skipped?: DriftResult['skipped'];
   readonly options: DriftResult['options'];
   readonly histograms: Histogram[];
   readonly code: CodeVersion;

@@ -10,8 +10,11 @@ import { param, Task, type TaskContext } from '../../src';
 import { codeVersion } from '../code-version';
 import { contentHash, DEFAULT_MODEL_NAME, ModelRegistry, type ModelVersion } from '../registry/registry';
 import { EvaluateModel, type EvaluationRecord } from './evaluate-task';
+import { float32, readDataset } from './dataset-files';
+import { exportForRegistration } from '../onnx/export-at-registration';
+import { PreprocessTestSet } from './preprocess-task';
 import { MODEL_JSON, WEIGHTS_BIN } from '../training/model-io';
-import { type TrainParams, trainParams } from './params';
+import { dataParamsOf, type TrainParams, trainParams } from './params';
 import { METRICS_JSON, TRAINING_JSON, TrainModel, type TrainingMetrics, type TrainingRecord } from './train-task';
 
 /** The alias the best version holds. */
@@ -32,7 +35,7 @@ export function parseTags(text: string): Record<string, string> {
   return tags;
 }
 
-const beatsOnTestAccuracy = (candidate: ModelVersion, champion: ModelVersion): boolean =>
+export const beatsOnTestAccuracy = (candidate: ModelVersion, champion: ModelVersion): boolean =>
   (candidate.metrics.testAccuracy as number) > (champion.metrics.testAccuracy as number);
 
 export class RegisterModel extends Task<RegisterParams> {
@@ -53,7 +56,8 @@ export class RegisterModel extends Task<RegisterParams> {
   }
 
   override requires() {
-    return { model: new TrainModel(this.trainParams), evaluation: new EvaluateModel(this.trainParams) };
+    const { source, store } = dataParamsOf(this.trainParams);
+    return { model: new TrainModel(this.trainParams), evaluation: new EvaluateModel(this.trainParams), testSet: new PreprocessTestSet({ source, store }) };
   }
 
   /**
@@ -65,12 +69,13 @@ export class RegisterModel extends Task<RegisterParams> {
     const modelDir = this.input().model;
     if (!(await modelDir.exists())) return false;
     const training = await modelDir.file(TRAINING_JSON).readJson<TrainingRecord>();
-    const version = (await this.registry.versions()).find((v) => v.contentSha256 === training.modelSha256);
+    // Versions registered with their ONNX export hash more files: the TF.js model's hash is in the lineage.
+    const version = (await this.registry.versions()).find((v) => v.contentSha256 === training.modelSha256 || (v.lineage.training as { modelSha256?: string } | undefined)?.modelSha256 === training.modelSha256);
     return version !== undefined && (await this.registry.aliasDecided(CHAMPION, version.version));
   }
 
   async run(ctx: TaskContext): Promise<void> {
-    const { model: modelDir, evaluation } = this.input();
+    const { model: modelDir, evaluation, testSet } = this.input();
     const [modelJson, weights, training, metrics, evaluated] = await Promise.all([
       modelDir.file(MODEL_JSON).readBytes(),
       modelDir.file(WEIGHTS_BIN).readBytes(),
@@ -78,10 +83,12 @@ export class RegisterModel extends Task<RegisterParams> {
       modelDir.file(METRICS_JSON).readJson<TrainingMetrics>(),
       evaluation.readJson<EvaluationRecord>(),
     ]);
-    const files = { [MODEL_JSON]: modelJson, [WEIGHTS_BIN]: weights };
-    if (contentHash(files) !== training.modelSha256) {
+    if (contentHash({ [MODEL_JSON]: modelJson, [WEIGHTS_BIN]: weights }) !== training.modelSha256) {
       throw new Error(`${modelDir.uri}: model files do not match the hash in ${TRAINING_JSON} (${training.modelSha256}); retrain the model`);
     }
+    // The ONNX export is registered beside the TF.js files only when it predicts what they do on the test images.
+    const onnx = await exportForRegistration(modelDir, float32(await readDataset(testSet, ['testImages']), 'testImages'), codeVersion().version);
+    const files = { [MODEL_JSON]: modelJson, [WEIGHTS_BIN]: weights, ...onnx.files };
     const lastEpoch = metrics.epochs.at(-1);
     const result = await this.registry.register({
       files,
@@ -94,6 +101,7 @@ export class RegisterModel extends Task<RegisterParams> {
         trainLoss: training.final.loss,
         trainingSeconds: training.wallSeconds,
         samplesPerSecond: lastEpoch?.samplesPerSecond ?? null,
+        onnxParityMaxAbsDifference: onnx.parity.maxAbsDifference,
       },
       lineage: {
         data: training.data,

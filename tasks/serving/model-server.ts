@@ -26,6 +26,7 @@ import { connectionsDrained, handOverPort } from './port-handover';
 import { ReadyFile } from './deploy/ready-file';
 import { InlinePredictor } from './runtime/inline-predictor';
 import { PredictThread, type Predictor } from './runtime/predict-thread';
+import { ModelFormatPredictor, modelFormatOf, V2_PLATFORM } from './runtime/model-format';
 import { ServerMetrics } from './server-metrics';
 import { DEFAULT_ALIAS, DEFAULT_SERVE_HOST, DEFAULT_SERVE_PORT, type ModelServerOptions } from './server-options';
 
@@ -88,6 +89,11 @@ export class ModelServer implements Service {
     return this.slot?.model.version;
   }
 
+  /** The Open Inference Protocol platform of the version answering now (by its files: ONNX Runtime or TensorFlow.js). */
+  get platform(): string | undefined {
+    return this.slot && V2_PLATFORM[modelFormatOf(this.slot.model.record)];
+  }
+
   /** The port listened on (the chosen one when `port` was 0). */
   get port(): number {
     return this.boundPort ?? this.options.port ?? DEFAULT_SERVE_PORT;
@@ -103,7 +109,8 @@ export class ModelServer implements Service {
   }
 
   async start(): Promise<void> {
-    this.thread = this.options.predictIn === 'worker' ? new PredictThread(this.options.backend) : new InlinePredictor(this.options.backend);
+    const tfjs = () => (this.options.predictIn === 'worker' ? new PredictThread(this.options.backend) : new InlinePredictor(this.options.backend));
+    this.thread = new ModelFormatPredictor(tfjs);
     this.app = buildHttpApp(this, { maxBodyBytes: this.options.maxBodyBytes ?? 16 * 1024 * 1024 });
     try {
       await this.listen();

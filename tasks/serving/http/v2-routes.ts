@@ -76,7 +76,7 @@ export function v2Routes(app: FastifyInstance, server: ModelServer): void {
     checkModel(server, request.params);
     if (server.version === undefined) throw new ModelNotReadyError(server.model);
     const { adapter } = server;
-    return { name: server.model, versions: [String(server.version)], platform: 'tensorflowjs', inputs: adapter.inputs, outputs: adapter.outputs };
+    return { name: server.model, versions: [String(server.version)], platform: server.platform, inputs: adapter.inputs, outputs: adapter.outputs };
   };
   app.get<{ Params: ModelParams }>('/v2/models/:name', metadata);
   app.get<{ Params: ModelParams }>('/v2/models/:name/versions/:version', metadata);

@@ -1,0 +1,41 @@
+/**
+ * Prediction with ONNX Runtime for registry versions that hold `model.onnx`
+ * and `signature.json`. ONNX Runtime computes on its own threads
+ * (intraOpNumThreads), so no worker thread of ours is needed.
+ */
+import { ModelRegistry } from '../../registry/registry';
+import { DEFAULT_ONNX_THREADS, OnnxClassifier } from '../../onnx/onnx-classifier';
+import { MODEL_ONNX, readSignature, SIGNATURE_JSON } from '../../onnx/signature';
+import type { Predictor } from './predict-thread';
+
+export class OnnxPredictor implements Predictor {
+  private readonly models = new Map<string, OnnxClassifier>();
+
+  constructor(private readonly threads = DEFAULT_ONNX_THREADS) {}
+
+  async load(key: string, store: string, model: string, version: number) {
+    const files = new ModelRegistry(store, model).filesOf(version);
+    const [bytes, signatureBytes] = await Promise.all([files.file(MODEL_ONNX).readBytes(), files.file(SIGNATURE_JSON).readBytes()]);
+    const classifier = await OnnxClassifier.open(bytes, readSignature(signatureBytes, files.file(SIGNATURE_JSON).uri), this.threads);
+    this.models.set(key, classifier);
+    const { height, width, channels } = classifier.geometry;
+    // In the adapter's terms (NHWC): the classifier converts to the model's own layout and scaling.
+    return { inputShape: [null, height, width, channels], outputShape: [null, classifier.classes] };
+  }
+
+  async predict(key: string, features: Float32Array, count: number): Promise<Float32Array> {
+    const classifier = this.models.get(key);
+    if (!classifier) throw new Error(`no model loaded under ${key}`);
+    return (await classifier.predict(features, count)).probabilities;
+  }
+
+  async dispose(key: string): Promise<void> {
+    const classifier = this.models.get(key);
+    this.models.delete(key);
+    await classifier?.release();
+  }
+
+  async close(): Promise<void> {
+    for (const key of [...this.models.keys()]) await this.dispose(key);
+  }
+}
