@@ -1,4 +1,3 @@
-import { dirname, relative } from 'node:path';
 import { FileTarget } from './targets/file-target';
 import type { AnyTask } from './task';
 
@@ -8,14 +7,13 @@ interface Folder {
   readonly dir: string;
 }
 
-/** The folder of a file target: its parent path, as its file system names it. */
+/** The folder of a file target, as its file system names it. */
 function folderOf(target: FileTarget): string {
-  if (target.path.includes('://')) return target.path.slice(0, target.path.lastIndexOf('/'));
-  return dirname(target.path);
+  return target.fs.parent(target.path);
 }
 
 function nameIn(dir: string, target: FileTarget): string {
-  return target.path.includes('://') ? target.path.slice(dir.length + 1) : relative(dir, target.path);
+  return target.fs.relative(dir, target.path);
 }
 
 /** The task's file outputs when its completeness is "every output exists" (no expiry) and every output is a file; else undefined. */

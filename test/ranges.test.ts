@@ -13,9 +13,9 @@ class CountingFs extends LocalFileSystem {
     this.calls.exists++;
     return super.exists(path);
   }
-  override listDirectory(path: string) {
+  override list(path: string) {
     this.calls.list++;
-    return super.listDirectory(path);
+    return super.list(path);
   }
 }
 const fs = new CountingFs();

@@ -46,8 +46,33 @@ class MemoryFileSystem implements FileSystem {
   async remove(path: string) {
     for (const k of [...this.files.keys()]) if (k === path || k.startsWith(`${path}/`)) this.files.delete(k);
   }
+  async list(path: string) {
+    const names = new Map<string, 'file' | 'folder'>();
+    for (const k of this.files.keys()) {
+      if (!k.startsWith(`${path}/`) || k.endsWith('/_SUCCESS')) continue;
+      const [first, ...rest] = k.slice(path.length + 1).split('/');
+      names.set(first, rest.length > 0 ? 'folder' : 'file');
+    }
+    return [...names].map(([name, kind]) => ({ name, kind })).sort((a, b) => a.name.localeCompare(b.name));
+  }
+  async stamp(path: string) {
+    const body = this.files.get(path);
+    return body && `${body.length}:${body.toString('base64')}`;
+  }
+  localPath() {
+    return undefined;
+  }
+  environment() {
+    return [];
+  }
   join(dir: string, name: string) {
     return `${dir}/${name}`;
+  }
+  parent(path: string) {
+    return path.slice(0, path.lastIndexOf('/'));
+  }
+  relative(dir: string, path: string) {
+    return path.slice(dir.length + 1);
   }
 }
 

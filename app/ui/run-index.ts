@@ -1,9 +1,6 @@
-import { readdir } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import { storeFolder } from '../../src/history/store-files';
 import { effectiveStatus, type RunRecord } from '../../src/history/run-record';
-import { isS3Uri, parseS3Uri } from '../../src/targets/s3-uri';
-import type { S3FileSystem } from '../../src/targets/s3-file-system';
 import { readRunTracking, type RunTracked } from '../../src/tracking/read-tracking';
 
 const runFile = /^([A-Za-z0-9][A-Za-z0-9._-]*)\.json$/;
@@ -39,37 +36,12 @@ export class RunIndex {
   }
 
   private async listIds(): Promise<string[]> {
-    const names = isS3Uri(this.store) ? await this.s3Names() : await this.localNames();
     const ids: string[] = [];
-    for (const n of names) {
-      const m = runFile.exec(n);
+    for (const entry of await this.folder.fs.list(this.folder.path)) {
+      const m = entry.kind === 'file' ? runFile.exec(entry.name) : null;
       if (m) ids.push(m[1]);
     }
     return ids.sort().reverse();
-  }
-
-  private async localNames(): Promise<string[]> {
-    try {
-      return await readdir(this.folder.path);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw err;
-    }
-  }
-
-  private async s3Names(): Promise<string[]> {
-    const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
-    const client = (this.folder.fs as S3FileSystem).client;
-    const { bucket, key } = parseS3Uri(this.folder.path);
-    const prefix = `${key.replace(/\/+$/, '')}/`;
-    const names: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: '/', ContinuationToken: token }));
-      for (const o of page.Contents ?? []) if (o.Key) names.push(o.Key.slice(prefix.length));
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-    return names;
   }
 
   /** One record (cached once finished), or undefined when missing or unreadable. */

@@ -1,11 +1,12 @@
 import { createReadStream, createWriteStream, renameSync, statSync, writeFileSync } from 'node:fs';
 import { link, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { throwIfAttemptAborted } from '../cancellation';
-import type { DirectoryWriter, FileSystem, WriteBody } from './file-system';
-import { temporarySibling } from './temporary-names';
+import { InvalidUriError } from '../errors';
+import type { DirectoryWriter, FileSystem, FolderEntry, WriteBody } from './file-system';
+import { temporarySibling, temporaryWriter } from './temporary-names';
 
 export { temporarySibling };
 
@@ -148,14 +149,56 @@ export class LocalFileSystem implements FileSystem {
       .sort();
   }
 
+  async list(path: string): Promise<FolderEntry[]> {
+    let entries;
+    try {
+      entries = await readdir(path, { withFileTypes: true });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+      throw err;
+    }
+    const listed: FolderEntry[] = [];
+    for (const entry of entries) {
+      if (temporaryWriter(entry.name) !== undefined) continue; // an unpublished write
+      const info = entry.isSymbolicLink() ? statSync(join(path, entry.name), { throwIfNoEntry: false }) : entry;
+      if (info?.isDirectory()) listed.push({ name: entry.name, kind: 'folder' });
+      else if (info?.isFile()) listed.push({ name: entry.name, kind: 'file' });
+    }
+    return listed.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  async stamp(path: string): Promise<string | undefined> {
+    const info = statSync(path, { throwIfNoEntry: false });
+    return info ? `${info.mtimeMs}:${info.size}:${info.ino}` : undefined;
+  }
+
+  localPath(path: string): string {
+    return resolve(path);
+  }
+
+  environment(): readonly string[] {
+    return [];
+  }
+
   remove(path: string): Promise<void> {
     return rm(path, { recursive: true, force: true });
   }
 
   join(dir: string, name: string): string {
     const file = resolve(dir, name);
-    if (relative(dir, file).startsWith('..')) throw new Error(`"${name}" escapes the directory ${dir}`);
+    if (relative(dir, file).startsWith('..')) throw new InvalidUriError(`${dir}/${name}`, `"${name}" escapes the directory ${dir}.`);
     return file;
+  }
+
+  parent(path: string): string {
+    return dirname(resolve(path));
+  }
+
+  relative(dir: string, path: string): string {
+    const name = relative(resolve(dir), resolve(path));
+    if (name === '' || name.startsWith('..') || isAbsolute(name)) throw new InvalidUriError(path, `is not inside the folder ${dir}.`);
+    return name;
   }
 }
 

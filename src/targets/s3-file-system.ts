@@ -2,15 +2,18 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
 import { throwIfAttemptAborted } from '../cancellation';
 import { DagwrightError, InvalidUriError, StorageError } from '../errors';
-import type { DirectoryWriter, FileSystem, WriteBody } from './file-system';
+import type { DirectoryWriter, FileSystem, FolderEntry, WriteBody } from './file-system';
 import { defaultS3Client, describeEndpoint } from './s3-client';
 import { S3ExistenceChecker } from './s3-existence';
 import { clientS3, libStorage } from './s3-sdk';
 import { httpStatus, toStorageError } from './s3-errors';
-import { formatS3Uri, parseS3ObjectUri, relativeSegments } from './s3-uri';
+import { formatS3Uri, parseS3ObjectUri, parseS3Uri, relativeSegments } from './s3-uri';
 
 /** The object that publishes a directory target: written last, checked by `exists()` (Luigi's convention). */
 export const SUCCESS_MARKER = '_SUCCESS';
+
+/** The settings of the AWS SDK (and ours) that a child process needs to reach the same S3 server as this one. */
+const S3_ENVIRONMENT = ['AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'DAGWRIGHT_S3_FORCE_PATH_STYLE'] as const;
 
 /** S3's smallest part for every part of a multipart upload but the last. */
 const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -380,9 +383,64 @@ export class S3FileSystem implements FileSystem {
     }
   }
 
+  /** One ListObjectsV2 walk with a delimiter: objects are files, common prefixes folders; the directory marker is not listed. */
+  async list(uri: string): Promise<FolderEntry[]> {
+    const { bucket, key } = parseS3Uri(uri);
+    const prefix = key === '' ? '' : `${key}/`;
+    const entries = await this.send('ListObjectsV2', bucket, prefix, async () => {
+      const found: FolderEntry[] = [];
+      for await (const page of clientS3.paginateListObjectsV2({ client: this.client }, { Bucket: bucket, Prefix: prefix, Delimiter: '/' })) {
+        for (const object of page.Contents ?? []) {
+          const name = object.Key?.slice(prefix.length);
+          if (name && name !== SUCCESS_MARKER) found.push({ name, kind: 'file' });
+        }
+        for (const folder of page.CommonPrefixes ?? []) {
+          const name = folder.Prefix?.slice(prefix.length).replace(/\/+$/, '');
+          if (name) found.push({ name, kind: 'folder' });
+        }
+      }
+      return found;
+    });
+    return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** The object's ETag (one HEAD request); undefined when there is no such object. */
+  async stamp(uri: string): Promise<string | undefined> {
+    const { bucket, key } = parseS3ObjectUri(uri);
+    try {
+      return (await this.client.send(new clientS3.HeadObjectCommand({ Bucket: bucket, Key: key }))).ETag ?? '';
+    } catch (err) {
+      if (httpStatus(err) === 404) return undefined;
+      throw await toStorageError(err, { client: this.client, operation: 'HeadObject', bucket, key });
+    }
+  }
+
+  localPath(): undefined {
+    return undefined;
+  }
+
+  environment(): readonly string[] {
+    return S3_ENVIRONMENT;
+  }
+
   join(dir: string, name: string): string {
     const segments = relativeSegments(dir, name);
     return [dir.replace(/\/+$/, ''), ...segments].join('/');
+  }
+
+  parent(uri: string): string {
+    const { bucket, key } = parseS3ObjectUri(uri);
+    return formatS3Uri({ bucket, key: key.slice(0, Math.max(0, key.lastIndexOf('/'))) });
+  }
+
+  relative(dir: string, uri: string): string {
+    const folder = parseS3Uri(dir);
+    const file = parseS3Uri(uri);
+    const prefix = folder.key === '' ? '' : `${folder.key}/`;
+    if (file.bucket !== folder.bucket || !file.key.startsWith(prefix) || file.key === prefix) {
+      throw new InvalidUriError(uri, `is not inside ${formatS3Uri(folder)}.`);
+    }
+    return file.key.slice(prefix.length);
   }
 }
 

@@ -85,10 +85,10 @@ export function decodeNumber(value: number | string): number {
 /** Lists a folder's files, none when it does not exist. */
 export async function listFiles(folder: StoreFolder): Promise<string[]> {
   try {
-    if (!(await folder.fs.exists(folder.path)) && !folder.path.startsWith('s3://')) return [];
     return await folder.fs.listDirectory(folder.path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
     throw err;
   }
 }

@@ -117,7 +117,7 @@ export class ModelServer implements Service {
       this.boundPort = (this.app.server.address() as { port: number }).port;
       if (!this.slot) await this.loadFirst();
       if (this.options.version === undefined) {
-        const aliases = fileAt(this.options.store, 'registry', this.model, 'aliases.json').uri;
+        const aliases = fileAt(this.options.store, 'registry', this.model, 'aliases.json');
         this.watcher = watchAliasFile(aliases, this.options.pollMs ?? 1000, () => void this.reload(), this.logger);
       }
     } catch (err) {

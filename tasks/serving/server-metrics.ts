@@ -17,10 +17,13 @@ interface DriftSummary {
   readonly tests?: readonly { name?: string; statistic?: number; pValue?: number; drift?: boolean }[];
 }
 
-// A scrape reads a local summary every time (a stat and a small read); on S3 at most every 5 s.
 type DriftGauges = Record<'detected' | 'pValue' | 'statistic' | 'testDrift' | 'time' | 'available', Gauge<string>>;
 
-const driftCacheMs = (store: string) => (store.startsWith('s3://') ? 5000 : 0);
+/** A scrape reads a summary on this machine's disk every time (a stat and a small read); a remote one (S3) at most every 5 s. */
+const driftCacheMs = (store: string) => {
+  const file = fileAt(store, 'monitoring');
+  return file.fs.localPath(file.path) === undefined ? 5000 : 0;
+};
 
 export class ServerMetrics {
   readonly registry = new Registry();

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type Docker from 'dockerode';
-import { DagwrightError } from '../../../src';
+import { DagwrightError, parseStore } from '../../../src';
 import { TOKEN_ENV } from '../server-options';
 
 export const SERVER_IMAGE = 'dagwright/server:latest';
@@ -50,8 +50,6 @@ export interface ServerDeploymentSpec {
 const PORT_WAIT_MS = 120_000;
 export const HANDOVER_MS = 10_000;
 
-const S3_ENV = ['AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'DAGWRIGHT_S3_FORCE_PATH_STYLE'];
-
 /** The arguments after `dagwright serve`: a replacement waits warmed for the port, a stopped server hands it over. */
 export function serveArgs(spec: ServerDeploymentSpec): string[] {
   return [
@@ -64,9 +62,9 @@ export function serveArgs(spec: ServerDeploymentSpec): string[] {
   ];
 }
 
-/** `NAME=value` lines: the S3 settings of this process for an s3:// store, and the token. Secrets: never log them. */
+/** `NAME=value` lines: the settings this process's store file system needs (S3's endpoint and keys), and the token. Secrets: never log them. */
 export function serverEnvironment(spec: ServerDeploymentSpec): string[] {
-  const env = spec.store.startsWith('s3://') ? S3_ENV.filter((k) => process.env[k]).map((k) => `${k}=${process.env[k]}`) : [];
+  const env = parseStore(spec.store).fs.environment().filter((k) => process.env[k]).map((k) => `${k}=${process.env[k]}`);
   return spec.token ? [...env, `${TOKEN_ENV}=${spec.token}`] : env;
 }
 
@@ -75,9 +73,10 @@ export function serverUser(spec: ServerDeploymentSpec): string {
   return spec.user ?? `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`;
 }
 
-/** The local store folder the server must see at the same path; none for s3://. */
+/** The store's folder on this machine, which the server must see at the same path (a bind mount); none for a remote store. */
 export function localStorePath(spec: ServerDeploymentSpec): string | undefined {
-  return spec.store.startsWith('s3://') ? undefined : spec.store;
+  const store = parseStore(spec.store);
+  return store.fs.localPath(store.uri);
 }
 
 /**

@@ -1,91 +1,79 @@
 /**
- * Notices when a registry's aliases file changes: on a local store by a
- * file-system watch on its folder (with a stat poll behind it, as watches
- * miss events on some file systems and cannot watch a folder that does not
- * exist yet); on S3 by polling the object's ETag (one HEAD per interval).
- * It says only "something changed"; the server resolves the alias itself.
+ * Notices when a registry's aliases file changes, on any file system: by
+ * polling the file's change stamp (a stat on local disk, one HEAD on S3 per
+ * interval), and where the file is on this machine's disk also by a
+ * file-system watch on its folder (faster; the poll stays behind it, as
+ * watches miss events on some file systems and cannot watch a folder that
+ * does not exist yet). It says only "something changed"; the server
+ * resolves the alias itself.
  */
-import { type FSWatcher, statSync, watch } from 'node:fs';
+import { type FSWatcher, watch } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { createS3Client } from '../../../src';
+import type { FileTarget } from '../../../src';
 
 export interface AliasWatcher {
   stop(): void;
 }
 
-/** Watches the file at `location` (a local path or an s3:// URI); `onChange` runs after each change seen. */
-export function watchAliasFile(location: string, pollMs: number, onChange: () => void, logger?: Logger): AliasWatcher {
-  return location.startsWith('s3://') ? watchS3Object(location, pollMs, onChange, logger) : watchLocalFile(location, pollMs, onChange);
-}
-
-function watchLocalFile(path: string, pollMs: number, onChange: () => void): AliasWatcher {
-  const stamp = () => {
-    const s = statSync(path, { throwIfNoEntry: false });
-    return s ? `${s.mtimeMs}:${s.size}:${s.ino}` : 'absent';
-  };
-  let last = stamp();
-  const check = () => {
-    const now = stamp();
-    if (now !== last) {
+/** Watches `file`; `onChange` runs after each change seen. */
+export function watchAliasFile(file: FileTarget, pollMs: number, onChange: () => void, logger?: Logger): AliasWatcher {
+  let last: string | undefined | null = null; // null: not asked yet
+  let stopped = false;
+  let checking: Promise<void> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const check = async () => {
+    try {
+      const now = await file.fs.stamp(file.path);
+      if (last !== null && now !== last) onChange();
       last = now;
-      onChange();
+    } catch (err) {
+      logger?.warn({ err, uri: file.uri }, `could not check ${file.uri} for a new version; trying again in ${pollMs} ms`);
     }
   };
-  let watcher: FSWatcher | undefined;
-  try {
-    watcher = watch(dirname(path), { persistent: false }, (_event, name) => {
-      if (name === null || name === basename(path)) check();
+  let again = false;
+  // One check at a time; a change seen during a check gets a check of its own after it.
+  const checkOnce = (): Promise<void> => {
+    if (checking) {
+      again = true;
+      return checking;
+    }
+    checking = check().finally(() => {
+      checking = undefined;
+      if (again && !stopped) {
+        again = false;
+        void checkOnce();
+      }
     });
-    watcher.on('error', () => watcher?.close());
-  } catch {
-    watcher = undefined; // the folder does not exist yet: the poll finds the file when it appears
-  }
-  const timer = setInterval(check, pollMs);
-  timer.unref();
+    return checking;
+  };
+  const schedule = () => {
+    if (stopped) return;
+    timer = setTimeout(() => void checkOnce().then(schedule), pollMs);
+    timer.unref();
+  };
+  void checkOnce().then(schedule);
+  const watcher = watchLocalFolder(file, () => void checkOnce());
   return {
     stop: () => {
-      clearInterval(timer);
+      stopped = true;
+      clearTimeout(timer);
       watcher?.close();
     },
   };
 }
 
-function watchS3Object(uri: string, pollMs: number, onChange: () => void, logger?: Logger): AliasWatcher {
-  const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
-  if (!match) throw new Error(`cannot watch ${uri}: expected s3://bucket/key`);
-  const [, bucket, key] = match;
-  const client = createS3Client();
-  let last: string | undefined | null = null; // null: not asked yet
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  const poll = async () => {
-    let etag: string | undefined;
-    try {
-      const { HeadObjectCommand } = await import('@aws-sdk/client-s3');
-      etag = (await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).ETag;
-    } catch (err) {
-      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      if (status !== 404) {
-        logger?.warn({ err, uri }, `could not check ${uri} for a new version; trying again in ${pollMs} ms`);
-        return schedule();
-      }
-    }
-    if (last !== null && etag !== last) onChange();
-    last = etag;
-    schedule();
-  };
-  const schedule = () => {
-    if (stopped) return;
-    timer = setTimeout(() => void poll(), pollMs);
-    timer.unref();
-  };
-  void poll();
-  return {
-    stop: () => {
-      stopped = true;
-      clearTimeout(timer);
-      client.destroy();
-    },
-  };
+/** An OS watch on the file's folder when the file is on this machine's disk; undefined otherwise or when the folder is missing. */
+function watchLocalFolder(file: FileTarget, check: () => void): FSWatcher | undefined {
+  const path = file.fs.localPath(file.path);
+  if (path === undefined) return undefined;
+  try {
+    const watcher = watch(dirname(path), { persistent: false }, (_event, name) => {
+      if (name === null || name === basename(path)) check();
+    });
+    watcher.on('error', () => watcher.close());
+    return watcher;
+  } catch {
+    return undefined; // the folder does not exist yet: the poll finds the file when it appears
+  }
 }
