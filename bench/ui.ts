@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { param, Task, TaskGraph } from '../src';
+import { param, parseStore, Task, TaskGraph } from '../src';
 import type { RunRecord, TaskHistory } from '../src/history/run-record';
 import { writeRunGraph } from '../src/tracking/run-graph';
 import { UiServer } from '../app/ui/ui-server';
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     startedAt: new Date(t0 + k * 10).toISOString(), endedAt: new Date(t0 + k * 10 + 500).toISOString(),
   }));
   writeFileSync(join(dir, `${bigId}.json`), JSON.stringify(record(bigId, 0, tasks)));
-  await writeRunGraph(store, bigId, graph);
+  await writeRunGraph(parseStore(store), bigId, graph);
   console.log(`store: ${runs + 1} run records, one of ${tasks.length} tasks`);
 
   const ui = new UiServer({ store, port: 0 });

@@ -1,3 +1,4 @@
+import { parseStore } from '../src/store/store';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +27,7 @@ describe('--schedule', () => {
     expect(messages.filter((m) => m === 'scheduled run starting')).toHaveLength(2);
     expect(messages).toContain('the previous scheduled run is still going; skipping this tick');
     expect(messages).toContain('scheduler stopped');
-    const history = RunHistory.forStore(store);
+    const history = RunHistory.forStore(parseStore(store));
     const records = await history.list(10);
     expect(records.map((r) => r.status)).toEqual(['cancelled', 'succeeded']);
     expect(new Set(records.map((r) => r.runId)).size).toBe(2);

@@ -1,3 +1,4 @@
+import { parseStore } from '../src/store/store';
 /**
  * The MNIST flows end to end on small slices (5,000 images, one epoch,
  * batch 32: about 92% test accuracy), in process on a local store, then the
@@ -76,7 +77,7 @@ describe('MNIST flows on a local store', { timeout: 600_000 }, () => {
     expect(metrics.epochs[0]).toMatchObject({ epoch: 1, loss: expect.any(Number), accuracy: expect.any(Number), valAccuracy: expect.any(Number), samplesPerSecond: expect.any(Number), wallSeconds: expect.any(Number) });
     const training = await modelDir.file(TRAINING_JSON).readJson<TrainingRecord>();
     // Tracked per epoch and, within it, every 50 of its 149 steps.
-    const trainAttempt = (await readRunTracking(store, training.runId)).attempts.find((a) => a.taskId === training.taskId)!;
+    const trainAttempt = (await readRunTracking(parseStore(store), training.runId)).attempts.find((a) => a.taskId === training.taskId)!;
     expect(trainAttempt.metrics.filter((p) => p.key === 'loss').map((p) => p.step)).toEqual([1]);
     const batchSteps = trainAttempt.metrics.filter((p) => p.key === 'batch_loss').map((p) => p.step);
     expect(batchSteps.length).toBeGreaterThanOrEqual(1);

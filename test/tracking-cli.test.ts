@@ -1,3 +1,4 @@
+import { parseStore } from '../src/store/store';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,7 +33,7 @@ describe('tracking through real flow runs, and dagwright runs compare / search',
   it('keeps tracking, logs and the graph beside the run records, not inside _runs/', async () => {
     expect(readdirSync(join(store, '_runs')).sort()).toEqual(runIds.map((id) => `${id}.json`).sort());
     expect(readdirSync(join(store, '_run-data', runIds[0])).sort()).toEqual(['graph.json', 'logs', 'tracking']);
-    expect(await RunHistory.forStore(store).runIds()).toEqual([...runIds].sort().reverse());
+    expect(await RunHistory.forStore(parseStore(store)).runIds()).toEqual([...runIds].sort().reverse());
   });
 
   it('compares runs side by side and marks what differs', async () => {
@@ -76,19 +77,19 @@ describe('tracking through real flow runs, and dagwright runs compare / search',
       let seen = 0;
       for (let i = 0; i < 300 && seen < 3; i++) {
         await new Promise((r) => setTimeout(r, 100));
-        runId ??= (await RunHistory.forStore(killedStore).runIds())[0];
-        if (runId) seen = (await readRunTracking(killedStore, runId)).attempts.flatMap((a) => a.metrics).filter((p) => p.key === 'loss').length;
+        runId ??= (await RunHistory.forStore(parseStore(killedStore)).runIds())[0];
+        if (runId) seen = (await readRunTracking(parseStore(killedStore), runId)).attempts.flatMap((a) => a.metrics).filter((p) => p.key === 'loss').length;
       }
       expect(seen).toBeGreaterThanOrEqual(3);
       flow.child.kill('SIGKILL');
       await flow.done;
-      const tracked = await readRunTracking(killedStore, runId!);
+      const tracked = await readRunTracking(parseStore(killedStore), runId!);
       const steps = tracked.attempts.flatMap((a) => a.metrics).filter((p) => p.key === 'loss').map((p) => p.step);
       expect(steps.length).toBeGreaterThanOrEqual(seen);
       expect(steps.length).toBeLessThan(8);
       expect(steps).toEqual(steps.map((_, i) => i + 1));
       const train = tracked.attempts.find((a) => a.taskId.startsWith('TrainToy_'))!;
-      expect(await readTaskLog(killedStore, runId!, train.taskId)).toContain('epoch 2/8');
+      expect(await readTaskLog(parseStore(killedStore), runId!, train.taskId)).toContain('epoch 2/8');
     } finally {
       flow.child.kill('SIGKILL');
       rmSync(killedStore, { recursive: true, force: true });

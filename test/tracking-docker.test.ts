@@ -1,3 +1,4 @@
+import { parseStore } from '../src/store/store';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,14 +20,14 @@ describeDocker('tracking and task logs of steps that run in Docker containers', 
     const result = await runFlowProcess('test/fixtures/ui-flow.ts', ['--store', store, '--executor', 'docker', '--lr', '0.2', '--shards', '1']);
     expect(result.code, result.stderr.slice(-3000)).toBe(0);
     const runId = result.logs.find((l) => typeof l.runId === 'string')!.runId as string;
-    const tracked = await readRunTracking(store, runId);
+    const tracked = await readRunTracking(parseStore(store), runId);
     const train = tracked.attempts.find((a) => a.taskId.startsWith('TrainToy_'))!;
     expect(train.params).toEqual({ lr: '0.2', epochs: '3', note: '' });
     expect(train.metrics.filter((p) => p.key === 'loss').map((p) => p.step)).toEqual([1, 2, 3]);
     expect(tracked.metrics.test_accuracy).toBe(0.95);
     // Written once, by the step: the host's unused tracking of the same attempt wrote nothing over it.
     expect(tracked.attempts.filter((a) => a.taskId === train.taskId)).toHaveLength(1);
-    const log = await readTaskLog(store, runId, train.taskId);
+    const log = await readTaskLog(parseStore(store), runId, train.taskId);
     expect(log).toContain('epoch 3/3');
   }, 180_000);
 });

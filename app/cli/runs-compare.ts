@@ -72,7 +72,7 @@ export async function runsCompareCommand(sub: 'compare' | 'search', argv: readon
     io.out(compareUsage);
     return 0;
   }
-  const store = commandStore(values.store as string | undefined).uri;
+  const store = commandStore(values.store as string | undefined);
   if (sub === 'compare') {
     if (positionals.length < 2) throw new UsageError(`runs compare takes two or more run ids, got ${positionals.length}.\n${compareUsage}`);
     const bad = positionals.find((id) => !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(id));

@@ -119,7 +119,7 @@ export async function runsCommand(argv: readonly string[], io: CommandIo): Promi
     io.out(runsUsage);
     return 0;
   }
-  const history = RunHistory.forStore(commandStore(values.store).uri);
+  const history = RunHistory.forStore(commandStore(values.store));
   const now = Date.now();
   if (sub === 'list') {
     if (positionals.length > 0) throw new UsageError(`runs list takes no arguments, got "${positionals.join(' ')}".`);

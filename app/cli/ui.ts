@@ -50,7 +50,7 @@ export async function uiCommand(argv: readonly string[], io: CommandIo): Promise
   if (server !== undefined && !/^https?:\/\/[^/\s]+/.test(server)) throw new UsageError(`--server got "${server}"; expected a URL such as http://127.0.0.1:8080.`);
   const token = (values.token as string | undefined) ?? process.env.DAGWRIGHT_UI_TOKEN;
   if (token !== undefined && token.length < 16) throw new UsageError('--token must be at least 16 characters.');
-  const store = commandStore(values.store as string | undefined).uri;
+  const store = commandStore(values.store as string | undefined);
   const logger = createLogger({ level });
   const ui = new UiServer({
     store,

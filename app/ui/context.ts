@@ -2,12 +2,13 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { html, type Html } from './html';
 import { page, type PageOptions } from './layout';
+import type { Store } from '../../src/store/store';
 import type { RunIndex } from './run-index';
 import { holdsToken } from './security';
 
 /** What every page module gets from the server. */
 export interface UiContext {
-  readonly store: string;
+  readonly store: Store;
   readonly runs: RunIndex;
   readonly readOnly: boolean;
   readonly token: string;
@@ -21,7 +22,7 @@ export function sendPage(ctx: UiContext, request: FastifyRequest, reply: Fastify
   return reply
     .code(status)
     .type('text/html; charset=utf-8')
-    .send(page({ ...options, store: ctx.store, readOnly: ctx.readOnly, canWrite: holdsToken(request, ctx.token) }));
+    .send(page({ ...options, store: ctx.store.uri, readOnly: ctx.readOnly, canWrite: holdsToken(request, ctx.token) }));
 }
 
 /** A page that says what is wrong, with the right status. */

@@ -1,3 +1,4 @@
+import type { Store } from '../../src/store/store';
 import pLimit from 'p-limit';
 import { storeFolder } from '../../src/history/store-files';
 import { effectiveStatus, type RunRecord } from '../../src/history/run-record';
@@ -18,7 +19,7 @@ export class RunIndex {
   private readonly folder;
   private readonly limit = pLimit(32);
 
-  constructor(readonly store: string) {
+  constructor(readonly store: Store) {
     this.folder = storeFolder(store, '_runs');
   }
 

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Service, ServiceHealth } from '../../src/services/service';
+import { type Store, toStore } from '../../src/store/store';
 import { assets } from './assets';
 import { sendProblem, type UiContext } from './context';
 import { registerExperiments } from './pages/experiments';
@@ -15,8 +16,8 @@ import { RunIndex } from './run-index';
 import { holdsToken, hostAllowed, newToken, originAllowed, securityHeaders, tokenCookie } from './security';
 
 export interface UiServerOptions {
-  /** A folder or `s3://bucket/prefix`: the store the UI reads (and writes, for aliases and labels). */
-  readonly store: string;
+  /** The store the UI reads (and writes, for aliases and labels); a string is parsed as `--store` is. */
+  readonly store: Store | string;
   /** Default 127.0.0.1. */
   readonly host?: string;
   /** Default 8765; 0 picks a free port. */
@@ -60,9 +61,10 @@ export class UiServer implements Service {
 
   async start(): Promise<void> {
     if (this.app) return;
+    const store = toStore(this.options.store);
     const ctx: UiContext = {
-      store: this.options.store,
-      runs: new RunIndex(this.options.store),
+      store,
+      runs: new RunIndex(store),
       readOnly: this.options.readOnly ?? false,
       token: this.token,
       ...(this.options.serverUrl ? { serverUrl: this.options.serverUrl } : {}),
@@ -130,7 +132,7 @@ export class UiServer implements Service {
 
   async health(): Promise<ServiceHealth> {
     if (!this.app || !this.address) return { ready: false };
-    return { ready: true, detail: { url: this.url, store: this.options.store, readOnly: this.options.readOnly ?? false } };
+    return { ready: true, detail: { url: this.url, store: String(this.options.store), readOnly: this.options.readOnly ?? false } };
   }
 
   async stop(): Promise<void> {

@@ -14,6 +14,7 @@ import { newRunId } from '../run-id';
 import type { SchedulerEvent } from '../scheduler';
 import type { AnyTask } from '../task';
 import { checkStoreUsable, storeWriteError } from '../targets/store-check';
+import type { Store } from '../store/store';
 import { ExitCode, exitCodeOf } from './exit-codes';
 import { tellRunWatchers } from './live-view-events';
 
@@ -21,8 +22,8 @@ export interface GuardedRunOptions<T = undefined> {
   /** The flow's name: in the lock file name, logs and history. */
   readonly flow: string;
   readonly params: Readonly<Record<string, ParamValue>>;
-  /** Resolved store: an absolute folder or a URI. */
-  readonly store: string;
+  /** The store, parsed once. */
+  readonly store: Store;
   /** Wait for a run holding the flow lock instead of exiting with `ExitCode.locked`. */
   readonly wait: boolean;
   readonly logger: Logger;
@@ -171,8 +172,8 @@ async function lockedRun<T>(options: GuardedRunOptions<T>, held: Prepared<T>, bo
   lock.onLost((lost) => controller.abort(lost));
   const runId = newRunId();
   try {
-    await sweepRunLeftovers(store, lockDir, options.tasks?.() ?? [], logger);
-    const recorder = await RunRecorder.start(store, { runId, flow, params, store }, logger.child({ runId }));
+    await sweepRunLeftovers(store.uri, lockDir, options.tasks?.() ?? [], logger);
+    const recorder = await RunRecorder.start(store, { runId, flow, params, store: store.uri }, logger.child({ runId }));
     tellRunWatchers({ type: 'run:start', runId });
     let outcome: RunOutcome;
     try {

@@ -93,7 +93,7 @@ function cancelOnSignals(controller: AbortController, logger: Logger): { signalC
 }
 
 /** `--run-task`: this process is one step of a run driven elsewhere (a container). */
-async function runOneTask(graph: TaskGraph, id: string, logger: Logger, controller: AbortController, store: string): Promise<number> {
+async function runOneTask(graph: TaskGraph, id: string, logger: Logger, controller: AbortController, store: Store): Promise<number> {
   const task = findStepTask(graph.roots, id);
   const request = readStepRequest(id);
   const runId = request.runId ?? newRunId();
@@ -105,7 +105,7 @@ async function runOneTask(graph: TaskGraph, id: string, logger: Logger, controll
     const context = { runId, taskId: id, attempt, signal: controller.signal, logger: taskLogger, tracking, progress };
     // The driving run's locks, when this step can see them: it publishes nothing once they are lost (see step-lease.ts).
     const leaseGuard = leaseGuardFromEnv();
-    return await (leaseGuard ? runWithPublishGuard(leaseGuard, () => runStepTask(task, context, store)) : runStepTask(task, context, store));
+    return await (leaseGuard ? runWithPublishGuard(leaseGuard, () => runStepTask(task, context, store.uri)) : runStepTask(task, context, store.uri));
   } finally {
     await tracking.flush();
   }
@@ -125,15 +125,14 @@ async function main(flow: FlowDefinition, argv: readonly string[], controller: A
     process.stdout.write(helpText(flow, script));
     return ExitCode.ok;
   }
-  const storeRef = storeOf(options.store);
-  if (typeof storeRef === 'number') return storeRef;
-  const store = storeRef.uri;
+  const store = storeOf(options.store);
+  if (typeof store === 'number') return store;
   // Task logs are kept with the run by the process that drives it, not by its steps.
   const taskLogs = options.runTask === undefined ? new TaskLogSink(store) : undefined;
   const logger = createLogger({ level: options.logLevel, ...(taskLogs ? { tee: taskLogs } : {}) });
   let graph: TaskGraph;
   try {
-    const roots = flow.roots(params as never, { store });
+    const roots = flow.roots(params as never, { store: store.uri });
     // Lazy: only the roots; planning expands incomplete tasks (prepareFlowRun).
     graph = TaskGraph.fromRoots(Array.isArray(roots) ? roots : [roots]);
   } catch (err) {
@@ -152,7 +151,7 @@ async function main(flow: FlowDefinition, argv: readonly string[], controller: A
   const encoded = encodeParamArgs(flow.params, params);
   const invocation: FlowInvocation = {
     entry: script,
-    args: [...stepArgs, ...encoded.args, '--store', store, '--log-level', options.logLevel],
+    args: [...stepArgs, ...encoded.args, '--store', store.uri, '--log-level', options.logLevel],
     env: encoded.env,
   };
   // One run: the flow lock (or exit 75), a history record, per-task locks around the executor.
@@ -168,7 +167,7 @@ async function main(flow: FlowDefinition, argv: readonly string[], controller: A
         logger,
         signal,
         // Configuration checks (the plan: no cycle; the executor: an engine to reach) pass before a lock or history record is written.
-        prepare: async () => (prepared = await prepareFlowRun(graph.roots, options.rerun, (planned) => createExecutor(options.executor, { logger, invocation, store: storeRef, graph: planned }))),
+        prepare: async () => (prepared = await prepareFlowRun(graph.roots, options.rerun, (planned) => createExecutor(options.executor, { logger, invocation, store, graph: planned }))),
         dispose: ({ executor }) => executor.close(),
         tasks: () => (prepared ? prepared.plan.graph.order().map((id) => prepared!.plan.graph.task(id)) : []),
       },

@@ -1,3 +1,4 @@
+import type { Store } from '../store/store';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { runOutsideAttempt } from '../cancellation';
@@ -18,7 +19,7 @@ export class RunHistory {
     readonly dir: string,
   ) {}
 
-  static forStore(store: string): RunHistory {
+  static forStore(store: Store): RunHistory {
     const { fs, path } = storeFolder(store, '_runs');
     return new RunHistory(fs, path);
   }
@@ -70,6 +71,7 @@ export interface RunStart {
   readonly runId: string;
   readonly flow: string;
   readonly params: Readonly<Record<string, ParamValue>>;
+  /** As the record keeps it: the store's URI. */
   readonly store: string;
 }
 
@@ -120,7 +122,7 @@ export class RunRecorder {
   }
 
   /** Starts recording and writes the first record (status `running`). */
-  static async start(store: string, start: RunStart, logger: Logger, options: RecorderOptions = {}): Promise<RunRecorder> {
+  static async start(store: Store, start: RunStart, logger: Logger, options: RecorderOptions = {}): Promise<RunRecorder> {
     let history: RunHistory | undefined;
     try {
       history = RunHistory.forStore(store);

@@ -1,5 +1,5 @@
+import type { Store } from '../store/store';
 import type { FileSystem } from '../targets/file-system';
-import { storePath, target } from '../targets/uri';
 
 /** A folder inside a store, on the store's file system. */
 export interface StoreFolder {
@@ -7,11 +7,7 @@ export interface StoreFolder {
   readonly path: string;
 }
 
-/**
- * `<store>/<name>` on the store's file system: local disk for a folder, the
- * shared S3 file system for `s3://bucket/prefix` (see `target()`).
- */
-export function storeFolder(store: string, name: string): StoreFolder {
-  const t = target(storePath(store, name));
-  return { fs: t.fs, path: t.path };
+/** `<store>/<name>` on the store's file system. */
+export function storeFolder(store: Store, name: string): StoreFolder {
+  return { fs: store.fs, path: store.at(name) };
 }

@@ -1,3 +1,4 @@
+import type { Store } from '../store/store';
 import { join } from 'node:path';
 import { acquireLock, type LockOptions } from './file-lock';
 import { lockDirForStore, safeName } from './state-dir';
@@ -13,7 +14,7 @@ export type StoreLockOptions = Pick<LockOptions, 'signal' | 'staleMs' | 'logger'
  * only), is a lease like them (a killed holder's lock is taken over), and is
  * released whatever `fn` does.
  */
-export async function withStoreLock<T>(store: string, name: string, fn: () => Promise<T>, options: StoreLockOptions = {}): Promise<T> {
+export async function withStoreLock<T>(store: Store | string, name: string, fn: () => Promise<T>, options: StoreLockOptions = {}): Promise<T> {
   const lock = await acquireLock(join(lockDirForStore(store), `store-${safeName(name, 120)}.lock`), {
     ...options,
     label: `an update of ${name}`,

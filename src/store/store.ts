@@ -1,8 +1,10 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors';
+import type { DirectoryTarget } from '../targets/directory-target';
+import type { FileTarget } from '../targets/file-target';
 import type { FileSystem } from '../targets/file-system';
-import { checkStore, fileSystemFor, localPath, uriScheme } from '../targets/uri';
+import { checkStore, directoryTarget, fileSystemFor, localPath, storePath, target, uriScheme } from '../targets/uri';
 
 /**
  * Where a flow's outputs, run history and registry live: a local folder or a
@@ -20,6 +22,12 @@ export interface Store {
   readonly path: string | undefined;
   /** The file system holding the store (made on first use: S3's loads the AWS SDK). */
   readonly fs: FileSystem;
+  /** Where `parts` (relative paths; `..` refused) are under the store, as its file system names them. */
+  at(...parts: string[]): string;
+  /** The file at `parts` under the store. */
+  file(...parts: string[]): FileTarget;
+  /** The directory target at `parts` under the store. */
+  directory(...parts: string[]): DirectoryTarget;
   toString(): string;
 }
 
@@ -39,6 +47,18 @@ class ParsedStore implements Store {
   get fs(): FileSystem {
     this.fileSystem ??= fileSystemFor(this.uri);
     return this.fileSystem;
+  }
+
+  at(...parts: string[]): string {
+    return storePath(this.uri, ...parts);
+  }
+
+  file(...parts: string[]): FileTarget {
+    return target(this.at(...parts));
+  }
+
+  directory(...parts: string[]): DirectoryTarget {
+    return directoryTarget(this.at(...parts));
   }
 
   toString(): string {

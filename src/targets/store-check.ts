@@ -1,14 +1,14 @@
 /**
  * Checks that a local `--store` can hold outputs before a run writes
  * anything (its lock, its history record): not a file, not under a file,
- * writable, not on a full disk. An `s3://` store is checked by its first
+ * writable, not on a full disk. A remote store (S3) is checked by its first
  * request instead.
  */
 import { constants } from 'node:fs';
 import { access, stat, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { StoreUnusableError } from '../errors';
-import { isS3Uri } from './s3-uri';
+import type { Store } from '../store/store';
 
 /** Less free space than this at the start of a run: the lock and history record would not fit. */
 export const minimumFreeBytes = 1024 * 1024;
@@ -32,9 +32,9 @@ function formatBytes(bytes: number): string {
   return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : `${Math.round(bytes / 1024)} KB`;
 }
 
-/** Throws `StoreUnusableError` (exit code 2) when the local folder `store` cannot be written. */
-export async function checkStoreUsable(store: string): Promise<void> {
-  if (isS3Uri(store)) return;
+/** Throws `StoreUnusableError` (exit code 2) when the store is a folder on this machine that cannot be written; a remote store passes. */
+export async function checkStoreUsable({ path: store }: Store): Promise<void> {
+  if (store === undefined) return;
   const found = await nearestExisting(store);
   if (!found.isDirectory) {
     const what = found.path === store ? 'is an existing file, not a folder' : `cannot be made: ${found.path} is a file, not a folder`;
@@ -56,7 +56,7 @@ export async function checkStoreUsable(store: string): Promise<void> {
 }
 
 /** The error for a write that failed on a full or read-only disk at the start of a run; undefined for other failures. */
-export function storeWriteError(store: string, err: unknown): StoreUnusableError | undefined {
+export function storeWriteError({ uri: store }: Store, err: unknown): StoreUnusableError | undefined {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ENOSPC' || code === 'EDQUOT') return new StoreUnusableError(store, `its disk is full (${code} while writing the run's lock)`, `Free some space there, ${otherDisk}`, { cause: err });
   if (code === 'EROFS') return new StoreUnusableError(store, 'is on a read-only file system', `Pass --store a writable folder.`, { cause: err });

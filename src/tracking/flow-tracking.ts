@@ -1,3 +1,4 @@
+import type { Store } from '../store/store';
 import type { Logger } from 'pino';
 import type { TaskGraph } from '../graph';
 import { RunTracking } from './run-tracking';
@@ -15,7 +16,7 @@ export interface FlowRunTracking {
 }
 
 /** Starts keeping a flow run's graph, tracking and logs in `store`. Never throws for storage trouble (logged). */
-export async function startFlowRunTracking(store: string, runId: string, graph: TaskGraph, logger: Logger, logs?: TaskLogSink): Promise<FlowRunTracking> {
+export async function startFlowRunTracking(store: Store, runId: string, graph: TaskGraph, logger: Logger, logs?: TaskLogSink): Promise<FlowRunTracking> {
   const run = new RunTracking(store, runId, logger);
   try {
     await writeRunGraph(store, runId, graph);
@@ -32,6 +33,6 @@ export async function startFlowRunTracking(store: string, runId: string, graph: 
 }
 
 /** A step process (`--run-task`, inside a container) writes its own attempt's tracking from the store and run id. */
-export function stepTracking(store: string, runId: string, taskId: string, attempt: number, logger: Logger): StoreTracking {
+export function stepTracking(store: Store, runId: string, taskId: string, attempt: number, logger: Logger): StoreTracking {
   return new StoreTracking(store, runId, taskId, attempt, logger);
 }

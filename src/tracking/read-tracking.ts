@@ -1,3 +1,4 @@
+import type { Store } from '../store/store';
 import { decodeNumber, listFiles, type MetricPoint, runFolder, type TrackingSegment } from './tracking-files';
 
 /** What one task attempt tracked, its segments put back together: every metric point, in the order logged. */
@@ -29,7 +30,7 @@ function merge(segments: TrackingSegment[]): AttemptTracking {
 }
 
 /** Every task attempt's tracking in run `runId`; none when the run tracked nothing. Unreadable segments are skipped. */
-export async function readRunTracking(store: string, runId: string): Promise<RunTracked> {
+export async function readRunTracking(store: Store, runId: string): Promise<RunTracked> {
   const folder = runFolder(store, runId, 'tracking');
   const names = (await listFiles(folder)).filter((n) => /^[^/]+\/\d+-\d+\.json$/.test(n));
   const segments = await Promise.all(

@@ -1,3 +1,4 @@
+import type { Store } from '../store/store';
 import { TaskGraph } from '../graph';
 import { runFolder, writeUncancelled } from './tracking-files';
 
@@ -9,7 +10,7 @@ export interface RunGraph {
 }
 
 /** Writes the run's DAG beside its record; storage trouble is the caller's to log. */
-export async function writeRunGraph(store: string, runId: string, graph: TaskGraph): Promise<void> {
+export async function writeRunGraph(store: Store, runId: string, graph: TaskGraph): Promise<void> {
   // A flow's graph may hold only its roots (the planner expands the rest lazily): draw the whole DAG.
   const full = TaskGraph.build(graph.roots);
   const tasks = full.order().map((id) => ({ id, family: full.task(id).family, requires: full.dependencies(id) }));
@@ -22,7 +23,7 @@ export async function writeRunGraph(store: string, runId: string, graph: TaskGra
 }
 
 /** The run's DAG, or undefined when the run wrote none (runs from before tracking, or `run()` called directly). */
-export async function readRunGraph(store: string, runId: string): Promise<RunGraph | undefined> {
+export async function readRunGraph(store: Store, runId: string): Promise<RunGraph | undefined> {
   const { fs, path } = runFolder(store, runId, 'graph.json');
   try {
     if (!(await fs.exists(path))) return undefined;

@@ -1,3 +1,4 @@
+import type { Store } from '../store/store';
 import pLimit from 'p-limit';
 import { RunHistory } from '../history/run-history';
 import { effectiveStatus, type RunRecord } from '../history/run-record';
@@ -34,7 +35,7 @@ export function trackedRun(record: RunRecord, tracked: RunTracked, now = Date.no
 }
 
 /** Reads runs and their tracking, a few at a time; records that cannot be read are skipped. */
-export async function readTrackedRuns(store: string, runIds: readonly string[], concurrency = 16): Promise<TrackedRun[]> {
+export async function readTrackedRuns(store: Store, runIds: readonly string[], concurrency = 16): Promise<TrackedRun[]> {
   const history = RunHistory.forStore(store);
   const limit = pLimit(concurrency);
   const runs = await Promise.all(
@@ -57,7 +58,7 @@ export interface SearchOptions {
 }
 
 /** The runs of a store that match an MLflow filter. Throws a FilterError for a bad filter before reading anything. */
-export async function searchRuns(store: string, filter: string | readonly FilterClause[], options: SearchOptions = {}): Promise<TrackedRun[]> {
+export async function searchRuns(store: Store, filter: string | readonly FilterClause[], options: SearchOptions = {}): Promise<TrackedRun[]> {
   const clauses = typeof filter === 'string' ? parseFilter(filter) : filter;
   const ids = await RunHistory.forStore(store).runIds();
   const matching = (await readTrackedRuns(store, ids)).filter((r) => matchesFilter(clauses, r));

@@ -1,3 +1,4 @@
+import type { Store } from '../store/store';
 import type { Logger } from 'pino';
 import { StoreTracking, type StoreTrackingOptions } from './store-tracking';
 
@@ -9,7 +10,7 @@ export class RunTracking {
   private readonly attempts = new Map<string, StoreTracking>();
 
   constructor(
-    readonly store: string,
+    readonly store: Store,
     readonly runId: string,
     private readonly logger?: Logger,
     private readonly options: StoreTrackingOptions = {},

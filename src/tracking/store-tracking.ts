@@ -1,3 +1,4 @@
+import type { Store } from '../store/store';
 import type { Logger } from 'pino';
 import type { Target } from '../targets/target';
 import { checkKey, checkMetric, checkValue, TrackingError, trackingLimits } from './limits';
@@ -47,7 +48,7 @@ export class StoreTracking implements Tracking {
   private pendingPoints = 0;
 
   constructor(
-    readonly store: string,
+    readonly store: Store,
     readonly runId: string,
     readonly taskId: string,
     readonly attempt: number,

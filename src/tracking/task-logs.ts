@@ -1,3 +1,4 @@
+import type { Store } from '../store/store';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import { listFiles, runFolder, taskFileName, writeUncancelled } from './tracking-files';
@@ -78,7 +79,7 @@ export class TaskLogSink {
   private readonly flushMs: number;
 
   constructor(
-    readonly store: string,
+    readonly store: Store,
     private readonly logger?: Logger,
     options: TaskLogOptions = {},
   ) {
@@ -162,7 +163,7 @@ export class TaskLogSink {
 }
 
 /** The kept log of `taskId` in run `runId` (JSON lines), or undefined when none was kept. */
-export async function readTaskLog(store: string, runId: string, taskId: string): Promise<string | undefined> {
+export async function readTaskLog(store: Store, runId: string, taskId: string): Promise<string | undefined> {
   const folder = runFolder(store, runId, 'logs');
   const name = `${taskId === runLogName ? runLogName : taskFileName(taskId)}.log`;
   const path = folder.fs.join(folder.path, name);
@@ -176,6 +177,6 @@ export async function readTaskLog(store: string, runId: string, taskId: string):
 }
 
 /** Names of the kept logs of a run (task file names without `.log`). */
-export async function listTaskLogs(store: string, runId: string): Promise<string[]> {
+export async function listTaskLogs(store: Store, runId: string): Promise<string[]> {
   return (await listFiles(runFolder(store, runId, 'logs'))).filter((n) => n.endsWith('.log')).map((n) => n.slice(0, -4));
 }

@@ -1,3 +1,4 @@
+import type { Store } from '../store/store';
 import { createHash } from 'node:crypto';
 import { runWithSignal } from '../cancellation';
 import { storeFolder, type StoreFolder } from '../history/store-files';
@@ -63,7 +64,7 @@ export const runDataFolder = '_run-data';
  * level deep (a store's file system lists folders recursively; 5,000 runs
  * with their data inside `_runs/` made `runs list` 100 times slower).
  */
-export function runFolder(store: string, runId: string, part: 'tracking' | 'logs' | 'graph.json'): StoreFolder {
+export function runFolder(store: Store, runId: string, part: 'tracking' | 'logs' | 'graph.json'): StoreFolder {
   if (!runIdPattern.test(runId)) throw new Error(`"${runId}" is not a run id`);
   const runs = storeFolder(store, runDataFolder);
   return { fs: runs.fs, path: runs.fs.join(runs.path, `${runId}/${part}`) };

@@ -11,7 +11,7 @@
  * Retraining reads batches back (checking every hash) as a new data increment.
  */
 import { DagwrightError, type DirectoryTarget } from '../../src';
-import { directoryAt, listUnder } from '../store';
+import { directoryAt, listUnder, type StoreLocation } from '../store';
 import { sha256Hex } from './tensor-file';
 
 export const LABELLED_IMAGES = 'images.u8';
@@ -63,7 +63,7 @@ export interface LabelledBatch extends LabelledSamples {
 }
 
 /** The directory target of a batch. */
-export function labelledBatchTarget(store: string, batchId: string): DirectoryTarget {
+export function labelledBatchTarget(store: StoreLocation, batchId: string): DirectoryTarget {
   if (!BATCH_ID.test(batchId)) {
     throw new LabelledBatchError(`labelled batch name "${batchId}" is not valid: use letters, digits, '.', '_' and '-' (at most 100, not starting with '.', '_' or '-').`, 'invalid');
   }
@@ -90,7 +90,7 @@ function checkSamples(samples: LabelledSamples): number {
  * second write under the same name with other content is refused; the same
  * content again is a no-op returning the existing manifest.
  */
-export async function writeLabelledBatch(store: string, name: string, samples: LabelledSamples): Promise<LabelledBatchManifest> {
+export async function writeLabelledBatch(store: StoreLocation, name: string, samples: LabelledSamples): Promise<LabelledBatchManifest> {
   const dir = labelledBatchTarget(store, name);
   const count = checkSamples(samples);
   const files = { [LABELLED_IMAGES]: sha256Hex(samples.pixels), [LABELLED_LABELS]: sha256Hex(samples.labels) };
@@ -121,7 +121,7 @@ export async function writeLabelledBatch(store: string, name: string, samples: L
 }
 
 /** Reads a batch back, checking each file's size and sha256 against its manifest. */
-export async function readLabelledBatch(store: string, batchId: string): Promise<LabelledBatch> {
+export async function readLabelledBatch(store: StoreLocation, batchId: string): Promise<LabelledBatch> {
   const dir = labelledBatchTarget(store, batchId);
   if (!(await dir.exists())) throw new LabelledBatchError(`no labelled batch "${batchId}" in ${store} (looked for ${dir.uri}).`, 'missing');
   const manifestBytes = await dir.file(LABELLED_MANIFEST).readBytes();
@@ -144,7 +144,7 @@ export async function readLabelledBatch(store: string, batchId: string): Promise
 }
 
 /** The manifests of every published batch in the store, oldest first (by `created`, then id). */
-export async function listLabelledBatches(store: string): Promise<LabelledBatchManifest[]> {
+export async function listLabelledBatches(store: StoreLocation): Promise<LabelledBatchManifest[]> {
   const names = await listUnder(directoryAt(store, 'labels'));
   const ids = [...new Set(names.map((n) => n.split('/')).filter((p) => p.length === 2 && p[1] === LABELLED_MANIFEST).map((p) => p[0]))];
   const manifests: LabelledBatchManifest[] = [];

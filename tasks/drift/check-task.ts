@@ -11,6 +11,7 @@
 import { param, ParameterError, target, Task, type TaskContext } from '../../src';
 import { codeVersion } from '../code-version';
 import { directoryAt, fileAt } from '../store';
+import { latestSummaryFile, readLatestSummary } from '../store-layout';
 import { DRIFT_TESTS, type DriftCheckOptions, type DriftTestName, runDriftChecks } from './checks';
 import { versionDriftFeatures } from '../onnx/version-drift-features';
 import { DriftReference, readReference, referenceParams } from './reference-task';
@@ -144,16 +145,16 @@ export class DriftCheck extends Task<DriftCheckParams> {
 }
 
 /** The latest.json of a model, or undefined. */
-export async function readDriftSummary(store: string, model: string): Promise<DriftSummary | undefined> {
-  const file = fileAt(store, 'monitoring', model, 'latest.json');
-  return (await file.exists()) ? file.readJson<DriftSummary>() : undefined;
+export function readDriftSummary(store: string, model: string): Promise<DriftSummary | undefined> {
+  return readLatestSummary(store, model);
 }
 
 /** Writes latest.json unless the one there is newer (checks finishing out of order never move it back). */
 async function publishSummary(store: string, summary: DriftSummary): Promise<void> {
-  const existing = await readDriftSummary(store, summary.model).catch(() => undefined);
+  // A damaged summary is replaced by this one: that is its repair.
+  const existing = await readLatestSummary(store, summary.model).catch(() => undefined);
   if (existing && existing.time > summary.time) return;
-  await fileAt(store, 'monitoring', summary.model, 'latest.json').writeJson(summary);
+  await latestSummaryFile(store, summary.model).writeJson(summary);
 }
 
 /** Reads a full report back. */

@@ -20,6 +20,7 @@ import { directoryTarget, param, Task, type TaskContext } from '../../src';
 import { float32, readDataset, uint8, writeDataset } from '../mnist/dataset-files';
 import { ModelRegistry } from '../registry/registry';
 import { directoryAt } from '../store';
+import { driftReferenceDirectory } from '../store-layout';
 import { mulberry32, shuffledIndices } from '../data/seeded-random';
 import type { DriftFeatures } from './features';
 import { versionDriftFeatures } from '../onnx/version-drift-features';
@@ -56,7 +57,7 @@ export const referenceParams = {
 
 /** The directory a version's reference lives in. */
 export function referenceTarget(store: string, model: string, version: number) {
-  return directoryAt(store, 'registry', model, 'drift-reference', String(version));
+  return driftReferenceDirectory(store, model, version);
 }
 
 /** Reads a reference back (checking hashes) as features. */

@@ -39,6 +39,9 @@ export interface DriftWindow {
   readonly key: string;
   /** prediction-log: the model versions that answered the window's requests. */
   readonly servedBy?: number[];
+  /** prediction-log: lines skipped as damaged (half-written), and the chunks holding them. */
+  readonly damagedLines?: number;
+  readonly damagedChunks?: string[];
 }
 
 export interface DriftReport {

@@ -5,7 +5,7 @@
  * monitor uses to start retraining at most once per window.
  */
 import { createHash } from 'node:crypto';
-import { readPredictionLog, recordPixels, type PredictionRecord } from '../serving/prediction-log/prediction-log';
+import { readPredictionLog, type ReadPredictionLogOptions, recordPixels, type PredictionRecord } from '../serving/prediction-log/prediction-log';
 import { MNIST_PIXELS } from '../data/mnist-format';
 import type { ImageBatch } from './sources/image-batch';
 import { sampleImages } from './sources/image-batch';
@@ -23,10 +23,10 @@ export interface LogWindowSpec {
 const key = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 24);
 
 /** The newest `last` records at or before `until` (and at or after `since`), oldest first. */
-export async function readLogWindow(store: string, model: string, spec: LogWindowSpec): Promise<PredictionRecord[]> {
+export async function readLogWindow(store: string, model: string, spec: LogWindowSpec, onDamaged?: ReadPredictionLogOptions['onDamaged']): Promise<PredictionRecord[]> {
   const since = spec.since ? new Date(spec.since) : undefined;
   for (let extra = 0; ; extra = Math.max(100, extra * 4)) {
-    const records = await readPredictionLog(store, model, { last: spec.last + extra, since });
+    const records = await readPredictionLog(store, model, { last: spec.last + extra, since, onDamaged });
     const kept = spec.until ? records.filter((r) => r.time <= spec.until!) : records;
     // Enough records up to `until`, or the log holds no more: done.
     if (kept.length >= spec.last || records.length < spec.last + extra) return kept.slice(Math.max(0, kept.length - spec.last));
@@ -46,7 +46,9 @@ export function recordsToBatch(records: readonly PredictionRecord[]): ImageBatch
 
 /** Reads a prediction-log window as images plus its description. */
 export async function logWindow(store: string, model: string, spec: LogWindowSpec): Promise<{ batch: ImageBatch; window: DriftWindow }> {
-  const records = await readLogWindow(store, model, spec);
+  // Damaged lines (a server killed mid-write) are skipped and counted in the window, not fatal.
+  const damaged = new Map<string, number>();
+  const records = await readLogWindow(store, model, spec, (d) => damaged.set(d.uri, d.lines));
   const first = records[0];
   const last = records.at(-1);
   const window: DriftWindow = {
@@ -57,6 +59,7 @@ export async function logWindow(store: string, model: string, spec: LogWindowSpe
     ...(spec.until ? { until: spec.until } : {}),
     ...(first && last ? { from: first.time, to: last.time } : {}),
     servedBy: [...new Set(records.map((r) => r.version))].sort((a, b) => a - b),
+    ...(damaged.size > 0 ? { damagedLines: [...damaged.values()].reduce((a, b) => a + b, 0), damagedChunks: [...damaged.keys()] } : {}),
     key: key(`log:${model}:${first?.time}:${first?.requestId}:${last?.time}:${last?.requestId}:${records.length}`),
   };
   return { batch: recordsToBatch(records), window };

@@ -5,6 +5,7 @@
  * evaluation, which check every file against the manifest.
  */
 import type { DirectoryTarget, DirectoryWriter } from '../../src';
+import { parseStoredJson, shape } from '../../src/store/stored-file';
 import { decodeTensor, describeTensor, sha256Hex, type TensorFileInfo, tensorBytes } from '../data/tensor-file';
 
 export const MANIFEST = 'manifest.json';
@@ -47,10 +48,22 @@ export interface LoadedDataset<Extra extends object> {
   readonly tensors: Record<string, Float32Array | Uint8Array>;
 }
 
-/** Reads a dataset written by `writeDataset`, checking each file's size and hash. */
+function checkManifest(value: unknown): string | undefined {
+  const problem = shape.fields(value, { formatVersion: 'number', tensors: 'object', details: 'object' });
+  if (problem) return problem;
+  for (const [name, info] of Object.entries((value as { tensors: Record<string, unknown> }).tensors)) {
+    const bad = shape.fields(info, { file: 'string', shape: 'array' });
+    if (bad) return `tensor "${name}": ${bad}`;
+  }
+  return undefined;
+}
+
+/** Reads a dataset written by `writeDataset`, checking its manifest's shape and each file's size and hash. */
 export async function readDataset<Extra extends object>(target: DirectoryTarget, names?: readonly string[]): Promise<LoadedDataset<Extra>> {
-  const manifestBytes = await target.file(MANIFEST).readBytes();
-  const manifest = JSON.parse(manifestBytes.toString('utf8')) as DatasetManifest<Extra>;
+  const manifestFile = target.file(MANIFEST);
+  const manifestBytes = await manifestFile.readBytes();
+  const repair = `Remove the folder ${target.uri}: the task that wrote it writes it again on the next run (a drift reference: the next monitor run).`;
+  const manifest = parseStoredJson<DatasetManifest<Extra>>(manifestBytes, manifestFile.uri, checkManifest, repair);
   const tensors: Record<string, Float32Array | Uint8Array> = {};
   for (const name of names ?? Object.keys(manifest.tensors)) {
     const info = manifest.tensors[name];

@@ -19,7 +19,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type DirectoryTarget, type FileTarget, withStoreLock } from '../../src';
-import { directoryAt, fileAt, listUnder } from '../store';
+import { directoryAt, fileAt, listUnder, type StoreLocation } from '../store';
 
 /** The model name flows and the registry CLI use unless told otherwise. */
 export const DEFAULT_MODEL_NAME = 'mnist-digits';
@@ -163,7 +163,7 @@ function numbered(names: readonly string[], pattern: RegExp): number[] {
 /** The registry of one model name in a store (a folder or an s3:// prefix). */
 export class ModelRegistry {
   constructor(
-    readonly store: string,
+    readonly store: StoreLocation,
     readonly model: string,
   ) {
     if (!NAME.test(model)) throw new RegistryError(`model name "${model}" is not valid: use letters, digits, '.', '_' and '-' (at most 100).`, 'invalid');

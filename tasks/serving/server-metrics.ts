@@ -6,22 +6,15 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import { fileAt } from '../store';
+import { type DriftSummary, latestSummaryFile, readLatestSummary } from '../store-layout';
 import type { PredictionLogStats } from './prediction-log/prediction-log';
 
-/** The drift summary monitoring writes (the parts the server shows). */
-interface DriftSummary {
-  readonly time?: string;
-  readonly version?: number;
-  readonly drift?: boolean;
-  readonly tests?: readonly { name?: string; statistic?: number; pValue?: number; drift?: boolean }[];
-}
 
 type DriftGauges = Record<'detected' | 'pValue' | 'statistic' | 'testDrift' | 'time' | 'available', Gauge<string>>;
 
 /** A scrape reads a summary on this machine's disk every time (a stat and a small read); a remote one (S3) at most every 5 s. */
-const driftCacheMs = (store: string) => {
-  const file = fileAt(store, 'monitoring');
+const driftCacheMs = (store: string, model: string) => {
+  const file = latestSummaryFile(store, model);
   return file.fs.localPath(file.path) === undefined ? 5000 : 0;
 };
 
@@ -94,7 +87,7 @@ export class ServerMetrics {
   }
 
   private async refreshDrift(store: string, model: string, gauges: DriftGauges, logger?: Logger): Promise<void> {
-    if (Date.now() - this.driftRead < driftCacheMs(store)) return;
+    if (Date.now() - this.driftRead < driftCacheMs(store, model)) return;
     this.driftRead = Date.now();
     const summary = await readDriftSummary(store, model, logger);
     for (const g of Object.values(gauges)) g.reset();
@@ -113,12 +106,11 @@ export class ServerMetrics {
 }
 
 async function readDriftSummary(store: string, model: string, logger?: Logger): Promise<DriftSummary | undefined> {
-  const file = fileAt(store, 'monitoring', model, 'latest.json');
   try {
-    if (!(await file.exists())) return undefined;
-    return await file.readJson<DriftSummary>();
+    return await readLatestSummary(store, model);
   } catch (err) {
-    logger?.warn({ err, uri: file.uri }, `could not read the drift summary ${file.uri}`);
+    // A damaged summary is a gauge of 0 (no report), not a failed scrape; the log says which file and how to repair it.
+    logger?.warn({ err }, err instanceof Error ? err.message : String(err));
     return undefined;
   }
 }

@@ -2,7 +2,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { writeLabelledBatch, LabelledBatchError } from '../../../tasks/data/labelled-batch';
 import { DEFAULT_MODEL_NAME } from '../../../tasks/registry/registry';
 import { type PredictionRecord, readPredictionLog, recordPixels } from '../../../tasks/serving/prediction-log/prediction-log';
-import { fileAt } from '../../../tasks/store';
+import { type StoreLocation } from '../../../tasks/store';
+import { readLatestSummary } from '../../../tasks/store-layout';
+import { DamagedFileError } from '../../../src/store/stored-file';
 import { allowWrite, firstString, sendPage, type UiContext } from '../context';
 import { html } from '../html';
 import { formatNumber, shortTime } from '../layout';
@@ -21,12 +23,17 @@ interface Candidate {
 }
 
 /** The drift window of the latest report, when it flagged drift: the records it covered. */
-async function flaggedWindow(store: string, model: string, records: readonly PredictionRecord[]): Promise<Set<string>> {
-  const file = fileAt(store, 'monitoring', model, 'latest.json');
-  if (!(await file.exists().catch(() => false))) return new Set();
-  const latest = await file.readJson<{ drift?: boolean; window?: Record<string, unknown> }>().catch(() => undefined);
+async function flaggedWindow(store: StoreLocation, model: string, records: readonly PredictionRecord[], problems: string[]): Promise<Set<string>> {
+  let latest;
+  try {
+    latest = await readLatestSummary(store, model);
+  } catch (err) {
+    if (!(err instanceof DamagedFileError)) throw err;
+    problems.push(err.message);
+    return new Set();
+  }
   if (!latest?.drift) return new Set();
-  const w = latest.window ?? {};
+  const w: Record<string, unknown> = { ...latest.window };
   // Monitoring's window names its first and last record (from, to), else its bounds (since, until) or its size (last).
   const from = [w.from, w.since, w.start].find((v) => typeof v === 'string') as string | undefined;
   const to = [w.to, w.until, w.end].find((v) => typeof v === 'string') as string | undefined;
@@ -37,9 +44,10 @@ async function flaggedWindow(store: string, model: string, records: readonly Pre
 }
 
 /** Samples worth a person's look: in a window drift flagged, or predicted with low confidence; least confident first. */
-export async function labellingCandidates(store: string, model: string): Promise<Candidate[]> {
-  const records = await readPredictionLog(store, model, { last: scanned });
-  const flagged = await flaggedWindow(store, model, records);
+export async function labellingCandidates(store: StoreLocation, model: string, problems: string[] = []): Promise<Candidate[]> {
+  const onDamaged = (d: { uri: string; lines: number }) => problems.push(`${d.uri}: ${d.lines} damaged line(s) skipped (half-written or not a prediction record); the other records were read.`);
+  const records = await readPredictionLog(store, model, { last: scanned, onDamaged });
+  const flagged = await flaggedWindow(store, model, records, problems);
   const out: Candidate[] = [];
   for (const record of records) {
     const top = Math.max(...record.probabilities);
@@ -55,9 +63,11 @@ async function labellingPage(ctx: UiContext, request: FastifyRequest, reply: Fas
   const names = await modelNames(ctx.store).catch(() => [] as string[]);
   const asked = firstString((request.query as Record<string, unknown>).model);
   const model = asked && modelName.test(asked) ? asked : names.includes(DEFAULT_MODEL_NAME) || names.length === 0 ? DEFAULT_MODEL_NAME : names[0];
-  const candidates = await labellingCandidates(ctx.store, model);
+  const problems: string[] = [];
+  const candidates = await labellingCandidates(ctx.store, model, problems);
   const write = !ctx.readOnly;
   const body = html`<h1>Labelling</h1>
+${problems.map((p) => html`<p class="error damaged-file">${p}</p>`)}
 <form method="get" action="/labelling" class="filters"><label>model <select name="model">${[...new Set([model, ...names])].map((n) => html`<option${n === model ? html` selected` : ''}>${n}</option>`)}</select></label><button type="submit">Show</button></form>
 ${candidates.length === 0
     ? html`<p class="notice" id="no-samples">No samples to label for ${model}: the prediction log (serving/${model}/predictions/) holds none that drift flagged or that the model was unsure of (top probability below ${unsureBelow}).</p>`

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type ModelVersion, ModelRegistry, RegistryError } from '../../../tasks/registry/registry';
-import { directoryAt, listUnder } from '../../../tasks/store';
+import { directoryAt, listUnder, type StoreLocation } from '../../../tasks/store';
 import { allowWrite, firstString, sendPage, sendProblem, type UiContext } from '../context';
 import { type Html, html, jsonBlock } from '../html';
 import { formatNumber, shortTime } from '../layout';
@@ -9,7 +9,7 @@ import { lineageGraph } from './lineage';
 const modelName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
 /** Model names in `<store>/registry/`: those with at least one version record. */
-export async function modelNames(store: string): Promise<string[]> {
+export async function modelNames(store: StoreLocation): Promise<string[]> {
   const files = await listUnder(directoryAt(store, 'registry'));
   return [...new Set(files.map((f) => /^([^/]+)\/versions\/\d+\.json$/.exec(f)?.[1]).filter((m): m is string => m !== undefined && modelName.test(m)))].sort();
 }

@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DEFAULT_MODEL_NAME } from '../../../tasks/registry/registry';
-import { directoryAt, fileAt, listUnder } from '../../../tasks/store';
+import { directoryAt, fileAt, listUnder, type StoreLocation } from '../../../tasks/store';
+import { type DriftSummary, readLatestSummary } from '../../../tasks/store-layout';
+import { DamagedFileError } from '../../../src/store/stored-file';
 import { firstString, sendPage, sendProblem, type UiContext } from '../context';
 import { type Html, html, jsonBlock } from '../html';
 import { formatNumber, shortTime } from '../layout';
@@ -13,19 +15,7 @@ const reportName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.(json|html)$/;
 const reportFile = /^(?:([A-Za-z0-9][A-Za-z0-9._-]{0,200})\/report\.(json|html)|([A-Za-z0-9][A-Za-z0-9._-]{0,200})\.(json|html))$/;
 const maxReports = 100;
 
-/** `<store>/monitoring/<model>/latest.json`, as the drift monitor writes it. */
-interface DriftSummary {
-  readonly time: string;
-  readonly model: string;
-  readonly version: number;
-  readonly drift: boolean;
-  readonly window?: Readonly<Record<string, unknown>>;
-  readonly tests: readonly { name: string; statistic: number; pValue?: number; threshold: number; drift: boolean }[];
-  readonly report?: string;
-  readonly html?: string;
-}
-
-async function readJson<T>(store: string, ...parts: string[]): Promise<T | undefined> {
+async function readJson<T>(store: StoreLocation, ...parts: string[]): Promise<T | undefined> {
   const file = fileAt(store, ...parts);
   if (!(await file.exists())) return undefined;
   return file.readJson<T>();
@@ -106,7 +96,13 @@ function histogramChart(h: HistogramData): ChartSpec {
 }
 
 async function driftSection(ctx: UiContext, model: string): Promise<{ body: Html; charts: (ChartSpec & { time?: boolean })[] }> {
-  const latest = await readJson<DriftSummary>(ctx.store, 'monitoring', model, 'latest.json').catch(() => undefined);
+  let latest: DriftSummary | undefined;
+  try {
+    latest = await readLatestSummary(ctx.store, model);
+  } catch (err) {
+    if (!(err instanceof DamagedFileError)) throw err;
+    return { body: html`<p class="error" id="damaged-file">${err.message}</p>`, charts: [] };
+  }
   const files = await listUnder(directoryAt(ctx.store, 'monitoring', model, 'reports')).catch(() => [] as string[]);
   const reports = reportEntries(files);
   if (!latest) {

@@ -14,21 +14,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { directoryAt, fileAt, listUnder } from '../../store';
+import { listUnder, type StoreLocation } from '../../store';
+import { type PredictionRecord, predictionChunkFile, predictionLogDirectory, readPredictionChunk } from '../../store-layout';
 
 /** One logged image, as stored (one JSON line). */
-export interface PredictionRecord {
-  readonly time: string;
-  readonly requestId: string;
-  readonly model: string;
-  readonly version: number;
-  /** The image's shape without the batch dimension, e.g. [28, 28]. */
-  readonly shape: readonly number[];
-  /** base64 of the image as uint8 0-255 (FP32 inputs are stored scaled to uint8). */
-  readonly pixels: string;
-  readonly probabilities: readonly number[];
-  readonly label: number;
-}
+export type { PredictionRecord } from '../../store-layout';
 
 /** What the server hands the writer per image. */
 export interface PredictionEntry {
@@ -86,8 +76,8 @@ function positive(name: string, value: number | undefined, fallback: number): nu
 }
 
 /** The folder of a model's prediction log in a store. */
-export function predictionLogLocation(store: string, model: string): string {
-  return directoryAt(store, 'serving', model, 'predictions').uri;
+export function predictionLogLocation(store: StoreLocation, model: string): string {
+  return predictionLogDirectory(store, model).uri;
 }
 
 /** Appends predictions to the log in chunks; see the module comment. */
@@ -108,7 +98,7 @@ export class PredictionLogWriter {
   private counts = { written: 0, chunks: 0, sampledOut: 0, dropped: 0, buffered: 0 };
 
   constructor(
-    readonly store: string,
+    readonly store: StoreLocation,
     readonly model: string,
     private readonly options: PredictionLogOptions = {},
   ) {
@@ -192,7 +182,7 @@ export class PredictionLogWriter {
       const n = chunk.records.length;
       try {
         const body = chunk.records.map((r) => JSON.stringify(r)).join('\n') + '\n';
-        await fileAt(this.store, 'serving', this.model, 'predictions', chunk.day, `${chunk.id}.jsonl`).writeText(body);
+        await predictionChunkFile(this.store, this.model, chunk.day, chunk.id).writeText(body);
         this.counts.written += n;
         this.counts.chunks++;
         await this.applyRetention(chunk.day);
@@ -211,7 +201,10 @@ export class PredictionLogWriter {
     this.lastRetentionDay = day;
     const oldest = new Date(Date.parse(`${day}T00:00:00Z`) - this.retentionDays * 86_400_000).toISOString().slice(0, 10);
     for (const old of (await chunkFiles(this.store, this.model)).map((c) => c.day)) {
-      if (old < oldest) await directoryAt(this.store, 'serving', this.model, 'predictions', old).remove();
+      if (old < oldest) {
+        const log = predictionLogDirectory(this.store, this.model);
+        await log.fs.remove(log.fs.join(log.path, old));
+      }
     }
   }
 }
@@ -223,8 +216,8 @@ interface ChunkFile {
 }
 
 // Published chunks only: temporary siblings are dot-files and do not match.
-async function chunkFiles(store: string, model: string): Promise<ChunkFile[]> {
-  const names = await listUnder(directoryAt(store, 'serving', model, 'predictions'));
+async function chunkFiles(store: StoreLocation, model: string): Promise<ChunkFile[]> {
+  const names = await listUnder(predictionLogDirectory(store, model));
   return names
     .map((name) => name.split('\\').join('/'))
     .map((name) => CHUNK_FILE.exec(name))
@@ -233,12 +226,11 @@ async function chunkFiles(store: string, model: string): Promise<ChunkFile[]> {
     .sort((a, b) => (a.day === b.day ? (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) : a.day < b.day ? -1 : 1));
 }
 
-async function readChunk(store: string, model: string, chunk: ChunkFile): Promise<PredictionRecord[]> {
-  const text = await fileAt(store, 'serving', model, 'predictions', chunk.day, `${chunk.id}.jsonl`).readText();
-  return text
-    .split('\n')
-    .filter((line) => line.length > 0)
-    .map((line) => JSON.parse(line) as PredictionRecord);
+async function readChunk(store: StoreLocation, model: string, chunk: ChunkFile, onDamaged: ReadPredictionLogOptions['onDamaged']): Promise<PredictionRecord[]> {
+  const file = predictionChunkFile(store, model, chunk.day, chunk.id);
+  const { records, damaged } = await readPredictionChunk(file);
+  if (damaged > 0) onDamaged?.({ uri: file.uri, lines: damaged });
+  return records;
 }
 
 export interface ReadPredictionLogOptions {
@@ -246,13 +238,15 @@ export interface ReadPredictionLogOptions {
   readonly last?: number;
   /** Only records at or after this time. */
   readonly since?: Date;
+  /** Told of each chunk with damaged lines (a writer killed mid-line): they are skipped, the rest of the chunk is read. */
+  readonly onDamaged?: (damage: { readonly uri: string; readonly lines: number }) => void;
 }
 
 /**
  * Published records of a model's prediction log, oldest first: all of them,
  * the newest `last`, those `since` a time, or the newest `last` of those.
  */
-export async function readPredictionLog(store: string, model: string, options: ReadPredictionLogOptions = {}): Promise<PredictionRecord[]> {
+export async function readPredictionLog(store: StoreLocation, model: string, options: ReadPredictionLogOptions = {}): Promise<PredictionRecord[]> {
   const { last, since } = options;
   if (last !== undefined && !(Number.isInteger(last) && last >= 0)) throw new RangeError(`Expected \`last\` to be a whole number >= 0, got \`${last}\``);
   if (since !== undefined && Number.isNaN(since.getTime())) throw new RangeError('Expected `since` to be a valid Date, got an invalid one');
@@ -265,7 +259,7 @@ export async function readPredictionLog(store: string, model: string, options: R
   let extra = 1;
   for (let i = chunks.length - 1; i >= 0; i--) {
     if (last !== undefined && count >= last && extra-- <= 0) break;
-    const records = (await readChunk(store, model, chunks[i])).filter((r) => !sinceIso || r.time >= sinceIso);
+    const records = (await readChunk(store, model, chunks[i], options.onDamaged)).filter((r) => !sinceIso || r.time >= sinceIso);
     picked.push(records);
     count += records.length;
   }

@@ -76,7 +76,7 @@ export async function loadVersion(thread: Predictor, registry: ModelRegistry, n:
   let shapes: { inputShape: (number | null)[]; outputShape: (number | null)[] };
   try {
     record = await registry.version(n);
-    shapes = await thread.load(key, registry.store, registry.model, n, adapter.itemShape);
+    shapes = await thread.load(key, String(registry.store), registry.model, n, adapter.itemShape);
   } catch (err) {
     throw new ModelLoadError(registry.model, n, `it could not be loaded (${err instanceof Error ? err.message : String(err)})`, { cause: err });
   }
