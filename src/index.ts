@@ -27,7 +27,7 @@ export { parseFilter, FilterError } from './tracking/filter';
 
 // Targets and the storage behind them.
 export type { Target } from './targets/target';
-export type { FileSystem, DirectoryWriter, WriteBody } from './targets/file-system';
+export type { FileSystem, DirectoryWriter, FolderEntry, WriteBody } from './targets/file-system';
 export { FileTarget, LocalTarget } from './targets/file-target';
 export { DirectoryTarget, LocalDirectoryTarget } from './targets/directory-target';
 export { LocalFileSystem } from './targets/local-file-system';

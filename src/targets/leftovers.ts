@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { defaultS3FileSystem, type S3FileSystem } from './s3-file-system';
 import { formatS3Uri, isS3Uri, parseS3Uri } from './s3-uri';
 import { temporaryWriter, writerIsGone } from './temporary-names';
+import { fileSystemFor } from './uri';
 
 export interface SweepOptions {
   /** Local folders outside the store that hold outputs (their files only, not their subfolders). */
@@ -74,7 +75,8 @@ async function sweepUploads(store: string, options: SweepOptions, result: { remo
 export async function sweepLeftovers(store: string, options: SweepOptions = {}): Promise<SweepResult> {
   const result = { removed: [] as string[], bytes: 0 };
   if (isS3Uri(store)) await sweepUploads(store, options, result);
-  else await sweepFolder(store, true, result);
+  // Another registered scheme's file system publishes atomically by its own means; nothing of ours to sweep there.
+  else if (fileSystemFor(store).localPath(store) !== undefined) await sweepFolder(store, true, result);
   for (const folder of options.folders ?? []) await sweepFolder(folder, false, result);
   return result;
 }
