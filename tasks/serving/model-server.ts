@@ -13,7 +13,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createLogger, type Service, type ServiceHealth } from '../../src';
 import { DEFAULT_MODEL_NAME, ModelRegistry } from '../registry/registry';
-import { fileAt } from '../store';
+import { aliasesFile } from '../store-layout';
 import { AdaptiveBatcher, type BatchingOptions, checkBatching, DEFAULT_BATCHING } from './runtime/adaptive-batcher';
 import { type AliasWatcher, watchAliasFile } from './runtime/alias-watcher';
 import { ModelLoadError, ModelNotReadyError } from './errors';
@@ -117,7 +117,7 @@ export class ModelServer implements Service {
       this.boundPort = (this.app.server.address() as { port: number }).port;
       if (!this.slot) await this.loadFirst();
       if (this.options.version === undefined) {
-        const aliases = fileAt(this.options.store, 'registry', this.model, 'aliases.json');
+        const aliases = aliasesFile(this.options.store, this.model);
         this.watcher = watchAliasFile(aliases, this.options.pollMs ?? 1000, () => void this.reload(), this.logger);
       }
     } catch (err) {
