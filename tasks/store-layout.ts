@@ -15,7 +15,7 @@
  *   drift/increments/<id>/, drift/models/<id>/     retraining data and models
  */
 import type { DirectoryTarget, FileTarget } from '../src';
-import { parseJsonLines, readStoredJson, shape } from '../src/store/stored-file';
+import { parseJsonLines, readStoredJson, shape } from '../src/public/store';
 import type { DriftSummary } from './drift/report';
 import { directoryAt, fileAt, type StoreLocation } from './store';
 

@@ -6,7 +6,7 @@
  * serialises); code below the task takes the parsed `Store` where it has one.
  */
 import { type DirectoryTarget, directoryTarget, type FileTarget, storePath, target } from '../src';
-import { isStore, type Store } from '../src/store/store';
+import { isStore, type Store } from '../src/public/store';
 
 /** A store as a task parameter gives it (a string) or parsed once (`parseStore`). */
 export type StoreLocation = Store | string;

@@ -13,7 +13,7 @@ import type { RunSummary } from '../run';
 import { newRunId } from '../run-id';
 import type { SchedulerEvent } from '../scheduler';
 import type { AnyTask } from '../task';
-import { checkStoreUsable, storeWriteError } from '../targets/store-check';
+import { checkStoreUsable, storeWriteError } from '../store/store-check';
 import type { Store } from '../store/store';
 import { ExitCode, exitCodeOf } from './exit-codes';
 import { tellRunWatchers } from './live-view-events';

@@ -5,7 +5,7 @@
  * evaluation, which check every file against the manifest.
  */
 import type { DirectoryTarget, DirectoryWriter } from '../../src';
-import { parseStoredJson, shape } from '../../src/store/stored-file';
+import { parseStoredJson, shape } from '../../src/public/store';
 import { decodeTensor, describeTensor, sha256Hex, type TensorFileInfo, tensorBytes } from '../data/tensor-file';
 
 export const MANIFEST = 'manifest.json';

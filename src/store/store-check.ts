@@ -8,7 +8,7 @@ import { constants } from 'node:fs';
 import { access, stat, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { StoreUnusableError } from '../errors';
-import type { Store } from '../store/store';
+import type { Store } from './store';
 
 /** Less free space than this at the start of a run: the lock and history record would not fit. */
 export const minimumFreeBytes = 1024 * 1024;
