@@ -13,9 +13,9 @@ class CountingFs extends LocalFileSystem {
     this.calls.exists++;
     return super.exists(path);
   }
-  override list(path: string) {
+  override listDirectory(path: string) {
     this.calls.list++;
-    return super.list(path);
+    return super.listDirectory(path);
   }
 }
 const fs = new CountingFs();
