@@ -101,6 +101,6 @@ describe('result caching with expiry', () => {
   it('refuses an expiry on an output it cannot date, with the fix, instead of ignoring it', async () => {
     const summary = await run(new RowCount({ table: 'orders' }), { logger });
     expect(summary.ok).toBe(false);
-    expect(summary.tasks[0].error).toMatch(/cacheExpirationMs needs to know when its outputs were written, but db:\/\/orders\/count is neither on local disk nor on S3/);
+    expect(summary.tasks[0].error).toMatch(/cacheExpirationMs needs to know when its outputs were written, but db:\/\/orders\/count is no file or directory target/);
   });
 });

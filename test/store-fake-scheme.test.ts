@@ -41,6 +41,7 @@ class FakeCloudFileSystem implements FileSystem {
   listDirectory = (uri: string) => this.disk.listDirectory(this.at(uri));
   list = (uri: string): Promise<FolderEntry[]> => this.disk.list(this.at(uri));
   stamp = (uri: string) => this.disk.stamp(this.at(uri));
+  writtenAt = (uri: string) => this.disk.writtenAt(this.at(uri));
   remove = (uri: string) => this.disk.remove(this.at(uri));
   localPath = () => undefined;
   environment = () => [];

@@ -59,6 +59,9 @@ class MemoryFileSystem implements FileSystem {
     const body = this.files.get(path);
     return body && `${body.length}:${body.toString('base64')}`;
   }
+  async writtenAt(path: string) {
+    return this.files.has(path) ? 0 : undefined;
+  }
   localPath() {
     return undefined;
   }

@@ -46,6 +46,8 @@ export interface FileSystem {
    * is there. Watchers poll it; it says nothing about the content itself.
    */
   stamp(path: string): Promise<string | undefined>;
+  /** When the file, or the directory published by `writeDirectory`, at `path` was last written (ms since the epoch); undefined when nothing is there. */
+  writtenAt(path: string): Promise<number | undefined>;
   /**
    * Where `path` is on this machine's disk, for what only a local folder
    * allows (a bind mount, an OS file watch); undefined on a remote file system.

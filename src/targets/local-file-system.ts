@@ -173,6 +173,10 @@ export class LocalFileSystem implements FileSystem {
     return info ? `${info.mtimeMs}:${info.size}:${info.ino}` : undefined;
   }
 
+  async writtenAt(path: string): Promise<number | undefined> {
+    return statSync(path, { throwIfNoEntry: false })?.mtimeMs;
+  }
+
   localPath(path: string): string {
     return resolve(path);
   }

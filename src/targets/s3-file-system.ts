@@ -415,6 +415,19 @@ export class S3FileSystem implements FileSystem {
     }
   }
 
+  async writtenAt(uri: string): Promise<number | undefined> {
+    const { bucket, key } = parseS3ObjectUri(uri);
+    // A published directory is its _SUCCESS marker: written last, when every file was there.
+    for (const candidate of [key, `${key}/${SUCCESS_MARKER}`]) {
+      try {
+        return (await this.client.send(new clientS3.HeadObjectCommand({ Bucket: bucket, Key: candidate }))).LastModified?.getTime();
+      } catch (err) {
+        if (httpStatus(err) !== 404) throw await toStorageError(err, { client: this.client, operation: 'HeadObject', bucket, key: candidate });
+      }
+    }
+    return undefined;
+  }
+
   localPath(): undefined {
     return undefined;
   }
