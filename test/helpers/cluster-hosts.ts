@@ -195,7 +195,9 @@ export function destroyHosts(state: HostsState): void {
     removeCgroups(h.cgroupParent);
   }
   attempt('ip', ['link', 'del', state.bridge]);
-  rmSync(state.dir, { recursive: true, force: true });
+  // rm(1), not fs.rmSync: engines' image layers are tens of thousands of files, which rmSync takes minutes over.
+  const removed = spawnSync('rm', ['-rf', '--one-file-system', state.dir], { stdio: 'ignore', timeout: 600_000 });
+  if (removed.status !== 0) rmSync(state.dir, { recursive: true, force: true });
 }
 
 /** Hosts made by processes that no longer run (a crash, a kill -9): their state files under `root`. */

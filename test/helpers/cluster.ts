@@ -293,7 +293,7 @@ function pipeline(a: readonly string[], b: readonly string[]): Promise<void> {
   const run = (argv: readonly string[], stdin: 'ignore' | 'pipe') => {
     const child = spawn(argv[0], argv.slice(1), { stdio: [stdin, 'pipe', 'pipe'] });
     let err = '';
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
     const done = new Promise<void>((resolve, reject) =>
       child.on('close', (code) => (code === 0 ? resolve() : reject(new ClusterStartError(`${argv.join(' ')} failed (exit ${code}): ${err.trim()}`)))),
     );
@@ -301,8 +301,8 @@ function pipeline(a: readonly string[], b: readonly string[]): Promise<void> {
   };
   const left = run(a, 'ignore');
   const right = run(b, 'pipe');
-  left.child.stdout.pipe(right.child.stdin!);
-  right.child.stdout.resume();
+  left.child.stdout!.pipe(right.child.stdin!);
+  right.child.stdout!.resume();
   return Promise.all([left.done, right.done]).then(() => undefined);
 }
 

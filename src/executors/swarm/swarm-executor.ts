@@ -22,7 +22,9 @@ import { defaultPassEnv, stepEnvironment, uidGid } from '../container/step-envir
 import { type FlowInvocation, stepInvocation } from '../container/step-protocol';
 import { stepNeedsRequirementsExitCode, stepRequirements, stepTaskEnv } from '../../step-requests';
 import { abortion } from '../../cancellation';
-import { ServiceExitError, ServiceTaskError, SwarmLocalTargetsError, SwarmNetworkError, SwarmUnavailableError } from './errors';
+import { ServiceExitError, ServiceTaskError, SwarmLocalTargetsError, SwarmNetworkError, SwarmNodeLostError, SwarmUnavailableError } from './errors';
+import { assertNodesCanPull, imagesOf, pinnedImage } from './image-preflight';
+import { NodeStates } from './node-states';
 import { bakedProjectDir, pathInImage } from './image-path';
 import { assertRunnableOnSwarm } from './local-targets';
 import { ServiceLogs } from './service-logs';
@@ -85,6 +87,13 @@ export interface SwarmExecutorOptions {
    * remove a removed job's tasks and exited containers (moby/moby#44312).
    */
   mode?: 'job' | 'replicated';
+  /**
+   * Whether `prepare` checks that every ready node can get each step image (a global probe service, skipped on a
+   * one-node swarm that has the image) and refuses the flow with `SwarmImagePullError` otherwise. Default true.
+   */
+  pullCheck?: boolean;
+  /** How long that check waits for the nodes' pulls; default 10 minutes. */
+  pullCheckTimeoutMs?: number;
 }
 
 interface SwarmTask {
@@ -111,6 +120,9 @@ export class SwarmExecutor implements Executor {
   readonly docker: DockerClient;
   readonly owner: ContainerOwner;
   private readonly image: string;
+  /** Step images by digest, as `prepare` resolved them: every node runs the same bits. */
+  private readonly pinned = new Map<string, string>();
+  private readonly nodes: NodeStates;
   private readonly projectDir: string;
   private readonly root: string;
   private readonly user: string | undefined;
@@ -128,6 +140,7 @@ export class SwarmExecutor implements Executor {
     this.reaper = new Reaper(this.owner.session);
     this.exits = new ContainerExits(this.docker, this.owner.session, swarmServiceLabel);
     this.image = options.image ?? defaultSwarmImage;
+    this.nodes = new NodeStates(this.docker);
     this.projectDir = options.projectDir ?? bakedProjectDir;
     this.root = options.projectRoot ?? findProjectRoot(options.invocation ? join(options.invocation.entry, '..') : process.cwd());
     this.user = options.user ?? uidGid();
@@ -147,6 +160,12 @@ export class SwarmExecutor implements Executor {
       throw new SwarmUnavailableError(dockerHost(), info.Swarm?.LocalNodeState ?? '');
     }
     this.mode ??= Promise.resolve(this.options.mode ?? modeForEngine(info.ServerVersion));
+    if (this.options.pullCheck === false) return;
+    for (const image of imagesOf(graph, this.image)) {
+      const pinned = await pinnedImage(this.docker, image);
+      if (pinned !== image) this.pinned.set(image, pinned);
+      await assertNodesCanPull(this.docker, pinned, { labels: stepLabels(this.owner, 'pull-check', 'pull-check', 0), timeoutMs: this.options.pullCheckTimeoutMs });
+    }
   }
 
   /** The service mode for this manager (asks its version once, unless `mode` was given). */
@@ -193,7 +212,7 @@ export class SwarmExecutor implements Executor {
     }
     return {
       name: serviceName(task.family, `${ctx.attempt}-${randomBytes(4).toString('hex')}`),
-      image,
+      image: this.pinned.get(image) ?? image,
       command,
       env: stepEnvironment(this.passEnv, { ...res.env, ...taskEnv }, ctx),
       labels: { ...stepLabels(this.owner, ctx.runId, task.id, ctx.attempt), 'dagwright.executor': 'swarm' },
@@ -326,6 +345,8 @@ export class SwarmExecutor implements Executor {
       const task = await this.latestTask(serviceId);
       const state = task?.Status?.State;
       if (task && state !== undefined && finalStates.has(state)) return task;
+      const lost = task?.NodeID ? await this.nodes.lost(task.NodeID) : undefined;
+      if (lost) throw new SwarmNodeLostError(ctx.taskId, lost.node, lost.state);
       // A task Swarm cannot place yet (no node with the resources, no node matching the constraints) waits, with a reason.
       const reason = task?.Status?.Err;
       if (reason && reason !== lastWaitReason && (state === 'pending' || state === 'new' || state === 'allocated')) {
