@@ -9,7 +9,7 @@
  */
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ContainerTask, createLogger, run, S3Target, SwarmExecutor, SwarmImagePullError } from '../src';
+import { ContainerTask, createLogger, param, run, S3Target, SwarmExecutor, SwarmImagePullError } from '../src';
 import { dockerAvailable, dockerProblem } from './helpers/docker';
 import { Cluster, clusterProblem } from './helpers/cluster';
 import { runFlowProcess, startFlow, type FlowResult } from './helpers/flow-process';
@@ -130,7 +130,7 @@ describeCluster('the Swarm executor on a three-node swarm with a registry', () =
     const { result, seen } = await placements(runFlowProcess(swarmFixture, args, env()));
     expect(result.code, result.stderr.slice(-3000)).toBe(0);
     expect(summaryOf(result).counts).toMatchObject({ ran: 14, failed: 0 });
-    const parts = seen.filter((p) => p.taskId.startsWith('Part('));
+    const parts = seen.filter((p) => p.taskId.startsWith('Part_'));
     expect(new Set(parts.map((p) => p.taskId)).size).toBe(12);
     expect(new Set(parts.map((p) => p.node))).toEqual(new Set(cluster.hosts.map((h) => h.name)));
     expect(await json<{ parts: number; total: number }>('fanout/sum.json')).toEqual({ parts: 12, total: Array.from({ length: 12 }, (_, i) => i * i).reduce((a, b) => a + b) });
@@ -138,7 +138,7 @@ describeCluster('the Swarm executor on a three-node swarm with a registry', () =
     const { result: again, seen: none } = await placements(runFlowProcess(swarmFixture, args, env()));
     expect(again.code, again.stderr.slice(-3000)).toBe(0);
     expect(summaryOf(again).counts).toMatchObject({ ran: 0, complete: 14 });
-    expect(none.filter((p) => p.taskId.startsWith('Part(') || p.taskId.startsWith('Sum('))).toEqual([]);
+    expect(none.filter((p) => p.taskId.startsWith('Part_') || p.taskId.startsWith('Sum_'))).toEqual([]);
   }, 300_000);
 
   it('runs a step constrained by a node label only on the node with that label', async () => {
@@ -147,6 +147,7 @@ describeCluster('the Swarm executor on a three-node swarm with a registry', () =
     const image = cluster.imageRef!;
     /** Writes the address of the host it ran on, with the AWS SDK inside the image. */
     class WhereAmI extends ContainerTask<{ i: number }> {
+      static override params = { i: param.int() };
       override readonly resources = { image, network: 'host' as const, placement: ['node.labels.dagwright-test.zone==b'] };
       override output() {
         return new S3Target(`s3://${bucket}/placed/where-${this.params.i}.txt`);
@@ -175,7 +176,7 @@ describeCluster('the Swarm executor on a three-node swarm with a registry', () =
   it("survives the manager's engine restarting mid-run, or stops with a clear error and a re-run completes exactly what is missing", async () => {
     const args = flowArgs('restart', '--parts', '6', '--workers', '6', '--slow-ms', '5000');
     const { child, done } = startFlow(swarmFixture, args, env());
-    await waitForRunning(cluster, (p) => p.taskId.startsWith('Part('), 3);
+    await waitForRunning(cluster, (p) => p.taskId.startsWith('Part_'), 3);
     await cluster.restartEngine(cluster.manager);
     await cluster.waitForNodes('ready', cluster.hosts);
     const first = await done;
@@ -203,7 +204,7 @@ describeCluster('the Swarm executor on a three-node swarm with a registry', () =
     const args = flowArgs('lost', '--parts', '12', '--workers', '6', '--slow-ms', '6000');
     const { child, done } = startFlow(swarmFixture, args, env());
     const watched = placements(done);
-    const onLost = await waitForRunning(cluster, (p) => p.taskId.startsWith('Part(') && p.node === lost.name, 1);
+    const onLost = await waitForRunning(cluster, (p) => p.taskId.startsWith('Part_') && p.node === lost.name, 1);
     const lostAt = performance.now();
     cluster.loseHost(lost);
     const downAfter = await cluster.waitForNodes('down', [lost]);

@@ -10,7 +10,7 @@
  * and from `process.on('exit')`.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** One host: names and paths, all derived from the cluster id and the host's index. */
@@ -196,8 +196,9 @@ export function destroyHosts(state: HostsState): void {
   }
   attempt('ip', ['link', 'del', state.bridge]);
   // rm(1), not fs.rmSync: engines' image layers are tens of thousands of files, which rmSync takes minutes over.
-  const removed = spawnSync('rm', ['-rf', '--one-file-system', state.dir], { stdio: 'ignore', timeout: 600_000 });
-  if (removed.status !== 0) rmSync(state.dir, { recursive: true, force: true });
+  // --one-file-system: never follow a mount that is somehow still there into another file system.
+  const removed = spawnSync('rm', ['-rf', '--one-file-system', state.dir], { encoding: 'utf8', timeout: 600_000 });
+  if (removed.status !== 0) process.stderr.write(`cluster teardown: rm -rf ${state.dir}: ${removed.stderr.trim().split('\n').slice(0, 5).join('; ')}\n`);
 }
 
 /** Hosts made by processes that no longer run (a crash, a kill -9): their state files under `root`. */

@@ -25,6 +25,7 @@ import { abortion } from '../../cancellation';
 import { ServiceExitError, ServiceTaskError, SwarmLocalTargetsError, SwarmNetworkError, SwarmNodeLostError, SwarmUnavailableError } from './errors';
 import { assertNodesCanPull, imagesOf, pinnedImage } from './image-preflight';
 import { NodeStates } from './node-states';
+import { StepSecrets } from './step-secrets';
 import { bakedProjectDir, pathInImage } from './image-path';
 import { assertRunnableOnSwarm } from './local-targets';
 import { ServiceLogs } from './service-logs';
@@ -94,6 +95,11 @@ export interface SwarmExecutorOptions {
   pullCheck?: boolean;
   /** How long that check waits for the nodes' pulls; default 10 minutes. */
   pullCheckTimeoutMs?: number;
+  /**
+   * S3 credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) reach steps as a Swarm secret,
+   * a credentials file, so that `docker service inspect` shows none; false passes them as environment. Default true.
+   */
+  credentialsAsSecret?: boolean;
 }
 
 interface SwarmTask {
@@ -123,6 +129,7 @@ export class SwarmExecutor implements Executor {
   /** Step images by digest, as `prepare` resolved them: every node runs the same bits. */
   private readonly pinned = new Map<string, string>();
   private readonly nodes: NodeStates;
+  private readonly secrets: StepSecrets;
   private readonly projectDir: string;
   private readonly root: string;
   private readonly user: string | undefined;
@@ -141,6 +148,7 @@ export class SwarmExecutor implements Executor {
     this.exits = new ContainerExits(this.docker, this.owner.session, swarmServiceLabel);
     this.image = options.image ?? defaultSwarmImage;
     this.nodes = new NodeStates(this.docker);
+    this.secrets = new StepSecrets(this.docker, this.owner.session, stepLabels(this.owner, 'secrets', 'secrets', 0));
     this.projectDir = options.projectDir ?? bakedProjectDir;
     this.root = options.projectRoot ?? findProjectRoot(options.invocation ? join(options.invocation.entry, '..') : process.cwd());
     this.user = options.user ?? uidGid();
@@ -186,7 +194,9 @@ export class SwarmExecutor implements Executor {
     if (local.length > 0) throw new SwarmLocalTargetsError({ [task.id]: local });
     this.reaper.ensureStarted();
     const spec = this.stepSpec(task, ctx);
-    await this.runService(task, { ...spec, mode: await this.serviceMode() }, ctx);
+    // The redactor still sees the credentials (spec.env), so a step that prints them logs [redacted].
+    const { env, secrets } = this.options.credentialsAsSecret === false ? { env: spec.env, secrets: [] } : await this.secrets.apply(spec.env, spec.user);
+    await this.runService(task, { ...spec, env, secrets, mode: await this.serviceMode() }, ctx, spec.env);
   }
 
   /** What the step's service is made from: the image, the command and the resources the task asks for. */
@@ -228,9 +238,9 @@ export class SwarmExecutor implements Executor {
     };
   }
 
-  private async runService(task: AnyTask, spec: ServiceStepSpec, ctx: TaskContext): Promise<void> {
+  private async runService(task: AnyTask, spec: ServiceStepSpec, ctx: TaskContext, secretEnv: Readonly<Record<string, string>>): Promise<void> {
     const logger = ctx.logger;
-    const redactor = new Redactor(spec.env);
+    const redactor = new Redactor(secretEnv);
     const sink = new StepLogSink(logger, redactor, this.tailLines, ctx.progress);
     const aborted = abortion(ctx.signal);
     let serviceId: string | undefined;
@@ -377,6 +387,7 @@ export class SwarmExecutor implements Executor {
   async close(): Promise<void> {
     await Promise.all([...this.removals]);
     await Promise.all([...this.live].map((id) => this.docker.getService(id).remove().catch(() => {})));
+    await this.secrets.close();
     this.exits.close();
     this.live.clear();
     this.reaper.stop();
