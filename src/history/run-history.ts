@@ -141,7 +141,8 @@ export class RunRecorder {
     const now = new Date().toISOString();
     if (event.type === 'task:start') {
       const before = this.tasks.get(event.taskId);
-      this.tasks.set(event.taskId, { id: event.taskId, status: 'running', attempts: event.attempt, startedAt: before?.startedAt ?? now });
+      const retriedAfter = before?.retriedAfter === undefined ? {} : { retriedAfter: before.retriedAfter };
+      this.tasks.set(event.taskId, { id: event.taskId, status: 'running', attempts: event.attempt, startedAt: before?.startedAt ?? now, ...retriedAfter });
     } else if (event.type === 'task:retry') {
       const before = this.tasks.get(event.taskId);
       const retriedAfter = [...(before?.retriedAfter ?? []), event.error];

@@ -31,6 +31,11 @@ export interface HostsState {
   /** The process that made the hosts; a stale state (that process gone) may be removed by anyone. */
   readonly ownerPid: number;
   readonly dir: string;
+  /**
+   * A tmpfs under `dir` holding the engines' and the registry's state: a few GB of image layers (tens of
+   * thousands of files) that rm -rf takes minutes over on a busy disk, and an unmount frees at once.
+   */
+  readonly scratch: string;
   readonly bridge: string;
   /** The bridge's own address (this machine's side), e.g. 198.18.42.1; servers for the cluster bind here. */
   readonly bridgeAddress: string;
@@ -66,7 +71,7 @@ function freePrefix(): string {
 export function planHosts(id: string, dir: string, count: number): HostsState {
   const prefix = freePrefix();
   const hosts = Array.from({ length: count }, (_, i): HostState => {
-    const hostDir = join(dir, `h${i + 1}`);
+    const hostDir = join(dir, 'fs', `h${i + 1}`);
     return {
       name: `dw-${id}-${i === 0 ? 'manager' : `worker${i}`}`,
       netns: `dwc${id}-h${i + 1}`,
@@ -78,7 +83,7 @@ export function planHosts(id: string, dir: string, count: number): HostsState {
       cgroupParent: `/dwc${id}-h${i + 1}`,
     };
   });
-  return { id, ownerPid: process.pid, dir, bridge: `dwc${id}`, bridgeAddress: `${prefix}.1`, prefix, hosts };
+  return { id, ownerPid: process.pid, dir, scratch: join(dir, 'fs'), bridge: `dwc${id}`, bridgeAddress: `${prefix}.1`, prefix, hosts };
 }
 
 export function writeState(state: HostsState): void {
@@ -96,6 +101,8 @@ export function readState(dir: string): HostsState | undefined {
 
 /** The bridge with its address, then per host a namespace, a veth pair into it, loopback and links up, and a hostname. */
 export function makeNetwork(state: HostsState): void {
+  mkdirSync(state.scratch, { recursive: true });
+  must('mount', ['-t', 'tmpfs', '-o', 'size=8g,mode=0700', `dwc${state.id}`, state.scratch]);
   must('ip', ['link', 'add', state.bridge, 'type', 'bridge']);
   must('ip', ['addr', 'add', `${state.bridgeAddress}/24`, 'dev', state.bridge]);
   must('ip', ['link', 'set', state.bridge, 'up']);

@@ -140,7 +140,7 @@ export class Cluster {
     // No auth, no TLS: it listens only on the test bridge, which nothing outside this machine can reach.
     writeFileSync(
       config,
-      ['version: 0.1', 'log:', '  level: warn', 'storage:', '  filesystem:', `    rootdirectory: ${join(this.state.dir, 'registry')}`, 'http:', `  addr: ${this.registry}`, ''].join('\n'),
+      ['version: 0.1', 'log:', '  level: warn', 'storage:', '  filesystem:', `    rootdirectory: ${join(this.state.scratch, 'registry')}`, 'http:', `  addr: ${this.registry}`, ''].join('\n'),
     );
     const out = openSync(join(this.state.dir, 'registry.log'), 'a');
     spawn('nsenter', [`--net=/var/run/netns/${this.manager.netns}`, 'docker-registry', 'serve', config], { detached: true, stdio: ['ignore', out, out] }).unref();
