@@ -3,7 +3,7 @@
  * who want to try the Swarm path (`.ci/swarm-cluster up`): N hosts (one
  * manager, the rest workers; cluster-hosts.ts), a plain-HTTP image registry
  * (Debian's `docker-registry`) on the manager's host, an image pushed to it
- * and named by digest, and optionally an S3 server (s3rver) bound to the
+ * (uncompressed, registry-push.ts) and named by digest, and optionally an S3 server (s3rver) bound to the
  * bridge's address so that every host reaches it. Needs root, `ip`,
  * `nsenter`, `unshare`, `dockerd` and `docker-registry`.
  *
@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Docker from 'dockerode';
+import { pushToRegistry } from './registry-push';
 import { startS3Server, type RunningS3Server } from './s3-server';
 import {
   destroyHosts,
@@ -202,18 +203,12 @@ export class Cluster {
     }
   }
 
-  /** Loads `image` from this machine's engine into the manager, pushes it to the registry, returns it by digest. */
+  /** Pushes `image` of this machine's engine to the registry (registry-push.ts); returns it by digest. */
   private async pushImage(image: string): Promise<string> {
     const t0 = performance.now();
-    const host = ['-H', `unix://${this.manager.socket}`];
-    await pipeline(['docker', 'save', image], ['docker', ...host, 'load', '-q']);
     const name = image.replace(/:[^/:]+$/, '');
-    const tag = `${this.registry}/${name === image ? `${image}:latest` : image}`;
-    must('docker', [...host, 'tag', image, tag]);
-    must('docker', [...host, 'push', '-q', tag]);
-    const digests = JSON.parse(must('docker', [...host, 'image', 'inspect', '--format', '{{json .RepoDigests}}', tag])) as string[];
-    const ref = digests.find((d) => d.startsWith(`${this.registry}/${name}@`));
-    if (!ref) throw new ClusterStartError(`no digest for ${tag} after the push (RepoDigests: ${digests.join(', ')})`);
+    const tag = name === image ? 'latest' : image.slice(name.length + 1);
+    const ref = await pushToRegistry(image, this.registry, name, tag);
     this.log(`pushed ${image} as ${ref} (${Math.round(performance.now() - t0)} ms)`);
     return ref;
   }
@@ -286,24 +281,6 @@ function alive(pid: number): boolean {
 function onPath(tool: string): boolean {
   const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/bin'];
   return dirs.some((d) => d !== '' && existsSync(join(d, tool)));
-}
-
-/** `a | b`, each an argument array; rejects with the stderr of whichever failed. */
-function pipeline(a: readonly string[], b: readonly string[]): Promise<void> {
-  const run = (argv: readonly string[], stdin: 'ignore' | 'pipe') => {
-    const child = spawn(argv[0], argv.slice(1), { stdio: [stdin, 'pipe', 'pipe'] });
-    let err = '';
-    child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-    const done = new Promise<void>((resolve, reject) =>
-      child.on('close', (code) => (code === 0 ? resolve() : reject(new ClusterStartError(`${argv.join(' ')} failed (exit ${code}): ${err.trim()}`)))),
-    );
-    return { child, done };
-  };
-  const left = run(a, 'ignore');
-  const right = run(b, 'pipe');
-  left.child.stdout!.pipe(right.child.stdin!);
-  right.child.stdout!.resume();
-  return Promise.all([left.done, right.done]).then(() => undefined);
 }
 
 /** Why a cluster cannot be made here (not root, a tool missing), or undefined when it can. */

@@ -271,7 +271,8 @@ export class SwarmExecutor implements Executor {
       followTimer = setTimeout(() => following.follow(), liveLogsAfterMs);
       const final = await Promise.race([this.waitForTask(serviceId, ctx, exit.exited), aborted.promise]);
       clearTimeout(followTimer);
-      await logs.finish(logDrainMs);
+      // The exit came by this engine's event stream (no task id): the container is local.
+      await logs.finish(logDrainMs, final.ID === '' ? final.Status?.ContainerStatus?.ContainerID : undefined);
       const state = final.Status?.State ?? 'unknown';
       const code = final.Status?.ContainerStatus?.ExitCode;
       if (state === 'complete' && (code === undefined || code === 0)) {
