@@ -8,11 +8,14 @@
  * worker comes last.
  */
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ContainerTask, createLogger, param, run, S3Target, SwarmExecutor, SwarmImagePullError } from '../src';
 import { dockerAvailable, dockerProblem } from './helpers/docker';
 import { Cluster, clusterProblem } from './helpers/cluster';
-import { runFlowProcess, startFlow, type FlowResult } from './helpers/flow-process';
+import { repoRoot, runFlowProcess, startFlow, type FlowResult } from './helpers/flow-process';
 import { s3rverCredentials } from './helpers/s3-server';
 import { bakedImage, ensureBakedImage, swarmFixture } from './helpers/swarm';
 
@@ -203,6 +206,13 @@ describeCluster('the Swarm executor on a three-node swarm with a registry', () =
     await cluster.restartEngine(cluster.manager);
     await cluster.waitForNodes('ready', cluster.hosts);
     const first = await done;
+    // Steps the first run left on the workers (their services could not be removed while the manager was away) are
+    // removed by its reaper within seconds; only then is what is missing settled.
+    for (let i = 0; i < 300; i++) {
+      const left = await cluster.docker().listServices({ filters: JSON.stringify({ label: ['dagwright.executor=swarm'] }) });
+      if (left.length === 0) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
     const expected = ['parts/part-0.json', 'parts/part-1.json', 'parts/part-2.json', 'parts/part-3.json', 'parts/part-4.json', 'parts/part-5.json', 'report/_SUCCESS', 'report/data.bin', 'report/summary.txt', 'sum.json'];
     const outputs = (await keysUnder('restart')).filter((k) => !k.startsWith('_'));
     console.info(`manager restart: first run exit ${first.code}, pid ${child.pid}; outputs then: ${outputs.length}`);
@@ -272,3 +282,27 @@ async function waitForRunning(cluster: Cluster, match: (p: Placement) => boolean
   }
   throw new Error(`fewer than ${count} matching steps were running within ${timeoutMs / 1000} s`);
 }
+
+describeCluster('the cluster harness', () => {
+  it('`.ci/swarm-cluster up` removes everything it made on SIGTERM: engines, namespaces, links, mounts, folder', async () => {
+    const child = spawn(resolve(repoRoot, '.ci/swarm-cluster'), ['up', '--workers', '1', '--no-image'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    for (let i = 0; i < 600 && !out.includes('Ctrl-C removes the cluster'); i++) await new Promise((r) => setTimeout(r, 100));
+    const id = /cluster (\w+): /.exec(out)?.[1];
+    expect(id, out).toBeDefined();
+    const socket = /DOCKER_HOST=unix:\/\/(\S+)/.exec(out)![1];
+    const made = () => ({
+      netns: execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).includes(`dwc${id}-`),
+      links: execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).includes(`dwc${id}`),
+      mounts: readFileSync('/proc/self/mountinfo', 'utf8').includes(`dwc-${id}-`),
+      folder: existsSync(resolve(socket, '../../..')),
+    });
+    expect(made()).toEqual({ netns: true, links: true, mounts: true, folder: true });
+    child.kill('SIGTERM');
+    await exited;
+    expect(made()).toEqual({ netns: false, links: false, mounts: false, folder: false });
+  }, 180_000);
+});
