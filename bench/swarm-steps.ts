@@ -8,6 +8,13 @@
  *
  * Prints the figures, then one JSON line: bench, swarm_ms_per_step,
  * docker_ms_per_step, ratio.
+ *
+ *   npm run bench:swarm -- --cluster   (root; makes a three-node swarm, see bench/swarm-cluster.ts)
+ *
+ * The same chain on a three-node swarm with a registry, against the same
+ * swarm with every step pinned to one node and against the Docker executor on
+ * that node's engine, and the time from a worker's loss to the last affected
+ * step succeeding elsewhere. Never touches this machine's own engine's swarm.
  */
 import { availableParallelism } from 'node:os';
 import { type AnyTask, ContainerTask, createLogger, DockerExecutor, type Executor, param, run, SwarmExecutor } from '../src';
@@ -95,7 +102,8 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
-  main().then(
+  const cluster = process.argv.includes('--cluster');
+  (cluster ? Promise.resolve().then(() => (require('./swarm-cluster') as typeof import('./swarm-cluster')).clusterBench()) : main()).then(
     () => process.exit(0),
     (err: unknown) => {
       process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

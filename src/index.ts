@@ -80,4 +80,4 @@ export {
   NoFlowInvocationError,
   RunnerImageBuildError,
 } from './executors/docker';
-export { SwarmUnavailableError, SwarmLocalStoreError, SwarmLocalTargetsError, SwarmNetworkError, ServiceExitError, ServiceTaskError } from './executors/swarm';
+export { SwarmUnavailableError, SwarmLocalStoreError, SwarmLocalTargetsError, SwarmNetworkError, ServiceExitError, ServiceTaskError, SwarmImagePullError, SwarmNodeLostError } from './executors/swarm';

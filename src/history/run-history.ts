@@ -143,10 +143,12 @@ export class RunRecorder {
     const now = new Date().toISOString();
     if (event.type === 'task:start') {
       const before = this.tasks.get(event.taskId);
-      this.tasks.set(event.taskId, { id: event.taskId, status: 'running', attempts: event.attempt, startedAt: before?.startedAt ?? now });
+      const retriedAfter = before?.retriedAfter === undefined ? {} : { retriedAfter: before.retriedAfter };
+      this.tasks.set(event.taskId, { id: event.taskId, status: 'running', attempts: event.attempt, startedAt: before?.startedAt ?? now, ...retriedAfter });
     } else if (event.type === 'task:retry') {
       const before = this.tasks.get(event.taskId);
-      this.tasks.set(event.taskId, { ...(before ?? { id: event.taskId, status: 'running' }), attempts: event.attempt, error: event.error });
+      const retriedAfter = [...(before?.retriedAfter ?? []), event.error];
+      this.tasks.set(event.taskId, { ...(before ?? { id: event.taskId, status: 'running' }), attempts: event.attempt, error: event.error, retriedAfter });
     } else if (event.type === 'task:progress') {
       const before = this.tasks.get(event.taskId);
       const progress = { done: event.done, total: event.total, ...(event.note === undefined ? {} : { note: event.note }) };
@@ -158,6 +160,7 @@ export class RunRecorder {
         ...r,
         ...(before?.startedAt === undefined ? {} : { startedAt: before.startedAt }),
         ...(before?.progress === undefined ? {} : { progress: before.progress }),
+        ...(before?.retriedAfter === undefined ? {} : { retriedAfter: before.retriedAfter }),
         endedAt: now,
         ...(this.elsewhere.has(r.id) ? { completedElsewhere: true } : {}),
       });
@@ -186,6 +189,7 @@ export class RunRecorder {
           ...(before?.startedAt === undefined ? {} : { startedAt: before.startedAt }),
           ...(before?.endedAt === undefined ? {} : { endedAt: before.endedAt }),
           ...(before?.progress === undefined ? {} : { progress: before.progress }),
+          ...(before?.retriedAfter === undefined ? {} : { retriedAfter: before.retriedAfter }),
           ...(this.elsewhere.has(t.id) ? { completedElsewhere: true } : {}),
         };
       });

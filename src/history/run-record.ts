@@ -16,6 +16,8 @@ export interface TaskHistory {
   readonly durationMs?: number;
   readonly executor?: string;
   readonly error?: string;
+  /** Why each earlier attempt failed, oldest first (a lost Swarm node, a timeout): kept when a later attempt succeeds. */
+  readonly retriedAfter?: readonly string[];
   readonly blockedBy?: string;
   readonly startedAt?: string;
   readonly endedAt?: string;

@@ -23,7 +23,7 @@ import S3rver from 's3rver';
 export const s3rverCredentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
 export interface RunningS3Server {
-  /** `http://127.0.0.1:<port>` */
+  /** `http://<address>:<port>` */
   readonly endpoint: string;
   readonly directory: string;
   /** TCP connections the server has accepted so far. */
@@ -101,11 +101,14 @@ function tolerateFolderCleanupRaces(server: S3rver): void {
   };
 }
 
-/** Starts s3rver with `buckets` made; `close()` stops it and removes its folder. */
-export async function startS3Server(buckets: readonly string[] = []): Promise<RunningS3Server> {
+/**
+ * Starts s3rver with `buckets` made; `close()` stops it and removes its folder. `address` is 127.0.0.1 unless a
+ * test's own hosts must reach it (the cluster harness binds it to its test bridge's address).
+ */
+export async function startS3Server(buckets: readonly string[] = [], { address = '127.0.0.1' }: { address?: string } = {}): Promise<RunningS3Server> {
   const directory = await mkdtemp(join(tmpdir(), 'dagwright-s3rver-'));
   const server = new S3rver({
-    address: '127.0.0.1',
+    address,
     port: 0,
     silent: true,
     directory,
@@ -125,7 +128,7 @@ export async function startS3Server(buckets: readonly string[] = []): Promise<Ru
   let connections = 0;
   server.httpServer?.on('connection', () => connections++);
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: `http://${address}:${port}`,
     directory,
     connections: () => connections,
     requests: () => ({ ...requests }),

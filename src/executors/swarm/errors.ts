@@ -101,3 +101,39 @@ export class ServiceTaskError extends DagwrightError {
     this.retryable = !noImage;
   }
 }
+
+/**
+ * Before anything ran, nodes of the swarm could not get a step image (no
+ * registry access, no such image or digest, a registry that needs a login):
+ * thrown by the pull check instead of failing the flow step by step.
+ */
+export class SwarmImagePullError extends UsageError {
+  constructor(
+    readonly image: string,
+    readonly nodes: readonly { readonly node: string; readonly reason: string }[],
+  ) {
+    super(
+      `${nodes.length} Swarm node(s) cannot get the image ${image}, so no step was started:\n` +
+        `${nodes.map((n) => `  ${n.node}: ${n.reason}`).join('\n')}\n` +
+        'Push the image to a registry every node can reach and name it there (resources.image or DAGWRIGHT_SWARM_IMAGE, ' +
+        'e.g. registry.example:5000/dagwright/runner-baked@sha256:...); for a registry without TLS start each engine with ' +
+        '--insecure-registry; for one that needs a login run `docker login` on the manager; or drain the node (`docker node update --availability drain`).',
+    );
+  }
+}
+
+/**
+ * The node running a step stopped answering the manager (it is down or
+ * unreachable) while the step ran; what the step did there is unknown and
+ * its service was removed. Retryable: the next attempt runs on another node.
+ */
+export class SwarmNodeLostError extends DagwrightError {
+  override readonly retryable = true;
+  constructor(
+    readonly taskId: string,
+    readonly node: string,
+    readonly nodeState: string,
+  ) {
+    super(`${taskId}: Swarm node ${node} was lost while the step ran on it (node state "${nodeState}"); the step will be retried on another node.`);
+  }
+}

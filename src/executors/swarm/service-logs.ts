@@ -83,20 +83,22 @@ export class ServiceLogs {
     })();
   }
 
-  /** Stops the live stream and logs whatever it missed; call once the step's task has ended. */
-  async finish(timeoutMs: number): Promise<void> {
+  /**
+   * Stops the live stream and logs whatever it missed; call once the step's task has ended. `localContainer`:
+   * the step's container when it ran on the manager's own engine, whose logs that engine serves at once
+   * (the manager's log broker, which serves service logs, takes a round trip through the node's agent).
+   */
+  async finish(timeoutMs: number, localContainer?: string): Promise<void> {
     this.stop();
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), timeoutMs);
     let all: Buffer;
     try {
-      const body = (await this.docker.getService(this.serviceId).logs({
-        follow: false,
-        stdout: true,
-        stderr: true,
-        timestamps: true,
-        abortSignal: abort.signal,
-      } as object)) as unknown;
+      const options = { follow: false, stdout: true, stderr: true, timestamps: true, abortSignal: abort.signal } as object;
+      const fromService = async () => (await this.docker.getService(this.serviceId).logs(options)) as unknown;
+      const body = localContainer
+        ? await (this.docker.getContainer(localContainer).logs(options as { follow: false }) as Promise<unknown>).catch(fromService)
+        : await fromService();
       all = Buffer.isBuffer(body) ? body : Buffer.from(String(body ?? ''));
     } catch {
       return;

@@ -1,4 +1,5 @@
 import type { TaskMount } from '../../task';
+import type { SecretMount } from './step-secrets';
 
 /** Everything one step's Swarm service is made from; `serviceOptions` maps it to the engine's create call. */
 export interface ServiceStepSpec {
@@ -29,6 +30,8 @@ export interface ServiceStepSpec {
    * engines before 24.0, which never remove a removed job's tasks and containers (moby/moby#44312).
    */
   readonly mode?: 'job' | 'replicated';
+  /** Swarm secrets mounted as files under /run/secrets (the S3 credentials: see step-secrets.ts). */
+  readonly secrets?: readonly SecretMount[];
 }
 
 /** The body of `POST /services/create` (dockerode's `createService` options). */
@@ -46,6 +49,7 @@ export interface ServiceCreateBody {
       Mounts: { Type: 'bind'; Source: string; Target: string; ReadOnly: boolean }[];
       CapabilityDrop: string[];
       StopGracePeriod?: number;
+      Secrets?: SecretMount[];
     };
     Resources: {
       Limits: { NanoCPUs?: number; MemoryBytes?: number };
@@ -106,6 +110,7 @@ export function serviceOptions(spec: ServiceStepSpec): ServiceCreateBody {
         Mounts: spec.mounts.map((m) => ({ Type: 'bind' as const, Source: m.source, Target: m.target ?? m.source, ReadOnly: m.readOnly ?? false })),
         CapabilityDrop: ['ALL'],
         ...(spec.stopGraceMs === undefined ? {} : { StopGracePeriod: Math.round(spec.stopGraceMs * 1e6) }),
+        ...(spec.secrets?.length ? { Secrets: [...spec.secrets] } : {}),
       },
       Resources: { Limits: { ...amounts }, Reservations: { ...amounts } },
       RestartPolicy: { Condition: 'none', MaxAttempts: 0 },

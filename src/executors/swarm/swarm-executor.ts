@@ -22,7 +22,10 @@ import { defaultPassEnv, stepEnvironment, uidGid } from '../container/step-envir
 import { type FlowInvocation, stepInvocation } from '../container/step-protocol';
 import { stepNeedsRequirementsExitCode, stepRequirements, stepTaskEnv } from '../../step-requests';
 import { abortion } from '../../cancellation';
-import { ServiceExitError, ServiceTaskError, SwarmLocalTargetsError, SwarmNetworkError, SwarmUnavailableError } from './errors';
+import { ServiceExitError, ServiceTaskError, SwarmLocalTargetsError, SwarmNetworkError, SwarmNodeLostError, SwarmUnavailableError } from './errors';
+import { assertNodesCanPull, imagesOf, pinnedImage } from './image-preflight';
+import { NodeStates } from './node-states';
+import { StepSecrets } from './step-secrets';
 import { bakedProjectDir, pathInImage } from './image-path';
 import { assertRunnableOnSwarm } from './local-targets';
 import { ServiceLogs } from './service-logs';
@@ -85,6 +88,18 @@ export interface SwarmExecutorOptions {
    * remove a removed job's tasks and exited containers (moby/moby#44312).
    */
   mode?: 'job' | 'replicated';
+  /**
+   * Whether `prepare` checks that every ready node can get each step image (a global probe service, skipped on a
+   * one-node swarm that has the image) and refuses the flow with `SwarmImagePullError` otherwise. Default true.
+   */
+  pullCheck?: boolean;
+  /** How long that check waits for the nodes' pulls; default 10 minutes. */
+  pullCheckTimeoutMs?: number;
+  /**
+   * S3 credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) reach steps as a Swarm secret,
+   * a credentials file, so that `docker service inspect` shows none; false passes them as environment. Default true.
+   */
+  credentialsAsSecret?: boolean;
 }
 
 interface SwarmTask {
@@ -111,6 +126,10 @@ export class SwarmExecutor implements Executor {
   readonly docker: DockerClient;
   readonly owner: ContainerOwner;
   private readonly image: string;
+  /** Step images by digest, as `prepare` resolved them: every node runs the same bits. */
+  private readonly pinned = new Map<string, string>();
+  private readonly nodes: NodeStates;
+  private readonly secrets: StepSecrets;
   private readonly projectDir: string;
   private readonly root: string;
   private readonly user: string | undefined;
@@ -128,6 +147,8 @@ export class SwarmExecutor implements Executor {
     this.reaper = new Reaper(this.owner.session);
     this.exits = new ContainerExits(this.docker, this.owner.session, swarmServiceLabel);
     this.image = options.image ?? defaultSwarmImage;
+    this.nodes = new NodeStates(this.docker);
+    this.secrets = new StepSecrets(this.docker, this.owner.session, stepLabels(this.owner, 'secrets', 'secrets', 0));
     this.projectDir = options.projectDir ?? bakedProjectDir;
     this.root = options.projectRoot ?? findProjectRoot(options.invocation ? join(options.invocation.entry, '..') : process.cwd());
     this.user = options.user ?? uidGid();
@@ -147,6 +168,12 @@ export class SwarmExecutor implements Executor {
       throw new SwarmUnavailableError(dockerHost(), info.Swarm?.LocalNodeState ?? '');
     }
     this.mode ??= Promise.resolve(this.options.mode ?? modeForEngine(info.ServerVersion));
+    if (this.options.pullCheck === false) return;
+    for (const image of imagesOf(graph, this.image)) {
+      const pinned = await pinnedImage(this.docker, image);
+      if (pinned !== image) this.pinned.set(image, pinned);
+      await assertNodesCanPull(this.docker, pinned, { labels: stepLabels(this.owner, 'pull-check', 'pull-check', 0), timeoutMs: this.options.pullCheckTimeoutMs });
+    }
   }
 
   /** The service mode for this manager (asks its version once, unless `mode` was given). */
@@ -167,7 +194,9 @@ export class SwarmExecutor implements Executor {
     if (local.length > 0) throw new SwarmLocalTargetsError({ [task.id]: local });
     this.reaper.ensureStarted();
     const spec = this.stepSpec(task, ctx);
-    await this.runService(task, { ...spec, mode: await this.serviceMode() }, ctx);
+    // The redactor still sees the credentials (spec.env), so a step that prints them logs [redacted].
+    const { env, secrets } = this.options.credentialsAsSecret === false ? { env: spec.env, secrets: [] } : await this.secrets.apply(spec.env, spec.user);
+    await this.runService(task, { ...spec, env, secrets, mode: await this.serviceMode() }, ctx, spec.env);
   }
 
   /** What the step's service is made from: the image, the command and the resources the task asks for. */
@@ -193,7 +222,7 @@ export class SwarmExecutor implements Executor {
     }
     return {
       name: serviceName(task.family, `${ctx.attempt}-${randomBytes(4).toString('hex')}`),
-      image,
+      image: this.pinned.get(image) ?? image,
       command,
       env: stepEnvironment(this.passEnv, { ...res.env, ...taskEnv }, ctx),
       labels: { ...stepLabels(this.owner, ctx.runId, task.id, ctx.attempt), 'dagwright.executor': 'swarm' },
@@ -209,9 +238,9 @@ export class SwarmExecutor implements Executor {
     };
   }
 
-  private async runService(task: AnyTask, spec: ServiceStepSpec, ctx: TaskContext): Promise<void> {
+  private async runService(task: AnyTask, spec: ServiceStepSpec, ctx: TaskContext, secretEnv: Readonly<Record<string, string>>): Promise<void> {
     const logger = ctx.logger;
-    const redactor = new Redactor(spec.env);
+    const redactor = new Redactor(secretEnv);
     const sink = new StepLogSink(logger, redactor, this.tailLines, ctx.progress);
     const aborted = abortion(ctx.signal);
     let serviceId: string | undefined;
@@ -242,7 +271,8 @@ export class SwarmExecutor implements Executor {
       followTimer = setTimeout(() => following.follow(), liveLogsAfterMs);
       const final = await Promise.race([this.waitForTask(serviceId, ctx, exit.exited), aborted.promise]);
       clearTimeout(followTimer);
-      await logs.finish(logDrainMs);
+      // The exit came by this engine's event stream (no task id): the container is local.
+      await logs.finish(logDrainMs, final.ID === '' ? final.Status?.ContainerStatus?.ContainerID : undefined);
       const state = final.Status?.State ?? 'unknown';
       const code = final.Status?.ContainerStatus?.ExitCode;
       if (state === 'complete' && (code === undefined || code === 0)) {
@@ -326,6 +356,8 @@ export class SwarmExecutor implements Executor {
       const task = await this.latestTask(serviceId);
       const state = task?.Status?.State;
       if (task && state !== undefined && finalStates.has(state)) return task;
+      const lost = task?.NodeID ? await this.nodes.lost(task.NodeID) : undefined;
+      if (lost) throw new SwarmNodeLostError(ctx.taskId, lost.node, lost.state);
       // A task Swarm cannot place yet (no node with the resources, no node matching the constraints) waits, with a reason.
       const reason = task?.Status?.Err;
       if (reason && reason !== lastWaitReason && (state === 'pending' || state === 'new' || state === 'allocated')) {
@@ -356,6 +388,7 @@ export class SwarmExecutor implements Executor {
   async close(): Promise<void> {
     await Promise.all([...this.removals]);
     await Promise.all([...this.live].map((id) => this.docker.getService(id).remove().catch(() => {})));
+    await this.secrets.close();
     this.exits.close();
     this.live.clear();
     this.reaper.stop();
