@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { createLogger, InProcessExecutor, param, run, RunHistory, target, Task } from '../src';
+import { createLogger, InProcessExecutor, param, parseStore, run, RunHistory, target, Task } from '../src';
 import { RunRecorder } from '../src/history/run-history';
 
 let dir: string | undefined;
@@ -33,11 +33,11 @@ it('keeps the errors of failed attempts, oldest first, in the record of a task t
     }
   }
   const logger = createLogger({ level: 'silent' });
-  const recorder = await RunRecorder.start(dir, { runId: 'r1', flow: 'flaky', params: {}, store: dir }, logger, { throttleMs: 0 });
+  const recorder = await RunRecorder.start(parseStore(dir), { runId: 'r1', flow: 'flaky', params: {}, store: dir }, logger, { throttleMs: 0 });
   const summary = await run(new Flaky({ n: 1 }), { executor: new InProcessExecutor(), logger, runId: 'r1', onEvent: (e) => recorder.onEvent(e) });
   await recorder.finish({ summary, status: 'succeeded' });
   expect(summary.ok).toBe(true);
-  const record = await RunHistory.forStore(dir).read('r1');
+  const record = await RunHistory.forStore(parseStore(dir)).read('r1');
   const task = record!.tasks.find((t) => t.id.startsWith('Flaky'))!;
   expect(task).toMatchObject({ status: 'ran', attempts: 3, retriedAfter: [`${task.id}: node worker-7 was lost`, `${task.id}: timed out`] });
 });
