@@ -38,23 +38,32 @@ function benchUnder(node: string, script: string, args: readonly string[]): { fi
   env.PATH = `${dirname(node)}${delimiter}${process.env.PATH ?? ''}`;
   const child = spawnSync(node, ['-r', register, script, ...args], { cwd: root, env, encoding: 'utf8', maxBuffer: 64 << 20 });
   if (child.status !== 0) throw new Error(`${node} ${script} exited ${child.status ?? child.signal}:\n${(child.stderr || child.stdout).slice(-2000)}`);
-  const last = child.stdout.trim().split('\n').pop() ?? '';
-  process.stdout.write(child.stdout.replace(/\n[^\n]*$/, '\n').replace(/^/gm, '    '));
+  const lines = child.stdout.trimEnd().split('\n');
+  const last = lines.pop() ?? '';
+  for (const line of lines) console.log(`    ${line}`);
   return { figures: JSON.parse(last) as Figures, load };
 }
 
 /** The figures compared, by bench: key in the bench's JSON, label, unit. */
 const compared: Record<'startup' | 'scheduler', [string, string, string][]> = {
   startup: [
+    // Medians of the rounds, the fastest round, and CPU time (least disturbed by other load).
     ['node_s', 'node -e 0', 's'],
+    ['node_min_s', 'node -e 0, fastest', 's'],
+    ['node_cpu_s', 'node -e 0, CPU', 's'],
     ['import_s', 'import the library (node -r register)', 's'],
+    ['import_cpu_s', 'import the library, CPU', 's'],
     ['noop_rerun_node_r_s', 'no-op re-run, node -r register flows/train.ts', 's'],
+    ['noop_rerun_node_r_min_s', 'no-op re-run, node -r register, fastest', 's'],
+    ['noop_rerun_node_r_cpu_s', 'no-op re-run, node -r register, CPU', 's'],
     ['noop_rerun_s', 'no-op re-run, ts-node flows/train.ts', 's'],
+    ['noop_rerun_min_s', 'no-op re-run, ts-node, fastest', 's'],
+    ['noop_rerun_cpu_s', 'no-op re-run, ts-node, CPU', 's'],
     ['noop_rerun_npx_s', 'no-op re-run, npx ts-node flows/train.ts', 's'],
     ['noop_rerun_cold_cache_s', 'no-op re-run, empty compile cache', 's'],
-    ['noop_rerun_cpu_s', 'no-op re-run CPU (ts-node)', 's'],
     ['rss_node_mb', 'peak RSS, node -e 0', 'MB'],
     ['rss_1k_mb', 'peak RSS, 1,000-task flow (node -r register)', 'MB'],
+    ['rss_1k_ts_node_mb', 'peak RSS, 1,000-task flow (ts-node)', 'MB'],
   ],
   scheduler: [
     ['fanin10k_s', 'fan-in 10,000', 's'],
