@@ -118,13 +118,13 @@ function main(): void {
     }
 
     const summary: Record<string, Record<string, number>> = {};
-    console.log(`\n${'figure'.padEnd(48)}${versions.map((v) => v.padStart(12)).join('')}${versions.slice(1).map((v) => `${v}/${versions[0]}`.padStart(20)).join('')}`);
+    console.log(`\n${'figure'.padEnd(54)}${versions.map((v) => v.padStart(12)).join('')}${versions.slice(1).map((v) => `${v}/${versions[0]}`.padStart(20)).join('')}`);
     for (const bench of ['startup', 'scheduler'] as const) {
       for (const [key, label, unit] of compared[bench]) {
         const values = runs.map((run) => median(run[bench].map((f) => Number(f[key]))));
         summary[key] = Object.fromEntries(values.map((v, i) => [versions[i]!, v]));
         const ratios = values.slice(1).map((v) => `${(v / values[0]!).toFixed(2)}x`.padStart(20));
-        console.log(`${`${label} (${unit})`.padEnd(48)}${values.map((v) => v.toFixed(3).padStart(12)).join('')}${ratios.join('')}`);
+        console.log(`${`${label} (${unit})`.padEnd(54)}${values.map((v) => v.toFixed(3).padStart(12)).join('')}${ratios.join('')}`);
       }
     }
     for (const [i, v] of versions.entries()) {
