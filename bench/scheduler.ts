@@ -9,7 +9,8 @@
  * scheduler, so the scheduler's own cost per task shows apart from the
  * disk's; the 5,000 fan-in is set against Luigi's time for its twin on this
  * machine (113 s, ../shared/bench/luigi; BENCH_LUIGI_5K_S=<seconds> to use a
- * fresh figure). The last line is JSON.
+ * fresh figure). The last line is JSON, with the Node.js version it ran on
+ * (bench/node-versions.ts runs it under several).
  *
  *   npm run bench:scheduler
  */
@@ -130,7 +131,7 @@ function rawIo(dir: string, files: number): number {
 async function main() {
   const base = await mkdtemp(join(tmpdir(), 'dagwright-bench-'));
   try {
-    console.log(`process start-up (node + ts-node + imports): ${startupMs.toFixed(0)} ms, not counted below; workers ${workers}`);
+    console.log(`node ${process.version}; process start-up (node + ts-node + imports): ${startupMs.toFixed(0)} ms, not counted below; workers ${workers}`);
     const fanin1k = await timed('fan-in 1,000', 1_001, new FanIn({ dir: join(base, 'f1k'), n: 1_000 }), 1_001);
     // CPU time beside wall time: on a machine shared with other work the wall clock mostly measures the wait for the disk.
     const cpuBefore = process.cpuUsage();
@@ -164,6 +165,7 @@ async function main() {
     console.log(
       JSON.stringify({
         bench: 'scheduler',
+        node: process.version,
         fanin1k_s: +fanin1k.toFixed(3),
         fanin10k_s: +fanin10k.toFixed(3),
         fanin10k_cpu_ms_per_task: +cpuMsPerTask.toFixed(3),

@@ -18,7 +18,9 @@
  *
  * Prints min and median of each (and the median CPU time, user + system, of
  * the node processes: less disturbed by other load than wall time); the last
- * line is JSON (seconds, MB).
+ * line is JSON (seconds, MB), with the Node.js version it ran on: every
+ * process it starts runs on the node running it (and the npx and ts-node on
+ * PATH). bench/node-versions.ts runs it under several versions of Node.js.
  *
  *   npm run bench:startup [-- --rounds 7] [-- --store DIR]
  */
@@ -144,6 +146,7 @@ function main(): void {
   const work = mkdtempSync(join(tmpdir(), 'dagwright-bench-startup-'));
   const store = option('--store') ?? join(work, 'store');
   const flowArgs = ['flows/train.ts', ...small, '--store', store];
+  console.log(`node ${process.version} (${process.execPath})`);
   try {
     if (option('--store') === undefined) {
       console.log(`making ${store} complete: flows/train.ts ${small.join(' ')} (in process)`);
@@ -173,6 +176,7 @@ function main(): void {
     console.log(
       JSON.stringify({
         bench: 'startup',
+        node: process.version,
         settings: `flows/train.ts --increment 1 --epochs 1, store complete; medians of ${rounds}`,
         noop_rerun_s: r(wall('noop')),
         noop_rerun_npx_s: r(wall('noopNpx')),

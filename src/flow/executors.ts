@@ -3,6 +3,7 @@ import { UsageError } from '../errors';
 import type { Executor } from '../executor';
 import { createDockerClient, type DockerClient, dockerHost, pingDocker } from '../executors/container/engine-client';
 import { DockerUnavailableError } from '../executors/container/errors';
+import { warnOnNodeMismatch } from '../executors/container/image-node';
 import { localEngineHasOrphans } from '../executors/container/orphans';
 import type { FlowInvocation } from '../executors/container/step-protocol';
 import { DockerExecutor } from '../executors/docker/docker-executor';
@@ -11,7 +12,7 @@ import { ensureRunnerImage, RunnerImageBuildError } from '../executors/docker/ru
 import { InProcessExecutor } from '../executors/in-process';
 import { assertRunnableOnSwarm } from '../executors/swarm/local-targets';
 import { pruneServices } from '../executors/swarm/prune';
-import { SwarmExecutor } from '../executors/swarm/swarm-executor';
+import { defaultSwarmImage, SwarmExecutor } from '../executors/swarm/swarm-executor';
 import type { TaskGraph } from '../graph';
 import { deferredExecutor, localEngineSocket, pingLocalEngine } from './deferred-executor';
 import type { Store } from '../store/store';
@@ -107,8 +108,10 @@ export const executors = {
       assertRunnableOnSwarm(setup.store, setup.graph);
       const docker = createDockerClient();
       await pingDocker(docker, swarmPingTimeoutMs);
-      const executor = new SwarmExecutor({ docker, invocation: setup.invocation, store: setup.store, image: process.env.DAGWRIGHT_SWARM_IMAGE || undefined });
+      const image = process.env.DAGWRIGHT_SWARM_IMAGE || defaultSwarmImage;
+      const executor = new SwarmExecutor({ docker, invocation: setup.invocation, store: setup.store, image });
       await executor.prepare(setup.graph);
+      await warnOnNodeMismatch(docker, image, setup.logger);
       await reportPruned(setup.logger, pruneServices(docker), 'service');
       return executor;
     },

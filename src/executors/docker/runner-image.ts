@@ -5,11 +5,14 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { DagwrightError } from '../../errors';
 import { type DockerClient, statusCode } from '../container/engine-client';
+import { nodeMajor, warnOnNodeMismatch } from '../container/image-node';
 
+/** Steps run on the major version of Node.js that runs the flow. */
+const major = nodeMajor(process.versions.node);
 /** The public base of the runner image, where a registry answers. */
-export const registryBaseImage = 'node:20-bookworm-slim';
-/** The base made from this machine's own node (no registry needed; `containers/base/build-base-image`). */
-export const offlineBaseImage = 'dagwright/node-base:20';
+export const registryBaseImage = `node:${major}-bookworm-slim`;
+/** The base made from the node binary running this flow (no registry needed; `containers/base/build-base-image`). */
+export const offlineBaseImage = `dagwright/node-base:${major}`;
 
 /** The runner image is missing and could not be built; `--executor auto` then runs in process. */
 export class RunnerImageBuildError extends DagwrightError {
@@ -74,11 +77,11 @@ async function pullBase(docker: DockerClient, logger: Logger, timeoutMs: number)
   }
 }
 
-/** Builds the offline base with the project's script (it copies this machine's node and its libraries). */
+/** Builds the offline base with the project's script (it copies the node running this flow and its libraries). */
 function buildOfflineBase(containers: string, logger: Logger): Promise<void> {
   return new Promise((resolve, reject) => {
     const script = join(containers, 'base', 'build-base-image');
-    const child = spawn('bash', [script, offlineBaseImage], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', [script, '--node', process.execPath, offlineBaseImage], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     const take = (d: Buffer) => {
       output += d.toString();
@@ -102,14 +105,18 @@ export interface EnsureRunnerImageOptions {
 /**
  * Makes sure the runner image is on the engine: when it is missing, builds it
  * once through the engine from `containers/runner/Dockerfile`, on the public
- * Node base where a registry answers and on the offline base otherwise,
- * logging the build's progress. Returns true when it built the image; throws
- * `RunnerImageBuildError` when it cannot.
+ * Node base of this flow's major version where a registry answers and on the
+ * offline base otherwise, logging the build's progress. When it is there but
+ * carries another major version of Node.js, says so (a warning). Returns true
+ * when it built the image; throws `RunnerImageBuildError` when it cannot.
  */
 export async function ensureRunnerImage(docker: DockerClient, options: EnsureRunnerImageOptions): Promise<boolean> {
   const image = options.image ?? 'dagwright/runner:latest';
   const { logger } = options;
-  if (await hasImage(docker, image)) return false;
+  if (await hasImage(docker, image)) {
+    await warnOnNodeMismatch(docker, image, logger);
+    return false;
+  }
   const containers = containersDir();
   if (containers === undefined) throw new RunnerImageBuildError(image, 'the containers/ folder with runner/Dockerfile was not found beside this installation');
   logger.warn({ image }, `the runner image ${image} is missing; building it once (progress follows)`);
