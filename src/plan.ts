@@ -1,5 +1,5 @@
 import pLimit, { type LimitFunction } from 'p-limit';
-import { GraphTooLargeError, InvalidRequirementError, TaskMethodError } from './errors';
+import { GraphTooLargeError, InvalidOutputError, InvalidRequirementError, TaskMethodError, UsageError } from './errors';
 import { listedCompleteness } from './bulk-complete';
 import { TaskGraph } from './graph';
 import { checkRetrySettings } from './retry-policy';
@@ -131,7 +131,9 @@ export class Planner implements Plan {
     try {
       task.outputList();
     } catch (err) {
-      this.checkErrors.set(task.id, err instanceof TaskMethodError ? err : new TaskMethodError(task.id, 'output()', err));
+      // A path the store refuses (`..`, absolute parts) is a configuration error: nothing runs (exit 2), as for a bad store.
+      if (err instanceof UsageError) throw new UsageError(`${task.id}: output() names a path the store refuses: ${err.message} Fix output() of this task; nothing ran.`, { cause: err });
+      this.checkErrors.set(task.id, err instanceof TaskMethodError || err instanceof InvalidOutputError ? err : new TaskMethodError(task.id, 'output()', err));
       return undefined;
     }
     try {
@@ -214,7 +216,7 @@ export async function planRun(roots: TaskGraph | readonly AnyTask[], options: nu
 
 /** The message for a task whose checks threw. */
 export function checkErrorMessage(error: unknown): string {
-  if (error instanceof TaskMethodError) return error.message;
+  if (error instanceof TaskMethodError || error instanceof InvalidOutputError) return error.message;
   return `complete() failed: ${error instanceof Error ? error.message : String(error)}`;
 }
 

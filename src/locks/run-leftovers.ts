@@ -33,6 +33,19 @@ function located(target: unknown): { local: boolean; path: string } | undefined 
 }
 
 /**
+ * A task's outputs, or none when `output()` throws or returns something else:
+ * planning already made that task fail with a message naming it, and the
+ * sweep must not stop the other branches from running.
+ */
+function outputsOrNone(task: AnyTask): readonly unknown[] {
+  try {
+    return task.outputList();
+  } catch {
+    return [];
+  }
+}
+
+/**
  * At the start of a run (its flow lock held): removes what dead writers
  * left in the store and beside the run's local outputs elsewhere, and aborts
  * unfinished S3 uploads to outputs of tasks whose lock nobody holds (every
@@ -43,7 +56,7 @@ export async function sweepRunLeftovers(store: string, lockDir: string, tasks: r
   const folders = new Set<string>();
   const writerOf = new Map<string, string>();
   for (const task of tasks) {
-    for (const output of task.outputList()) {
+    for (const output of outputsOrNone(task)) {
       const where = located(output);
       if (!where) continue;
       if (!where.local) writerOf.set(where.path, task.id);
