@@ -12,7 +12,7 @@ import { UsageError } from '../../src/errors';
 import { createLogger, type LogLevel, logLevels } from '../../src/logger';
 import { runInForeground } from '../../src/services/service';
 import { checkStore } from '../../src/targets/uri';
-import { DEFAULT_ALIAS, DEFAULT_SERVE_HOST, DEFAULT_SERVE_PORT, ModelServer, type ModelServerOptions, TOKEN_ENV } from '../../tasks/serving/model-server';
+import { DEFAULT_ALIAS, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_SERVE_HOST, DEFAULT_SERVE_PORT, ModelServer, type ModelServerOptions, TOKEN_ENV } from '../../tasks/serving/model-server';
 import { DEFAULT_MODEL_NAME } from '../../tasks/registry/registry';
 import { DEFAULT_BATCHING } from '../../tasks/serving/runtime/adaptive-batcher';
 
@@ -40,6 +40,8 @@ Serves a model from the store's registry: the version its alias names (default
   --no-prediction-log         log nothing
   --wait-for-port <ms>        if the port is taken, load and warm the model, then wait this long for it (a replacement)
   --handover-ms <ms>          on SIGTERM, keep serving open connections until another server takes the port (at most this long)
+  --drain-timeout-ms <ms>     on SIGINT/SIGTERM, stop accepting and answer every request already received (each with
+                              "Connection: close"); requests still running after this long get a 503 (default ${DEFAULT_DRAIN_TIMEOUT_MS})
   --wait-for-model            start even if the alias names no version yet (503 until it does)
   --ready-file <path>         write this file once a version is loaded and warmed (also while waiting for the port); removed on stop
   --log-level <level>         ${logLevels.join(', ')} (default info)
@@ -68,6 +70,7 @@ const options = {
   'wait-for-model': { type: 'boolean' },
   'wait-for-port': { type: 'string' },
   'handover-ms': { type: 'string' },
+  'drain-timeout-ms': { type: 'string' },
   'ready-file': { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean' },
@@ -129,6 +132,7 @@ export function serveOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
         },
     waitForModel: values['wait-for-model'],
     handoverMs: numberOption(values, 'handover-ms', (n) => n >= 0, 'a number of milliseconds >= 0'),
+    drainTimeoutMs: numberOption(values, 'drain-timeout-ms', (n) => n >= 0, 'a number of milliseconds >= 0'),
     portWaitMs: numberOption(values, 'wait-for-port', (n) => n >= 0, 'a number of milliseconds >= 0'),
     readyFile: values['ready-file'],
     logger: createLogger({ level: level as LogLevel }),

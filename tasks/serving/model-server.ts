@@ -22,15 +22,17 @@ import { type LoadedModel, loadVersion } from './runtime/loaded-model';
 import { mnistDigitsAdapter } from './mnist-adapter';
 import type { DecodedInputs, ModelAdapter } from './runtime/model-adapter';
 import { PredictionLogWriter } from './prediction-log/prediction-log';
-import { connectionsDrained, handOverPort } from './port-handover';
+import { ConnectionTracker } from './drain';
+import { errorBody } from './http/error-bodies';
+import { handOverPort } from './port-handover';
 import { ReadyFile } from './deploy/ready-file';
 import { InlinePredictor } from './runtime/inline-predictor';
 import { PredictThread, type Predictor } from './runtime/predict-thread';
 import { ModelFormatPredictor, modelFormatOf, V2_PLATFORM } from './runtime/model-format';
 import { ServerMetrics } from './server-metrics';
-import { DEFAULT_ALIAS, DEFAULT_SERVE_HOST, DEFAULT_SERVE_PORT, type ModelServerOptions } from './server-options';
+import { DEFAULT_ALIAS, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_SERVE_HOST, DEFAULT_SERVE_PORT, type ModelServerOptions } from './server-options';
 
-export { DEFAULT_ALIAS, DEFAULT_SERVE_HOST, DEFAULT_SERVE_PORT, TOKEN_ENV, type ModelServerOptions } from './server-options';
+export { DEFAULT_ALIAS, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_SERVE_HOST, DEFAULT_SERVE_PORT, TOKEN_ENV, type ModelServerOptions } from './server-options';
 
 /** What a route gets back from `infer`. */
 export interface Inference {
@@ -64,6 +66,7 @@ export class ModelServer implements Service {
   private stopping: Promise<void> | undefined;
   private boundPort: number | undefined;
   private closingConnections = false;
+  private connections: ConnectionTracker | undefined;
 
   constructor(readonly options: ModelServerOptions) {
     this.model = options.model ?? DEFAULT_MODEL_NAME;
@@ -112,6 +115,7 @@ export class ModelServer implements Service {
     const tfjs = () => (this.options.predictIn === 'worker' ? new PredictThread(this.options.backend) : new InlinePredictor(this.options.backend));
     this.thread = new ModelFormatPredictor(tfjs);
     this.app = buildHttpApp(this, { maxBodyBytes: this.options.maxBodyBytes ?? 16 * 1024 * 1024 });
+    this.connections = new ConnectionTracker(this.app.server);
     try {
       await this.listen();
       this.boundPort = (this.app.server.address() as { port: number }).port;
@@ -286,11 +290,11 @@ export class ModelServer implements Service {
       if (this.app?.server.listening && this.options.handoverMs) {
         const handedOver = await handOverPort(this.app.server, this.options.host ?? DEFAULT_SERVE_HOST, this.port, this.options.handoverMs);
         this.logger.info({ handedOver }, handedOver ? 'another server took the port; closing connections' : `no server took the port within ${this.options.handoverMs} ms; closing`);
-        // Busy clients get "connection: close" on their next answer and move over; only then are idle connections cut.
-        this.closingConnections = true;
-        await connectionsDrained(this.app.server, 2000);
       }
+      // Every answer from now on closes its connection; requests already received are answered before the app closes.
       this.closingConnections = true;
+      this.slot?.batcher.drain(); // what waits for a batch to fill runs now
+      await this.drainConnections();
       await this.app?.close();
     } finally {
       this.slot?.batcher.drain();
@@ -299,6 +303,14 @@ export class ModelServer implements Service {
       this.slot?.model.retire();
       await this.thread?.close();
     }
+  }
+
+  /** Stops listening and waits (at most the drain timeout) until every request received is answered and its connection closed. */
+  private async drainConnections(): Promise<void> {
+    if (!this.connections || this.connections.size === 0) return;
+    const timeoutMs = this.options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+    const { cutRequests } = await this.connections.drain({ timeoutMs, errorBody: (url, message) => errorBody(url, 503, message) });
+    if (cutRequests > 0) this.logger.warn({ cutRequests, timeoutMs }, `${cutRequests} request(s) still running after the drain timeout of ${timeoutMs} ms were answered 503`);
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -40,10 +40,3 @@ export async function handOverPort(server: HttpServer, host: string, port: numbe
   }
   return false;
 }
-
-/** Waits until `server` has no open connections, at most `ms`. */
-export async function connectionsDrained(server: HttpServer, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  const count = () => new Promise<number>((resolve) => server.getConnections((err, n) => resolve(err ? 0 : n)));
-  while (Date.now() < deadline && (await count()) > 0) await new Promise((resolve) => setTimeout(resolve, 20));
-}

@@ -8,6 +8,8 @@ import type { PredictionLogOptions } from './prediction-log/prediction-log';
 export const DEFAULT_SERVE_HOST = '127.0.0.1';
 export const DEFAULT_SERVE_PORT = 8080;
 export const DEFAULT_ALIAS = 'champion';
+/** How long a stopping server waits for requests it received (8 s: within Docker's default 10 s stop grace, with time to flush the log). */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 8000;
 /** The environment variable the bearer token can come from. */
 export const TOKEN_ENV = 'DAGWRIGHT_SERVE_TOKEN';
 
@@ -40,6 +42,11 @@ export interface ModelServerOptions {
   readonly portWaitMs?: number;
   /** On stop, keep serving open connections until another server has taken the port, at most this long (ms). Default 0: close at once. */
   readonly handoverMs?: number;
+  /**
+   * On stop, how long to wait for the requests already received (each answered with `Connection: close`) before those
+   * still running are answered 503 and every connection is closed, ms. Default `DEFAULT_DRAIN_TIMEOUT_MS` (8000).
+   */
+  readonly drainTimeoutMs?: number;
   /** A file written once a version is loaded and warmed (even while waiting for the port), removed when the server stops: for health checks. */
   readonly readyFile?: string;
   /** Start even if the alias names no version yet (answer 503 until it does). Default false: start fails. */

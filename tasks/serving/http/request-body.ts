@@ -17,6 +17,7 @@ import { createGunzip, createInflate } from 'node:zlib';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { INFERENCE_HEADER_LENGTH, type ParseJson, readBinaryBody } from './binary-tensors';
 import { readCsvFrame } from './dataframe';
+import { depthChecked } from './json-depth';
 import { readJsonInferBody } from './json-tensor-data';
 import { ServeRequestError } from '../errors';
 
@@ -136,7 +137,8 @@ export function addBodyReading(app: FastifyInstance, maxBodyBytes: number): void
     const encoding = contentEncodingOf(request);
     return encoding === 'identity' ? payload : inflating(payload, encoding, maxBodyBytes);
   });
-  const parseJson = fastifyJson(app);
+  // Every body the routes see is bounded in depth, so no walk of it can overflow the stack (a 400, not a 500).
+  const parseJson = depthChecked(fastifyJson(app));
   // One parser for all: the type is judged in readBody, and no text/plain body is ever read as a string. Bodies are bytes, within bodyLimit (413).
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
