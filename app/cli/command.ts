@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../../src/errors';
+import { normalizeArgs, type OptionShape } from '../../src/flow/param-args';
 import { parseStore, type Store } from '../../src/store/store';
 
 /** Where a command writes: results to `out` (stdout), messages to `err` (stderr). */
@@ -34,6 +35,17 @@ export function commandStore(value: string | undefined): Store {
   return parseStore(value ?? './data');
 }
 
+/**
+ * The arguments with boolean options in their bare form, so `--json true`,
+ * `--read-only=false` work as flow scripts' options do (`--x false` leaves
+ * the option out), and `--port --json` says `--port` lacks a value.
+ */
+export function commandArgs(argv: readonly string[], options: NonNullable<ParseArgsConfig['options']>): string[] {
+  const shapes: Record<string, OptionShape> = {};
+  for (const [name, option] of Object.entries(options)) shapes[name] = { type: option.type, expects: 'a value' };
+  return normalizeArgs(argv, shapes, false);
+}
+
 /** Parses a command's options strictly; a bad option is a `UsageError` quoting the usage text. */
 export function parseCommandArgs(
   argv: readonly string[],
@@ -41,7 +53,7 @@ export function parseCommandArgs(
   usage: string,
 ): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
   try {
-    const { values, positionals } = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+    const { values, positionals } = parseArgs({ args: commandArgs(argv, options), options, allowPositionals: true, strict: true });
     return { values: values as Record<string, string | boolean | undefined>, positionals };
   } catch (err) {
     throw new UsageError(`${(err as Error).message}.\n${usage}`);

@@ -9,6 +9,7 @@
  */
 import { parseArgs } from 'node:util';
 import { UsageError } from '../../src/errors';
+import { commandArgs } from './command';
 import { createLogger, type LogLevel, logLevels } from '../../src/logger';
 import { runInForeground } from '../../src/services/service';
 import { checkStore } from '../../src/targets/uri';
@@ -93,7 +94,7 @@ const whole = (min: number) => (n: number) => Number.isInteger(n) && n >= min;
 export function serveOptions(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ModelServerOptions & { help?: boolean } {
   let values: Values;
   try {
-    ({ values } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({ args: commandArgs(argv, options), options, strict: true, allowPositionals: false }));
   } catch (err) {
     throw new UsageError(`${(err as Error).message}.\n${serveUsage}`);
   }

@@ -203,7 +203,7 @@ export function helpText(flow: FlowDefinition, script: string): string {
   const rows = (entries: [string, string, string | undefined][]) =>
     entries.map(([flag, help, def]) => `  ${flag.padEnd(28)} ${help}${def === undefined ? '' : ` (default: ${def})`}`);
   const params = Object.entries(flow.params).map(([name, spec]): [string, string, string | undefined] => [
-    `--${toFlagName(name)}${spec.isFlag ? '' : ' <value>'}`,
+    spec.isFlag ? `--[no-]${toFlagName(name)} [true|false]` : `--${toFlagName(name)} <value>`,
     `${spec.description ? `${spec.description}; ` : ''}${spec.syntax}${spec.default === undefined ? ', required' : ''}` +
       (spec.secret ? `; secret (or set ${secretEnvName(name)})` : ''),
     spec.default === undefined || spec.secret ? undefined : spec.toText(spec.default as never),

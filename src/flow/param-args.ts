@@ -39,24 +39,50 @@ export interface OptionShape {
   readonly expects: string;
 }
 
+/** `--flag=true|false` or `--flag true|false` for a boolean option, as the bare forms: `--flag`, and `--no-flag` (or nothing when not `negatable`). */
+function booleanForm(name: string, value: string, shapes: Readonly<Record<string, OptionShape>>, negatable: boolean): string[] {
+  const negated = name.startsWith('no-') && shapes[name] === undefined;
+  const base = negated ? name.slice(3) : name;
+  if (value !== 'true' && value !== 'false') {
+    throw new UsageError(`--${name} got "${value}"; expected true or false (or write --${base}${negatable ? ` / --no-${base}` : ''}).`);
+  }
+  const on = (value === 'true') !== negated;
+  if (on) return [`--${base}`];
+  return negatable ? [`--no-${base}`] : [];
+}
+
 /**
  * Joins `--flag value` into `--flag=value` for options that take a value,
  * so a value starting with a dash (`--offset -2`, `--label -x`) is a value,
  * not an unknown option. An argument naming a known option is never taken as
  * a value: then the option lacks one, and the error says which and what it
- * expects.
+ * expects. A boolean option takes both forms: `--retrain` / `--no-retrain`
+ * and `--retrain true|false` / `--retrain=true|false`; with `negatable`
+ * false (a parser without `--no-` forms) false leaves the option out.
  */
-export function normalizeArgs(argv: readonly string[], shapes: Readonly<Record<string, OptionShape>>): string[] {
+export function normalizeArgs(argv: readonly string[], shapes: Readonly<Record<string, OptionShape>>, negatable = true): string[] {
+  const isBoolean = (name: string): boolean => shapes[name]?.type === 'boolean' || (negatable && name.startsWith('no-') && shapes[name.slice(3)]?.type === 'boolean');
   const isOption = (arg: string): boolean => {
     if (!arg.startsWith('--')) return false;
     const name = arg.slice(2).split('=')[0];
-    return name in shapes || (name.startsWith('no-') && shapes[name.slice(3)]?.type === 'boolean');
+    return name in shapes || isBoolean(name);
   };
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    const name = arg.startsWith('--') && !arg.includes('=') ? arg.slice(2) : undefined;
-    const shape = name === undefined ? undefined : shapes[name];
+    if (arg === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const [name, ...rest] = arg.startsWith('--') ? arg.slice(2).split('=') : [];
+    if (name !== undefined && isBoolean(name)) {
+      const next = argv[i + 1];
+      if (rest.length > 0) out.push(...booleanForm(name, rest.join('='), shapes, negatable));
+      else if (next === 'true' || next === 'false') out.push(...booleanForm(name, argv[++i], shapes, negatable));
+      else out.push(arg);
+      continue;
+    }
+    const shape = name === undefined || rest.length > 0 ? undefined : shapes[name];
     if (shape?.type !== 'string') {
       out.push(arg);
       continue;
