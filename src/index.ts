@@ -60,6 +60,8 @@ export type { FlowInvocation } from './flow/executors';
 export { ExitCode } from './flow/exit-codes';
 export { withStoreLock } from './locks/store-lock';
 export type { StoreLockOptions } from './locks/store-lock';
+export { currentRunOwner, runOwnerState } from './locks/run-owner';
+export type { RunOwner } from './locks/run-owner';
 export { RunHistory } from './history/run-history';
 export type { RunRecord, RunStatus } from './history/run-record';
 export { createLogger } from './logger';

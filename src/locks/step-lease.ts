@@ -16,7 +16,7 @@ import type { HeldLock } from './file-lock';
 /** The step environment's variable: JSON `[{ path, token, leaseMs }]`. */
 export const LOCK_LEASE_ENV = 'DAGWRIGHT_LOCK_LEASE';
 
-interface Lease {
+export interface Lease {
   readonly path: string;
   readonly token: string;
   readonly leaseMs: number;
@@ -34,6 +34,27 @@ export function leaseEnvironment(): Record<string, string> {
   const locks = attemptLocks.getStore();
   if (!locks || locks.length === 0) return {};
   return { [LOCK_LEASE_ENV]: JSON.stringify(locks.map((l) => l.lease)) };
+}
+
+/**
+ * The leases of the current attempt's locks: the attempt's own (in this
+ * process) or, in a step's process, those its environment names. The run's
+ * flow lock comes first when the run holds one.
+ */
+export function attemptLeases(env: NodeJS.ProcessEnv = process.env): readonly Lease[] {
+  const locks = attemptLocks.getStore();
+  if (locks) return locks.map((l) => l.lease);
+  return leasesFromEnv(env) ?? [];
+}
+
+function leasesFromEnv(env: NodeJS.ProcessEnv): Lease[] | undefined {
+  const text = env[LOCK_LEASE_ENV];
+  if (!text) return undefined;
+  try {
+    return (JSON.parse(text) as Lease[]).filter((l) => typeof l.path === 'string' && typeof l.token === 'string' && typeof l.leaseMs === 'number');
+  } catch {
+    return undefined;
+  }
 }
 
 function check(lease: Lease, now: number): void {
@@ -61,14 +82,8 @@ function check(lease: Lease, now: number): void {
 
 /** In a step's process: a publish guard for the locks its environment names, or undefined when it names none. */
 export function leaseGuardFromEnv(env: NodeJS.ProcessEnv = process.env): (() => void) | undefined {
-  const text = env[LOCK_LEASE_ENV];
-  if (!text) return undefined;
-  let leases: Lease[];
-  try {
-    leases = (JSON.parse(text) as Lease[]).filter((l) => typeof l.path === 'string' && typeof l.token === 'string' && typeof l.leaseMs === 'number');
-  } catch {
-    return undefined;
-  }
+  const leases = leasesFromEnv(env);
+  if (!leases) return undefined;
   return () => {
     const now = Date.now();
     for (const lease of leases) check(lease, now);

@@ -25,8 +25,21 @@
  * a protocol of its own (distinct intent files read back through a strongly
  * consistent listing, with leases for monitors that die), which this does
  * not attempt: run such monitors on one machine.
+ *
+ * Liveness: an event being decided and a retraining claim are owned by a
+ * live run, the monitor's run as its flow lock names it (see
+ * src/locks/run-owner.ts). A monitor that finds a window still 'deciding',
+ * or the newest claim's retraining unfinished, while the owning run is gone
+ * (killed, crashed, frozen past the lock's stale limit) takes the work over
+ * at once, under the store lock so exactly one does: it decides the window,
+ * or adopts the claim and runs that retraining itself (its tasks are
+ * idempotent: what the dead run finished is not redone). A claim is marked
+ * finished once its retraining is done. An owner whose lock folder is not
+ * visible here (an `s3://` store's locks on another machine), and records
+ * of monitors run without a flow lock, are never judged gone; a window left
+ * 'deciding' by such a monitor is taken over after ABANDONED_DECIDING_MS.
  */
-import { type TaskContext, withStoreLock } from '../../src';
+import { currentRunOwner, type RunOwner, runOwnerState, type TaskContext, withStoreLock } from '../../src';
 import { directoryAt, fileAt, listUnder } from '../store';
 
 export type MonitorAction = 'none' | 'deciding' | 'retrain' | 'cooldown' | 'no-new-data' | 'disabled' | 'already-handled';
@@ -46,6 +59,8 @@ export interface DriftEvent {
   readonly retrainTaskId?: string;
   readonly labelBatches?: string;
   readonly claim?: number;
+  /** The run that made the event (its flow lock); judged while the event is 'deciding'. */
+  readonly owner?: RunOwner;
 }
 
 /** What the window's owner decides. */
@@ -56,6 +71,15 @@ export interface RetrainClaim {
   readonly time: string;
   readonly monitorTaskId: string;
   readonly monitorRunId?: string;
+  /** The run doing the retraining (its flow lock): while it lives, nobody else does it. */
+  readonly owner?: RunOwner;
+  /** The window whose drift started it, and the labelled batches it trains on. */
+  readonly windowKey?: string;
+  readonly labelBatches?: string;
+  /** When its retraining was done; a claim without it and without a live owner is taken over. */
+  readonly finished?: string;
+  /** The monitor tasks whose runs died holding it, oldest first. */
+  readonly takenOverFrom?: readonly string[];
 }
 
 type Owned = Pick<DriftEvent, 'monitorTaskId' | 'monitorRunId'>;
@@ -78,6 +102,19 @@ function abandoned(event: DriftEvent): boolean {
   return event.action === 'deciding' && Date.now() - Date.parse(event.time) > ABANDONED_DECIDING_MS;
 }
 
+/** The record's owning run is known and gone. */
+async function ownerGone(record: { readonly owner?: RunOwner }): Promise<boolean> {
+  return record.owner !== undefined && (await runOwnerState(record.owner)) === 'gone';
+}
+
+/** A window someone else began: gone owner (or abandoned 'deciding'), or an unfinished retraining whose run is gone: ours to take over. */
+async function ownerlessWork(store: string, event: DriftEvent): Promise<boolean> {
+  if (event.action === 'deciding') return abandoned(event) || (await ownerGone(event));
+  if (event.action !== 'retrain' || event.claim === undefined) return false;
+  const claim = await fileAt(store, 'monitoring', event.model, 'retrain-claims', String(event.claim)).readJson<RetrainClaim>().catch(() => undefined);
+  return claim !== undefined && claim.finished === undefined && (await ownerGone(claim));
+}
+
 /**
  * Records the event of a drifted window once; only its owner runs `decide`
  * (inside the store lock, so its reads of the claims are not stale), and
@@ -94,11 +131,15 @@ export function recordDriftEvent(
     `monitoring/${base.model}`,
     async () => {
       const file = fileAt(store, 'monitoring', base.model, 'events', `${base.windowKey}.json`);
-      const provisional: DriftEvent = { ...base, action: 'deciding', monitorTaskId: ctx.taskId, monitorRunId: ctx.runId };
+      const owner = currentRunOwner();
+      const provisional: DriftEvent = { ...base, action: 'deciding', monitorTaskId: ctx.taskId, monitorRunId: ctx.runId, ...(owner ? { owner } : {}) };
       let existing = (await file.exists()) ? await file.readJson<DriftEvent>() : undefined;
       if (!existing && !(await file.writeIfAbsent(json(provisional)))) existing = await file.readJson<DriftEvent>();
-      if (existing && abandoned(existing)) {
-        ctx.logger.warn({ window: base.windowKey, monitor: existing.monitorTaskId }, 'the monitor that began deciding this window stopped before it decided; deciding it here');
+      if (existing && !isOwn(ctx, existing) && (await ownerlessWork(store, existing))) {
+        ctx.logger.warn(
+          { window: base.windowKey, monitor: existing.monitorTaskId, run: existing.monitorRunId, action: existing.action },
+          `the monitor run that ${existing.action === 'deciding' ? 'began deciding this window' : `was retraining (claim ${existing.claim})`} is gone; taking its work over here`,
+        );
         existing = undefined;
       }
       if (existing && !isOwn(ctx, existing)) return { ...existing, action: 'already-handled' };
@@ -118,8 +159,44 @@ export async function lastRetrainClaim(store: string, model: string): Promise<{ 
   return n === 0 ? { n } : { n, record: await fileAt(store, 'monitoring', model, 'retrain-claims', String(n)).readJson<RetrainClaim>() };
 }
 
-/** Creates retrain-claims/<n> for this monitor; false when another monitor holds it. */
-export function takeRetrainClaim(ctx: TaskContext, store: string, model: string, n: number): Promise<boolean> {
-  const record: RetrainClaim = { time: new Date().toISOString(), monitorTaskId: ctx.taskId, monitorRunId: ctx.runId };
+/** Creates retrain-claims/<n> for this monitor's run; false when another monitor holds it. */
+export function takeRetrainClaim(ctx: TaskContext, store: string, model: string, n: number, work: Pick<RetrainClaim, 'windowKey' | 'labelBatches'>): Promise<boolean> {
+  const owner = currentRunOwner();
+  const record: RetrainClaim = { time: new Date().toISOString(), monitorTaskId: ctx.taskId, monitorRunId: ctx.runId, ...(owner ? { owner } : {}), ...work };
   return fileAt(store, 'monitoring', model, 'retrain-claims', String(n)).writeIfAbsent(`${JSON.stringify(record)}\n`);
+}
+
+/**
+ * Takes over claim `n` when its retraining is unfinished and its run is
+ * gone (call under the store lock, as the decision is); returns the claim as
+ * now ours, or undefined when it is not ours to take. Its time is kept: the
+ * cooldown counts from the first start.
+ */
+export async function adoptRetrainClaim(ctx: TaskContext, store: string, model: string, n: number, claim: RetrainClaim): Promise<RetrainClaim | undefined> {
+  if (claim.finished !== undefined || !(await ownerGone(claim))) return undefined;
+  const owner = currentRunOwner();
+  const adopted: RetrainClaim = {
+    ...claim,
+    monitorTaskId: ctx.taskId,
+    monitorRunId: ctx.runId,
+    owner,
+    takenOverFrom: [...(claim.takenOverFrom ?? []), `${claim.monitorTaskId}${claim.monitorRunId ? ` (run ${claim.monitorRunId})` : ''}`],
+  };
+  await fileAt(store, 'monitoring', model, 'retrain-claims', String(n)).writeJson(adopted);
+  ctx.logger.warn({ claim: n, from: claim.monitorTaskId, run: claim.monitorRunId }, `took over retraining claim ${n}: the run that held it is gone`);
+  return adopted;
+}
+
+/** Marks claim `n` finished once its retraining is done (only while this run holds it). */
+export function finishRetrainClaim(ctx: TaskContext, store: string, model: string, n: number): Promise<void> {
+  return withStoreLock(
+    store,
+    `monitoring/${model}`,
+    async () => {
+      const file = fileAt(store, 'monitoring', model, 'retrain-claims', String(n));
+      const claim = await file.readJson<RetrainClaim>();
+      if (isOwn(ctx, claim) && claim.finished === undefined) await file.writeJson({ ...claim, finished: new Date().toISOString() });
+    },
+    { signal: ctx.signal, logger: ctx.logger },
+  );
 }

@@ -19,7 +19,7 @@ import { CHAMPION } from '../mnist/register-task';
 import { ModelRegistry } from '../registry/registry';
 import { fileAt } from '../store';
 import { checkWindowParams, DriftCheck, type DriftCheckParams, driftCheckParams, REPORT_JSON } from './check-task';
-import { type Decision, type DriftEvent, isOwn, lastRetrainClaim, recordDriftEvent, takeRetrainClaim } from './drift-events';
+import { adoptRetrainClaim, type Decision, type DriftEvent, finishRetrainClaim, isOwn, lastRetrainClaim, recordDriftEvent, takeRetrainClaim } from './drift-events';
 import type { DriftReport } from './report';
 import { batchIds } from './retrain-data-task';
 import { RegisterRetrained, type RegisterRetrainedParams } from './retrain-task';
@@ -90,8 +90,11 @@ export class MonitorDrift extends Task<MonitorParams> {
     let event: DriftEvent | undefined;
     if (report.drift) {
       const base = { time: new Date().toISOString(), model: p.modelName, version: report.version, windowKey: report.window.key, report: reportDir.file(REPORT_JSON).uri, drifted };
-      event = await recordDriftEvent(ctx, p.store, base, () => this.decide(ctx));
-      if (event.action === 'retrain') await ctx.require(this.retrainTask(event.labelBatches ?? ''));
+      event = await recordDriftEvent(ctx, p.store, base, () => this.decide(ctx, base.windowKey));
+      if (event.action === 'retrain') {
+        await ctx.require(this.retrainTask(event.labelBatches ?? ''));
+        if (event.claim !== undefined) await finishRetrainClaim(ctx, p.store, p.modelName, event.claim);
+      }
     }
     await this.output().writeJson({ time: new Date().toISOString(), model: p.modelName, version, drift: report.drift, drifted, report: reportDir.file(REPORT_JSON).uri, window: report.window, action: event?.action ?? 'none', event: event ?? null });
     ctx.logger.info({ drift: report.drift, drifted, action: event?.action ?? 'none', window: report.window.key }, report.drift ? `drift found; ${describe(event!)}` : 'no drift');
@@ -116,25 +119,30 @@ export class MonitorDrift extends Task<MonitorParams> {
   }
 
   /** The window owner's decision: retrain (taking the next claim) unless disabled, within the cooldown, or without new data. */
-  private async decide(ctx: TaskContext): Promise<Decision> {
+  private async decide(ctx: TaskContext, windowKey: string): Promise<Decision> {
     const p = this.params as Required<MonitorParams>;
     if (!p.retrain) return { action: 'disabled' };
     const last = await lastRetrainClaim(p.store, p.modelName);
     // Our own claim from an attempt that failed before it rewrote the event: still ours.
-    if (last.record && isOwn(ctx, last.record)) return this.retraining(last.n);
+    if (last.record && isOwn(ctx, last.record)) return this.retraining(last.n, last.record.labelBatches);
+    // A retraining whose run died: finished here, on the batches it chose, without a new claim or a cooldown.
+    const adopted = last.record && (await adoptRetrainClaim(ctx, p.store, p.modelName, last.n, last.record));
+    if (adopted) return this.retraining(last.n, adopted.labelBatches);
     if (last.record && Date.now() - Date.parse(last.record.time) < p.cooldownMinutes * 60_000) return { action: 'cooldown' };
     const batches = await this.newBatches();
     const increment = await this.championIncrement();
     if (batches.length === 0 && increment >= p.trainIncrement) return { action: 'no-new-data' };
-    if (!(await takeRetrainClaim(ctx, p.store, p.modelName, last.n + 1))) {
+    const labelBatches = (await listLabelledBatches(p.store)).map((b) => b.batchId).join(',');
+    if (!(await takeRetrainClaim(ctx, p.store, p.modelName, last.n + 1, { windowKey, labelBatches }))) {
       ctx.logger.info({ claim: last.n + 1 }, 'another monitor claimed this retraining first');
       return { action: 'cooldown' };
     }
-    return this.retraining(last.n + 1);
+    return this.retraining(last.n + 1, labelBatches);
   }
 
-  private async retraining(claim: number): Promise<Decision> {
-    const labelBatches = (await listLabelledBatches(this.params.store)).map((b) => b.batchId).join(',');
+  private async retraining(claim: number, chosen: string | undefined): Promise<Decision> {
+    // Claims made before they recorded their batches: the batches there are now.
+    const labelBatches = chosen ?? (await listLabelledBatches(this.params.store)).map((b) => b.batchId).join(',');
     return { action: 'retrain', labelBatches, claim, retrainTaskId: this.retrainTask(labelBatches).id };
   }
 

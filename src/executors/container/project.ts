@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, lstatSync, realpathSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { TaskMount } from '../../task';
 
@@ -28,6 +28,22 @@ export function outerNodeModules(root: string): string[] {
     const parent = dirname(dir);
     if (parent === dir) return found;
     dir = parent;
+  }
+}
+
+/**
+ * The real folder of the project's node_modules when it is a symbolic link
+ * to somewhere outside the project (a git worktree sharing one install, a
+ * linked cache): mounted at its own path, the link resolves in a container too.
+ */
+export function linkedNodeModules(root: string): string[] {
+  const link = join(root, 'node_modules');
+  try {
+    if (!lstatSync(link).isSymbolicLink()) return [];
+    const real = realpathSync(link);
+    return isInside(real, root) ? [] : [real];
+  } catch {
+    return [];
   }
 }
 

@@ -17,7 +17,7 @@ import { StepLogSink } from '../container/log-stream';
 import { outOfMemoryVerdict } from '../container/out-of-memory';
 import { Reaper } from '../container/orphans';
 import { stageOutputs, type StagedOutputs } from '../container/output-staging';
-import { dedupeMounts, findProjectRoot, isInside, outerNodeModules } from '../container/project';
+import { dedupeMounts, findProjectRoot, isInside, linkedNodeModules, outerNodeModules } from '../container/project';
 import { Redactor } from '../container/redact';
 import { defaultPassEnv, stepEnvironment, uidGid } from '../container/step-environment';
 import { type FlowInvocation, stepInvocation } from '../container/step-protocol';
@@ -113,7 +113,7 @@ export class DockerExecutor implements Executor {
       dedupeMounts([
         { source: this.root, readOnly: true },
         ...(storePath === undefined ? [] : [{ source: storePath, readOnly: storeReadOnly }]),
-        ...outerNodeModules(this.root).map((source) => ({ source, readOnly: true })),
+        ...[...outerNodeModules(this.root), ...linkedNodeModules(this.root)].map((source) => ({ source, readOnly: true })),
       ]);
     this.baseMounts = mounts(false);
     this.containerTaskMounts = mounts(true);
