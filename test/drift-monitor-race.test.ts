@@ -26,11 +26,10 @@ import type { DriftEvent } from '../tasks/drift/drift-events';
 import type { MonitorParams } from '../tasks/drift/monitor-task';
 import { DriftReference } from '../tasks/drift/reference-task';
 import { readOptdigitsSplit } from '../tasks/drift/sources/idx-source';
-import { sampleImages } from '../tasks/drift/sources/image-batch';
 import { RegisterModel } from '../tasks/mnist/register-task';
 import { ModelRegistry } from '../tasks/registry/registry';
-import { PredictionLogWriter } from '../tasks/serving/prediction-log/prediction-log';
 import { directoryAt, fileAt, listUnder } from '../tasks/store';
+import { writeOptdigitsLog } from './fixtures/drift-log';
 import { freshBucket, s3FlowEnv, s3TestClient } from './helpers/s3';
 
 const repoRoot = resolve(__dirname, '..');
@@ -67,19 +66,6 @@ async function s3Store(): Promise<StoreUnderTest> {
   return { uri, env, cleanUp: () => rm(stateDir, { recursive: true, force: true }) };
 }
 
-/** Logs 200 optdigits digits as answered by version 1, one millisecond apart, ending ten seconds ago. */
-async function writeLog(store: string, model: string): Promise<void> {
-  const { heldout } = await readOptdigitsSplit();
-  const window = sampleImages(heldout, 200, 7);
-  const writer = new PredictionLogWriter(store, model, { chunkRecords: 1000 });
-  const start = Date.now() - 10_000;
-  for (let i = 0; i < window.count; i++) {
-    const probabilities = Array.from({ length: 10 }, () => 0.1);
-    writer.append({ requestId: `r${i}`, version: 1, shape: [28, 28], pixels: window.pixels.subarray(i * 784, (i + 1) * 784), probabilities, label: 0, time: new Date(start + i) });
-  }
-  await writer.close();
-}
-
 /** Two registered models (one per case, so each starts with no claim), their references, logs, and labelled optdigits. */
 async function prepare(store: string): Promise<void> {
   for (const modelName of [SAME_WINDOW, TWO_WINDOWS]) {
@@ -88,7 +74,7 @@ async function prepare(store: string): Promise<void> {
     // Computed once per version, as a first monitor would have long before: the race is over what a drifted window starts.
     const reference = await run(new DriftReference({ store, modelName, version: 1 }), { logger });
     if (!reference.ok) throw new Error(formatSummary(reference));
-    await writeLog(store, modelName);
+    await writeOptdigitsLog(store, modelName);
   }
   const { labelled } = await readOptdigitsSplit();
   await writeLabelledBatch(store, 'optdigits-labelled', { pixels: labelled.pixels, labels: labelled.labels!, source: 'optdigits:labelled (own labels)' });

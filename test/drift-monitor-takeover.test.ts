@@ -20,11 +20,10 @@ import { writeLabelledBatch } from '../tasks/data/labelled-batch';
 import type { DriftEvent, RetrainClaim } from '../tasks/drift/drift-events';
 import { DriftReference } from '../tasks/drift/reference-task';
 import { readOptdigitsSplit } from '../tasks/drift/sources/idx-source';
-import { sampleImages } from '../tasks/drift/sources/image-batch';
 import { RegisterModel } from '../tasks/mnist/register-task';
 import { ModelRegistry } from '../tasks/registry/registry';
-import { PredictionLogWriter } from '../tasks/serving/prediction-log/prediction-log';
 import { fileAt, listUnder, directoryAt } from '../tasks/store';
+import { writeOptdigitsLog } from './fixtures/drift-log';
 import { type FlowResult, startFlow } from './helpers/flow-process';
 
 const logger = createLogger({ level: 'warn' });
@@ -33,19 +32,6 @@ const KILLED_AT_EVENT = 'killed-at-event';
 let store: string;
 const running: ChildProcess[] = [];
 
-/** Logs 200 optdigits digits as answered by version 1, ending ten seconds ago. */
-async function writeLog(model: string): Promise<void> {
-  const { heldout } = await readOptdigitsSplit();
-  const window = sampleImages(heldout, 200, 7);
-  const writer = new PredictionLogWriter(store, model, { chunkRecords: 1000 });
-  const start = Date.now() - 10_000;
-  for (let i = 0; i < window.count; i++) {
-    const probabilities = Array.from({ length: 10 }, () => 0.1);
-    writer.append({ requestId: `r${i}`, version: 1, shape: [28, 28], pixels: window.pixels.subarray(i * 784, (i + 1) * 784), probabilities, label: 0, time: new Date(start + i) });
-  }
-  await writer.close();
-}
-
 beforeAll(async () => {
   store = await mkdtemp(join(tmpdir(), 'dagwright-monitor-takeover-'));
   for (const modelName of [KILLED_RETRAINING, KILLED_AT_EVENT]) {
@@ -53,7 +39,7 @@ beforeAll(async () => {
     if (!trained.ok) throw new Error(formatSummary(trained));
     const reference = await run(new DriftReference({ store, modelName, version: 1 }), { logger });
     if (!reference.ok) throw new Error(formatSummary(reference));
-    await writeLog(modelName);
+    await writeOptdigitsLog(store, modelName);
   }
   const { labelled } = await readOptdigitsSplit();
   await writeLabelledBatch(store, 'optdigits-labelled', { pixels: labelled.pixels, labels: labelled.labels!, source: 'optdigits:labelled (own labels)' });
