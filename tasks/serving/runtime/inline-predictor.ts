@@ -9,6 +9,11 @@ import { type BackendName, loadTensorFlow, type LoadedTensorFlow } from '../../t
 import { loadModelFrom } from '../../training/model-io';
 import type { Predictor } from './predict-thread';
 
+/** One item's shape as the model takes it (its input shape without the batch dimension): requests are reshaped to it. */
+export function itemShapeOf(model: tfjs.LayersModel): number[] {
+  return model.inputs[0].shape.slice(1).map((d) => d ?? 1);
+}
+
 export class InlinePredictor implements Predictor {
   private readonly ready: Promise<LoadedTensorFlow>;
   private readonly models = new Map<string, { model: tfjs.LayersModel; itemShape: readonly number[] }>();
@@ -17,10 +22,10 @@ export class InlinePredictor implements Predictor {
     this.ready = loadTensorFlow({ backend });
   }
 
-  async load(key: string, store: string, model: string, version: number, itemShape: readonly number[]) {
+  async load(key: string, store: string, model: string, version: number) {
     const { tf } = await this.ready;
     const loaded = await loadModelFrom(tf, new ModelRegistry(store, model).filesOf(version));
-    this.models.set(key, { model: loaded, itemShape });
+    this.models.set(key, { model: loaded, itemShape: itemShapeOf(loaded) });
     return { inputShape: loaded.inputs[0].shape, outputShape: (loaded.outputs[0].shape ?? []) as (number | null)[] };
   }
 

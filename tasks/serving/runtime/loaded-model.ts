@@ -6,6 +6,7 @@
  */
 import type { ModelRegistry, ModelVersion } from '../../registry/registry';
 import { ModelLoadError } from '../errors';
+import { imageClassifierFitting } from './image-adapter';
 import type { ModelAdapter } from './model-adapter';
 import type { Predictor } from './predict-thread';
 
@@ -69,23 +70,27 @@ async function warm(loaded: LoadedModel, batchSizes: readonly number[]): Promise
   }
 }
 
-/** Loads version `n` in the worker, checks it fits the adapter and warms it; throws `ModelLoadError` when it cannot serve. */
-export async function loadVersion(thread: Predictor, registry: ModelRegistry, n: number, adapter: ModelAdapter, warmBatchSizes: readonly number[]): Promise<LoadedModel> {
+/**
+ * Loads version `n` in the worker, checks it fits the adapter (none given: the image classifier
+ * its shapes describe) and warms it; throws `ModelLoadError` when it cannot serve.
+ */
+export async function loadVersion(thread: Predictor, registry: ModelRegistry, n: number, given: ModelAdapter | undefined, warmBatchSizes: readonly number[]): Promise<LoadedModel> {
   const key = `${registry.model}@${n}#${++loads}`;
   let record: ModelVersion;
   let shapes: { inputShape: (number | null)[]; outputShape: (number | null)[] };
   try {
     record = await registry.version(n);
-    shapes = await thread.load(key, String(registry.store), registry.model, n, adapter.itemShape);
+    shapes = await thread.load(key, String(registry.store), registry.model, n);
   } catch (err) {
     throw new ModelLoadError(registry.model, n, `it could not be loaded (${err instanceof Error ? err.message : String(err)})`, { cause: err });
   }
-  const loaded = new LoadedModel(record, thread, key, adapter);
-  const problem = adapter.incompatibility(shapes.inputShape, shapes.outputShape);
-  if (problem) {
-    loaded.retire();
-    throw new ModelLoadError(registry.model, n, problem);
+  const adapter = given ?? imageClassifierFitting(shapes.inputShape, shapes.outputShape);
+  const problem = typeof adapter === 'string' ? adapter : adapter.incompatibility(shapes.inputShape, shapes.outputShape);
+  if (typeof adapter === 'string' || problem) {
+    void thread.dispose(key);
+    throw new ModelLoadError(registry.model, n, problem!);
   }
+  const loaded = new LoadedModel(record, thread, key, adapter);
   try {
     await warm(loaded, warmBatchSizes);
   } catch (err) {

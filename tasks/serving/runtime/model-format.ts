@@ -27,10 +27,10 @@ export class ModelFormatPredictor implements Predictor {
   /** `tfjs` makes the TensorFlow.js predictor on first use (a server of ONNX versions never starts TensorFlow.js). */
   constructor(private readonly makeTfjs: () => Predictor) {}
 
-  async load(key: string, store: string, model: string, version: number, itemShape: readonly number[]) {
+  async load(key: string, store: string, model: string, version: number) {
     const format = modelFormatOf(await new ModelRegistry(store, model).version(version));
     const predictor = format === 'onnx' ? (this.onnx ??= new OnnxPredictor()) : (this.tfjs ??= this.makeTfjs());
-    const shapes = await predictor.load(key, store, model, version, itemShape);
+    const shapes = await predictor.load(key, store, model, version);
     this.byKey.set(key, predictor);
     return shapes;
   }

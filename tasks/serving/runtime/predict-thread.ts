@@ -24,7 +24,7 @@ function spawn(data: PredictWorkerData): Worker {
 /** Where predictions run: a worker thread (`PredictThread`) or this thread (`InlinePredictor`). */
 export interface Predictor {
   /** Loads a registry version under `key`; resolves with its input and output shapes. */
-  load(key: string, store: string, model: string, version: number, itemShape: readonly number[]): Promise<{ inputShape: (number | null)[]; outputShape: (number | null)[] }>;
+  load(key: string, store: string, model: string, version: number): Promise<{ inputShape: (number | null)[]; outputShape: (number | null)[] }>;
   /** Class probabilities for `count` items; `features` may be handed over (do not use it afterwards). */
   predict(key: string, features: Float32Array, count: number): Promise<Float32Array>;
   dispose(key: string): Promise<void>;
@@ -65,8 +65,8 @@ export class PredictThread implements Predictor {
   }
 
   /** Loads a registry version under `key`; resolves with its input and output shapes. */
-  async load(key: string, store: string, model: string, version: number, itemShape: readonly number[]): Promise<{ inputShape: (number | null)[]; outputShape: (number | null)[] }> {
-    const reply = await this.call({ type: 'load', key, store, model, version, itemShape });
+  async load(key: string, store: string, model: string, version: number): Promise<{ inputShape: (number | null)[]; outputShape: (number | null)[] }> {
+    const reply = await this.call({ type: 'load', key, store, model, version });
     if (reply.type !== 'loaded') throw new Error(`unexpected reply ${reply.type} to load`);
     return reply;
   }

@@ -10,6 +10,7 @@ import type * as tfjs from '@tensorflow/tfjs';
 import { ModelRegistry } from '../../registry/registry';
 import { loadTensorFlow } from '../../tf/tf-backend';
 import { loadModelFrom } from '../../training/model-io';
+import { itemShapeOf } from './inline-predictor';
 import type { FromPredictWorker, PredictWorkerData, ToPredictWorker } from './predict-worker-protocol';
 
 const port = parentPort!;
@@ -25,7 +26,7 @@ async function handle(message: ToPredictWorker): Promise<void> {
   switch (message.type) {
     case 'load': {
       const model = await loadModelFrom(tf, new ModelRegistry(message.store, message.model).filesOf(message.version));
-      models.set(message.key, { model, itemShape: message.itemShape });
+      models.set(message.key, { model, itemShape: itemShapeOf(model) });
       const outputShape = (model.outputs[0].shape ?? []) as (number | null)[];
       return reply({ type: 'loaded', id: message.id, inputShape: model.inputs[0].shape, outputShape, backend });
     }
