@@ -17,7 +17,7 @@
  * splits), so the generic default needs no MNIST-specific reference.
  */
 import { directoryTarget, param, Task, type TaskContext } from '../../src';
-import { float32, readDataset, uint8, writeDataset } from '../mnist/dataset-files';
+import { float32, readDataset, uint8, writeDataset } from '../data/dataset-files';
 import { ModelRegistry } from '../registry/registry';
 import { directoryAt } from '../store';
 import { driftReferenceDirectory } from '../store-layout';

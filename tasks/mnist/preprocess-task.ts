@@ -8,7 +8,7 @@
  */
 import { ParameterError, Task, type TaskContext, type TaskResources } from '../../src';
 import { directoryAt } from '../store';
-import { writeDataset } from './dataset-files';
+import { writeDataset } from '../data/dataset-files';
 import { incrementCount, incrementImages, incrementProblem } from './increments';
 import { mnistSplitFromIdx, type MnistSplit } from './mnist-data';
 import { IMAGE_SIZE, NUM_CLASSES, PIXELS } from './model';

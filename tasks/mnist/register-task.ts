@@ -8,17 +8,16 @@
  */
 import { param, Task, type TaskContext } from '../../src';
 import { codeVersion } from '../code-version';
-import { contentHash, DEFAULT_MODEL_NAME, ModelRegistry, type ModelVersion } from '../registry/registry';
+import { CHAMPION, contentHash, DEFAULT_MODEL_NAME, ModelRegistry, type ModelVersion } from '../registry/registry';
 import { EvaluateModel, type EvaluationRecord } from './evaluate-task';
-import { float32, readDataset } from './dataset-files';
+import { float32, readDataset } from '../data/dataset-files';
 import { exportForRegistration } from '../onnx/export-at-registration';
 import { PreprocessTestSet } from './preprocess-task';
 import { MODEL_JSON, WEIGHTS_BIN } from '../training/model-io';
 import { dataParamsOf, type TrainParams, trainParams } from './params';
 import { METRICS_JSON, TRAINING_JSON, TrainModel, type TrainingMetrics, type TrainingRecord } from './train-task';
 
-/** The alias the best version holds. */
-export const CHAMPION = 'champion';
+export { CHAMPION } from '../registry/registry';
 
 export interface RegisterParams extends TrainParams {
   modelName?: string;

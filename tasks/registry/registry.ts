@@ -24,6 +24,9 @@ import { directoryAt, fileAt, listUnder, type StoreLocation } from '../store';
 /** The model name flows and the registry CLI use unless told otherwise. */
 export const DEFAULT_MODEL_NAME = 'mnist-digits';
 
+/** The alias the best version holds: registrations move it, servers follow it, drift monitors check it. */
+export const CHAMPION = 'champion';
+
 /** Thrown for a registry request that cannot be met: unknown version or alias, bad name, a damaged file. */
 export class RegistryError extends Error {
   constructor(

@@ -6,7 +6,7 @@
  */
 import type { DirectoryTarget, DirectoryWriter } from '../../src';
 import { parseStoredJson, shape } from '../../src/public/store';
-import { decodeTensor, describeTensor, sha256Hex, type TensorFileInfo, tensorBytes } from '../data/tensor-file';
+import { decodeTensor, describeTensor, sha256Hex, type TensorFileInfo, tensorBytes } from './tensor-file';
 
 export const MANIFEST = 'manifest.json';
 

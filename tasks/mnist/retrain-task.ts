@@ -7,16 +7,15 @@
  */
 import { param, Task, type TaskContext } from '../../src';
 import { codeVersion } from '../code-version';
-import { contentHash, ModelRegistry, type ModelVersion } from '../registry/registry';
-import { CHAMPION } from '../mnist/register-task';
-import { trainParams } from '../mnist/params';
-import { TRAINING_JSON, TrainModel, type TrainingRecord } from '../mnist/train-task';
+import { CHAMPION, contentHash, ModelRegistry, type ModelVersion } from '../registry/registry';
+import { trainParams } from './params';
+import { TRAINING_JSON, TrainModel, type TrainingRecord } from './train-task';
 import { loadModelFrom, MODEL_JSON, WEIGHTS_BIN } from '../training/model-io';
 import { loadTensorFlow, type TensorFlow } from '../tf/tf-backend';
 import { directoryAt } from '../store';
-import { DriftIncrement, type DriftIncrementParams, driftIncrementParams } from './retrain-data-task';
-import { type MultiSourceScore, scoreOnSources } from './evaluate-sources';
-import { loadSource } from './sources/source-spec';
+import { DriftIncrement, type DriftIncrementParams, driftIncrementParams } from './drift-increment-task';
+import { type MultiSourceScore, scoreOnSources } from '../drift/evaluate-sources';
+import { loadSource } from '../drift/sources/source-spec';
 import type { DirectoryTarget } from '../../src';
 
 type TrainModelParams = ConstructorParameters<typeof TrainModel>[0];
