@@ -26,6 +26,7 @@ import { checkWindowParams, DriftCheck, type DriftCheckParams, driftCheckParams,
 import { type Decision, type DriftEvent, isOwn, lastRetrainClaim, recordDriftEvent, takeRetrainClaim } from './drift-events';
 import type { DriftReport } from './report';
 import { readLogWindow } from './window';
+import { DriftDataError } from './errors';
 
 export interface DriftMonitorParams extends Omit<DriftCheckParams, 'version'> {
   version?: number;
@@ -69,7 +70,7 @@ export abstract class DriftMonitorTask<P extends DriftMonitorParams = DriftMonit
     if (p.version > 0) return p.version;
     if (!p.source) {
       const newest = await readLogWindow(p.store, p.modelName, { last: 1, since: p.since || undefined, until: p.until || undefined });
-      if (newest.length === 0) throw new Error(`no predictions of model "${p.modelName}" are logged in ${p.store} up to ${p.until || 'now'}: start the server with this store, or pass --source`);
+      if (newest.length === 0) throw new DriftDataError(`no predictions of model "${p.modelName}" are logged in ${p.store} up to ${p.until || 'now'}: start the server with this store, or pass --source`);
       return newest[0].version;
     }
     return (await new ModelRegistry(p.store, p.modelName).resolve(CHAMPION)).version;

@@ -19,6 +19,7 @@ import { dataParams, type DataParams } from './params';
 import { MnistSource } from './source';
 import { mnistSplitFromIdx } from './mnist-data';
 import { directoryAt } from '../store';
+import { MnistDataError } from './errors';
 
 export interface DriftIncrementParams extends DataParams {
   /** Comma-separated labelled batch ids. */
@@ -87,7 +88,7 @@ export class DriftIncrement extends Task<DriftIncrementParams> {
         if (k < b.labels.length) return b.labels[k];
         k -= b.labels.length;
       }
-      throw new Error(`example ${i} is out of range`);
+      throw new MnistDataError(`example ${i} is out of range (a bug: please report it)`);
     };
     const { train, validation } = seededSplit(total, p.validationFraction, p.splitSeed);
     const trainOrder = [...train].flatMap((i) => (i < mnistCount ? [i] : new Array<number>(p.oversample).fill(i)));

@@ -13,6 +13,7 @@ import { EvaluateModel, type EvaluationRecord } from './evaluate-task';
 import { float32, readDataset } from '../data/dataset-files';
 import { exportForRegistration } from '../onnx/export-at-registration';
 import { PreprocessTestSet } from './preprocess-task';
+import { ModelFilesMismatchError } from './errors';
 import { MODEL_JSON, WEIGHTS_BIN } from '../training/model-io';
 import { dataParamsOf, type TrainParams, trainParams } from './params';
 import { METRICS_JSON, TRAINING_JSON, TrainModel, type TrainingMetrics, type TrainingRecord } from './train-task';
@@ -83,7 +84,7 @@ export class RegisterModel extends Task<RegisterParams> {
       evaluation.readJson<EvaluationRecord>(),
     ]);
     if (contentHash({ [MODEL_JSON]: modelJson, [WEIGHTS_BIN]: weights }) !== training.modelSha256) {
-      throw new Error(`${modelDir.uri}: model files do not match the hash in ${TRAINING_JSON} (${training.modelSha256}); retrain the model`);
+      throw new ModelFilesMismatchError(modelDir.uri, `${TRAINING_JSON} (${training.modelSha256})`);
     }
     // The ONNX export is registered beside the TF.js files only when it predicts what they do on the test images.
     const onnx = await exportForRegistration(modelDir, float32(await readDataset(testSet, ['testImages']), 'testImages'), codeVersion().version);

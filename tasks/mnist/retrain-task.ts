@@ -13,6 +13,7 @@ import { TRAINING_JSON, TrainModel, type TrainingRecord } from './train-task';
 import { loadModelFrom, MODEL_JSON, WEIGHTS_BIN } from '../training/model-io';
 import { loadTensorFlow, type TensorFlow } from '../tf/tf-backend';
 import { directoryAt } from '../store';
+import { ModelFilesMismatchError } from './errors';
 import { DriftIncrement, type DriftIncrementParams, driftIncrementParams } from './drift-increment-task';
 import { type MultiSourceScore, scoreOnSources } from '../drift/evaluate-sources';
 import { loadSource } from '../drift/sources/source-spec';
@@ -102,7 +103,7 @@ export class RegisterRetrained extends Task<RegisterRetrainedParams> {
     const dir = this.input();
     const [modelJson, weights, training] = await Promise.all([dir.file(MODEL_JSON).readBytes(), dir.file(WEIGHTS_BIN).readBytes(), dir.file(TRAINING_JSON).readJson<TrainingRecord>()]);
     const files = { [MODEL_JSON]: modelJson, [WEIGHTS_BIN]: weights };
-    if (contentHash(files) !== training.modelSha256) throw new Error(`${dir.uri}: model files do not match the hash in ${TRAINING_JSON}; retrain the model`);
+    if (contentHash(files) !== training.modelSha256) throw new ModelFilesMismatchError(dir.uri, TRAINING_JSON);
     const { tf } = await loadTensorFlow();
     const candidate = await score(tf, dir, p.testSources, p.store);
     const aliases = await this.registry.aliases();

@@ -33,7 +33,7 @@ export type { ModelAdapter, TensorMetadata, DecodedInputs } from './runtime/mode
 export { imageClassifierAdapter } from './runtime/image-adapter';
 export { PredictionLogWriter, readPredictionLog, recordPixels, predictionLogLocation } from './prediction-log/prediction-log';
 export type { PredictionRecord, PredictionEntry, PredictionLogOptions, PredictionLogStats, ReadPredictionLogOptions } from './prediction-log/prediction-log';
-export { ServeRequestError, InferenceInputError, ModelNotServedError, ModelNotReadyError, ModelLoadError } from './errors';
+export { ServeRequestError, InferenceInputError, ModelNotServedError, ModelNotReadyError, ModelLoadError, ServeOptionError, PredictorError, ModelOutputError, ServerStartTimeoutError } from './errors';
 export { DeployModelServer, serverReadyAt } from './deploy/deploy-task';
 export type { DeployParams } from './deploy/deploy-task';
 export { DeploymentError, SERVER_IMAGE, MODEL_SERVER_KIND, ServerLabels } from './deploy/server-deployment-spec';

@@ -5,7 +5,7 @@
  * has finished.
  */
 import type { ModelRegistry, ModelVersion } from '../../registry/registry';
-import { ModelLoadError } from '../errors';
+import { ModelLoadError, ModelOutputError, PredictorError } from '../errors';
 import { imageClassifierFitting } from './image-adapter';
 import type { ModelAdapter } from './model-adapter';
 import type { Predictor } from './predict-thread';
@@ -30,7 +30,7 @@ export class LoadedModel {
 
   /** Class probabilities for `count` items, `count * classes` values. `features` is handed to the worker. */
   predict(features: Float32Array, count: number): Promise<Float32Array> {
-    if (this.disposed) return Promise.reject(new Error(`version ${this.version} was disposed while a request still used it`));
+    if (this.disposed) return Promise.reject(new PredictorError(`version ${this.version} was disposed while a request still used it`));
     return this.thread.predict(this.key, features, count);
   }
 
@@ -61,11 +61,11 @@ async function warm(loaded: LoadedModel, batchSizes: readonly number[]): Promise
   const { adapter } = loaded;
   for (const size of batchSizes) {
     const probabilities = await loaded.predict(new Float32Array(size * adapter.itemSize).fill(0.5), size);
-    if (probabilities.length !== size * adapter.classes) throw new Error(`a batch of ${size} gave ${probabilities.length} outputs, expected ${size * adapter.classes}`);
+    if (probabilities.length !== size * adapter.classes) throw new ModelOutputError(`a batch of ${size} gave ${probabilities.length} outputs, expected ${size * adapter.classes}`);
     for (let i = 0; i < size; i++) {
       let sum = 0;
       for (let c = 0; c < adapter.classes; c++) sum += probabilities[i * adapter.classes + c];
-      if (!(Math.abs(sum - 1) < 1e-3)) throw new Error(`its outputs are not class probabilities (item ${i} sums to ${sum})`);
+      if (!(Math.abs(sum - 1) < 1e-3)) throw new ModelOutputError(`its outputs are not class probabilities (item ${i} sums to ${sum})`);
     }
   }
 }

@@ -12,6 +12,7 @@ import { loadTensorFlow } from '../../tf/tf-backend';
 import { loadModelFrom } from '../../training/model-io';
 import { itemShapeOf } from './inline-predictor';
 import type { FromPredictWorker, PredictWorkerData, ToPredictWorker } from './predict-worker-protocol';
+import { PredictorError } from '../errors';
 
 const port = parentPort!;
 const ready = loadTensorFlow({ backend: (workerData as PredictWorkerData).backend });
@@ -32,7 +33,7 @@ async function handle(message: ToPredictWorker): Promise<void> {
     }
     case 'predict': {
       const entry = models.get(message.key);
-      if (!entry) throw new Error(`no model loaded under ${message.key}`);
+      if (!entry) throw new PredictorError(`no model loaded under ${message.key}`);
       const output = tf.tidy(() => entry.model.predict(tf.tensor(message.features, [message.count, ...entry.itemShape], 'float32')) as tfjs.Tensor);
       const probabilities = new Float32Array(output.dataSync() as Float32Array);
       output.dispose();
