@@ -23,7 +23,7 @@ import { type LoadedModel, loadVersion } from './runtime/loaded-model';
 import type { DecodedInputs, ModelAdapter } from './runtime/model-adapter';
 import { PredictionLogWriter } from './prediction-log/prediction-log';
 import { connectionsDrained, handOverPort } from './port-handover';
-import { ReadyFile } from './deploy/ready-file';
+import { ReadyFile } from './ready-file';
 import { InlinePredictor } from './runtime/inline-predictor';
 import { PredictThread, type Predictor } from './runtime/predict-thread';
 import { ModelFormatPredictor, modelFormatOf, V2_PLATFORM } from './runtime/model-format';
