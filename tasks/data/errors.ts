@@ -4,7 +4,7 @@
  * files against their manifest: `TensorFileError` in tensor-file.ts; labelled
  * batches: `LabelledBatchError` in labelled-batch.ts.)
  */
-import { DagwrightError } from '../../src/errors';
+import { DagwrightError } from '../../src/public/errors';
 
 /** Values do not fit the shape they are written or read with (a tensor, an IDX file, an image): the caller's mistake. */
 export class TensorShapeError extends DagwrightError {}

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { endianness } from 'node:os';
-import { DagwrightError } from '../../src/errors';
+import { DagwrightError } from '../../src/public/errors';
 import { TensorShapeError } from './errors';
 
 export type TensorDtype = 'float32' | 'uint8';

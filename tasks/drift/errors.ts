@@ -3,7 +3,7 @@
  * models give the same answer; each message says what to pass or provide.
  * (Reaching a model server is `TrafficError`, in traffic.ts: retryable.)
  */
-import { DagwrightError } from '../../src/errors';
+import { DagwrightError } from '../../src/public/errors';
 
 /** A drift statistic got values it cannot take (none, NaN, mismatched lengths, a bad level): the caller's mistake. */
 export class StatisticInputError extends DagwrightError {}

@@ -1,5 +1,5 @@
 /** Errors of the MNIST tasks. Not retryable: the same files give the same answer; each says what to do. */
-import { DagwrightError } from '../../src/errors';
+import { DagwrightError } from '../../src/public/errors';
 
 /** MNIST data that cannot be used as asked: images that are not 28x28, too few images for an increment, examples out of range. */
 export class MnistDataError extends DagwrightError {}

@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { registerWasmTrainingKernels } from './kernels/wasm-training-kernels';
 
 import type { TensorFlow } from './tensorflow';
-import { DagwrightError, UsageError } from '../../src/errors';
+import { DagwrightError, UsageError } from '../../src/public/errors';
 
 export type { TensorFlow };
 

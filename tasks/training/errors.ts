@@ -3,7 +3,7 @@
  * data and models that cannot train fail the same way every time. (A
  * gradient worker that died is `GradientWorkerError`: retryable.)
  */
-import { DagwrightError } from '../../src/errors';
+import { DagwrightError } from '../../src/public/errors';
 
 /** Training options or data that cannot work: a count that is not positive, data that does not fit the model, an unknown backend. */
 export class TrainingInputError extends DagwrightError {}

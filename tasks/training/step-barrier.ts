@@ -6,7 +6,7 @@
  * failure flag: a thread that fails, or the main thread seeing a worker die,
  * sets it and wakes everyone, so no thread waits forever for a dead peer.
  */
-import { DagwrightError } from '../../src/errors';
+import { DagwrightError } from '../../src/public/errors';
 
 /** Word indices in the control array. */
 const ARRIVED = 0;
