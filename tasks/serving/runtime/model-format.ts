@@ -9,6 +9,7 @@ import { type ModelVersion, ModelRegistry } from '../../registry/registry';
 import { MODEL_ONNX, SIGNATURE_JSON } from '../../onnx/signature';
 import { OnnxPredictor } from './onnx-predictor';
 import type { Predictor } from './predict-thread';
+import { PredictorError } from '../errors';
 
 export type ModelFormat = 'onnx' | 'tfjs';
 
@@ -37,7 +38,7 @@ export class ModelFormatPredictor implements Predictor {
 
   predict(key: string, features: Float32Array, count: number): Promise<Float32Array> {
     const predictor = this.byKey.get(key);
-    return predictor ? predictor.predict(key, features, count) : Promise.reject(new Error(`no model loaded under ${key}`));
+    return predictor ? predictor.predict(key, features, count) : Promise.reject(new PredictorError(`no model loaded under ${key}`));
   }
 
   async dispose(key: string): Promise<void> {
