@@ -29,7 +29,7 @@ import { mulberry32, shuffledIndices } from '../tasks/data/seeded-random';
 import { writeLabelledBatch, listLabelledBatches } from '../tasks/data/labelled-batch';
 import { runDriftChecks } from '../tasks/drift/checks';
 import { computeFeatures, type DriftFeatures, featureModel, pickFeatures } from '../tasks/drift/features';
-import { MonitorDrift } from '../tasks/drift/monitor-task';
+import { MonitorDrift } from '../tasks/mnist/monitor-task';
 import { DriftReference, readReference } from '../tasks/drift/reference-task';
 import { scoreOnSources } from '../tasks/drift/evaluate-sources';
 import { fashionMnistAvailable, readFashionMnist, readMnist, readOptdigits, readOptdigitsSplit } from '../tasks/drift/sources/idx-source';

@@ -29,9 +29,9 @@ import { createLogger, type Executor, type FlowDefinition, formatSummary, parseS
 import { runTaskFlag } from '../src/executors/container/step-protocol';
 import { createExecutor } from '../src/flow/executors';
 import { DriftCheck } from '../tasks/drift/check-task';
-import { RegisterRetrained } from '../tasks/drift/retrain-task';
+import { RegisterRetrained } from '../tasks/mnist/retrain-task';
 import { writeLabelledBatch } from '../tasks/data/labelled-batch';
-import { MonitorDrift, type MonitorParams } from '../tasks/drift/monitor-task';
+import { MonitorDrift, type MonitorParams } from '../tasks/mnist/monitor-task';
 import { readOptdigitsSplit } from '../tasks/drift/sources/idx-source';
 import { type ImageBatch, sampleImages } from '../tasks/drift/sources/image-batch';
 import { loadSource } from '../tasks/drift/sources/source-spec';

@@ -14,7 +14,7 @@
  */
 import { Cron } from 'croner';
 import { type FlowDefinition, runFlow } from '../src';
-import { MonitorDrift, monitorParams } from '../tasks/drift/monitor-task';
+import { MonitorDrift, monitorParams } from '../tasks/mnist/monitor-task';
 
 const { store: _store, until: _until, ...flowParams } = monitorParams;
 

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, run } from '../src';
 import { type DriftDemoResult, runDriftDemo } from '../flows/drift-demo';
 import type { DriftSummary } from '../tasks/drift/report';
-import { MonitorDrift } from '../tasks/drift/monitor-task';
+import { MonitorDrift } from '../tasks/mnist/monitor-task';
 import { ModelRegistry } from '../tasks/registry/registry';
 
 let store: string;

@@ -23,7 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, formatSummary, run } from '../src';
 import { writeLabelledBatch } from '../tasks/data/labelled-batch';
 import type { DriftEvent } from '../tasks/drift/drift-events';
-import type { MonitorParams } from '../tasks/drift/monitor-task';
+import type { MonitorParams } from '../tasks/mnist/monitor-task';
 import { DriftReference } from '../tasks/drift/reference-task';
 import { readOptdigitsSplit } from '../tasks/drift/sources/idx-source';
 import { RegisterModel } from '../tasks/mnist/register-task';

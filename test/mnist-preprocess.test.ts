@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, LocalDirectoryTarget, run } from '../src';
-import { readDataset } from '../tasks/mnist/dataset-files';
+import { readDataset } from '../tasks/data/dataset-files';
 import { incrementCount, incrementImages } from '../tasks/mnist/increments';
 import { type IncrementDetails, PreprocessIncrement, PreprocessTestSet } from '../tasks/mnist/preprocess-task';
 import { seededSplit } from '../tasks/data/seeded-split';

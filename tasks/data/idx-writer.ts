@@ -3,12 +3,13 @@
  * gzipped, for datasets the project ships or derives.
  */
 import { gzipSync } from 'node:zlib';
+import { TensorShapeError } from './errors';
 
 /** The bytes of an IDX file holding `data` (uint8) with `shape`. */
 export function encodeIdx(data: Uint8Array, shape: readonly number[]): Uint8Array {
   const elements = shape.reduce((a, b) => a * b, 1);
-  if (elements !== data.length) throw new RangeError(`shape [${shape.join(', ')}] holds ${elements} values, got ${data.length}`);
-  if (shape.length < 1 || shape.length > 255) throw new RangeError(`Expected 1 to 255 dimensions, got ${shape.length}`);
+  if (elements !== data.length) throw new TensorShapeError(`shape [${shape.join(', ')}] holds ${elements} values, got ${data.length}`);
+  if (shape.length < 1 || shape.length > 255) throw new TensorShapeError(`Expected 1 to 255 dimensions, got ${shape.length}`);
   const header = new Uint8Array(4 + 4 * shape.length);
   const view = new DataView(header.buffer);
   header[2] = 0x08;

@@ -143,6 +143,11 @@ export async function readLabelledBatch(store: StoreLocation, batchId: string): 
   };
 }
 
+/** `a, b,c` -> ['a', 'b', 'c']: labelled batch ids as parameters and manifests join them. */
+export function batchIds(text: string): string[] {
+  return text.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
 /** The manifests of every published batch in the store, oldest first (by `created`, then id). */
 export async function listLabelledBatches(store: StoreLocation): Promise<LabelledBatchManifest[]> {
   const names = await listUnder(directoryAt(store, 'labels'));

@@ -5,6 +5,7 @@
  * resampling, then placed in a 28x28 field so that its centre of mass sits
  * at the field's centre. Ink is bright (255) on a black (0) background.
  */
+import { TensorShapeError } from './errors';
 
 export const MNIST_SIDE = 28;
 export const MNIST_PIXELS = MNIST_SIDE * MNIST_SIDE;
@@ -91,7 +92,7 @@ function resample(image: GreyImage, box: { x0: number; y0: number; x1: number; y
  */
 export function toMnistImage(image: GreyImage, threshold = 0.05): Uint8Array {
   if (image.pixels.length !== image.width * image.height) {
-    throw new RangeError(`Expected ${image.width} x ${image.height} = ${image.width * image.height} pixels, got ${image.pixels.length}`);
+    throw new TensorShapeError(`Expected ${image.width} x ${image.height} = ${image.width * image.height} pixels, got ${image.pixels.length}`);
   }
   const out = new Uint8Array(MNIST_PIXELS);
   const box = inkBox(image, threshold);

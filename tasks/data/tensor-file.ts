@@ -5,6 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { endianness } from 'node:os';
+import { DagwrightError } from '../../src/public/errors';
+import { TensorShapeError } from './errors';
 
 export type TensorDtype = 'float32' | 'uint8';
 
@@ -35,20 +37,18 @@ export function tensorBytes(values: Float32Array | Uint8Array): Uint8Array {
 /** Describes `values` as the file `file` of the given shape. */
 export function describeTensor(file: string, values: Float32Array | Uint8Array, shape: readonly number[]): TensorFileInfo {
   const size = shape.reduce((a, b) => a * b, 1);
-  if (size !== values.length) throw new Error(`${file}: shape [${shape.join(', ')}] holds ${size} values, got ${values.length}`);
+  if (size !== values.length) throw new TensorShapeError(`${file}: shape [${shape.join(', ')}] holds ${size} values, got ${values.length}`);
   const bytes = tensorBytes(values);
   return { file, dtype: values instanceof Float32Array ? 'float32' : 'uint8', shape: [...shape], bytes: bytes.byteLength, sha256: sha256Hex(bytes) };
 }
 
 /** Thrown when a tensor file does not match its manifest entry. Not retryable: the same bytes give the same answer. */
-export class TensorFileError extends Error {
-  readonly retryable = false;
+export class TensorFileError extends DagwrightError {
   constructor(
     readonly file: string,
     problem: string,
   ) {
     super(`${file}: ${problem}`);
-    this.name = 'TensorFileError';
   }
 }
 

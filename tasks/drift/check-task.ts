@@ -8,7 +8,7 @@
  * and then `<store>/monitoring/<model>/latest.json` (the summary the server's
  * /metrics and the UI read), unless a newer report is already there.
  */
-import { param, ParameterError, target, Task, type TaskContext } from '../../src';
+import { param, ParameterError, target, Task, type TaskContext, UsageError } from '../../src';
 import { codeVersion } from '../code-version';
 import { directoryAt, fileAt } from '../store';
 import { latestSummaryFile, readLatestSummary } from '../store-layout';
@@ -18,6 +18,7 @@ import { DriftReference, readReference, referenceParams } from './reference-task
 import { type DriftReport, type DriftSummary, driftHistograms, renderReportHtml, summarise } from './report';
 import { parseSourceSpec } from './sources/source-spec';
 import { logWindow, sourceWindow } from './window';
+import { DriftDataError } from './errors';
 
 export const REPORT_JSON = 'report.json';
 export const REPORT_HTML = 'report.html';
@@ -59,7 +60,7 @@ export const driftCheckParams = {
 function parseTests(text: string): DriftTestName[] {
   const names = text.split(',').map((t) => t.trim()).filter(Boolean);
   const bad = names.filter((n) => !(DRIFT_TESTS as readonly string[]).includes(n));
-  if (bad.length > 0 || names.length === 0) throw new RangeError(`--tests got "${text}": expected a comma-separated list of ${DRIFT_TESTS.join(', ')}`);
+  if (bad.length > 0 || names.length === 0) throw new UsageError(`--tests got "${text}": expected a comma-separated list of ${DRIFT_TESTS.join(', ')}`);
   return names as DriftTestName[];
 }
 
@@ -112,7 +113,7 @@ export class DriftCheck extends Task<DriftCheckParams> {
     const { batch, window } = p.source
       ? await sourceWindow(p.source, p.size, p.seed, p.store)
       : await logWindow(p.store, p.modelName, { last: p.last, since: p.since || undefined, until: p.until || undefined });
-    if (batch.count < 2) throw new Error(`the window holds ${batch.count} image(s): a drift check needs at least 2 (is the server logging predictions to ${p.store}?)`);
+    if (batch.count < 2) throw new DriftDataError(`the window holds ${batch.count} image(s): a drift check needs at least 2 (is the server logging predictions to ${p.store}?)`);
     const current = await versionDriftFeatures(p.store, p.modelName, p.version, batch.pixels, batch.count);
     const result = runDriftChecks(reference, current, this.checkOptions());
     const report: DriftReport = {

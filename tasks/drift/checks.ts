@@ -31,6 +31,7 @@ import { ks2Samp } from './stats/ks';
 import { mmdTest } from './stats/mmd';
 import { normedWasserstein } from './stats/wasserstein';
 import { type DriftFeatures, IMAGE_STATISTICS, pickFeatures } from './features';
+import { DriftDataError } from './errors';
 
 export const DRIFT_TESTS = ['class-probabilities-ks', 'entropy-ks', 'predicted-class-chi2', 'embedding-mmd', 'image-statistics'] as const;
 export type DriftTestName = (typeof DRIFT_TESTS)[number];
@@ -172,9 +173,9 @@ export function runDriftChecks(reference: DriftFeatures, current: DriftFeatures,
   // A model whose signature names no embedding output has none to compare.
   const skipped = reference.embeddingDim === 0 && asked.includes('embedding-mmd') ? [{ name: 'embedding-mmd' as const, reason: "the model's signature names no embedding output" }] : [];
   const tests = asked.filter((t) => !skipped.some((s) => s.name === t));
-  if (reference.count < 2 || current.count < 2) throw new RangeError(`drift checks need at least 2 reference and 2 current images, got ${reference.count} and ${current.count}`);
+  if (reference.count < 2 || current.count < 2) throw new DriftDataError(`drift checks need at least 2 reference and 2 current images, got ${reference.count} and ${current.count}`);
   if (reference.classes !== current.classes || reference.embeddingDim !== current.embeddingDim) {
-    throw new RangeError(`reference and current come from different models: ${reference.classes} vs ${current.classes} classes, embeddings of ${reference.embeddingDim} vs ${current.embeddingDim}`);
+    throw new DriftDataError(`reference and current come from different models: ${reference.classes} vs ${current.classes} classes, embeddings of ${reference.embeddingDim} vs ${current.embeddingDim}`);
   }
   const pTests = tests.filter((t) => t !== 'image-statistics').length;
   const threshold = o.combine === 'bonferroni' && pTests > 0 ? o.pValue / pTests : o.pValue;

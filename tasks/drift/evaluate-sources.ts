@@ -8,6 +8,7 @@ import type * as tfjs from '@tensorflow/tfjs';
 import { predictClasses, scorePredictions } from '../training/evaluate';
 import type { TensorFlow } from '../tf/tf-backend';
 import { type ImageBatch, toFloatPixels } from './sources/image-batch';
+import { DriftDataError } from './errors';
 
 export interface SourceScore {
   readonly source: string;
@@ -23,7 +24,7 @@ export interface MultiSourceScore {
 
 export function scoreOnSources(tf: TensorFlow, model: tfjs.LayersModel, sources: readonly ImageBatch[]): MultiSourceScore {
   const scores = sources.map((s) => {
-    if (!s.labels) throw new Error(`test source ${s.name} has no labels`);
+    if (!s.labels) throw new DriftDataError(`test source ${s.name} has no labels: name labelled test sources (e.g. mnist-test, optdigits:heldout, labels:<batchId>)`);
     const predictions = predictClasses(tf, model, toFloatPixels(s.pixels), s.count);
     return { source: s.name, count: s.count, accuracy: scorePredictions(predictions, s.labels).accuracy };
   });

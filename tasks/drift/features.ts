@@ -8,6 +8,7 @@
 import type * as tfjs from '@tensorflow/tfjs';
 import { MNIST_PIXELS, MNIST_SIDE } from '../data/mnist-format';
 import type { TensorFlow } from '../tf/tf-backend';
+import { DriftDataError } from './errors';
 
 export const IMAGE_STATISTICS = ['meanIntensity', 'inkFraction', 'centreOfMassX', 'centreOfMassY'] as const;
 export type ImageStatistic = (typeof IMAGE_STATISTICS)[number];
@@ -54,14 +55,14 @@ export function imageStatistics(pixels: Uint8Array, count: number): Float32Array
 
 /** A model that outputs [penultimate activations, class probabilities] for the classifier `model`. */
 export function featureModel(tf: TensorFlow, model: tfjs.LayersModel): tfjs.LayersModel {
-  if (model.layers.length < 2) throw new Error(`model "${model.name}" has ${model.layers.length} layer(s): drift embeddings need a penultimate layer`);
+  if (model.layers.length < 2) throw new DriftDataError(`model "${model.name}" has ${model.layers.length} layer(s): drift embeddings need a penultimate layer`);
   const penultimate = model.layers[model.layers.length - 2];
   return tf.model({ inputs: model.inputs, outputs: [penultimate.output as tfjs.SymbolicTensor, model.outputs[0]] });
 }
 
 /** Runs the model over the images in batches and gathers probabilities, embeddings and image statistics. */
 export function computeFeatures(tf: TensorFlow, features: tfjs.LayersModel, pixels: Uint8Array, count: number, batchSize = 256): DriftFeatures {
-  if (pixels.length !== count * MNIST_PIXELS) throw new RangeError(`Expected ${count} * 784 pixels, got ${pixels.length}`);
+  if (pixels.length !== count * MNIST_PIXELS) throw new DriftDataError(`Expected ${count} * 784 pixels (28x28 images), got ${pixels.length}`);
   const [embShape, probShape] = features.outputs.map((o) => o.shape);
   const embeddingDim = embShape.slice(1).reduce((a: number, b) => a * (b ?? 1), 1);
   const classes = probShape[probShape.length - 1] ?? 0;

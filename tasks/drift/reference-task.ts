@@ -17,7 +17,7 @@
  * splits), so the generic default needs no MNIST-specific reference.
  */
 import { directoryTarget, param, Task, type TaskContext } from '../../src';
-import { float32, readDataset, uint8, writeDataset } from '../mnist/dataset-files';
+import { float32, readDataset, uint8, writeDataset } from '../data/dataset-files';
 import { ModelRegistry } from '../registry/registry';
 import { directoryAt } from '../store';
 import { driftReferenceDirectory } from '../store-layout';
@@ -26,6 +26,7 @@ import type { DriftFeatures } from './features';
 import { versionDriftFeatures } from '../onnx/version-drift-features';
 import { pickImages, type ImageBatch } from './sources/image-batch';
 import { loadSource } from './sources/source-spec';
+import { DriftDataError } from './errors';
 
 export interface ReferenceParams {
   store: string;
@@ -104,7 +105,7 @@ export class DriftReference extends Task<ReferenceParams> {
       data = { source: referenceSource };
     } else {
       const uri = (record.lineage.data as { uri?: unknown } | undefined)?.uri;
-      if (typeof uri !== 'string') throw new Error(`${modelName} version ${version} records no training data (lineage.data.uri); pass --reference-source <data source>`);
+      if (typeof uri !== 'string') throw new DriftDataError(`${modelName} version ${version} records no training data (lineage.data.uri); pass --reference-source <data source>`);
       const v = await validationImages(uri);
       batch = v.batch;
       data = { source: 'validation', uri, manifestSha256: v.manifestSha256 };

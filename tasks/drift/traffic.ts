@@ -15,7 +15,7 @@
  * --token (or DAGWRIGHT_SERVE_TOKEN), --store (for labels:<id> sources).
  */
 import { parseArgs } from 'node:util';
-import { DagwrightError } from '../../src';
+import { DagwrightError, UsageError } from '../../src';
 import { MNIST_PIXELS } from '../data/mnist-format';
 import { type ImageBatch, sampleImages } from './sources/image-batch';
 import { loadSource } from './sources/source-spec';
@@ -130,10 +130,10 @@ async function main(argv: string[]): Promise<number> {
   });
   const int = (name: string, text: string, min: number) => {
     const n = Number(text);
-    if (!Number.isInteger(n) || n < min) throw new RangeError(`--${name} got "${text}": expected a whole number >= ${min}`);
+    if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} got "${text}": expected a whole number >= ${min}`);
     return n;
   };
-  if (values.datatype !== 'UINT8' && values.datatype !== 'FP32') throw new RangeError(`--datatype got "${values.datatype}": expected UINT8 or FP32`);
+  if (values.datatype !== 'UINT8' && values.datatype !== 'FP32') throw new UsageError(`--datatype got "${values.datatype}": expected UINT8 or FP32`);
   const seed = int('seed', values.seed, 0);
   const images = sampleImages(await loadSource(values.source, { store: values.store, seed }), int('count', values.count, 1), seed);
   const result = await sendTraffic({

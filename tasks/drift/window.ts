@@ -11,6 +11,7 @@ import type { ImageBatch } from './sources/image-batch';
 import { sampleImages } from './sources/image-batch';
 import { loadSource } from './sources/source-spec';
 import type { DriftWindow } from './report';
+import { DriftDataError } from './errors';
 
 export interface LogWindowSpec {
   readonly last: number;
@@ -38,7 +39,7 @@ export function recordsToBatch(records: readonly PredictionRecord[]): ImageBatch
   const pixels = new Uint8Array(records.length * MNIST_PIXELS);
   records.forEach((r, i) => {
     const p = recordPixels(r);
-    if (p.length !== MNIST_PIXELS) throw new Error(`prediction log record ${r.requestId} at ${r.time} holds ${p.length} pixels, expected 784 (28x28)`);
+    if (p.length !== MNIST_PIXELS) throw new DriftDataError(`prediction log record ${r.requestId} at ${r.time} holds ${p.length} pixels, expected 784 (28x28)`);
     pixels.set(p, i * MNIST_PIXELS);
   });
   return { name: 'prediction-log', count: records.length, pixels };

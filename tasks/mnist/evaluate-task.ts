@@ -5,7 +5,7 @@
  */
 import { Task, type TaskContext } from '../../src';
 import { fileAt } from '../store';
-import { float32, readDataset, uint8 } from './dataset-files';
+import { float32, readDataset, uint8 } from '../data/dataset-files';
 import { evaluate } from '../training/evaluate';
 import { loadModelFrom } from '../training/model-io';
 import { dataParamsOf, type TrainParams, trainParams } from './params';

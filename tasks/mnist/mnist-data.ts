@@ -7,6 +7,7 @@ import * as path from 'node:path';
 
 import { checkImagesAndLabels, parseIdx } from '../data/idx';
 import { PIXELS } from './model';
+import { MnistDataError } from './errors';
 
 export interface MnistSplit {
   /** count * 784 pixels in [0, 1], row-major 28x28 per image. */
@@ -26,7 +27,7 @@ export function mnistSplitFromIdx(imageBytes: Uint8Array, imagesName: string, la
   const labels = parseIdx(labelBytes, labelsName);
   const count = checkImagesAndLabels(images, imagesName, labels, labelsName);
   if (images.shape[1] * images.shape[2] !== PIXELS) {
-    throw new Error(`${imagesName}: images are ${images.shape[1]}x${images.shape[2]}, expected 28x28`);
+    throw new MnistDataError(`${imagesName}: images are ${images.shape[1]}x${images.shape[2]}, expected 28x28: --source must hold MNIST's IDX files`);
   }
   const pixels = new Float32Array(count * PIXELS);
   for (let i = 0; i < pixels.length; i++) pixels[i] = images.data[i] / 255;
@@ -44,7 +45,7 @@ export async function readMnistSplit(split: 'train' | 't10k', directory = packag
 /** Examples start..start+count-1 of a split (a view, not a copy). */
 export function takeExamples(split: MnistSplit, start: number, count: number): MnistSplit {
   if (start < 0 || count < 0 || start + count > split.count) {
-    throw new Error(`Expected examples ${start}..${start + count - 1} to lie within 0..${split.count - 1}`);
+    throw new MnistDataError(`Expected examples ${start}..${start + count - 1} to lie within 0..${split.count - 1}`);
   }
   return {
     images: split.images.subarray(start * PIXELS, (start + count) * PIXELS),

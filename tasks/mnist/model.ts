@@ -12,6 +12,7 @@
 import type * as tfjs from '@tensorflow/tfjs';
 
 import type { TensorFlow } from '../tf/tf-backend';
+import { TrainingInputError } from '../training/errors';
 
 export const IMAGE_SIZE = 28;
 export const PIXELS = IMAGE_SIZE * IMAGE_SIZE;
@@ -39,7 +40,7 @@ export const DEFAULT_MODEL: ModelHyperParameters = {
 export function buildModel(tf: TensorFlow, hp: ModelHyperParameters = DEFAULT_MODEL): tfjs.Sequential {
   for (const key of ['conv1Filters', 'conv2Filters', 'denseUnits'] as const) {
     if (!Number.isInteger(hp[key]) || hp[key] < 1) {
-      throw new Error(`Expected \`${key}\` to be a positive integer, got ${hp[key]}`);
+      throw new TrainingInputError(`Expected \`${key}\` to be a positive integer, got ${hp[key]}`);
     }
   }
   const init = (i: number) => tf.initializers.glorotUniform({ seed: hp.seed + i });

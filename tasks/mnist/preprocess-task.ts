@@ -8,7 +8,7 @@
  */
 import { ParameterError, Task, type TaskContext, type TaskResources } from '../../src';
 import { directoryAt } from '../store';
-import { writeDataset } from './dataset-files';
+import { writeDataset } from '../data/dataset-files';
 import { incrementCount, incrementImages, incrementProblem } from './increments';
 import { mnistSplitFromIdx, type MnistSplit } from './mnist-data';
 import { IMAGE_SIZE, NUM_CLASSES, PIXELS } from './model';
@@ -16,6 +16,7 @@ import { type DataParams, dataParams } from './params';
 import { seededSplit } from '../data/seeded-split';
 import { isLocalSource, MnistSource, PACKAGED_SOURCE, sourceLocation, sourceParam } from './source';
 import { sha256Hex } from '../data/tensor-file';
+import { MnistDataError } from './errors';
 
 /** A source file as the manifest records it. */
 export interface SourceFileInfo {
@@ -123,7 +124,7 @@ export class PreprocessIncrement extends Task<DataParams> {
     const { increment, incrementSize, validationFraction, splitSeed, source } = this.params;
     const { split: all, files } = await readSourcePair(this.requires(), 'trainImages', 'trainLabels');
     if ((increment - 1) * incrementSize >= all.count) {
-      throw new Error(`${files.images.file} holds ${all.count} images: too few for increment ${increment} of ${incrementSize} images`);
+      throw new MnistDataError(`${files.images.file} holds ${all.count} images: too few for increment ${increment} of ${incrementSize} images`);
     }
     const images = incrementImages(increment, incrementSize, all.count);
     const { train, validation } = seededSplit(images, validationFraction, splitSeed);

@@ -8,17 +8,17 @@
  */
 import { param, Task, type TaskContext } from '../../src';
 import { codeVersion } from '../code-version';
-import { contentHash, DEFAULT_MODEL_NAME, ModelRegistry, type ModelVersion } from '../registry/registry';
+import { CHAMPION, contentHash, DEFAULT_MODEL_NAME, ModelRegistry, type ModelVersion } from '../registry/registry';
 import { EvaluateModel, type EvaluationRecord } from './evaluate-task';
-import { float32, readDataset } from './dataset-files';
+import { float32, readDataset } from '../data/dataset-files';
 import { exportForRegistration } from '../onnx/export-at-registration';
 import { PreprocessTestSet } from './preprocess-task';
+import { ModelFilesMismatchError } from './errors';
 import { MODEL_JSON, WEIGHTS_BIN } from '../training/model-io';
 import { dataParamsOf, type TrainParams, trainParams } from './params';
 import { METRICS_JSON, TRAINING_JSON, TrainModel, type TrainingMetrics, type TrainingRecord } from './train-task';
 
-/** The alias the best version holds. */
-export const CHAMPION = 'champion';
+export { CHAMPION } from '../registry/registry';
 
 export interface RegisterParams extends TrainParams {
   modelName?: string;
@@ -84,7 +84,7 @@ export class RegisterModel extends Task<RegisterParams> {
       evaluation.readJson<EvaluationRecord>(),
     ]);
     if (contentHash({ [MODEL_JSON]: modelJson, [WEIGHTS_BIN]: weights }) !== training.modelSha256) {
-      throw new Error(`${modelDir.uri}: model files do not match the hash in ${TRAINING_JSON} (${training.modelSha256}); retrain the model`);
+      throw new ModelFilesMismatchError(modelDir.uri, `${TRAINING_JSON} (${training.modelSha256})`);
     }
     // The ONNX export is registered beside the TF.js files only when it predicts what they do on the test images.
     const onnx = await exportForRegistration(modelDir, float32(await readDataset(testSet, ['testImages']), 'testImages'), codeVersion().version);

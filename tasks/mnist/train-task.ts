@@ -12,7 +12,7 @@ import { Task, type TaskContext, type TaskResources } from '../../src';
 import { codeVersion, type CodeVersion } from '../code-version';
 import { contentHash } from '../registry/registry';
 import { directoryAt } from '../store';
-import { float32, readDataset, uint8 } from './dataset-files';
+import { float32, readDataset, uint8 } from '../data/dataset-files';
 import { MODEL_JSON, serializeModel, WEIGHTS_BIN, writeModelFiles } from '../training/model-io';
 import { buildModel, DEFAULT_MODEL, type ModelHyperParameters } from './model';
 import { dataParamsOf, type TrainParams, trainParams } from './params';

@@ -18,21 +18,23 @@
  * honour it. A damaged file is reported by name with how to repair it.
  */
 import { createHash } from 'node:crypto';
-import { type DirectoryTarget, type FileTarget, withStoreLock } from '../../src';
+import { DagwrightError, type DirectoryTarget, type FileTarget, withStoreLock } from '../../src';
 import { directoryAt, fileAt, listUnder, type StoreLocation } from '../store';
 
 /** The model name flows and the registry CLI use unless told otherwise. */
 export const DEFAULT_MODEL_NAME = 'mnist-digits';
 
-/** Thrown for a registry request that cannot be met: unknown version or alias, bad name, a damaged file. */
-export class RegistryError extends Error {
+/** The alias the best version holds: registrations move it, servers follow it, drift monitors check it. */
+export const CHAMPION = 'champion';
+
+/** Thrown for a registry request that cannot be met: unknown version or alias, bad name, a damaged file. Not retryable. */
+export class RegistryError extends DagwrightError {
   constructor(
     message: string,
     /** 'missing': no such version or alias; 'invalid': a bad name; 'damaged': a registry file cannot be read. */
     readonly kind: 'missing' | 'invalid' | 'damaged',
   ) {
     super(message);
-    this.name = 'RegistryError';
   }
 }
 
@@ -45,7 +47,6 @@ export class RegistryFileError extends RegistryError {
     readonly repair: string,
   ) {
     super(`registry file ${file} is damaged (${problem}). ${repair}`, 'damaged');
-    this.name = 'RegistryFileError';
   }
 }
 

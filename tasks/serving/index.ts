@@ -25,15 +25,15 @@ export function serveInForeground(options: ModelServerOptions): Promise<number> 
 }
 
 export { ModelServer, DEFAULT_ALIAS, DEFAULT_SERVE_HOST, DEFAULT_SERVE_PORT, TOKEN_ENV } from './model-server';
-export type { ModelServerOptions, Inference } from './model-server';
+export type { ModelServerOptions } from './model-server';
+export type { Inference, InferenceService } from './http/inference-service';
 export { DEFAULT_BATCHING } from './runtime/adaptive-batcher';
 export type { BatchingOptions } from './runtime/adaptive-batcher';
 export type { ModelAdapter, TensorMetadata, DecodedInputs } from './runtime/model-adapter';
 export { imageClassifierAdapter } from './runtime/image-adapter';
-export { mnistDigitsAdapter } from './mnist-adapter';
 export { PredictionLogWriter, readPredictionLog, recordPixels, predictionLogLocation } from './prediction-log/prediction-log';
 export type { PredictionRecord, PredictionEntry, PredictionLogOptions, PredictionLogStats, ReadPredictionLogOptions } from './prediction-log/prediction-log';
-export { ServeRequestError, InferenceInputError, ModelNotServedError, ModelNotReadyError, ModelLoadError } from './errors';
+export { ServeRequestError, InferenceInputError, ModelNotServedError, ModelNotReadyError, ModelLoadError, ServeOptionError, PredictorError, ModelOutputError, ServerStartTimeoutError } from './errors';
 export { DeployModelServer, serverReadyAt } from './deploy/deploy-task';
 export type { DeployParams } from './deploy/deploy-task';
 export { DeploymentError, SERVER_IMAGE, MODEL_SERVER_KIND, ServerLabels } from './deploy/server-deployment-spec';

@@ -18,14 +18,14 @@ import { AdaptiveBatcher, type BatchingOptions, checkBatching, DEFAULT_BATCHING 
 import { type AliasWatcher, watchAliasFile } from './runtime/alias-watcher';
 import { ModelLoadError, ModelNotReadyError } from './errors';
 import { buildHttpApp } from './http/http-app';
+import type { Inference, InferenceService } from './http/inference-service';
 import { type LoadedModel, loadVersion } from './runtime/loaded-model';
-import { mnistDigitsAdapter } from './mnist-adapter';
 import type { DecodedInputs, ModelAdapter } from './runtime/model-adapter';
 import { PredictionLogWriter } from './prediction-log/prediction-log';
 import { ConnectionTracker } from './drain';
 import { errorBody } from './http/error-bodies';
 import { handOverPort } from './port-handover';
-import { ReadyFile } from './deploy/ready-file';
+import { ReadyFile } from './ready-file';
 import { InlinePredictor } from './runtime/inline-predictor';
 import { PredictThread, type Predictor } from './runtime/predict-thread';
 import { ModelFormatPredictor, modelFormatOf, V2_PLATFORM } from './runtime/model-format';
@@ -34,23 +34,16 @@ import { DEFAULT_ALIAS, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_SERVE_HOST, DEFAULT_SE
 
 export { DEFAULT_ALIAS, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_SERVE_HOST, DEFAULT_SERVE_PORT, TOKEN_ENV, type ModelServerOptions } from './server-options';
 
-/** What a route gets back from `infer`. */
-export interface Inference {
-  readonly version: number;
-  /** `count * classes` probabilities. */
-  readonly probabilities: Float32Array;
-  readonly labels: Int32Array;
-}
+export type { Inference } from './http/inference-service';
 
 interface Slot {
   readonly model: LoadedModel;
   readonly batcher: AdaptiveBatcher;
 }
 
-export class ModelServer implements Service {
+export class ModelServer implements Service, InferenceService {
   readonly name = 'model-server';
   readonly model: string;
-  readonly adapter: ModelAdapter;
   readonly metrics: ServerMetrics;
   readonly logger: Logger;
   private readonly registry: ModelRegistry;
@@ -60,6 +53,8 @@ export class ModelServer implements Service {
   private app: FastifyInstance | undefined;
   private watcher: AliasWatcher | undefined;
   private slot: Slot | undefined;
+  /** The given adapter, else the one the first loaded version's shapes describe; later versions must fit it. */
+  private fitted: ModelAdapter | undefined;
   private readonly refused = new Set<number>();
   private reloading: Promise<void> | undefined;
   private reloadAgain = false;
@@ -70,7 +65,7 @@ export class ModelServer implements Service {
 
   constructor(readonly options: ModelServerOptions) {
     this.model = options.model ?? DEFAULT_MODEL_NAME;
-    this.adapter = options.adapter ?? mnistDigitsAdapter;
+    this.fitted = options.adapter;
     this.logger = (options.logger ?? createLogger()).child({ service: this.name, model: this.model });
     this.registry = new ModelRegistry(options.store, this.model);
     this.log = options.predictionLog === false ? undefined : new PredictionLogWriter(options.store, this.model, { logger: this.logger, ...options.predictionLog });
@@ -81,6 +76,12 @@ export class ModelServer implements Service {
 
   get batching(): BatchingOptions {
     return this.options.batching ?? DEFAULT_BATCHING;
+  }
+
+  /** The served model's shapes: the `adapter` option, else an image classifier shaped like the first version loaded. */
+  get adapter(): ModelAdapter {
+    if (!this.fitted) throw new ModelNotReadyError(this.model);
+    return this.fitted;
   }
 
   get alias(): string {
@@ -201,8 +202,9 @@ export class ModelServer implements Service {
   private async swapTo(version: number): Promise<void> {
     const batching = this.batching;
     const warmSizes = [...new Set([1, batching.maxBatchSize ?? 1])];
-    const loaded = await loadVersion(this.thread!, this.registry, version, this.adapter, warmSizes);
+    const loaded = await loadVersion(this.thread!, this.registry, version, this.fitted, warmSizes);
     if (this.stopping) return loaded.retire();
+    this.fitted ??= loaded.adapter;
     const batcher = new AdaptiveBatcher((f, n) => loaded.predict(f, n), this.adapter.itemSize, this.adapter.classes, batching, (n) => this.metrics.batchSize.observe(n));
     const old = this.slot;
     this.slot = { model: loaded, batcher };

@@ -28,7 +28,7 @@ export interface ModelServerOptions {
   readonly port?: number;
   /** When set, every route but health checks needs `Authorization: Bearer <token>`. */
   readonly token?: string;
-  /** The model's shapes; default the MNIST digits adapter. */
+  /** The model's shapes; default an image classifier shaped like the first version loaded (`imageClassifierFitting`), input named "image". */
   readonly adapter?: ModelAdapter;
   /** Default `DEFAULT_BATCHING` (64 images per call, no wait); `{ maxBatchSize: 1 }` turns batching off. */
   readonly batching?: BatchingOptions;

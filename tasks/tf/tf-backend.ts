@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import { registerWasmTrainingKernels } from './kernels/wasm-training-kernels';
 
 import type { TensorFlow } from './tensorflow';
+import { DagwrightError, UsageError } from '../../src/public/errors';
 
 export type { TensorFlow };
 
@@ -32,12 +33,11 @@ export interface LoadTensorFlowOptions {
 }
 
 /** Thrown when a backend that was explicitly asked for cannot be used. */
-export class BackendUnavailableError extends Error {
+export class BackendUnavailableError extends DagwrightError {
   readonly backend: BackendName;
 
   constructor(backend: BackendName, reason: string, options?: { cause?: unknown }) {
     super(`TensorFlow.js backend '${backend}' is not available: ${reason}`, options);
-    this.name = 'BackendUnavailableError';
     this.backend = backend;
   }
 }
@@ -54,7 +54,7 @@ function requestedBackend(options: LoadTensorFlowOptions): BackendName | undefin
   const requested = options.backend ?? process.env.DAGWRIGHT_TF_BACKEND;
   if (requested === undefined || requested === '') return undefined;
   if (!(BACKENDS as readonly string[]).includes(requested)) {
-    throw new Error(
+    throw new UsageError(
       `Expected DAGWRIGHT_TF_BACKEND to be one of ${BACKENDS.join(', ')}, got '${requested}'`,
     );
   }

@@ -7,6 +7,7 @@ import type * as tfjs from '@tensorflow/tfjs';
 
 import { modelGeometry } from './model-geometry';
 import type { TensorFlow } from '../tf/tf-backend';
+import { TrainingInputError } from './errors';
 
 export interface Evaluation {
   count: number;
@@ -28,7 +29,7 @@ export function predictClasses(
 ): Uint8Array {
   const { sampleShape: shape, sampleSize: size } = modelGeometry(model);
   if (images.length < count * size) {
-    throw new Error(`Expected at least ${count * size} values for ${count} samples of shape [${shape.join(', ')}], got ${images.length}`);
+    throw new TrainingInputError(`Expected at least ${count * size} values for ${count} samples of shape [${shape.join(', ')}], got ${images.length}`);
   }
   const predictions = new Uint8Array(count);
   for (let start = 0; start < count; start += batchSize) {
@@ -46,7 +47,7 @@ export function predictClasses(
 /** Scores predictions against true labels (classes 0..classes-1; default 10). */
 export function scorePredictions(predictions: Uint8Array, labels: Uint8Array, classes = 10): Evaluation {
   if (predictions.length !== labels.length) {
-    throw new Error(`Expected as many predictions as labels, got ${predictions.length} and ${labels.length}`);
+    throw new TrainingInputError(`Expected as many predictions as labels, got ${predictions.length} and ${labels.length}`);
   }
   const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
   let correct = 0;

@@ -8,6 +8,7 @@
  * thread updates its own share of them (see epoch-runner.ts). Same update
  * rule and defaults as tf.train.adam.
  */
+import { TrainingInputError } from './errors';
 
 export interface AdamOptions {
   beta1?: number;
@@ -51,7 +52,7 @@ export class FlatAdam {
     const { m, v } = this.state;
     const { beta1, beta2, epsilon } = this;
     if (params.length !== m.length || gradients.some((g) => g.length !== m.length) || gradients.length !== weights.length) {
-      throw new Error(`Expected params and every gradient of length ${m.length}, and one weight per gradient`);
+      throw new TrainingInputError(`Expected params and every gradient of length ${m.length}, and one weight per gradient`);
     }
     const rate = (learningRate * Math.sqrt(1 - beta2 ** step)) / (1 - beta1 ** step);
     const g0 = gradients[0];

@@ -28,6 +28,7 @@ import type { FromWorker, GradientWorkerData, ToWorker } from './gradient-worker
 import { ModelReplica } from './model-replica';
 import { barrierGeneration, clearStop, markFailed, newControl, requestStop } from './step-barrier';
 import type { BackendName, TensorFlow } from '../tf/tf-backend';
+import { TrainingInputError, TrainingInternalError } from './errors';
 
 /**
  * Thrown when a gradient worker fails to start, throws, or exits. The
@@ -169,7 +170,7 @@ export class WorkerGradientEngine implements GradientEngine {
   static async start(options: WorkerGradientEngineOptions): Promise<WorkerGradientEngine> {
     const { workers, data, model, tf } = options;
     if (!Number.isInteger(workers) || workers < 1) {
-      throw new Error(`Expected \`workers\` to be a positive integer, got ${workers}`);
+      throw new TrainingInputError(`Expected \`workers\` to be a positive integer, got ${workers}`);
     }
     const replica = new ModelReplica(tf, model);
     const size = replica.size;
@@ -252,7 +253,7 @@ export class WorkerGradientEngine implements GradientEngine {
   }
 
   lastGradient(): Float32Array {
-    if (this.last === undefined) throw new Error('No step has run yet');
+    if (this.last === undefined) throw new TrainingInternalError('No step has run yet');
     const { plan, steps } = this.last;
     const batchCount = Math.min(plan.batchSize, plan.order.length - (steps - 1) * plan.batchSize);
     const counts = splitRange(batchCount, this.workers).map((shard) => shard.count);

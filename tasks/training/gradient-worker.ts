@@ -14,10 +14,11 @@ import type { FromWorker, GradientWorkerData, ToWorker } from './gradient-worker
 import { ModelReplica } from './model-replica';
 import { markFailed, PeerFailedError, StepBarrier } from './step-barrier';
 import { loadTensorFlow } from '../tf/tf-backend';
+import { TrainingInternalError } from './errors';
 
 async function main(): Promise<void> {
   const port = parentPort;
-  if (port === null) throw new Error('gradient-worker must run in a worker thread');
+  if (port === null) throw new TrainingInternalError('gradient-worker must run in a worker thread');
   const data = workerData as GradientWorkerData;
   const send = (message: FromWorker) => port.postMessage(message);
 

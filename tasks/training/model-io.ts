@@ -8,6 +8,7 @@
 import type * as tfjs from '@tensorflow/tfjs';
 import type { DirectoryTarget, DirectoryWriter } from '../../src';
 import type { TensorFlow } from '../tf/tf-backend';
+import { ModelShapeError } from './errors';
 
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
@@ -20,7 +21,7 @@ export interface ModelFiles {
 
 /** Turns the artifacts `model.save()` hands over into the two files of the tfjs layers format. */
 export function modelFilesFor(tf: TensorFlow, artifacts: tfjs.io.ModelArtifacts): ModelFiles {
-  if (artifacts.modelTopology instanceof ArrayBuffer) throw new Error('saving binary model topologies is not supported; save a LayersModel');
+  if (artifacts.modelTopology instanceof ArrayBuffer) throw new ModelShapeError('saving binary model topologies is not supported; save a LayersModel');
   const weights = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
   const modelJson: tfjs.io.ModelJSON = {
     modelTopology: artifacts.modelTopology as object,

@@ -12,6 +12,7 @@ import type * as tfjs from '@tensorflow/tfjs';
 import { predictClasses } from './evaluate';
 import { modelGeometry } from './model-geometry';
 import type { TensorFlow } from '../tf/tf-backend';
+import { TrainingInternalError } from './errors';
 
 export interface GradientResult {
   /** Mean cross-entropy over the batch. */
@@ -79,7 +80,7 @@ export class ModelReplica {
     let offset = 0;
     for (const v of this.variables) {
       const gradient = grads[v.name];
-      if (gradient === undefined) throw new Error(`No gradient was computed for variable '${v.name}'`);
+      if (gradient === undefined) throw new TrainingInternalError(`No gradient was computed for variable '${v.name}'`);
       into.set(gradient.dataSync() as Float32Array, offset);
       offset += v.size;
     }

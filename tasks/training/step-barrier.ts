@@ -6,6 +6,7 @@
  * failure flag: a thread that fails, or the main thread seeing a worker die,
  * sets it and wakes everyone, so no thread waits forever for a dead peer.
  */
+import { DagwrightError } from '../../src/public/errors';
 
 /** Word indices in the control array. */
 const ARRIVED = 0;
@@ -15,11 +16,11 @@ const STOP_DECIDED = 3;
 const FAILED = 4;
 export const CONTROL_WORDS = 5;
 
-/** Thrown in a thread waiting at the barrier when another thread failed. */
-export class PeerFailedError extends Error {
+/** Thrown in a thread waiting at the barrier when another thread failed. Retryable, as that thread's own failure is. */
+export class PeerFailedError extends DagwrightError {
+  override readonly retryable = true;
   constructor() {
     super('another training thread failed; this one stopped waiting for it');
-    this.name = 'PeerFailedError';
   }
 }
 

@@ -19,6 +19,7 @@ import { modelGeometry } from './model-geometry';
 import { ModelReplica } from './model-replica';
 import { mulberry32, shuffledIndices } from '../data/seeded-random';
 import type { BackendName, TensorFlow } from '../tf/tf-backend';
+import { TrainingInputError } from './errors';
 
 /** Defaults of the training hyper-parameters; the MNIST flows' (MNIST_TRAINING in tasks/mnist/params.ts) build on them. */
 export const DEFAULT_TRAINING = {
@@ -114,13 +115,13 @@ export interface TrainClassifierResult {
 function activeBackend(tf: TensorFlow): BackendName {
   const name = tf.getBackend();
   if (name === 'tensorflow' || name === 'wasm' || name === 'cpu') return name;
-  throw new Error(`Expected the TensorFlow.js backend to be tensorflow, wasm or cpu (use loadTensorFlow()), got '${name}'`);
+  throw new TrainingInputError(`Expected the TensorFlow.js backend to be tensorflow, wasm or cpu (use loadTensorFlow()), got '${name}'`);
 }
 
 function resolveWorkers(workers: number | 'auto', backend: BackendName): number {
   if (workers !== 'auto') {
     if (!Number.isInteger(workers) || workers < 0) {
-      throw new Error(`Expected \`workers\` to be 'auto' or an integer >= 0, got ${workers}`);
+      throw new TrainingInputError(`Expected \`workers\` to be 'auto' or an integer >= 0, got ${workers}`);
     }
     return workers;
   }
@@ -130,17 +131,17 @@ function resolveWorkers(workers: number | 'auto', backend: BackendName): number 
 }
 
 function checkData(sampleSize: number, xTrain: Float32Array, yTrain: Uint8Array, xVal: Float32Array, yVal: Uint8Array): void {
-  if (yTrain.length === 0) throw new Error('Expected at least one training example, got 0');
+  if (yTrain.length === 0) throw new TrainingInputError('Expected at least one training example, got 0');
   if (xTrain.length !== yTrain.length * sampleSize) {
-    throw new Error(`Expected xTrain to hold ${yTrain.length} * ${sampleSize} numbers for ${yTrain.length} labels, got ${xTrain.length}`);
+    throw new TrainingInputError(`Expected xTrain to hold ${yTrain.length} * ${sampleSize} numbers for ${yTrain.length} labels, got ${xTrain.length}`);
   }
   if (xVal.length !== yVal.length * sampleSize) {
-    throw new Error(`Expected xVal to hold ${yVal.length} * ${sampleSize} numbers for ${yVal.length} labels, got ${xVal.length}`);
+    throw new TrainingInputError(`Expected xVal to hold ${yVal.length} * ${sampleSize} numbers for ${yVal.length} labels, got ${xVal.length}`);
   }
 }
 
 function positiveInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) throw new Error(`Expected \`${name}\` to be a positive integer, got ${value}`);
+  if (!Number.isInteger(value) || value < 1) throw new TrainingInputError(`Expected \`${name}\` to be a positive integer, got ${value}`);
   return value;
 }
 
@@ -178,7 +179,7 @@ export async function trainClassifier(options: TrainClassifierOptions): Promise<
   const stepMetricsEvery = positiveInteger('stepMetricsEvery', options.stepMetricsEvery ?? 50);
   const augmentShift = options.augmentShift ?? 0;
   if (!Number.isInteger(augmentShift) || augmentShift < 0) {
-    throw new Error(`Expected \`augmentShift\` to be an integer >= 0, got ${augmentShift}`);
+    throw new TrainingInputError(`Expected \`augmentShift\` to be an integer >= 0, got ${augmentShift}`);
   }
   signal?.throwIfAborted();
 
@@ -187,7 +188,7 @@ export async function trainClassifier(options: TrainClassifierOptions): Promise<
   const { sampleSize, sampleShape, classes } = modelGeometry(model);
   checkData(sampleSize, xTrain, yTrain, xVal, yVal);
   if (augmentShift > 0 && sampleShape.length !== 3 && sampleShape.length !== 2) {
-    throw new Error(`Expected image samples [height, width(, channels)] to augment, got shape [${sampleShape.join(', ')}]`);
+    throw new TrainingInputError(`Expected image samples [height, width(, channels)] to augment, got shape [${sampleShape.join(', ')}]`);
   }
   const augmentation = augmentShift > 0 ? { maxShift: augmentShift, seed: mix32(seed, 0x5eed) } : undefined;
   const engine = await startEngine(tf, model, { trainImages: xTrain, trainLabels: yTrain, valImages: xVal, valLabels: yVal }, workers);

@@ -12,6 +12,7 @@ import { seededSplit } from '../../data/seeded-split';
 import type { ImageBatch } from './image-batch';
 import { pickImages } from './image-batch';
 import { OPTDIGITS_IMAGES, OPTDIGITS_LABELS } from './optdigits-convert';
+import { DataSourceError } from '../errors';
 
 /** Thrown when a data source's files are not on this machine. */
 export class DataSourceMissingError extends DagwrightError {
@@ -30,7 +31,7 @@ export async function readIdxBatch(name: string, imagesFile: string, labelsFile:
   const images = parseIdxFile(imageBytes, imagesFile);
   const labels = parseIdxFile(labelBytes, labelsFile);
   const count = checkImagesAndLabels(images, imagesFile, labels, labelsFile);
-  if (images.shape[1] * images.shape[2] !== MNIST_PIXELS) throw new Error(`${imagesFile}: images are ${images.shape[1]}x${images.shape[2]}, expected 28x28`);
+  if (images.shape[1] * images.shape[2] !== MNIST_PIXELS) throw new DataSourceError(`${imagesFile}: images are ${images.shape[1]}x${images.shape[2]}, expected 28x28: point the source at IDX files of 28x28 images`);
   return { name, count, pixels: new Uint8Array(images.data), labels: new Uint8Array(labels.data) };
 }
 

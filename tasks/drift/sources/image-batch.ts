@@ -5,6 +5,7 @@
  */
 import { MNIST_PIXELS } from '../../data/mnist-format';
 import { mulberry32, shuffledIndices } from '../../data/seeded-random';
+import { DataSourceError } from '../errors';
 
 export interface ImageBatch {
   /** What the images are, e.g. "optdigits:heldout", "mnist-test:rotate:30". */
@@ -20,7 +21,7 @@ export function pickImages(batch: ImageBatch, indices: ArrayLike<number>, name =
   const labels = batch.labels ? new Uint8Array(indices.length) : undefined;
   for (let i = 0; i < indices.length; i++) {
     const k = indices[i];
-    if (!(k >= 0 && k < batch.count)) throw new RangeError(`image ${k} is outside ${batch.name} (0..${batch.count - 1})`);
+    if (!(k >= 0 && k < batch.count)) throw new DataSourceError(`image ${k} is outside ${batch.name} (0..${batch.count - 1})`);
     pixels.set(batch.pixels.subarray(k * MNIST_PIXELS, (k + 1) * MNIST_PIXELS), i * MNIST_PIXELS);
     if (labels) labels[i] = batch.labels![k];
   }

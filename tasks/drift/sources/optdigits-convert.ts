@@ -16,6 +16,8 @@ import { gunzipSync } from 'node:zlib';
 import { encodeIdxGz } from '../../data/idx-writer';
 import { MNIST_PIXELS, MNIST_SIDE, toMnistImage } from '../../data/mnist-format';
 import { sha256Hex } from '../../data/tensor-file';
+import { UsageError } from '../../../src';
+import { DataSourceError } from '../errors';
 
 export const OPTDIGITS_IMAGES = 'optdigits-images-idx3-ubyte.gz';
 export const OPTDIGITS_LABELS = 'optdigits-labels-idx1-ubyte.gz';
@@ -28,10 +30,10 @@ export function convertOptdigits(csv: string): { pixels: Uint8Array; labels: Uin
   lines.forEach((line, i) => {
     const values = line.split(',').map(Number);
     if (values.length !== 65 || values.some((v) => !Number.isInteger(v))) {
-      throw new Error(`line ${i + 1}: expected 64 counts and a label (65 integers), got "${line.slice(0, 60)}"`);
+      throw new DataSourceError(`line ${i + 1}: expected 64 counts and a label (65 integers), got "${line.slice(0, 60)}"`);
     }
     const label = values[64];
-    if (label < 0 || label > 9) throw new Error(`line ${i + 1}: label ${label} is not a digit`);
+    if (label < 0 || label > 9) throw new DataSourceError(`line ${i + 1}: label ${label} is not a digit`);
     const grey = Float32Array.from(values.slice(0, 64), (v) => Math.min(Math.max(v, 0), 16) / 16);
     pixels.set(toMnistImage({ width: 8, height: 8, pixels: grey }), i * MNIST_PIXELS);
     labels[i] = label;
@@ -41,7 +43,7 @@ export function convertOptdigits(csv: string): { pixels: Uint8Array; labels: Uin
 
 async function main(args: string[]): Promise<void> {
   const [input, outDir = join(__dirname, '..', '..', '..', 'datasets', 'optdigits')] = args;
-  if (!input) throw new Error('usage: optdigits-convert.ts <path to digits.csv.gz> [output folder]');
+  if (!input) throw new UsageError('usage: optdigits-convert.ts <path to digits.csv.gz> [output folder]');
   const raw = await readFile(input);
   const text = (raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw).toString('utf8');
   const { pixels, labels } = convertOptdigits(text);

@@ -17,6 +17,7 @@ import type { ImageBatch } from './image-batch';
 import { readFashionMnist, readMnist, readOptdigits, readOptdigitsSplit } from './idx-source';
 import { readImageFolder } from './image-folder';
 import { applyTransform, parseTransform, type TransformSpec } from './transforms';
+import { DataSourceError } from '../errors';
 
 export interface SourceSpec {
   readonly base: string;
@@ -29,7 +30,7 @@ const BASES = ['mnist-test', 'mnist-train', 'optdigits', 'optdigits:labelled', '
 export function parseSourceSpec(text: string): SourceSpec {
   const [base, ...rest] = text.split('+');
   if (!BASES.includes(base) && !/^folder:.+/.test(base) && !/^labels:[A-Za-z0-9][A-Za-z0-9._-]*$/.test(base)) {
-    throw new RangeError(`data source "${text}" is not known: expected one of ${BASES.join(', ')}, folder:<path> or labels:<batchId>, optionally followed by +<transform> (e.g. mnist-test+rotate:30)`);
+    throw new DataSourceError(`data source "${text}" is not known: expected one of ${BASES.join(', ')}, folder:<path> or labels:<batchId>, optionally followed by +<transform> (e.g. mnist-test+rotate:30)`);
   }
   return { base, transforms: rest.map(parseTransform) };
 }
@@ -43,7 +44,7 @@ async function readBase(base: string, store: string | undefined): Promise<ImageB
   if (base === 'fashion-mnist') return readFashionMnist('t10k');
   if (base.startsWith('folder:')) return readImageFolder(base.slice('folder:'.length));
   const id = base.slice('labels:'.length);
-  if (store === undefined) throw new RangeError(`data source "${base}" needs a store to read the labelled batch from`);
+  if (store === undefined) throw new DataSourceError(`data source "${base}" needs a store to read the labelled batch from`);
   const batch = await readLabelledBatch(store, id);
   return { name: base, count: batch.labels.length, pixels: batch.pixels, labels: batch.labels };
 }

@@ -14,6 +14,7 @@
 import { MNIST_PIXELS, MNIST_SIDE } from '../../data/mnist-format';
 import { mulberry32 } from '../../data/seeded-random';
 import type { ImageBatch } from './image-batch';
+import { DataSourceError } from '../errors';
 
 export const TRANSFORM_KINDS = ['rotate', 'thickness', 'noise', 'blur', 'shift', 'invert'] as const;
 export type TransformKind = (typeof TRANSFORM_KINDS)[number];
@@ -40,10 +41,10 @@ export function parseTransform(text: string): TransformSpec {
   const [kind, value, ...rest] = text.split(':');
   const severity = Number(value);
   if (!(TRANSFORM_KINDS as readonly string[]).includes(kind) || rest.length > 0 || value === undefined || !Number.isFinite(severity)) {
-    throw new RangeError(`transform "${text}" is not valid: expected <kind>:<number> with kind one of ${TRANSFORM_KINDS.join(', ')} (e.g. rotate:30)`);
+    throw new DataSourceError(`transform "${text}" is not valid: expected <kind>:<number> with kind one of ${TRANSFORM_KINDS.join(', ')} (e.g. rotate:30)`);
   }
-  if (kind === 'invert' && !(severity >= 0 && severity <= 1)) throw new RangeError(`invert takes the share of images to invert, 0-1; got ${severity}`);
-  if ((kind === 'noise' || kind === 'blur' || kind === 'shift') && severity < 0) throw new RangeError(`${kind} takes a severity >= 0; got ${severity}`);
+  if (kind === 'invert' && !(severity >= 0 && severity <= 1)) throw new DataSourceError(`invert takes the share of images to invert, 0-1; got ${severity}`);
+  if ((kind === 'noise' || kind === 'blur' || kind === 'shift') && severity < 0) throw new DataSourceError(`${kind} takes a severity >= 0; got ${severity}`);
   return { kind: kind as TransformKind, severity };
 }
 

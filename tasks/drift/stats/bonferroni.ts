@@ -4,6 +4,7 @@
  * `correction='bonferroni'`, which flags drift when any feature's p-value is
  * below that threshold).
  */
+import { StatisticInputError } from '../errors';
 
 export interface BonferroniResult {
   /** alpha / k: the level each test is held to. */
@@ -17,8 +18,8 @@ export interface BonferroniResult {
 }
 
 export function bonferroni(pValues: readonly number[], alpha: number): BonferroniResult {
-  if (pValues.length === 0) throw new RangeError('Expected at least one p-value');
-  if (!(alpha > 0 && alpha < 1)) throw new RangeError(`Expected \`alpha\` to be between 0 and 1, got ${alpha}`);
+  if (pValues.length === 0) throw new StatisticInputError('Expected at least one p-value');
+  if (!(alpha > 0 && alpha < 1)) throw new StatisticInputError(`Expected \`alpha\` to be between 0 and 1, got ${alpha}`);
   const k = pValues.length;
   const adjusted = pValues.map((p) => Math.min(1, p * k));
   const threshold = alpha / k;

@@ -6,6 +6,7 @@
  * compared as a 2 x k table, as alibi-detect's ChiSquareDrift does.
  */
 import { chiSquaredSurvival } from './special';
+import { StatisticInputError } from '../errors';
 
 export interface ChiSquaredResult {
   readonly statistic: number;
@@ -14,7 +15,7 @@ export interface ChiSquaredResult {
 }
 
 function checkCounts(values: readonly number[], name: string): void {
-  for (const v of values) if (!(v >= 0) || !Number.isFinite(v)) throw new RangeError(`Expected \`${name}\` to hold counts >= 0, got ${v}`);
+  for (const v of values) if (!(v >= 0) || !Number.isFinite(v)) throw new StatisticInputError(`Expected \`${name}\` to hold counts >= 0, got ${v}`);
 }
 
 /** Goodness of fit of `observed` to `expected` (default: uniform); the expected counts are used as given. */
@@ -22,10 +23,10 @@ export function chiSquareGoodnessOfFit(observed: readonly number[], expected?: r
   checkCounts(observed, 'observed');
   const total = observed.reduce((a, b) => a + b, 0);
   const exp = expected ?? observed.map(() => total / observed.length);
-  if (exp.length !== observed.length) throw new RangeError(`Expected as many expected counts as observed (${observed.length}), got ${exp.length}`);
+  if (exp.length !== observed.length) throw new StatisticInputError(`Expected as many expected counts as observed (${observed.length}), got ${exp.length}`);
   const expectedTotal = exp.reduce((a, b) => a + b, 0);
   if (Math.abs(expectedTotal - total) > 1.5e-8 * Math.max(total, expectedTotal)) {
-    throw new RangeError(`Expected the expected counts to sum to the observed total ${total}, got ${expectedTotal} (SciPy refuses this too)`);
+    throw new StatisticInputError(`Expected the expected counts to sum to the observed total ${total}, got ${expectedTotal} (SciPy refuses this too)`);
   }
   let statistic = 0;
   for (let i = 0; i < observed.length; i++) statistic += (observed[i] - exp[i]) ** 2 / exp[i];
@@ -37,9 +38,9 @@ export function chiSquareGoodnessOfFit(observed: readonly number[], expected?: r
 export function chiSquareContingency(table: readonly (readonly number[])[], correction = true): ChiSquaredResult {
   const rows = table.length;
   const cols = table[0]?.length ?? 0;
-  if (rows === 0 || cols === 0) throw new RangeError('Expected a non-empty table of counts');
+  if (rows === 0 || cols === 0) throw new StatisticInputError('Expected a non-empty table of counts');
   table.forEach((row, r) => {
-    if (row.length !== cols) throw new RangeError(`Expected every row to have ${cols} counts, row ${r} has ${row.length}`);
+    if (row.length !== cols) throw new StatisticInputError(`Expected every row to have ${cols} counts, row ${r} has ${row.length}`);
     checkCounts(row, `table[${r}]`);
   });
   const rowSums = table.map((row) => row.reduce((a, b) => a + b, 0));
@@ -48,7 +49,7 @@ export function chiSquareContingency(table: readonly (readonly number[])[], corr
   const expected = table.map((_, r) => colSums.map((c) => (rowSums[r] * c) / total));
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
-      if (expected[r][c] === 0) throw new RangeError(`the expected count at row ${r}, column ${c} is 0: drop categories that are empty in every sample`);
+      if (expected[r][c] === 0) throw new StatisticInputError(`the expected count at row ${r}, column ${c} is 0: drop categories that are empty in every sample`);
     }
   }
   const dof = rows * cols - rows - cols + 1;
@@ -67,7 +68,7 @@ export function chiSquareContingency(table: readonly (readonly number[])[], corr
 
 /** Two samples of category counts (same categories, same order) as a 2 x k table; categories empty in both are dropped. */
 export function chiSquareTwoSample(reference: readonly number[], current: readonly number[]): ChiSquaredResult {
-  if (reference.length !== current.length) throw new RangeError(`Expected the same categories in both samples, got ${reference.length} and ${current.length}`);
+  if (reference.length !== current.length) throw new StatisticInputError(`Expected the same categories in both samples, got ${reference.length} and ${current.length}`);
   const keep = reference.map((r, i) => r + current[i] > 0);
   const table = [reference.filter((_, i) => keep[i]), current.filter((_, i) => keep[i])];
   if (table[0].length < 2) return { statistic: 0, pValue: 1, dof: 0 };

@@ -3,15 +3,16 @@
  * `scipy.stats.entropy(pk)` computes it: `pk` is normalised to sum to 1
  * first, and 0 log 0 counts as 0.
  */
+import { StatisticInputError } from '../errors';
 
 /** Entropy of one distribution (any non-negative weights, not all zero). */
 export function entropy(pk: ArrayLike<number>): number {
   let total = 0;
   for (let i = 0; i < pk.length; i++) {
-    if (!(pk[i] >= 0)) throw new RangeError(`Expected \`pk\` to hold weights >= 0, got ${pk[i]}`);
+    if (!(pk[i] >= 0)) throw new StatisticInputError(`Expected \`pk\` to hold weights >= 0, got ${pk[i]}`);
     total += pk[i];
   }
-  if (!(total > 0)) throw new RangeError('Expected `pk` to have a positive sum');
+  if (!(total > 0)) throw new StatisticInputError('Expected `pk` to have a positive sum');
   let h = 0;
   for (let i = 0; i < pk.length; i++) {
     const p = pk[i] / total;

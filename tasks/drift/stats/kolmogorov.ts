@@ -10,6 +10,7 @@
  * also exact.
  */
 import { logBinomial, logGamma } from './special';
+import { StatisticInputError } from '../errors';
 
 const SCALE = 2 ** 128;
 const SQRT2PI = Math.sqrt(2 * Math.PI);
@@ -140,7 +141,7 @@ function clip(p: number): number {
 
 /** P(D_n >= x) for the one-sample two-sided KS statistic (SciPy's kstwo.sf(x, n)). */
 export function kolmogorovSurvival(n: number, x: number): number {
-  if (!Number.isInteger(n) || n <= 0) throw new RangeError(`Expected \`n\` to be a positive integer, got ${n}`);
+  if (!Number.isInteger(n) || n <= 0) throw new StatisticInputError(`Expected \`n\` to be a positive integer, got ${n}`);
   if (x >= 1) return 0;
   if (x <= 0) return 1;
   const t = n * x;

@@ -9,6 +9,7 @@
  */
 import { kolmogorovSurvival } from './kolmogorov';
 import { logBinomial } from './special';
+import { StatisticInputError } from '../errors';
 
 export type KsAlternative = 'two-sided' | 'less' | 'greater';
 export type KsMethod = 'auto' | 'exact' | 'asymp';
@@ -32,8 +33,8 @@ const MAX_AUTO_N = 10_000;
 
 function sortedCopy(values: ArrayLike<number>, name: string): Float64Array {
   const out = Float64Array.from(values as ArrayLike<number>);
-  if (out.length === 0) throw new RangeError(`Expected \`${name}\` to hold at least one value, got none`);
-  for (const v of out) if (Number.isNaN(v)) throw new RangeError(`Expected \`${name}\` to hold numbers, got NaN`);
+  if (out.length === 0) throw new StatisticInputError(`Expected \`${name}\` to hold at least one value, got none`);
+  for (const v of out) if (Number.isNaN(v)) throw new StatisticInputError(`Expected \`${name}\` to hold numbers, got NaN`);
   return out.sort();
 }
 

@@ -13,6 +13,7 @@
  * seeded generator, so a check is reproducible.
  */
 import { mulberry32, shuffledIndices } from '../../data/seeded-random';
+import { StatisticInputError } from '../errors';
 
 export interface MmdOptions {
   /** Kernel bandwidth; default: the median heuristic. */
@@ -32,10 +33,10 @@ export interface MmdResult {
 }
 
 function checkRows(values: Float32Array | Float64Array, dim: number, name: string): number {
-  if (!Number.isInteger(dim) || dim < 1) throw new RangeError(`Expected \`dim\` to be a positive integer, got ${dim}`);
-  if (values.length % dim !== 0) throw new RangeError(`Expected \`${name}\` to hold rows of ${dim} values, got ${values.length} values`);
+  if (!Number.isInteger(dim) || dim < 1) throw new StatisticInputError(`Expected \`dim\` to be a positive integer, got ${dim}`);
+  if (values.length % dim !== 0) throw new StatisticInputError(`Expected \`${name}\` to hold rows of ${dim} values, got ${values.length} values`);
   const rows = values.length / dim;
-  if (rows < 2) throw new RangeError(`Expected \`${name}\` to hold at least 2 rows, got ${rows}`);
+  if (rows < 2) throw new StatisticInputError(`Expected \`${name}\` to hold at least 2 rows, got ${rows}`);
   return rows;
 }
 
@@ -103,14 +104,14 @@ export function mmdTest(reference: Float32Array | Float64Array, current: Float32
   const m = checkRows(reference, dim, 'reference');
   const n = checkRows(current, dim, 'current');
   const permutations = options.permutations ?? 100;
-  if (!Number.isInteger(permutations) || permutations < 1) throw new RangeError(`Expected \`permutations\` to be a positive integer, got ${permutations}`);
+  if (!Number.isInteger(permutations) || permutations < 1) throw new StatisticInputError(`Expected \`permutations\` to be a positive integer, got ${permutations}`);
   const total = m + n;
   const pooled = new Float64Array(total * dim);
   pooled.set(reference);
   pooled.set(current, m * dim);
   const dist = pooledSquaredDistances(pooled, total, dim);
   const sigma = options.sigma ?? medianHeuristic(dist, total, m);
-  if (!(sigma > 0)) throw new RangeError(`the kernel bandwidth is ${sigma}: the samples are identical points; pass \`sigma\``);
+  if (!(sigma > 0)) throw new StatisticInputError(`the kernel bandwidth is ${sigma}: the samples are identical points; pass \`sigma\``);
   const kernel = new Float64Array(total * total);
   const rowTotals = new Float64Array(total);
   const scale = 1 / (2 * sigma * sigma);

@@ -3,6 +3,7 @@
  * of the gamma function and the regularized incomplete gamma functions (the
  * chi-squared distribution's tails).
  */
+import { StatisticInputError } from '../errors';
 
 // Lanczos approximation, g = 7, n = 9 (Numerical Recipes 3rd ed. / Boost), about 15 significant digits.
 const LANCZOS = [
@@ -12,7 +13,7 @@ const LANCZOS = [
 
 /** log Γ(x) for x > 0. */
 export function logGamma(x: number): number {
-  if (!(x > 0)) throw new RangeError(`Expected \`x\` to be positive, got ${x}`);
+  if (!(x > 0)) throw new StatisticInputError(`Expected \`x\` to be positive, got ${x}`);
   if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x); // reflection
   const z = x - 1;
   let sum = LANCZOS[0];
@@ -65,13 +66,13 @@ function upperGammaFraction(a: number, x: number): number {
 
 /** The regularized upper incomplete gamma function Q(a, x) = Γ(a, x) / Γ(a). */
 export function regularizedGammaQ(a: number, x: number): number {
-  if (!(a > 0)) throw new RangeError(`Expected \`a\` to be positive, got ${a}`);
+  if (!(a > 0)) throw new StatisticInputError(`Expected \`a\` to be positive, got ${a}`);
   if (x <= 0) return 1;
   return x < a + 1 ? 1 - lowerGammaSeries(a, x) : upperGammaFraction(a, x);
 }
 
 /** The chi-squared distribution's survival function P(X >= x) with `dof` degrees of freedom (scipy.stats.chi2.sf). */
 export function chiSquaredSurvival(x: number, dof: number): number {
-  if (!(dof > 0)) throw new RangeError(`Expected \`dof\` to be positive, got ${dof}`);
+  if (!(dof > 0)) throw new StatisticInputError(`Expected \`dof\` to be positive, got ${dof}`);
   return regularizedGammaQ(dof / 2, x / 2);
 }

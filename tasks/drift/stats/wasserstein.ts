@@ -5,11 +5,12 @@
  * the reference's standard deviation (population, at least 0.001), which
  * Evidently's `wasserstein` stat test compares with 0.1.
  */
+import { StatisticInputError } from '../errors';
 
 function sorted(values: ArrayLike<number>, name: string): Float64Array {
   const out = Float64Array.from(values as ArrayLike<number>);
-  if (out.length === 0) throw new RangeError(`Expected \`${name}\` to hold at least one value, got none`);
-  for (const v of out) if (!Number.isFinite(v)) throw new RangeError(`Expected \`${name}\` to hold finite numbers, got ${v}`);
+  if (out.length === 0) throw new StatisticInputError(`Expected \`${name}\` to hold at least one value, got none`);
+  for (const v of out) if (!Number.isFinite(v)) throw new StatisticInputError(`Expected \`${name}\` to hold finite numbers, got ${v}`);
   return out.sort();
 }
 

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { param, Task, type TaskContext } from '../../../src';
 import { codeVersion } from '../../code-version';
-import { float32, readDataset, uint8 } from '../dataset-files';
+import { float32, readDataset, uint8 } from '../../data/dataset-files';
 import { dataParamsOf, type TrainParams, trainParams } from '../params';
 import { PreprocessTestSet } from '../preprocess-task';
 import { beatsOnTestAccuracy, CHAMPION } from '../register-task';

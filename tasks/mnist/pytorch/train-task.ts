@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Task, type TaskContext, type TaskResources } from '../../../src';
 import { codeVersion } from '../../code-version';
-import { float32, readDataset, uint8 } from '../dataset-files';
+import { float32, readDataset, uint8 } from '../../data/dataset-files';
 import { dataParamsOf, type TrainParams, trainParams } from '../params';
 import { type IncrementDetails, PreprocessIncrement } from '../preprocess-task';
 import { MODEL_ONNX, SIGNATURE_JSON } from '../../onnx/signature';

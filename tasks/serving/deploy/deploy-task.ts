@@ -24,6 +24,7 @@ import { ensureDockerServer, runningServerSettings } from './docker-deployment';
 import { DEFAULT_ALIAS, ModelServer, TOKEN_ENV } from '../model-server';
 import { SERVER_IMAGE } from './server-deployment-spec';
 import { ensureSwarmServer, type SwarmServerSpec, swarmServerCurrent } from './swarm-deployment';
+import { ServerStartTimeoutError } from '../errors';
 
 export interface DeployParams {
   store: string;
@@ -145,7 +146,7 @@ export class DeployModelServer extends Task<DeployParams> {
     const deadline = Date.now() + 60_000;
     while (!(await target.exists())) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
-      if (Date.now() > deadline) throw new Error(`the server at ${this.url} did not answer ready for "${this.params.alias}" within 60 s`);
+      if (Date.now() > deadline) throw new ServerStartTimeoutError(`the server at ${this.url} did not answer ready for "${this.params.alias}" within 60 s`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }

@@ -12,7 +12,7 @@ import { errorBody, plainJsonType, sendError } from './error-bodies';
 import { mlflowRoutes } from './mlflow-routes';
 import { addBodyReading, NOT_JSON } from './request-body';
 import { OPTIONS_ROUTE, RouteTable } from './route-table';
-import type { ModelServer } from '../model-server';
+import type { InferenceService } from './inference-service';
 import { v2Routes } from './v2-routes';
 
 /** Routes anyone may call: orchestrators and load balancers probe them without credentials, and browsers ask OPTIONS without them. */
@@ -49,7 +49,7 @@ function describeFastifyError(err: FastifyError, maxBodyBytes: number): { status
   }
 }
 
-export function buildHttpApp(server: ModelServer, options: HttpAppOptions): FastifyInstance {
+export function buildHttpApp(server: InferenceService, options: HttpAppOptions): FastifyInstance {
   // ignoreTrailingSlash: clients joining a base URL ask `/v2/` as often as `/v2`.
   const app = Fastify({ logger: false, bodyLimit: options.maxBodyBytes, forceCloseConnections: 'idle', return503OnClosing: true, keepAliveTimeout: 10_000, routerOptions: { ignoreTrailingSlash: true } });
   const { metrics } = server;

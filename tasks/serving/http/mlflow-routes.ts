@@ -14,7 +14,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { DATAFRAME_RECORDS, DATAFRAME_SPLIT, frameItems, recordsFrame, splitFrame } from './dataframe';
 import { sendError } from './error-bodies';
 import { InferenceInputError } from '../errors';
-import type { ModelServer } from '../model-server';
+import type { InferenceService } from './inference-service';
 import { INVOCATIONS_ROUTE } from './request-body';
 import { SERVER_VERSION } from './v2-routes';
 
@@ -35,7 +35,7 @@ function itemsOf(body: InvocationBody): unknown {
   return body[field];
 }
 
-export function mlflowRoutes(app: FastifyInstance, server: ModelServer): void {
+export function mlflowRoutes(app: FastifyInstance, server: InferenceService): void {
   const ping = async (request: { url: string }, reply: FastifyReply) =>
     server.version !== undefined && !server.isStopping ? reply.send('\n') : sendError(reply, request.url, 503, `model "${server.model}" is not loaded yet.`);
   app.get('/ping', ping);

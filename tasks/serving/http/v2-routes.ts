@@ -9,7 +9,7 @@ import { BINARY_TENSOR_EXTENSION, binaryByDefault, encodeInferResponse, INFERENC
 import { InferenceInputError, ModelNotServedError, ModelNotReadyError } from '../errors';
 import { LABEL_OUTPUT, PROBABILITIES_OUTPUT } from '../runtime/image-adapter';
 import type { RequestTensor } from '../runtime/model-adapter';
-import type { Inference, ModelServer } from '../model-server';
+import type { Inference, InferenceService } from './inference-service';
 
 /** The server's version in `GET /v2` and MLflow's `GET /version`. */
 export const SERVER_VERSION = '0.1.0';
@@ -27,7 +27,7 @@ interface InferBody {
 }
 
 /** The version a route names must be the one served; a route without one takes whatever is served. */
-function checkModel(server: ModelServer, params: ModelParams): void {
+function checkModel(server: InferenceService, params: ModelParams): void {
   if (params.name !== server.model) throw new ModelNotServedError(`model "${params.name}" is not served here; this server serves "${server.model}".`);
   if (params.version === undefined) return;
   const served = server.version;
@@ -62,11 +62,11 @@ function responseOutputs(result: Inference, count: number, classes: number, want
   return outputs;
 }
 
-function notReady(reply: FastifyReply, server: ModelServer, body: object): FastifyReply {
+function notReady(reply: FastifyReply, server: InferenceService, body: object): FastifyReply {
   return reply.code(503).send({ ...body, error: `model "${server.model}" is not loaded yet.` });
 }
 
-export function v2Routes(app: FastifyInstance, server: ModelServer): void {
+export function v2Routes(app: FastifyInstance, server: InferenceService): void {
   const ready = () => server.version !== undefined && !server.isStopping;
   app.get('/v2/health/live', async () => ({ live: true }));
   app.get('/v2/health/ready', async (_request, reply) => (ready() ? { ready: true } : notReady(reply, server, { ready: false })));

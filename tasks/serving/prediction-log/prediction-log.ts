@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { listUnder, type StoreLocation } from '../../store';
 import { type PredictionRecord, predictionChunkFile, predictionLogDirectory, readPredictionChunk } from '../../store-layout';
+import { ServeOptionError } from '../errors';
 
 /** One logged image, as stored (one JSON line). */
 export type { PredictionRecord } from '../../store-layout';
@@ -71,7 +72,7 @@ const CHUNK_FILE = /^(\d{4}-\d{2}-\d{2})\/([A-Za-z0-9][A-Za-z0-9_-]*)\.jsonl$/;
 
 function positive(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`Expected \`${name}\` to be a positive number, got \`${value}\``);
+  if (!Number.isFinite(value) || value <= 0) throw new ServeOptionError(`Expected \`${name}\` to be a positive number, got \`${value}\``);
   return value;
 }
 
@@ -107,7 +108,7 @@ export class PredictionLogWriter {
     this.maxBuffered = Math.floor(positive('maxBufferedRecords', options.maxBufferedRecords, 20_000));
     this.retentionDays = options.retentionDays === undefined ? undefined : positive('retentionDays', options.retentionDays, 1);
     const rate = options.sampleRate ?? 1;
-    if (!(rate >= 0 && rate <= 1)) throw new RangeError(`Expected \`sampleRate\` to be between 0 and 1, got \`${rate}\``);
+    if (!(rate >= 0 && rate <= 1)) throw new ServeOptionError(`Expected \`sampleRate\` to be between 0 and 1, got \`${rate}\``);
     this.sampleRate = rate;
     this.timer = setInterval(() => this.closeIfOld(), Math.min(this.chunkMaxAgeMs, 1000));
     this.timer.unref();
@@ -248,8 +249,8 @@ export interface ReadPredictionLogOptions {
  */
 export async function readPredictionLog(store: StoreLocation, model: string, options: ReadPredictionLogOptions = {}): Promise<PredictionRecord[]> {
   const { last, since } = options;
-  if (last !== undefined && !(Number.isInteger(last) && last >= 0)) throw new RangeError(`Expected \`last\` to be a whole number >= 0, got \`${last}\``);
-  if (since !== undefined && Number.isNaN(since.getTime())) throw new RangeError('Expected `since` to be a valid Date, got an invalid one');
+  if (last !== undefined && !(Number.isInteger(last) && last >= 0)) throw new ServeOptionError(`Expected \`last\` to be a whole number >= 0, got \`${last}\``);
+  if (since !== undefined && Number.isNaN(since.getTime())) throw new ServeOptionError('Expected `since` to be a valid Date, got an invalid one');
   const sinceIso = since?.toISOString();
   let chunks = await chunkFiles(store, model);
   if (sinceIso) chunks = chunks.filter((c) => c.day >= sinceIso.slice(0, 10));

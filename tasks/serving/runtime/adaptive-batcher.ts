@@ -7,6 +7,7 @@
  * rows: a batch is a list of (offset, count) slices, and each reply is cut
  * from its slice.
  */
+import { ServeOptionError } from '../errors';
 
 export interface BatchingOptions {
   /** Items per model call; 1 turns batching off. Default 1 here; the server's default is `DEFAULT_BATCHING`. */
@@ -21,8 +22,8 @@ export const DEFAULT_BATCHING = { maxBatchSize: 64, maxWaitMs: 0 } as const;
 /** Throws a `RangeError` naming the option when batching options are out of range. */
 export function checkBatching(options: BatchingOptions): void {
   const { maxBatchSize = 1, maxWaitMs = 0 } = options;
-  if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) throw new RangeError(`Expected \`maxBatchSize\` to be a whole number >= 1, got \`${maxBatchSize}\``);
-  if (!(maxWaitMs >= 0)) throw new RangeError(`Expected \`maxWaitMs\` to be a number >= 0, got \`${maxWaitMs}\``);
+  if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) throw new ServeOptionError(`Expected \`maxBatchSize\` to be a whole number >= 1, got \`${maxBatchSize}\``);
+  if (!(maxWaitMs >= 0)) throw new ServeOptionError(`Expected \`maxWaitMs\` to be a number >= 0, got \`${maxWaitMs}\``);
 }
 
 interface Pending {

@@ -70,6 +70,23 @@ function checkDatatype(datatype: unknown, where: string): Datatype {
   return datatype as Datatype;
 }
 
+/**
+ * The image classifier a model's own shapes describe: input `[null, height, width, channels]`,
+ * output `[null, classes]`; its input is named
+ * `inputName`. Returns why not, as a string, for any other model.
+ */
+export function imageClassifierFitting(inputShape: readonly (number | null)[], outputShape: readonly (number | null)[], inputName = 'image'): ModelAdapter | string {
+  const [batch, height, width, channels] = inputShape;
+  const known = (d: number | null | undefined): d is number => typeof d === 'number' && d > 0;
+  if (inputShape.length !== 4 || batch !== null || !known(height) || !known(width) || !known(channels)) {
+    return `its input shape is ${JSON.stringify(inputShape)}; without an adapter the server takes images [null,height,width,channels]: pass an adapter for this model`;
+  }
+  if (outputShape.length !== 2 || outputShape[0] !== null || !known(outputShape[1])) {
+    return `its output shape is ${JSON.stringify(outputShape)}; without an adapter the server expects class probabilities [null,classes]: pass an adapter for this model`;
+  }
+  return imageClassifierAdapter({ inputName, height, width, channels, classes: outputShape[1] });
+}
+
 /** An adapter for image classifiers of the given shape. */
 export function imageClassifierAdapter(shape: ImageClassifierShape): ModelAdapter {
   const { inputName, height, width, channels, classes } = shape;

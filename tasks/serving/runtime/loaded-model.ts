@@ -5,7 +5,8 @@
  * has finished.
  */
 import type { ModelRegistry, ModelVersion } from '../../registry/registry';
-import { ModelLoadError } from '../errors';
+import { ModelLoadError, ModelOutputError, PredictorError } from '../errors';
+import { imageClassifierFitting } from './image-adapter';
 import type { ModelAdapter } from './model-adapter';
 import type { Predictor } from './predict-thread';
 
@@ -29,7 +30,7 @@ export class LoadedModel {
 
   /** Class probabilities for `count` items, `count * classes` values. `features` is handed to the worker. */
   predict(features: Float32Array, count: number): Promise<Float32Array> {
-    if (this.disposed) return Promise.reject(new Error(`version ${this.version} was disposed while a request still used it`));
+    if (this.disposed) return Promise.reject(new PredictorError(`version ${this.version} was disposed while a request still used it`));
     return this.thread.predict(this.key, features, count);
   }
 
@@ -60,32 +61,36 @@ async function warm(loaded: LoadedModel, batchSizes: readonly number[]): Promise
   const { adapter } = loaded;
   for (const size of batchSizes) {
     const probabilities = await loaded.predict(new Float32Array(size * adapter.itemSize).fill(0.5), size);
-    if (probabilities.length !== size * adapter.classes) throw new Error(`a batch of ${size} gave ${probabilities.length} outputs, expected ${size * adapter.classes}`);
+    if (probabilities.length !== size * adapter.classes) throw new ModelOutputError(`a batch of ${size} gave ${probabilities.length} outputs, expected ${size * adapter.classes}`);
     for (let i = 0; i < size; i++) {
       let sum = 0;
       for (let c = 0; c < adapter.classes; c++) sum += probabilities[i * adapter.classes + c];
-      if (!(Math.abs(sum - 1) < 1e-3)) throw new Error(`its outputs are not class probabilities (item ${i} sums to ${sum})`);
+      if (!(Math.abs(sum - 1) < 1e-3)) throw new ModelOutputError(`its outputs are not class probabilities (item ${i} sums to ${sum})`);
     }
   }
 }
 
-/** Loads version `n` in the worker, checks it fits the adapter and warms it; throws `ModelLoadError` when it cannot serve. */
-export async function loadVersion(thread: Predictor, registry: ModelRegistry, n: number, adapter: ModelAdapter, warmBatchSizes: readonly number[]): Promise<LoadedModel> {
+/**
+ * Loads version `n` in the worker, checks it fits the adapter (none given: the image classifier
+ * its shapes describe) and warms it; throws `ModelLoadError` when it cannot serve.
+ */
+export async function loadVersion(thread: Predictor, registry: ModelRegistry, n: number, given: ModelAdapter | undefined, warmBatchSizes: readonly number[]): Promise<LoadedModel> {
   const key = `${registry.model}@${n}#${++loads}`;
   let record: ModelVersion;
   let shapes: { inputShape: (number | null)[]; outputShape: (number | null)[] };
   try {
     record = await registry.version(n);
-    shapes = await thread.load(key, String(registry.store), registry.model, n, adapter.itemShape);
+    shapes = await thread.load(key, String(registry.store), registry.model, n);
   } catch (err) {
     throw new ModelLoadError(registry.model, n, `it could not be loaded (${err instanceof Error ? err.message : String(err)})`, { cause: err });
   }
-  const loaded = new LoadedModel(record, thread, key, adapter);
-  const problem = adapter.incompatibility(shapes.inputShape, shapes.outputShape);
-  if (problem) {
-    loaded.retire();
-    throw new ModelLoadError(registry.model, n, problem);
+  const adapter = given ?? imageClassifierFitting(shapes.inputShape, shapes.outputShape);
+  const problem = typeof adapter === 'string' ? adapter : adapter.incompatibility(shapes.inputShape, shapes.outputShape);
+  if (typeof adapter === 'string' || problem) {
+    void thread.dispose(key);
+    throw new ModelLoadError(registry.model, n, problem!);
   }
+  const loaded = new LoadedModel(record, thread, key, adapter);
   try {
     await warm(loaded, warmBatchSizes);
   } catch (err) {

@@ -2,7 +2,9 @@
  * What the generic server needs to know about a kind of model: the tensors
  * it declares (Open Inference Protocol metadata), how request inputs become
  * the model's input, and how an image is kept in the prediction log. The
- * server itself knows no shapes; an adapter (see mnist-adapter.ts) does.
+ * server itself knows no shapes; an adapter does (image-adapter.ts; MNIST's
+ * is tasks/mnist/serving-adapter.ts). Without one, the server serves an image
+ * classifier shaped like the model it loads.
  */
 
 /** A tensor in model metadata: -1 marks the batch dimension. */

@@ -9,6 +9,7 @@ import { type ModelVersion, ModelRegistry } from '../../registry/registry';
 import { MODEL_ONNX, SIGNATURE_JSON } from '../../onnx/signature';
 import { OnnxPredictor } from './onnx-predictor';
 import type { Predictor } from './predict-thread';
+import { PredictorError } from '../errors';
 
 export type ModelFormat = 'onnx' | 'tfjs';
 
@@ -27,17 +28,17 @@ export class ModelFormatPredictor implements Predictor {
   /** `tfjs` makes the TensorFlow.js predictor on first use (a server of ONNX versions never starts TensorFlow.js). */
   constructor(private readonly makeTfjs: () => Predictor) {}
 
-  async load(key: string, store: string, model: string, version: number, itemShape: readonly number[]) {
+  async load(key: string, store: string, model: string, version: number) {
     const format = modelFormatOf(await new ModelRegistry(store, model).version(version));
     const predictor = format === 'onnx' ? (this.onnx ??= new OnnxPredictor()) : (this.tfjs ??= this.makeTfjs());
-    const shapes = await predictor.load(key, store, model, version, itemShape);
+    const shapes = await predictor.load(key, store, model, version);
     this.byKey.set(key, predictor);
     return shapes;
   }
 
   predict(key: string, features: Float32Array, count: number): Promise<Float32Array> {
     const predictor = this.byKey.get(key);
-    return predictor ? predictor.predict(key, features, count) : Promise.reject(new Error(`no model loaded under ${key}`));
+    return predictor ? predictor.predict(key, features, count) : Promise.reject(new PredictorError(`no model loaded under ${key}`));
   }
 
   async dispose(key: string): Promise<void> {

@@ -7,6 +7,7 @@ import { ModelRegistry } from '../../registry/registry';
 import { DEFAULT_ONNX_THREADS, OnnxClassifier } from '../../onnx/onnx-classifier';
 import { MODEL_ONNX, readSignature, SIGNATURE_JSON } from '../../onnx/signature';
 import type { Predictor } from './predict-thread';
+import { PredictorError } from '../errors';
 
 export class OnnxPredictor implements Predictor {
   private readonly models = new Map<string, OnnxClassifier>();
@@ -25,7 +26,7 @@ export class OnnxPredictor implements Predictor {
 
   async predict(key: string, features: Float32Array, count: number): Promise<Float32Array> {
     const classifier = this.models.get(key);
-    if (!classifier) throw new Error(`no model loaded under ${key}`);
+    if (!classifier) throw new PredictorError(`no model loaded under ${key}`);
     return (await classifier.predict(features, count)).probabilities;
   }
 

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { BackendName } from '../../tf/tf-backend';
 import type { FromPredictWorker, PredictWorkerData, ToPredictWorker } from './predict-worker-protocol';
+import { PredictorError } from '../errors';
 
 type Request = ToPredictWorker extends infer M ? (M extends { id: number } ? Omit<M, 'id'> : never) : never;
 
@@ -24,7 +25,7 @@ function spawn(data: PredictWorkerData): Worker {
 /** Where predictions run: a worker thread (`PredictThread`) or this thread (`InlinePredictor`). */
 export interface Predictor {
   /** Loads a registry version under `key`; resolves with its input and output shapes. */
-  load(key: string, store: string, model: string, version: number, itemShape: readonly number[]): Promise<{ inputShape: (number | null)[]; outputShape: (number | null)[] }>;
+  load(key: string, store: string, model: string, version: number): Promise<{ inputShape: (number | null)[]; outputShape: (number | null)[] }>;
   /** Class probabilities for `count` items; `features` may be handed over (do not use it afterwards). */
   predict(key: string, features: Float32Array, count: number): Promise<Float32Array>;
   dispose(key: string): Promise<void>;
@@ -42,11 +43,11 @@ export class PredictThread implements Predictor {
     this.worker.on('message', (message: FromPredictWorker) => {
       const waiting = this.pending.get(message.id);
       this.pending.delete(message.id);
-      if (message.type === 'error') waiting?.reject(new Error(message.message));
+      if (message.type === 'error') waiting?.reject(new PredictorError(message.message));
       else waiting?.resolve(message);
     });
     this.worker.on('error', (err) => this.fail(err));
-    this.worker.on('exit', (code) => this.fail(new Error(`the prediction worker exited (code ${code})`)));
+    this.worker.on('exit', (code) => this.fail(new PredictorError(`the prediction worker exited (code ${code})`)));
   }
 
   private fail(err: Error): void {
@@ -65,9 +66,9 @@ export class PredictThread implements Predictor {
   }
 
   /** Loads a registry version under `key`; resolves with its input and output shapes. */
-  async load(key: string, store: string, model: string, version: number, itemShape: readonly number[]): Promise<{ inputShape: (number | null)[]; outputShape: (number | null)[] }> {
-    const reply = await this.call({ type: 'load', key, store, model, version, itemShape });
-    if (reply.type !== 'loaded') throw new Error(`unexpected reply ${reply.type} to load`);
+  async load(key: string, store: string, model: string, version: number): Promise<{ inputShape: (number | null)[]; outputShape: (number | null)[] }> {
+    const reply = await this.call({ type: 'load', key, store, model, version });
+    if (reply.type !== 'loaded') throw new PredictorError(`unexpected reply ${reply.type} to load`);
     return reply;
   }
 
@@ -75,7 +76,7 @@ export class PredictThread implements Predictor {
   async predict(key: string, features: Float32Array, count: number): Promise<Float32Array> {
     const transfer = features.byteLength === features.buffer.byteLength ? [features.buffer as ArrayBuffer] : [];
     const reply = await this.call({ type: 'predict', key, features, count }, transfer);
-    if (reply.type !== 'result') throw new Error(`unexpected reply ${reply.type} to predict`);
+    if (reply.type !== 'result') throw new PredictorError(`unexpected reply ${reply.type} to predict`);
     return reply.probabilities;
   }
 
@@ -84,7 +85,7 @@ export class PredictThread implements Predictor {
   }
 
   async close(): Promise<void> {
-    this.failure ??= new Error('the prediction worker was stopped');
+    this.failure ??= new PredictorError('the prediction worker was stopped');
     await this.worker.terminate();
   }
 }

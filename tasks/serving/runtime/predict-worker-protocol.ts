@@ -6,7 +6,7 @@ export interface PredictWorkerData {
 }
 
 export type ToPredictWorker =
-  | { readonly type: 'load'; readonly id: number; readonly key: string; readonly store: string; readonly model: string; readonly version: number; readonly itemShape: readonly number[] }
+  | { readonly type: 'load'; readonly id: number; readonly key: string; readonly store: string; readonly model: string; readonly version: number }
   | { readonly type: 'predict'; readonly id: number; readonly key: string; readonly features: Float32Array; readonly count: number }
   | { readonly type: 'dispose'; readonly id: number; readonly key: string };
 

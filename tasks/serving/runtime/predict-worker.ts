@@ -10,7 +10,9 @@ import type * as tfjs from '@tensorflow/tfjs';
 import { ModelRegistry } from '../../registry/registry';
 import { loadTensorFlow } from '../../tf/tf-backend';
 import { loadModelFrom } from '../../training/model-io';
+import { itemShapeOf } from './inline-predictor';
 import type { FromPredictWorker, PredictWorkerData, ToPredictWorker } from './predict-worker-protocol';
+import { PredictorError } from '../errors';
 
 const port = parentPort!;
 const ready = loadTensorFlow({ backend: (workerData as PredictWorkerData).backend });
@@ -25,13 +27,13 @@ async function handle(message: ToPredictWorker): Promise<void> {
   switch (message.type) {
     case 'load': {
       const model = await loadModelFrom(tf, new ModelRegistry(message.store, message.model).filesOf(message.version));
-      models.set(message.key, { model, itemShape: message.itemShape });
+      models.set(message.key, { model, itemShape: itemShapeOf(model) });
       const outputShape = (model.outputs[0].shape ?? []) as (number | null)[];
       return reply({ type: 'loaded', id: message.id, inputShape: model.inputs[0].shape, outputShape, backend });
     }
     case 'predict': {
       const entry = models.get(message.key);
-      if (!entry) throw new Error(`no model loaded under ${message.key}`);
+      if (!entry) throw new PredictorError(`no model loaded under ${message.key}`);
       const output = tf.tidy(() => entry.model.predict(tf.tensor(message.features, [message.count, ...entry.itemShape], 'float32')) as tfjs.Tensor);
       const probabilities = new Float32Array(output.dataSync() as Float32Array);
       output.dispose();

@@ -6,6 +6,7 @@
 import type * as tfjs from '@tensorflow/tfjs';
 
 import type { TensorFlow } from '../tensorflow';
+import { KernelError } from '../errors';
 
 type ExplicitPadding = [[number, number], [number, number], [number, number], [number, number]];
 
@@ -25,7 +26,7 @@ export function asTensor<R extends tfjs.Rank>(
   info: tfjs.TensorInfo | undefined,
   name: string,
 ): tfjs.Tensor<R> {
-  if (info === undefined) throw new Error(`Kernel input '${name}' is missing`);
+  if (info === undefined) throw new KernelError(`Kernel input '${name}' is missing`);
   const engine = tf.engine();
   // makeTensorFromTensorInfo tracks the view but, being meant for fresh
   // backend outputs, does not count a reference on the data: add it.

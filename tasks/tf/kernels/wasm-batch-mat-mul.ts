@@ -17,6 +17,7 @@ import type * as tfjs from '@tensorflow/tfjs';
 
 import { asTensor } from './kernel-tensors';
 import type { TensorFlow } from '../tensorflow';
+import { KernelError } from '../errors';
 
 const wrappers = new WeakSet<tfjs.KernelFunc>();
 
@@ -59,7 +60,7 @@ export function makeBatchMatMulKernel(tf: TensorFlow, stock: tfjs.KernelFunc): t
     const { a, b } = args.inputs as tfjs.BatchMatMulInputs;
     const { transposeA, transposeB } = args.attrs as unknown as tfjs.BatchMatMulAttrs;
     if (!transposeA && !transposeB) return stock(args);
-    if (a === undefined || b === undefined) throw new Error('BatchMatMul: inputs a and b are required');
+    if (a === undefined || b === undefined) throw new KernelError('BatchMatMul: inputs a and b are required');
     const plain = { ...args.attrs, transposeA: false, transposeB: false };
     const costs = matMulCopyCosts(a.shape, b.shape, transposeA, transposeB);
     const temporaries: tfjs.Tensor[] = [];
@@ -97,7 +98,7 @@ export function makeBatchMatMulKernel(tf: TensorFlow, stock: tfjs.KernelFunc): t
 export function registerWasmBatchMatMul(tf: TensorFlow, backendName = 'wasm'): void {
   const stock = tf.getKernel('BatchMatMul', backendName);
   if (stock === undefined) {
-    throw new Error(`No BatchMatMul kernel is registered for backend '${backendName}' to wrap`);
+    throw new KernelError(`No BatchMatMul kernel is registered for backend '${backendName}' to wrap`);
   }
   if (wrappers.has(stock.kernelFunc)) return;
   tf.unregisterKernel('BatchMatMul', backendName);

@@ -19,6 +19,7 @@ import type * as tfjs from '@tensorflow/tfjs';
 
 import { asTensor, type Conv2DPad, type DimRoundingMode, toChannelsLast } from './kernel-tensors';
 import type { TensorFlow } from '../tensorflow';
+import { KernelError } from '../errors';
 
 export interface Conv2DGeometry {
   strides: [number, number] | number;
@@ -55,7 +56,7 @@ export function conv2DBackpropFilter(
   const { filterHeight, filterWidth, strideHeight, strideWidth } = info;
   const { top, left } = info.padInfo;
   if (dy.shape[0] !== batchSize || dy.shape[1] !== outHeight || dy.shape[2] !== outWidth || dy.shape[3] !== outChannels) {
-    throw new Error(
+    throw new KernelError(
       `Conv2DBackpropFilter: dy has shape [${dy.shape.join(', ')}], expected ` +
         `[${batchSize}, ${outHeight}, ${outWidth}, ${outChannels}] for x [${x.shape.join(', ')}] ` +
         `and filter [${filterShape.join(', ')}]`,

@@ -20,6 +20,7 @@ import type * as tfjs from '@tensorflow/tfjs';
 import { asTensor, shapeToChannelsLast, toChannelsFirst, toChannelsLast } from './kernel-tensors';
 import type { TensorFlow } from '../tensorflow';
 import type { Conv2DGeometry } from './wasm-conv2d-backprop-filter';
+import { KernelError } from '../errors';
 
 /** How one spatial axis of the transposed convolution splits into phases. */
 export interface PhaseAxisPlan {
@@ -131,7 +132,7 @@ export function conv2DBackpropInput(
   const { batchSize, inHeight, inWidth, inChannels, outChannels, strideHeight, strideWidth } = info;
   const { filterHeight, filterWidth, outHeight, outWidth } = info;
   if (dy.shape[0] !== batchSize || dy.shape[1] !== outHeight || dy.shape[2] !== outWidth || dy.shape[3] !== outChannels) {
-    throw new Error(
+    throw new KernelError(
       `Conv2DBackpropInput: dy has shape [${dy.shape.join(', ')}], expected ` +
         `[${batchSize}, ${outHeight}, ${outWidth}, ${outChannels}] for input [${inputShape.join(', ')}] ` +
         `and filter [${filter.shape.join(', ')}]`,

@@ -9,16 +9,17 @@
  * with the hashes of every source: MNIST's files and each batch's manifest.
  */
 import { param, Task, type TaskContext, type TaskResources } from '../../src';
-import { type LabelledBatch, readLabelledBatch } from '../data/labelled-batch';
+import { batchIds, type LabelledBatch, readLabelledBatch } from '../data/labelled-batch';
 import { MNIST_PIXELS } from '../data/mnist-format';
 import { seededSplit } from '../data/seeded-split';
 import { sha256Hex } from '../data/tensor-file';
-import { writeDataset } from '../mnist/dataset-files';
-import { incrementCount, incrementImages } from '../mnist/increments';
-import { dataParams, type DataParams } from '../mnist/params';
-import { MnistSource } from '../mnist/source';
-import { mnistSplitFromIdx } from '../mnist/mnist-data';
+import { writeDataset } from '../data/dataset-files';
+import { incrementCount, incrementImages } from './increments';
+import { dataParams, type DataParams } from './params';
+import { MnistSource } from './source';
+import { mnistSplitFromIdx } from './mnist-data';
 import { directoryAt } from '../store';
+import { MnistDataError } from './errors';
 
 export interface DriftIncrementParams extends DataParams {
   /** Comma-separated labelled batch ids. */
@@ -43,10 +44,6 @@ export interface DriftIncrementDetails {
   readonly oversample: number;
   readonly source: { readonly location: string; readonly images: { file: string; bytes: number; sha256: string }; readonly labels: { file: string; bytes: number; sha256: string } };
   readonly labelBatches: { readonly batchId: string; readonly source: string; readonly count: number; readonly manifestSha256: string }[];
-}
-
-export function batchIds(text: string): string[] {
-  return text.split(',').map((s) => s.trim()).filter(Boolean);
 }
 
 export class DriftIncrement extends Task<DriftIncrementParams> {
@@ -91,7 +88,7 @@ export class DriftIncrement extends Task<DriftIncrementParams> {
         if (k < b.labels.length) return b.labels[k];
         k -= b.labels.length;
       }
-      throw new Error(`example ${i} is out of range`);
+      throw new MnistDataError(`example ${i} is out of range (a bug: please report it)`);
     };
     const { train, validation } = seededSplit(total, p.validationFraction, p.splitSeed);
     const trainOrder = [...train].flatMap((i) => (i < mnistCount ? [i] : new Array<number>(p.oversample).fill(i)));

@@ -7,16 +7,16 @@
  */
 import { param, Task, type TaskContext } from '../../src';
 import { codeVersion } from '../code-version';
-import { contentHash, ModelRegistry, type ModelVersion } from '../registry/registry';
-import { CHAMPION } from '../mnist/register-task';
-import { trainParams } from '../mnist/params';
-import { TRAINING_JSON, TrainModel, type TrainingRecord } from '../mnist/train-task';
+import { CHAMPION, contentHash, ModelRegistry, type ModelVersion } from '../registry/registry';
+import { trainParams } from './params';
+import { TRAINING_JSON, TrainModel, type TrainingRecord } from './train-task';
 import { loadModelFrom, MODEL_JSON, WEIGHTS_BIN } from '../training/model-io';
 import { loadTensorFlow, type TensorFlow } from '../tf/tf-backend';
 import { directoryAt } from '../store';
-import { DriftIncrement, type DriftIncrementParams, driftIncrementParams } from './retrain-data-task';
-import { type MultiSourceScore, scoreOnSources } from './evaluate-sources';
-import { loadSource } from './sources/source-spec';
+import { ModelFilesMismatchError } from './errors';
+import { DriftIncrement, type DriftIncrementParams, driftIncrementParams } from './drift-increment-task';
+import { type MultiSourceScore, scoreOnSources } from '../drift/evaluate-sources';
+import { loadSource } from '../drift/sources/source-spec';
 import type { DirectoryTarget } from '../../src';
 
 type TrainModelParams = ConstructorParameters<typeof TrainModel>[0];
@@ -103,7 +103,7 @@ export class RegisterRetrained extends Task<RegisterRetrainedParams> {
     const dir = this.input();
     const [modelJson, weights, training] = await Promise.all([dir.file(MODEL_JSON).readBytes(), dir.file(WEIGHTS_BIN).readBytes(), dir.file(TRAINING_JSON).readJson<TrainingRecord>()]);
     const files = { [MODEL_JSON]: modelJson, [WEIGHTS_BIN]: weights };
-    if (contentHash(files) !== training.modelSha256) throw new Error(`${dir.uri}: model files do not match the hash in ${TRAINING_JSON}; retrain the model`);
+    if (contentHash(files) !== training.modelSha256) throw new ModelFilesMismatchError(dir.uri, TRAINING_JSON);
     const { tf } = await loadTensorFlow();
     const candidate = await score(tf, dir, p.testSources, p.store);
     const aliases = await this.registry.aliases();

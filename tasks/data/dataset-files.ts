@@ -6,7 +6,8 @@
  */
 import type { DirectoryTarget, DirectoryWriter } from '../../src';
 import { parseStoredJson, shape } from '../../src/public/store';
-import { decodeTensor, describeTensor, sha256Hex, type TensorFileInfo, tensorBytes } from '../data/tensor-file';
+import { decodeTensor, describeTensor, sha256Hex, type TensorFileInfo, tensorBytes } from './tensor-file';
+import { DatasetError } from './errors';
 
 export const MANIFEST = 'manifest.json';
 
@@ -67,7 +68,7 @@ export async function readDataset<Extra extends object>(target: DirectoryTarget,
   const tensors: Record<string, Float32Array | Uint8Array> = {};
   for (const name of names ?? Object.keys(manifest.tensors)) {
     const info = manifest.tensors[name];
-    if (!info) throw new Error(`${target.uri}/${MANIFEST} lists no tensor "${name}"`);
+    if (!info) throw new DatasetError(`${target.uri}/${MANIFEST} lists no tensor "${name}": it was written by another task or version; remove the folder and run the task that writes it again`);
     const file = target.file(info.file);
     tensors[name] = decodeTensor(info, await file.readBytes(), file.uri);
   }
@@ -76,12 +77,12 @@ export async function readDataset<Extra extends object>(target: DirectoryTarget,
 
 export function float32(dataset: LoadedDataset<object>, name: string): Float32Array {
   const t = dataset.tensors[name];
-  if (!(t instanceof Float32Array)) throw new Error(`tensor "${name}" is not float32`);
+  if (!(t instanceof Float32Array)) throw new DatasetError(`tensor "${name}" is not float32: the dataset is of another kind than its reader expects`);
   return t;
 }
 
 export function uint8(dataset: LoadedDataset<object>, name: string): Uint8Array {
   const t = dataset.tensors[name];
-  if (!(t instanceof Uint8Array)) throw new Error(`tensor "${name}" is not uint8`);
+  if (!(t instanceof Uint8Array)) throw new DatasetError(`tensor "${name}" is not uint8: the dataset is of another kind than its reader expects`);
   return t;
 }

