@@ -1,5 +1,5 @@
 import pino, { type Logger } from 'pino';
-import { liveTerminal } from './flow/live-view';
+import { readableLines } from './log-lines';
 import { redactSecrets } from './secrets';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -7,9 +7,14 @@ export const logLevels: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn',
 
 export interface LoggerOptions {
   level?: LogLevel;
-  /** Readable lines instead of JSON; default: when stderr is a terminal. */
+  /**
+   * Where the JSON lines go (a flow's live view of its run, see runFlow);
+   * default: `fd`, as readable lines on a terminal and JSON lines otherwise.
+   */
+  stream?: { write(line: string): unknown };
+  /** Readable lines instead of JSON when no `stream` is given; default: when `fd` is a terminal. */
   pretty?: boolean;
-  /** File descriptor to write to; default 2 (stderr), keeping stdout for results such as --graph. */
+  /** File descriptor to write to when no `stream` is given; default 2 (stderr), keeping stdout for results such as --graph. */
   fd?: number;
   /** A second destination that gets every JSON line too (the store's per-task logs, see TaskLogSink). */
   tee?: { write(line: string): unknown };
@@ -20,8 +25,9 @@ const secrets = ['secretAccessKey', 'sessionToken', 'password', 'authorization',
 
 /**
  * JSON lines for machines (cron, CI, containers), one readable line per
- * event on a terminal (with the live view of a run below them). Writes
- * synchronously so nothing is lost when the process exits.
+ * event on a terminal, or whatever `stream` the caller gives (runFlow gives
+ * its live view). Writes synchronously so nothing is lost when the process
+ * exits.
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const fd = options.fd ?? 2;
@@ -33,8 +39,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     // Values of secret parameters (param.string({ secret: true })) never reach a line, whatever field carries them.
     hooks: { streamWrite: redactSecrets },
   };
-  // A terminal gets one line per event and, while a run goes on, its live status block (see live-view.ts).
-  const stream = readable ? liveTerminal(fd, !process.env.NO_COLOR) : pino.destination({ dest: fd, sync: true });
+  const stream = options.stream ?? (readable ? readableLines(fd, !process.env.NO_COLOR) : pino.destination({ dest: fd, sync: true }));
   if (!options.tee || config.level === 'silent') return pino(config, stream);
   return pino(config, pino.multistream([{ level: config.level, stream }, { level: config.level, stream: options.tee as { write(line: string): void } }]));
 }

@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatLogLine, statusLines } from '../src/flow/live-view-format';
+import { statusLines } from '../src/flow/live-view-format';
+import { formatLogLine } from '../src/log-lines';
 import { repoRoot, runFlowProcess } from './helpers/flow-process';
 
 const exec = promisify(execFile);

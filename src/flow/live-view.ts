@@ -8,7 +8,8 @@
 import { writeSync } from 'node:fs';
 import type { TaskRecord } from '../scheduler';
 import { type RunEvent, watchRuns } from './live-view-events';
-import { formatLogLine, type RunningTask, statusLines } from './live-view-format';
+import { formatLogLine } from '../log-lines';
+import { type RunningTask, statusLines } from './live-view-format';
 
 /** How often the block is redrawn while nothing else happens (elapsed times tick). */
 const redrawMs = 500;
@@ -189,4 +190,9 @@ export function liveTerminal(fd: number, color = true): LiveTerminal {
     terminals.set(fd, terminal);
   }
   return terminal;
+}
+
+/** The stream for a flow's loggers: the live view when stderr is a terminal, else undefined (the logger's JSON lines). */
+export function liveViewStream(): LiveTerminal | undefined {
+  return process.stderr.isTTY ? liveTerminal(2, !process.env.NO_COLOR) : undefined;
 }

@@ -23,6 +23,7 @@ import { asFlow, type FlowDefinition } from './flow';
 import { startFlowRunTracking, stepTracking } from '../tracking/flow-tracking';
 import { TaskLogSink } from '../tracking/task-logs';
 import { guardedRun } from './guarded-run';
+import { liveViewStream } from './live-view';
 import { runWithPublishGuard } from '../cancellation';
 import { leaseGuardFromEnv } from '../locks/step-lease';
 import { terminateWhenLauncherExits } from './launcher-exit';
@@ -129,7 +130,8 @@ async function main(flow: FlowDefinition, argv: readonly string[], controller: A
   if (typeof store === 'number') return store;
   // Task logs are kept with the run by the process that drives it, not by its steps.
   const taskLogs = options.runTask === undefined ? new TaskLogSink(store) : undefined;
-  const logger = createLogger({ level: options.logLevel, ...(taskLogs ? { tee: taskLogs } : {}) });
+  // A terminal shows each event as a line and, while a run goes on, its live status block (live-view.ts).
+  const logger = createLogger({ level: options.logLevel, stream: liveViewStream(), ...(taskLogs ? { tee: taskLogs } : {}) });
   let graph: TaskGraph;
   try {
     const roots = flow.roots(params as never, { store: store.uri });
@@ -195,7 +197,7 @@ async function main(flow: FlowDefinition, argv: readonly string[], controller: A
  */
 export async function runFlow<S extends ParamSpecs>(flow: FlowDefinition<S> | TaskClass, options: RunFlowOptions = {}): Promise<number> {
   const controller = new AbortController();
-  const signalLogger = createLogger({ level: 'warn' });
+  const signalLogger = createLogger({ level: 'warn', stream: liveViewStream() });
   const signals = cancelOnSignals(controller, signalLogger);
   // npx does not pass SIGTERM on: a flow it started stops when npx is gone.
   const stopWatchingLauncher = terminateWhenLauncherExits((pid) =>
