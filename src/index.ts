@@ -1,6 +1,5 @@
 // The task model.
-export { Task, WrapperTask, ExternalTask } from './task';
-export { registerTaskClasses } from './task-classes';
+export { Task, WrapperTask, ExternalTask, registerTaskClasses } from './task';
 export { taskContext } from './task-context';
 export type { TaskContextBase } from './task-context';
 export { RequirementsPending } from './dynamic-requirements';

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import { RequirementsPending } from './dynamic-requirements';
 import { UsageError } from './errors';
-import type { AnyTask, TaskClass } from './task';
+import { type AnyTask, type TaskClass, taskClasses } from './task';
 import { secretEnvName, type ParamValue } from './params';
-import { findTaskClass, type SecretSource, secretEnvironment, type TaskSpec, taskFromSpec, taskSpec } from './task-classes';
+import { type SecretSource, secretEnvironment, type TaskSpec, taskFromSpec, taskSpec } from './task-spec';
 import { storePath, target } from './targets/uri';
 
 /**
@@ -73,13 +73,13 @@ export function progressOf(record: Record<string, unknown>): { done: number; tot
 
 /** The names of the secret parameters of a task (or of the class of a family). */
 function secretsOf(taskOrFamily: AnyTask | string): Set<string> {
-  const cls = typeof taskOrFamily === 'string' ? findTaskClass(taskOrFamily) : (taskOrFamily.constructor as TaskClass);
+  const cls = typeof taskOrFamily === 'string' ? taskClasses.find(taskOrFamily) : (taskOrFamily.constructor as TaskClass);
   return new Set(Object.entries(cls?.params ?? {}).filter(([, p]) => p.secret).map(([name]) => name));
 }
 
 /** Why a requested task could not be made on the driver's side: its class is not loaded here, or a secret it needs is nowhere. */
 function throwUnmade(task: AnyTask, spec: TaskSpec): never {
-  if (!findTaskClass(spec.family)) {
+  if (!taskClasses.find(spec.family)) {
     throw new UsageError(
       `${task.id}: requested ${spec.id}, whose class ${spec.family} no module loaded by the flow exports. ` +
         'Export the class from a module the flow script imports (or, with ES modules, call registerTaskClasses(YourClass) in the flow script).',

@@ -3,7 +3,7 @@ import { describeValue, InvalidOutputError, InvalidRequirementError, MissingExte
 import { type ParamSpecs, type ParamValue, resolveParams } from './params';
 import { isTarget, type Target } from './targets/target';
 import type { RetryPolicy } from './retry-policy';
-import { rememberTaskClass } from './task-classes';
+import { familyOf, TaskClassRegistry } from './task-classes';
 import { outputsFresh } from './output-age';
 import { taskId } from './task-id';
 import type { Tracking } from './tracking/tracking';
@@ -159,12 +159,11 @@ export abstract class Task<P extends object = object> {
   constructor(...[params]: {} extends P ? [params?: P] : [params: P]) {
     const cls = this.constructor as TaskClass;
     this.params = resolveParams(this.family, cls.params, (params ?? {}) as Record<string, unknown>) as Required<P>;
-    rememberTaskClass(cls, this.family);
+    taskClasses.remember(cls, this.family);
   }
 
   get family(): string {
-    const cls = this.constructor as TaskClass;
-    return Object.hasOwn(cls, 'family') && cls.family ? cls.family : cls.name;
+    return familyOf(this.constructor as TaskClass);
   }
 
   /** Deterministic: family, a readable summary of the parameters, and a hash of them and `version`. */
@@ -230,6 +229,23 @@ export abstract class Task<P extends object = object> {
   toString(): string {
     return this.id;
   }
+}
+
+export function isTaskClass(value: unknown): value is TaskClass {
+  return typeof value === 'function' && value.prototype instanceof Task;
+}
+
+/** Task classes by family (every class constructed in this process, then loaded modules' exports). */
+export const taskClasses = new TaskClassRegistry<TaskClass>(isTaskClass);
+
+/**
+ * Makes task classes findable by family before any is constructed: needed
+ * for a class a step may ask for dynamically when modules are not loaded
+ * through CommonJS `require` (ES modules, or a test runner's own loader),
+ * whose exports cannot be searched.
+ */
+export function registerTaskClasses(...classes: TaskClass[]): void {
+  for (const cls of classes) taskClasses.remember(cls);
 }
 
 /** Requirements replaced by their outputs, in the same shape (what `input()` and `ctx.require()` return). */

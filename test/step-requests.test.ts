@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { LocalTarget, param, Task, UsageError } from '../src';
 import { requestFile, stepRequirements } from '../src/step-requests';
-import { taskFromSpec, taskSpec } from '../src/task-classes';
+import { taskFromSpec, taskSpec } from '../src/task-spec';
 
 class Upload extends Task<{ name: string; apiKey: string }> {
   static override params = { name: param.string(), apiKey: param.string({ secret: true }) };

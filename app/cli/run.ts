@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import { UsageError } from '../../src/errors';
 import { runFlow } from '../../src/flow/run-flow';
-import type { TaskClass } from '../../src/task';
-import { familyOf, isTaskClass } from '../../src/task-classes';
+import { isTaskClass, type TaskClass } from '../../src/task';
+import { familyOf } from '../../src/task-classes';
 import type { CommandIo } from './command';
 
 const usage = `usage: dagwright run <module> <TaskClass> [--param value ...] [flow options]

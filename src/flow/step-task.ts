@@ -3,7 +3,7 @@ import { errorRetryable, UsageError } from '../errors';
 import { InProcessExecutor } from '../executors/in-process';
 import { requestFile, taskSpecEnv } from '../step-requests';
 import { type AnyTask, type TaskContext } from '../task';
-import { type TaskSpec, taskFromSpec, taskSpec } from '../task-classes';
+import { type TaskSpec, taskFromSpec, taskSpec } from '../task-spec';
 import { taskContext, type TaskContextBase } from '../task-context';
 import { target } from '../targets/uri';
 import { ExitCode } from './exit-codes';
