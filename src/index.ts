@@ -42,7 +42,7 @@ export type { Store } from './store/store';
 
 // Running: the graph, the scheduler, executors, flow scripts, history.
 export { TaskGraph } from './graph';
-export { run } from './run';
+export { run } from './flow/run';
 export type { RunOptions, RunSummary } from './run';
 export type { TaskRecord, TaskStatus, SchedulerEvent } from './scheduler';
 export { formatSummary } from './summary';

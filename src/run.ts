@@ -2,7 +2,6 @@ import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { UsageError } from './errors';
 import type { Executor } from './executor';
-import { InProcessExecutor } from './executors/in-process';
 import { createLogger } from './logger';
 import { type Planner, planRun } from './plan';
 import { newRunId } from './run-id';
@@ -11,7 +10,7 @@ import type { AnyTask } from './task';
 import type { Tracking } from './tracking/tracking';
 
 export interface RunOptions {
-  /** Where tasks run; default: in this process. */
+  /** Where tasks run; default: in this process (`run()`; the scheduler's `runTasks` is given one). */
   executor?: Executor;
   /** Tasks running at once; default: the number of cores. */
   workers?: number;
@@ -65,20 +64,21 @@ function checkOptions(options: RunOptions): void {
   }
 }
 
+/** The options of a run whose executor is decided: the scheduler talks to it through `Executor` only. */
+export type ScheduledRunOptions = RunOptions & { readonly executor: Executor };
+
 /**
- * Resolves the DAG from `roots` lazily (only incomplete tasks' requirements
- * are expanded), skips what is complete and runs the rest. Never throws for
- * a task's failure: the summary says what failed. Throws for a broken graph
- * (a cycle, a requires() returning a non-task) or an unknown option before
- * anything runs.
+ * The scheduler's run (see `run()`, which gives it the in-process executor
+ * by default): plans from `roots` lazily, skips what is complete and runs
+ * the rest through `options.executor`.
  */
-export async function run(roots: AnyTask | readonly AnyTask[], options: RunOptions = {}): Promise<RunSummary> {
+export async function runTasks(roots: AnyTask | readonly AnyTask[], options: ScheduledRunOptions): Promise<RunSummary> {
   checkOptions(options);
   const started = performance.now();
   const runId = options.runId ?? newRunId();
   const logger = (options.logger ?? createLogger()).child({ runId });
   const signal = options.signal ?? new AbortController().signal;
-  const executor = options.executor ?? new InProcessExecutor();
+  const { executor } = options;
   const plan =
     options.plan ??
     (await planRun(Array.isArray(roots) ? roots : [roots as AnyTask], {

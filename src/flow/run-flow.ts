@@ -8,7 +8,7 @@ import { TaskGraph } from '../graph';
 import { createLogger } from '../logger';
 import { type ParamSpecs, redactParams } from '../params';
 import type { TaskClass } from '../task';
-import { run, type RunSummary } from '../run';
+import { type RunSummary, runTasks } from '../run';
 import { newRunId } from '../run-id';
 import { countStatuses, formatSummary } from '../summary';
 import { helpText, parseFlowArgs, type ParsedArgs } from './cli-args';
@@ -177,7 +177,7 @@ async function main(flow: FlowDefinition, argv: readonly string[], controller: A
         const kept = await startFlowRunTracking(store, runId, plan.graph, logger, taskLogs);
         try {
           const limits = { pools: { ...flow.pools, ...options.pool }, familyLimits: { ...flow.familyLimits, ...options.familyLimit }, rerun: options.rerun, plan };
-          const summary = await run(graph.roots, { executor: wrapExecutor(executor), workers: options.workers, logger, signal: runSignal, runId, onEvent, tracking: kept.tracking, ...limits });
+          const summary = await runTasks(graph.roots, { executor: wrapExecutor(executor), workers: options.workers, logger, signal: runSignal, runId, onEvent, tracking: kept.tracking, ...limits });
           printSummary(summary, logger);
           return { summary };
         } finally {
