@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { createLogger, type Executor, type FlowDefinition, formatSummary, parseStore, run, type RunSummary, runFlow, type AnyTask, registerTaskClasses, UsageError } from '../src';
-import { runTaskFlag } from '../src/executors/container/step-protocol';
+import { runTaskFlag } from '../src/step/invocation';
 import { createExecutor } from '../src/flow/executors';
 import { DriftCheck } from '../tasks/drift/check-task';
 import { RegisterRetrained } from '../tasks/mnist/retrain-task';

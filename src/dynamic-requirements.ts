@@ -5,7 +5,7 @@ import { type AnyTask, flatten, type InputOf, outputsOf, type Requirements, Task
  * Thrown by `ctx.require()` when some requested tasks are not complete: the
  * attempt is suspended, not failed. The scheduler runs `tasks`, then starts
  * the task again. Executors that run a step elsewhere carry it back (see
- * step-requirements.ts).
+ * src/step/requests.ts).
  */
 export class RequirementsPending extends Error {
   readonly retryable = false;

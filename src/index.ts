@@ -56,7 +56,7 @@ export { runFlow } from './flow/run-flow';
 export type { RunFlowOptions } from './flow/run-flow';
 export type { FlowDefinition, FlowContext } from './flow/flow';
 export type { FlowInvocation } from './flow/executors';
-export { ExitCode } from './flow/exit-codes';
+export { ExitCode } from './step/exit-codes';
 export { withStoreLock } from './locks/store-lock';
 export type { StoreLockOptions } from './locks/store-lock';
 export { currentRunOwner, runOwnerState } from './locks/run-owner';

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { LocalTarget, param, Task, UsageError } from '../src';
-import { requestFile, stepRequirements } from '../src/step-requests';
-import { taskFromSpec, taskSpec } from '../src/task-spec';
+import { requestFile, stepRequirements } from '../src/step/requests';
+import { taskFromSpec, taskSpec } from '../src/step/task-spec';
 
 class Upload extends Task<{ name: string; apiKey: string }> {
   static override params = { name: param.string(), apiKey: param.string({ secret: true }) };

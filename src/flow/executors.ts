@@ -5,7 +5,7 @@ import { createDockerClient, type DockerClient, dockerHost, pingDocker } from '.
 import { DockerUnavailableError } from '../executors/container/errors';
 import { warnOnNodeMismatch } from '../executors/container/image-node';
 import { localEngineHasOrphans } from '../executors/container/orphans';
-import type { FlowInvocation } from '../executors/container/step-protocol';
+import type { FlowInvocation } from '../step/invocation';
 import { DockerExecutor } from '../executors/docker/docker-executor';
 import { pruneContainers } from '../executors/docker/prune';
 import { ensureRunnerImage, RunnerImageBuildError } from '../executors/docker/runner-image';

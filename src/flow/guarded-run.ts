@@ -15,7 +15,7 @@ import type { SchedulerEvent } from '../scheduler';
 import type { AnyTask } from '../task';
 import { checkStoreUsable, storeWriteError } from '../store/store-check';
 import type { Store } from '../store/store';
-import { ExitCode, exitCodeOf } from './exit-codes';
+import { ExitCode, exitCodeOf } from '../step/exit-codes';
 import { tellRunWatchers } from './live-view-events';
 
 export interface GuardedRunOptions<T = undefined> {

@@ -1,5 +1,5 @@
 import { basename, resolve } from 'node:path';
-import { readStepRequest } from '../executors/container/step-protocol';
+import { readStepRequest } from '../step/invocation';
 import { parseStore, type Store } from '../store/store';
 import type { Logger } from 'pino';
 import { CancelledError, DagwrightError, UsageError } from '../errors';
@@ -15,9 +15,9 @@ import { helpText, parseFlowArgs, type ParsedArgs } from './cli-args';
 import { encodeParamArgs } from './param-args';
 import { planOutput } from './plan-output';
 import { type PreparedFlowRun, prepareFlowRun } from './flow-plan';
-import { findStepTask, runStepTask } from './step-task';
-import { stepProgress } from '../step-requests';
-import { ExitCode } from './exit-codes';
+import { findStepTask, runStepTask } from '../step/step-task';
+import { stepProgress } from '../step/progress';
+import { ExitCode } from '../step/exit-codes';
 import { createExecutor, type FlowInvocation } from './executors';
 import { asFlow, type FlowDefinition } from './flow';
 import { startFlowRunTracking, stepTracking } from '../tracking/flow-tracking';
@@ -25,7 +25,7 @@ import { TaskLogSink } from '../tracking/task-logs';
 import { guardedRun } from './guarded-run';
 import { liveViewStream } from './live-view';
 import { runWithPublishGuard } from '../cancellation';
-import { leaseGuardFromEnv } from '../locks/step-lease';
+import { leaseGuardFromEnv } from '../step/lease';
 import { terminateWhenLauncherExits } from './launcher-exit';
 import { runOnSchedule } from './schedule';
 
@@ -104,9 +104,10 @@ async function runOneTask(graph: TaskGraph, id: string, logger: Logger, controll
   try {
     const progress = stepProgress(taskLogger);
     const context = { runId, taskId: id, attempt, signal: controller.signal, logger: taskLogger, tracking, progress };
-    // The driving run's locks, when this step can see them: it publishes nothing once they are lost (see step-lease.ts).
+    // The driving run's locks, when this step can see them: it publishes nothing once they are lost (see step/lease.ts).
     const leaseGuard = leaseGuardFromEnv();
-    return await (leaseGuard ? runWithPublishGuard(leaseGuard, () => runStepTask(task, context, store.uri)) : runStepTask(task, context, store.uri));
+    const inProcess = new InProcessExecutor();
+    return await (leaseGuard ? runWithPublishGuard(leaseGuard, () => runStepTask(task, context, store.uri, inProcess)) : runStepTask(task, context, store.uri, inProcess));
   } finally {
     await tracking.flush();
   }

@@ -1,7 +1,7 @@
 import { Cron } from 'croner';
 import type { Logger } from 'pino';
 import { UsageError } from '../errors';
-import { ExitCode } from './exit-codes';
+import { ExitCode } from '../step/exit-codes';
 
 /** Checks a `--schedule` pattern: 5 fields (minute precision) or 6 (with seconds first). */
 export function checkSchedule(pattern: string): void {

@@ -201,7 +201,7 @@ export class HeldLock {
     return this.holder.token;
   }
 
-  /** What a step in another process needs to check this lock (see step-lease.ts). */
+  /** What a step in another process needs to check this lock (see step/lease.ts). */
   get lease(): { readonly path: string; readonly token: string; readonly leaseMs: number } {
     return { path: this.path, token: this.token, leaseMs: this.leaseMs };
   }

@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, basename } from 'node:path';
 import { defaultStaleMs, readLock, staleReason } from './file-lock';
-import { attemptLeases } from './step-lease';
+import { attemptLeases } from '../step/lease';
 
 /** The run owning a record: its flow lock file and that acquisition's token. */
 export interface RunOwner {

@@ -4,7 +4,7 @@ import type { Executor } from '../executor';
 import type { AnyTask, TaskContext } from '../task';
 import { acquireLock, type HeldLock } from './file-lock';
 import { taskLockName } from './state-dir';
-import { runWithAttemptLocks } from './step-lease';
+import { runWithAttemptLocks } from '../step/lease';
 
 export interface TaskLockingOptions {
   /** See `LockOptions.staleMs`; default 60,000. */

@@ -1,5 +1,5 @@
 import { DagwrightError, UsageError } from '../../errors';
-import { stepFailedNotRetryableExitCode } from '../../step-requests';
+import { ExitCode } from '../../step/exit-codes';
 
 /** How to get an engine on the machines dagwright supports; part of several messages. */
 export const startEngineHint =
@@ -42,7 +42,7 @@ export class ContainerExitError extends DagwrightError {
   ) {
     super(`${taskId}: ${what}${logTail.length > 0 ? `; last ${logTail.length} log line(s):\n  ${logTail.join('\n  ')}` : ' and logged nothing'}`);
     // A TypeScript step says so when its task's error is not retryable (a corrupt input file): no retry then.
-    if (exitCode === stepFailedNotRetryableExitCode) this.retryable = false;
+    if (exitCode === ExitCode.stepFailedNotRetryable) this.retryable = false;
   }
 }
 

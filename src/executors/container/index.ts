@@ -15,8 +15,6 @@ export { stageOutputs } from './output-staging';
 export type { StagedOutputs } from './output-staging';
 export { Redactor, isSecretKey, redacted } from './redact';
 export { defaultPassEnv, passedEnv, stepEnvironment, uidGid } from './step-environment';
-export { readStepRequest, runTaskFlag, StepEnv, stepIdentity, stepInvocation } from './step-protocol';
-export type { FlowInvocation, StepInvocation, StepRequest, StepRuntime } from './step-protocol';
 export { outOfMemoryVerdict } from './out-of-memory';
 export type { OutOfMemoryVerdict } from './out-of-memory';
 export * from './errors';

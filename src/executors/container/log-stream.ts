@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { Logger } from 'pino';
-import { progressOf } from '../../step-requests';
+import { progressOf } from '../../step/progress';
 import type { Redactor } from './redact';
 
 const levelNames: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = {

@@ -1,6 +1,6 @@
 import type { TaskContext } from '../../task';
-import { leaseEnvironment } from '../../locks/step-lease';
-import { stepIdentity } from './step-protocol';
+import { leaseEnvironment } from '../../step/lease';
+import { stepIdentity } from '../../step/invocation';
 
 /** Host environment passed to every step by default: S3 settings and credentials, dagwright's own settings, locale (values of secret-named ones never reach a log). */
 export const defaultPassEnv: readonly string[] = ['AWS_*', 'DAGWRIGHT_S3_*', 'TZ', 'LANG'];

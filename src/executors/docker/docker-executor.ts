@@ -20,8 +20,9 @@ import { stageOutputs, type StagedOutputs } from '../container/output-staging';
 import { dedupeMounts, findProjectRoot, isInside, linkedNodeModules, outerNodeModules } from '../container/project';
 import { Redactor } from '../container/redact';
 import { defaultPassEnv, stepEnvironment, uidGid } from '../container/step-environment';
-import { type FlowInvocation, stepInvocation } from '../container/step-protocol';
-import { stepNeedsRequirementsExitCode, stepRequirements, stepTaskEnv } from '../../step-requests';
+import { type FlowInvocation, stepInvocation } from '../../step/invocation';
+import { ExitCode } from '../../step/exit-codes';
+import { stepRequirements, stepTaskEnv } from '../../step/requests';
 import { containerOptions, type StepSpec } from './container-spec';
 import { compileProject, type CompiledProject } from './ts-cache';
 
@@ -247,7 +248,7 @@ export class DockerExecutor implements Executor {
     const memory = await outOfMemoryVerdict(this.docker, container.id, code, spec.memoryMb);
     if (memory !== 'no') return new ContainerOutOfMemoryError(task.id, code, sink.tail(), spec.memoryMb, memory === 'certain');
     // A TypeScript step that called ctx.require() on incomplete tasks: the scheduler runs them, then this step again.
-    if (code === stepNeedsRequirementsExitCode && !(task instanceof ContainerTask) && this.store) return stepRequirements(this.store.uri, ctx.runId, task, ctx.logger);
+    if (code === ExitCode.stepNeedsRequirements && !(task instanceof ContainerTask) && this.store) return stepRequirements(this.store.uri, ctx.runId, task, ctx.logger);
     return new ContainerExitError(task.id, code, sink.tail());
   }
 

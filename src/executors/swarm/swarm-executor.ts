@@ -19,8 +19,9 @@ import { Reaper } from '../container/orphans';
 import { findProjectRoot } from '../container/project';
 import { Redactor } from '../container/redact';
 import { defaultPassEnv, stepEnvironment, uidGid } from '../container/step-environment';
-import { type FlowInvocation, stepInvocation } from '../container/step-protocol';
-import { stepNeedsRequirementsExitCode, stepRequirements, stepTaskEnv } from '../../step-requests';
+import { type FlowInvocation, stepInvocation } from '../../step/invocation';
+import { ExitCode } from '../../step/exit-codes';
+import { stepRequirements, stepTaskEnv } from '../../step/requests';
 import { abortion } from '../../cancellation';
 import { ServiceExitError, ServiceTaskError, SwarmLocalTargetsError, SwarmNetworkError, SwarmNodeLostError, SwarmUnavailableError } from './errors';
 import { assertNodesCanPull, imagesOf, pinnedImage } from './image-preflight';
@@ -285,7 +286,7 @@ export class SwarmExecutor implements Executor {
         if (memory !== 'no') throw new ContainerOutOfMemoryError(task.id, code, sink.tail(), spec.memoryMb, memory === 'certain');
         // A TypeScript step that called ctx.require() on incomplete tasks: the scheduler runs them, then this step again.
         const store = this.options.store;
-        if (code === stepNeedsRequirementsExitCode && !(task instanceof ContainerTask) && store) throw await stepRequirements(typeof store === 'string' ? store : store.uri, ctx.runId, task, ctx.logger);
+        if (code === ExitCode.stepNeedsRequirements && !(task instanceof ContainerTask) && store) throw await stepRequirements(typeof store === 'string' ? store : store.uri, ctx.runId, task, ctx.logger);
         throw new ServiceExitError(task.id, code, sink.tail(), serviceId, node);
       }
       throw new ServiceTaskError(task.id, serviceId, state, redactor.text(final.Status?.Err ?? final.Status?.Message ?? ''), spec.image);

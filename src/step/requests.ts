@@ -1,24 +1,18 @@
 import type { Logger } from 'pino';
-import { RequirementsPending } from './dynamic-requirements';
-import { UsageError } from './errors';
-import { type AnyTask, type TaskClass, taskClasses } from './task';
-import { secretEnvName, type ParamValue } from './params';
+import { RequirementsPending } from '../dynamic-requirements';
+import { UsageError } from '../errors';
+import { type AnyTask, type TaskClass, taskClasses } from '../task';
+import { secretEnvName, type ParamValue } from '../params';
 import { type SecretSource, secretEnvironment, type TaskSpec, taskFromSpec, taskSpec } from './task-spec';
-import { storePath, target } from './targets/uri';
+import { storePath, target } from '../targets/uri';
 
 /**
  * The driver's side of a step run elsewhere (a container, a Swarm service):
  * the environment that lets the step find its task at once, and the dynamic
  * requirements a step asked for before it exited with
- * `stepNeedsRequirementsExitCode`. Executors call these; the step's side is
- * flow/step-task.ts.
+ * `ExitCode.stepNeedsRequirements`. Executors call these; the step's side is
+ * step-task.ts.
  */
-
-/** A `--run-task` step exits with this when it waits for dynamic requirements (`ExitCode.stepNeedsRequirements`). */
-export const stepNeedsRequirementsExitCode = 3;
-
-/** A `--run-task` step exits with this when its task failed with an error that says `retryable: false` (`ExitCode.stepFailedNotRetryable`). */
-export const stepFailedNotRetryableExitCode = 4;
 
 /** The environment variable carrying the step's task as data (family, parameters, id). */
 export const taskSpecEnv = 'DAGWRIGHT_TASK_SPEC';
@@ -48,27 +42,6 @@ export async function stepRequirements(store: string, runId: string, task: AnyTa
   const requesterSecrets: SecretSource = (name) => (secrets.has(name) ? (task.params as Record<string, ParamValue>)[name] : undefined);
   const tasks = requires.map((spec) => taskFromSpec(spec, requesterSecrets) ?? throwUnmade(task, spec));
   return new RequirementsPending(task.id, tasks);
-}
-
-/** The field a step's progress line carries, so the driver turns it into `ctx.progress` instead of a log line. */
-export const progressField = 'dagwrightProgress';
-
-/** A step's `ctx.progress`: one log line at most every 250 ms (and the last one), which the driver turns back into progress events. */
-export function stepProgress(logger: Logger, everyMs = 250): (done: number, total: number, note?: string) => void {
-  let last = 0;
-  return (done, total, note) => {
-    const now = Date.now();
-    if (now - last < everyMs && done < total) return;
-    last = now;
-    logger.info({ [progressField]: { done, total, ...(note === undefined ? {} : { note }) } }, 'progress');
-  };
-}
-
-/** The progress a step's log record reports, if it is a progress line. */
-export function progressOf(record: Record<string, unknown>): { done: number; total: number; note?: string } | undefined {
-  const p = record[progressField] as { done?: unknown; total?: unknown; note?: unknown } | undefined;
-  if (!p || typeof p.done !== 'number' || typeof p.total !== 'number') return undefined;
-  return { done: p.done, total: p.total, ...(typeof p.note === 'string' ? { note: p.note } : {}) };
 }
 
 /** The names of the secret parameters of a task (or of the class of a family). */

@@ -1,9 +1,9 @@
 import { RequirementsPending } from '../dynamic-requirements';
 import { errorRetryable, UsageError } from '../errors';
-import { InProcessExecutor } from '../executors/in-process';
-import { requestFile, taskSpecEnv } from '../step-requests';
+import type { Executor } from '../executor';
+import { requestFile, taskSpecEnv } from './requests';
 import { type AnyTask, type TaskContext } from '../task';
-import { type TaskSpec, taskFromSpec, taskSpec } from '../task-spec';
+import { type TaskSpec, taskFromSpec, taskSpec } from './task-spec';
 import { taskContext, type TaskContextBase } from '../task-context';
 import { target } from '../targets/uri';
 import { ExitCode } from './exit-codes';
@@ -12,7 +12,7 @@ import { ExitCode } from './exit-codes';
  * The step process (`--run-task <id>`): how it finds its task without
  * expanding the whole graph, and how a step that called `ctx.require()` on
  * incomplete tasks hands them back (exit code 3 and a request file in the
- * store; the driver's side is step-requests.ts).
+ * store; the driver's side is requests.ts).
  */
 
 /**
@@ -40,13 +40,15 @@ export function findStepTask(roots: readonly AnyTask[], id: string, env: NodeJS.
 }
 
 /**
- * Runs the step's task in this process. Returns 0, 1 (failed) or 3: it
- * waits for dynamic requirements, written to `requestFile`.
+ * Runs the step's task here through `executor` (the flow gives the
+ * in-process one). Returns an exit code: 0, 1 (failed), 3 (it waits for
+ * dynamic requirements, written to `requestFile`) or 4 (failed, and another
+ * attempt cannot help).
  */
-export async function runStepTask(task: AnyTask, base: TaskContextBase, store: string): Promise<number> {
+export async function runStepTask(task: AnyTask, base: TaskContextBase, store: string, executor: Executor): Promise<number> {
   const ctx: TaskContext = taskContext(base);
   try {
-    await new InProcessExecutor().execute(task, ctx);
+    await executor.execute(task, ctx);
     return ExitCode.ok;
   } catch (err) {
     if (err instanceof RequirementsPending) {

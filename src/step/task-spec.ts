@@ -1,5 +1,5 @@
-import { type ParamValue, secretEnvName } from './params';
-import { type AnyTask, type TaskClass, taskClasses } from './task';
+import { type ParamValue, secretEnvName } from '../params';
+import { type AnyTask, type TaskClass, taskClasses } from '../task';
 
 /**
  * A task as data (family, non-secret parameters, id), for a task that

@@ -11,21 +11,26 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { LockLostError } from '../errors';
-import type { HeldLock } from './file-lock';
 
 /** The step environment's variable: JSON `[{ path, token, leaseMs }]`. */
 export const LOCK_LEASE_ENV = 'DAGWRIGHT_LOCK_LEASE';
 
+/** What a step needs to check one lock of its run (a held lock's `lease`). */
 export interface Lease {
   readonly path: string;
   readonly token: string;
   readonly leaseMs: number;
 }
 
-const attemptLocks = new AsyncLocalStorage<readonly HeldLock[]>();
+/** A lock the attempt holds, as far as its steps are concerned. */
+interface LeasedLock {
+  readonly lease: Lease;
+}
+
+const attemptLocks = new AsyncLocalStorage<readonly LeasedLock[]>();
 
 /** Runs an attempt with `locks` as the ones its steps must check (see `leaseEnvironment`). */
-export function runWithAttemptLocks<T>(locks: readonly HeldLock[], fn: () => Promise<T>): Promise<T> {
+export function runWithAttemptLocks<T>(locks: readonly LeasedLock[], fn: () => Promise<T>): Promise<T> {
   return attemptLocks.run(locks, fn);
 }
 

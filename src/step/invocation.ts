@@ -1,4 +1,4 @@
-import { UsageError } from '../../errors';
+import { UsageError } from '../errors';
 
 /**
  * How a step is started in another process or container, and how that
