@@ -1,33 +1,23 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
-import type Docker from 'dockerode';
 import { CancelledError } from '../../errors';
 import type { Executor } from '../../executor';
 import { type Store, toStore } from '../../store/store';
 import type { AnyTask, TaskContext, TaskMount } from '../../task';
-import { abortion } from '../../cancellation';
 import { ContainerTask, containerTaskStep } from '../container/container-task';
-import { createDockerClient, type DockerClient, statusCode } from '../container/engine-client';
-import { ContainerExitError, ContainerOutOfMemoryError, ImageNotFoundError, NoFlowInvocationError } from '../container/errors';
+import { createDockerClient, type DockerClient } from '../container/engine-client';
+import { flowScriptStep } from '../container/flow-step';
 import { currentOwner, stepLabels, type ContainerOwner } from '../container/labels';
 import { localOutputsOf } from '../container/local-targets';
-import { StepLogSink } from '../container/log-stream';
-import { outOfMemoryVerdict } from '../container/out-of-memory';
-import { Reaper } from '../container/orphans';
 import { stageOutputs, type StagedOutputs } from '../container/output-staging';
 import { dedupeMounts, findProjectRoot, isInside, linkedNodeModules, outerNodeModules } from '../container/project';
-import { Redactor } from '../container/redact';
 import { defaultPassEnv, stepEnvironment, uidGid } from '../container/step-environment';
-import { type FlowInvocation, stepInvocation } from '../../step/invocation';
-import { ExitCode } from '../../step/exit-codes';
-import { stepRequirements, stepTaskEnv } from '../../step/requests';
-import { containerOptions, type StepSpec } from './container-spec';
+import { ContainerStepRunner } from '../container/step-runner';
+import type { FlowInvocation } from '../../step/invocation';
+import type { StepSpec } from './container-spec';
+import { DockerEngine } from './docker-engine';
 import { compileProject, type CompiledProject } from './ts-cache';
-
-/** How long a step's output may still arrive after its container exited. */
-const logDrainMs = 2000;
 
 /** The image steps run in unless a task names another; build it with `containers/build` (or let the executor table build it). */
 export const defaultRunnerImage = 'dagwright/runner:latest';
@@ -55,12 +45,6 @@ export interface DockerExecutorOptions {
   passEnv?: readonly string[];
   /** Lines of a failed step's log quoted in its error; default 20. */
   logTailLines?: number;
-}
-
-interface LogFollow {
-  /** Settles when the container's output has ended (or could not be read). */
-  done: Promise<void>;
-  stop: () => void;
 }
 
 /** A step's container spec, and for a ContainerTask the staging of its outputs. */
@@ -92,23 +76,19 @@ export class DockerExecutor implements Executor {
   private readonly baseMounts: TaskMount[];
   private readonly containerTaskMounts: TaskMount[];
   private readonly passEnv: readonly string[];
-  private readonly tailLines: number;
-  private readonly reaper: Reaper;
+  private readonly steps: ContainerStepRunner<StepSpec>;
   private compiled: Promise<CompiledProject> | undefined;
   private storeReady: Promise<unknown> | undefined;
-  private readonly live = new Set<Docker.Container>();
-  private readonly removals = new Set<Promise<void>>();
 
   constructor(private readonly options: DockerExecutorOptions = {}) {
     this.docker = options.docker ?? createDockerClient();
     this.owner = currentOwner(`${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`);
-    this.reaper = new Reaper(this.owner.session);
     this.image = options.image ?? defaultRunnerImage;
     this.user = options.user ?? uidGid();
     this.root = options.projectRoot ?? findProjectRoot(options.invocation ? join(options.invocation.entry, '..') : process.cwd());
     this.store = options.store === undefined ? undefined : toStore(options.store);
     this.passEnv = options.passEnv ?? defaultPassEnv;
-    this.tailLines = options.logTailLines ?? 20;
+    this.steps = new ContainerStepRunner(new DockerEngine(this.docker), { session: this.owner.session, tailLines: options.logTailLines ?? 20, store: this.store?.uri });
     const storePath = this.store?.path;
     const mounts = (storeReadOnly: boolean) =>
       dedupeMounts([
@@ -129,10 +109,9 @@ export class DockerExecutor implements Executor {
 
   async execute(task: AnyTask, ctx: TaskContext): Promise<void> {
     if (ctx.signal.aborted) throw ctx.signal.reason ?? new CancelledError(task.id);
-    this.reaper.ensureStarted();
     const { spec, staged } = await this.stepSpec(task, ctx);
     try {
-      await this.runContainer(task, spec, ctx);
+      await this.steps.run(task, spec, ctx);
       if (ctx.signal.aborted) throw ctx.signal.reason ?? new CancelledError(task.id);
       await staged?.publish();
     } finally {
@@ -166,11 +145,10 @@ export class DockerExecutor implements Executor {
       mounts = [...this.containerTaskMounts, ...staged.mounts];
     } else {
       const invocation = this.options.invocation;
-      if (invocation === undefined) throw new NoFlowInvocationError(task.id);
-      const compiled = invocation.entry.endsWith('.ts') ? await this.prepare() : undefined;
-      const step = stepInvocation(invocation, task.id, { preload: compiled?.hook });
+      const compiled = invocation?.entry.endsWith('.ts') ? await this.prepare() : undefined;
+      const step = flowScriptStep(task, invocation, { preload: compiled?.hook });
       command = step.command;
-      taskEnv = { ...taskEnv, ...step.env, ...stepTaskEnv(task), ...(compiled ? javascriptCacheEnv(compiled) : {}) };
+      taskEnv = { ...taskEnv, ...step.env, ...(compiled ? javascriptCacheEnv(compiled) : {}) };
       if (compiled) mounts = [...mounts, ...javascriptCacheMounts(compiled)];
     }
     const cwd = process.cwd();
@@ -190,135 +168,9 @@ export class DockerExecutor implements Executor {
     return { spec, staged };
   }
 
-  private async runContainer(task: AnyTask, spec: StepSpec, ctx: TaskContext): Promise<void> {
-    const logger = ctx.logger;
-    const redactor = new Redactor(spec.env);
-    const sink = new StepLogSink(logger, redactor, this.tailLines, ctx.progress);
-    const aborted = abortion(ctx.signal);
-    const waitAbort = new AbortController();
-    let container: Docker.Container | undefined;
-    let logs: LogFollow | undefined;
-    let succeeded = false;
-    try {
-      logger.debug({ image: spec.image, command: spec.command.map((a) => redactor.text(a)), user: spec.user, network: spec.network }, 'starting container');
-      try {
-        container = await this.docker.createContainer(containerOptions(spec));
-      } catch (err) {
-        if (statusCode(err) === 404) throw new ImageNotFoundError(task.id, spec.image);
-        throw err;
-      }
-      this.live.add(container);
-      // Cancelled while the engine created it: the finally removes it.
-      if (ctx.signal.aborted) throw ctx.signal.reason ?? new CancelledError(task.id);
-      // Waiting for the next exit before starting cannot miss a container that exits at once.
-      const exited = (container.wait as (opts: object) => Promise<{ StatusCode: number }>).call(container, {
-        condition: 'next-exit',
-        abortSignal: waitAbort.signal,
-      });
-      exited.catch(() => {});
-      await Promise.race([container.start(), aborted.promise]);
-      logger.debug({ containerId: container.id.slice(0, 12) }, 'started container');
-      logs = this.followLogs(container, sink);
-      const { StatusCode: code } = await Promise.race([exited, aborted.promise]);
-      // The output ends when the container does; do not let a stuck stream hold the task. The timer stays
-      // referenced: with the log socket unref-ed it is what keeps the process alive until the output is in.
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([logs.done, new Promise((r) => (timer = setTimeout(r, logDrainMs)))]);
-      clearTimeout(timer);
-      if (code === 0) {
-        succeeded = true;
-        return;
-      }
-      throw await this.exitFailure(task, container, code, sink, spec, ctx);
-    } catch (err) {
-      if (!(err instanceof ContainerExitError) && !(err instanceof ImageNotFoundError) && !ctx.signal.aborted) {
-        logger.debug({ err }, 'container step failed');
-      }
-      throw err;
-    } finally {
-      aborted.dispose();
-      waitAbort.abort();
-      logs?.stop();
-      if (container) await this.removeContainer(container, logger, succeeded);
-    }
-  }
-
-  /** Why a container that exited with `code` (not 0) failed its attempt: out of memory, requirements to run first, or its exit code. */
-  private async exitFailure(task: AnyTask, container: Docker.Container, code: number, sink: StepLogSink, spec: StepSpec, ctx: TaskContext): Promise<Error> {
-    const memory = await outOfMemoryVerdict(this.docker, container.id, code, spec.memoryMb);
-    if (memory !== 'no') return new ContainerOutOfMemoryError(task.id, code, sink.tail(), spec.memoryMb, memory === 'certain');
-    // A TypeScript step that called ctx.require() on incomplete tasks: the scheduler runs them, then this step again.
-    if (code === ExitCode.stepNeedsRequirements && !(task instanceof ContainerTask) && this.store) return stepRequirements(this.store.uri, ctx.runId, task, ctx.logger);
-    return new ContainerExitError(task.id, code, sink.tail());
-  }
-
-  /**
-   * Removes an attempt's container (force: kills one that still runs, cancelled or timed out, in the same
-   * call). After a success the next step need not wait for the engine to delete it; close() waits for it.
-   */
-  private async removeContainer(container: Docker.Container, logger: TaskContext['logger'], inBackground: boolean): Promise<void> {
-    const removal: Promise<void> = container
-      .remove({ force: true, v: true })
-      .catch((err: unknown) => {
-        if (statusCode(err) !== 404) logger.warn({ err, containerId: container.id.slice(0, 12) }, 'could not remove container; `dagwright prune` removes it later');
-      })
-      .finally(() => {
-        this.live.delete(container);
-        this.removals.delete(removal);
-      });
-    if (inBackground) this.removals.add(removal);
-    else await removal;
-  }
-
-  /** Streams the container's stdout and stderr, demultiplexed, into `sink`. */
-  private followLogs(container: Docker.Container, sink: StepLogSink): LogFollow {
-    let source: Readable | undefined;
-    let stopped = false;
-    const done = (async () => {
-      try {
-        source = (await container.logs({ follow: true, stdout: true, stderr: true })) as unknown as Readable;
-      } catch {
-        return;
-      }
-      if (stopped) {
-        source.destroy();
-        return;
-      }
-      // A following log socket must never keep the process alive.
-      (source as Readable & { socket?: { unref?: () => void } }).socket?.unref?.();
-      const out = new PassThrough();
-      const errOut = new PassThrough();
-      out.pipe(sink.stdout);
-      errOut.pipe(sink.stderr);
-      const ended = Promise.all([
-        new Promise((r) => sink.stdout.once('finish', r)),
-        new Promise((r) => sink.stderr.once('finish', r)),
-      ]);
-      this.docker.modem.demuxStream(source, out, errOut);
-      await new Promise<void>((resolve) => {
-        source!.once('end', resolve);
-        source!.once('close', resolve);
-        source!.once('error', () => resolve());
-      });
-      out.end();
-      errOut.end();
-      await ended;
-    })();
-    return {
-      done,
-      stop: () => {
-        stopped = true;
-        source?.destroy();
-      },
-    };
-  }
-
   /** Waits for the removal of finished containers, and removes any still there (normally none). */
   async close(): Promise<void> {
-    await Promise.all([...this.removals]);
-    await Promise.all([...this.live].map((c) => c.remove({ force: true, v: true }).catch(() => {})));
-    this.live.clear();
-    this.reaper.stop();
+    await this.steps.close();
   }
 }
 
