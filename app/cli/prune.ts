@@ -10,9 +10,9 @@
  */
 import { createDockerClient, type DockerClient, pingDocker } from '../../src/executors/container/engine-client';
 import type { PruneOptions } from '../../src/executors/container/orphans';
-import { pruneContainers } from '../../src/executors/docker/prune';
-import { pruneServices } from '../../src/executors/swarm/prune';
+import { isSwarmManager } from '../../src/executors/swarm/prune';
 import { UsageError } from '../../src/errors';
+import { type PrunedSteps, pruneSteps } from '../../src/flow/executors';
 import { serverContainers } from '../../tasks/serving/deploy/docker-deployment';
 import { ServerLabels } from '../../tasks/serving/deploy/server-deployment-spec';
 import { serverServices } from '../../tasks/serving/deploy/swarm-deployment';
@@ -26,19 +26,18 @@ export const pruneUsage =
   "  --run-id ID  only that run's containers\n" +
   '  --dry-run    list, remove nothing\n';
 
-/** Whether this engine manages a swarm (and so has services to list). */
-async function isSwarmManager(docker: DockerClient): Promise<boolean> {
-  const info = (await docker.info()) as { Swarm?: { ControlAvailable?: boolean } };
-  return info.Swarm?.ControlAvailable === true;
-}
-
 interface ServerEntry {
   readonly name: string;
   remove(): Promise<unknown>;
 }
 
-/** Deployed model servers: containers, and on a Swarm manager services. */
-async function deployedServers(docker: DockerClient, manager: boolean, port: number | undefined): Promise<ServerEntry[]> {
+/**
+ * Deployed model servers: containers, and on a Swarm manager services. The
+ * application's own entries beside the executors' steps: the library knows
+ * nothing of what tasks deploy.
+ */
+async function deployedServers(docker: DockerClient, port: number | undefined): Promise<ServerEntry[]> {
+  const manager = await isSwarmManager(docker);
   const where = (labels: Record<string, string>) => `for ${labels[ServerLabels.model] ?? '?'} on port ${labels[ServerLabels.port] ?? '?'}`;
   const containers = (await serverContainers(docker, port)).map((c) => ({
     name: `model server ${c.Id.slice(0, 12)} (${c.State}) ${where(c.Labels)}`,
@@ -70,6 +69,16 @@ async function pruneServers(servers: readonly ServerEntry[], remove: boolean, dr
   return failed;
 }
 
+/** One executor's pruned steps, a line each, then how many. */
+function printPruned({ noun, steps }: PrunedSteps, dryRun: boolean, io: CommandIo): void {
+  for (const s of steps) {
+    const verb = dryRun ? 'would remove' : s.removed ? 'removed' : 'FAILED to remove';
+    io.out(`${verb} ${s.label} run ${s.runId ?? '?'} task ${s.taskId ?? '?'}${s.error && !s.removed ? `: ${s.error}` : ''}\n`);
+  }
+  const removed = steps.filter((s) => s.removed).length;
+  io.out(`${steps.length === 0 ? `no ${noun}s to prune` : dryRun ? `${steps.length} ${noun}(s) would be removed` : `${removed} of ${steps.length} ${noun}(s) removed`}\n`);
+}
+
 /** `--port N`: a TCP port, or a usage error. */
 function serverPort(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -90,23 +99,11 @@ export async function pruneCommand(argv: readonly string[], io: CommandIo = { ou
   const docker = createDockerClient();
   await pingDocker(docker, 2000); // DockerUnavailableError: a usage error, exit 2
   const options: PruneOptions = { all: values.all === true, runId: values['run-id'] as string | undefined, dryRun: values['dry-run'] === true };
-  const pruned = await pruneContainers(docker, options);
-  for (const c of pruned) {
-    const verb = options.dryRun ? 'would remove' : c.removed ? 'removed' : 'FAILED to remove';
-    io.out(`${verb} ${c.id} (${c.state}) run ${c.runId ?? '?'} task ${c.taskId ?? '?'}${c.error && !c.removed ? `: ${c.error}` : ''}\n`);
-  }
-  const removed = pruned.filter((c) => c.removed).length;
-  io.out(
-    `${pruned.length === 0 ? 'no containers to prune' : options.dryRun ? `${pruned.length} container(s) would be removed` : `${removed} of ${pruned.length} container(s) removed`}\n`,
-  );
-  const manager = await isSwarmManager(docker);
-  const services = manager ? await pruneServices(docker, options) : [];
-  for (const s of services) {
-    const verb = options.dryRun ? 'would remove' : s.removed ? 'removed' : 'FAILED to remove';
-    io.out(`${verb} service ${s.name} run ${s.runId ?? '?'} task ${s.taskId ?? '?'}${s.error && !s.removed ? `: ${s.error}` : ''}\n`);
-  }
-  const serversFailed = await pruneServers(await deployedServers(docker, manager, port), values.servers === true, options.dryRun === true, io);
-  const failed = serversFailed || [...pruned, ...services].some((c) => !c.removed && !options.dryRun);
+  // Every executor of the table removes what killed flows of it left (containers, Swarm services).
+  const pruned = await pruneSteps(docker, options);
+  for (const kind of pruned) printPruned(kind, options.dryRun === true, io);
+  const serversFailed = await pruneServers(await deployedServers(docker, port), values.servers === true, options.dryRun === true, io);
+  const failed = serversFailed || pruned.some((kind) => kind.steps.some((s) => !s.removed && !options.dryRun));
   return failed ? CommandExit.failed : CommandExit.ok;
 }
 

@@ -4,14 +4,14 @@ import type { Executor } from '../executor';
 import { createDockerClient, type DockerClient, dockerHost, pingDocker } from '../executors/container/engine-client';
 import { DockerUnavailableError } from '../executors/container/errors';
 import { warnOnNodeMismatch } from '../executors/container/image-node';
-import { localEngineHasOrphans } from '../executors/container/orphans';
+import { localEngineHasOrphans, type PruneOptions } from '../executors/container/orphans';
 import type { FlowInvocation } from '../step/invocation';
 import { DockerExecutor } from '../executors/docker/docker-executor';
 import { pruneContainers } from '../executors/docker/prune';
 import { ensureRunnerImage, RunnerImageBuildError } from '../executors/docker/runner-image';
 import { InProcessExecutor } from '../executors/in-process';
 import { assertRunnableOnSwarm } from '../executors/swarm/local-targets';
-import { pruneServices } from '../executors/swarm/prune';
+import { isSwarmManager, pruneServices } from '../executors/swarm/prune';
 import { defaultSwarmImage, SwarmExecutor } from '../executors/swarm/swarm-executor';
 import type { TaskGraph } from '../graph';
 import { deferredExecutor, localEngineSocket, pingLocalEngine } from './deferred-executor';
@@ -32,6 +32,24 @@ export interface ExecutorSetup {
 export interface ExecutorEntry {
   readonly summary: string;
   create(setup: ExecutorSetup): Promise<Executor>;
+  /** For `dagwright prune`: removes (or with `dryRun` lists) the steps that killed flows of this executor left on the engine. */
+  prune?(docker: DockerClient, options: PruneOptions): Promise<PrunedSteps>;
+}
+
+/** What one executor's prune found, for `dagwright prune` to print. */
+export interface PrunedSteps {
+  /** What a step is on the engine: 'container', 'service'. */
+  readonly noun: string;
+  readonly steps: readonly PrunedStep[];
+}
+
+export interface PrunedStep {
+  /** How the step is named in prune's output: its container's id and state, its service's name. */
+  readonly label: string;
+  readonly runId: string | undefined;
+  readonly taskId: string | undefined;
+  readonly removed: boolean;
+  readonly error?: string;
 }
 
 /** How long `auto` and `docker` wait for the engine's ping. */
@@ -83,6 +101,7 @@ export const executors = {
       if (docker === undefined && (await localEngineHasOrphans(socket!, pingTimeoutMs))) return dockerOrInProcess(createDockerClient());
       return docker ? dockerOrInProcess(docker) : deferredExecutor('docker', () => dockerOrInProcess(createDockerClient()));
     },
+    // Its steps are the docker entry's containers: pruned there.
   },
   inprocess: {
     summary: 'every task in this process',
@@ -100,6 +119,10 @@ export const executors = {
         throw err;
       }
     },
+    async prune(docker, options) {
+      const pruned = await pruneContainers(docker, options);
+      return { noun: 'container', steps: pruned.map(({ id, state, runId, taskId, removed, error }) => ({ label: `${id} (${state})`, runId, taskId, removed, error })) };
+    },
   },
   swarm: {
     summary: 'every step as a one-shot Swarm service on the manager at DOCKER_HOST (needs an s3:// store)',
@@ -115,11 +138,23 @@ export const executors = {
       await reportPruned(setup.logger, pruneServices(docker), 'service');
       return executor;
     },
+    async prune(docker, options) {
+      const pruned = (await isSwarmManager(docker)) ? await pruneServices(docker, options) : [];
+      return { noun: 'service', steps: pruned.map(({ name, runId, taskId, removed, error }) => ({ label: `service ${name}`, runId, taskId, removed, error })) };
+    },
   },
 } satisfies Record<string, ExecutorEntry>;
 
 export type ExecutorName = keyof typeof executors;
 export const executorNames = Object.keys(executors) as ExecutorName[];
+
+/** `dagwright prune`'s step part: every executor of the table removes (or lists) what killed flows left on `docker`'s engine. */
+export async function pruneSteps(docker: DockerClient, options: PruneOptions): Promise<PrunedSteps[]> {
+  const entries: ExecutorEntry[] = Object.values(executors);
+  const pruned: PrunedSteps[] = [];
+  for (const entry of entries) if (entry.prune) pruned.push(await entry.prune(docker, options));
+  return pruned;
+}
 
 /** Makes the executor `--executor` names; usage errors (no engine, a refused flow) are thrown before anything is written. */
 export async function createExecutor(name: ExecutorName, setup: ExecutorSetup): Promise<Executor> {

@@ -5,6 +5,6 @@ export type { ServiceStepSpec, ServiceCreateBody } from './service-spec';
 export { pathInImage, bakedProjectDir } from './image-path';
 export { assertRunnableOnSwarm } from './local-targets';
 export { tasksWithLocalTargets, localTargetsOf } from '../container/local-targets';
-export { pruneServices } from './prune';
+export { isSwarmManager, pruneServices } from './prune';
 export type { PrunedService } from './prune';
 export * from './errors';

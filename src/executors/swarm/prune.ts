@@ -11,6 +11,12 @@ export interface PrunedService {
   readonly error?: string;
 }
 
+/** Whether this engine manages a swarm (and so has services to list). */
+export async function isSwarmManager(docker: DockerClient): Promise<boolean> {
+  const info = (await docker.info()) as { Swarm?: { ControlAvailable?: boolean } };
+  return info.Swarm?.ControlAvailable === true;
+}
+
 /**
  * Removes the step services a crashed or killed flow left on a Swarm, found
  * by the `dagwright.managed` label. By default it keeps services whose owning
