@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statusLines } from '../src/flow/live-view-format';
-import { formatLogLine } from '../src/log-lines';
+import { formatLogLine } from '../src/logger';
 import { repoRoot, runFlowProcess } from './helpers/flow-process';
 
 const exec = promisify(execFile);

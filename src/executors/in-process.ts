@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { abortion, runWithSignal } from '../cancellation';
-import { CancelledError } from '../errors';
 import type { Executor } from '../executor';
 import type { AnyTask, TaskContext } from '../task';
 

@@ -3,7 +3,7 @@
  * progress, and the counts. Pure functions of their input and the time, so
  * they are easy to test.
  */
-import { shortTaskId } from '../log-lines';
+import { shortTaskId } from '../logger';
 
 export function formatDuration(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));

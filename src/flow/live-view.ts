@@ -8,7 +8,7 @@
 import { writeSync } from 'node:fs';
 import type { TaskRecord } from '../scheduler';
 import { type RunEvent, watchRuns } from './live-view-events';
-import { formatLogLine } from '../log-lines';
+import { formatLogLine } from '../logger';
 import { type RunningTask, statusLines } from './live-view-format';
 
 /** How often the block is redrawn while nothing else happens (elapsed times tick). */
