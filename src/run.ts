@@ -7,7 +7,7 @@ import { type Planner, planRun } from './plan';
 import { newRunId } from './run-id';
 import { executePlan, type SchedulerEvent, type TaskRecord } from './scheduler/index';
 import type { AnyTask } from './task';
-import type { Tracking } from './tracking/tracking';
+import type { Tracking } from './task-tracking';
 
 export interface RunOptions {
   /** Where tasks run; default: in this process (`run()`; the scheduler's `runTasks` is given one). */

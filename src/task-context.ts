@@ -1,6 +1,6 @@
 import { dynamicRequire } from './dynamic-requirements';
 import type { TaskContext } from './task';
-import { noTracking } from './tracking/tracking';
+import { noTracking } from './task-tracking';
 
 /** The fields a caller must give; the rest have defaults. */
 export type TaskContextBase = Pick<TaskContext, 'runId' | 'taskId' | 'attempt' | 'signal' | 'logger'> & Partial<TaskContext>;

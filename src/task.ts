@@ -6,7 +6,7 @@ import type { RetryPolicy } from './retry-policy';
 import { familyOf, TaskClassRegistry } from './task-classes';
 import { outputsFresh } from './output-age';
 import { taskId } from './task-id';
-import type { Tracking } from './tracking/tracking';
+import type { Tracking } from './task-tracking';
 
 /** What `run()` receives. */
 export interface TaskContext {

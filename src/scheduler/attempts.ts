@@ -7,7 +7,7 @@ import type { Executor } from '../executor';
 import { nextRetryDelay, policyOf } from '../retry-policy';
 import { redactSecrets } from '../secrets';
 import type { AnyTask, TaskContext } from '../task';
-import { noTracking, type Tracking } from '../tracking/tracking';
+import { noTracking, type Tracking } from '../task-tracking';
 import { asError, type SchedulerEvent, type TaskRecord, type TaskStatus } from './types';
 
 /** What one task's attempts need from the run. */

@@ -1,6 +1,6 @@
 import type { Executor } from '../executor';
 import type { Logger } from 'pino';
-import type { Tracking } from '../tracking/tracking';
+import type { Tracking } from '../task-tracking';
 
 /** `missing`: an `ExternalTask` whose data is not there (not a failure of the flow's own tasks). */
 export type TaskStatus = 'ran' | 'complete' | 'failed' | 'blocked' | 'cancelled' | 'missing';

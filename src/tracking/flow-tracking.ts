@@ -5,7 +5,7 @@ import { RunTracking } from './run-tracking';
 import { writeRunGraph } from './run-graph';
 import { StoreTracking } from './store-tracking';
 import type { TaskLogSink } from './task-logs';
-import type { Tracking } from './tracking';
+import type { Tracking } from '../task-tracking';
 
 /** What a flow run keeps beside its record: the DAG, each attempt's tracking, the task logs. */
 export interface FlowRunTracking {

@@ -1,5 +1,5 @@
 import { DagwrightError } from '../errors';
-import type { TrackedValue } from './tracking';
+import type { TrackedValue } from '../task-tracking';
 
 /** MLflow's bounds (mlflow/utils/validation.py): keys, parameter values, tag values. */
 export const trackingLimits = {

@@ -2,7 +2,7 @@ import type { Store } from '../store/store';
 import type { Logger } from 'pino';
 import type { Target } from '../targets/target';
 import { checkKey, checkMetric, checkValue, TrackingError, trackingLimits } from './limits';
-import type { Tracking, TrackedValue } from './tracking';
+import type { Tracking, TrackedValue } from '../task-tracking';
 import {
   type ArtifactRef,
   encodeNumber,

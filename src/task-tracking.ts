@@ -1,4 +1,4 @@
-import type { Target } from '../targets/target';
+import type { Target } from './targets/target';
 
 /** A scalar a run records: parameters and tags are strings, numbers or booleans. */
 export type TrackedValue = string | number | boolean;
