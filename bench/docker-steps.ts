@@ -10,7 +10,9 @@
  * in a container (with --run-task).
  */
 import { availableParallelism } from 'node:os';
-import { type AnyTask, ContainerTask, createLogger, DockerExecutor, param, taskContext, run, runFlow, Task, type TaskContext } from '../src';
+import { type AnyTask, ContainerTask, param, run, runFlow, Task, type TaskContext } from '../src';
+import { createLogger, taskContext } from '../src/public/runtime';
+import { DockerExecutor } from '../src/public/executors';
 import { createDockerClient, defaultRunnerImage, pingDocker } from '../src/executors/docker';
 
 /** A step that does nothing: what the TypeScript start-up measurement runs. */

@@ -24,7 +24,8 @@
  */
 import { parseArgs } from 'node:util';
 import type { LayersModel, Tensor } from '@tensorflow/tfjs';
-import { createLogger, formatSummary, run } from '../src';
+import { createLogger, formatSummary } from '../src/public/runtime';
+import { run } from '../src';
 import { mulberry32, shuffledIndices } from '../tasks/data/seeded-random';
 import { writeLabelledBatch, listLabelledBatches } from '../tasks/data/labelled-batch';
 import { runDriftChecks } from '../tasks/drift/checks';

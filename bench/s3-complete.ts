@@ -17,7 +17,9 @@ import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import pLimit from 'p-limit';
-import { type AnyTask, createS3Client, param, S3FileSystem, S3Target, Task, TaskGraph } from '../src';
+import { type AnyTask, param, S3Target, Task } from '../src';
+import { createS3Client, S3FileSystem } from '../src/public/store';
+import { TaskGraph } from '../src/public/runtime';
 import { planRun } from '../src/plan';
 import { s3rverCredentials, startS3Server } from '../test/helpers/s3-server';
 

@@ -18,7 +18,8 @@ import { mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, LocalTarget, param, run, type RunOptions, Task } from '../src';
+import { createLogger } from '../src/public/runtime';
+import { LocalTarget, param, run, type RunOptions, Task } from '../src';
 
 const startupMs = process.uptime() * 1000;
 const logger = createLogger({ level: 'silent' });

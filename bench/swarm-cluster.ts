@@ -13,7 +13,9 @@
  * recovery_ms, node_down_ms.
  */
 import { availableParallelism } from 'node:os';
-import { type AnyTask, ContainerTask, createLogger, DockerExecutor, type Executor, param, run, SwarmExecutor } from '../src';
+import { type AnyTask, ContainerTask, param, run } from '../src';
+import { createLogger } from '../src/public/runtime';
+import { DockerExecutor, type Executor, SwarmExecutor } from '../src/public/executors';
 import { defaultRunnerImage } from '../src/executors/docker';
 import { Cluster } from '../test/helpers/cluster';
 

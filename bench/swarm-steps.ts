@@ -17,7 +17,9 @@
  * step succeeding elsewhere. Never touches this machine's own engine's swarm.
  */
 import { availableParallelism } from 'node:os';
-import { type AnyTask, ContainerTask, createLogger, DockerExecutor, type Executor, param, run, SwarmExecutor } from '../src';
+import { type AnyTask, ContainerTask, param, run } from '../src';
+import { createLogger } from '../src/public/runtime';
+import { DockerExecutor, type Executor, SwarmExecutor } from '../src/public/executors';
 import { createDockerClient, defaultRunnerImage, pingDocker } from '../src/executors/docker';
 import { joinOrCreateSwarm, leaveSwarm, type SwarmHandle } from '../test/helpers/swarm';
 

@@ -14,7 +14,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { param, parseStore, Task, TaskGraph } from '../src';
+import { param, parseStore, Task } from '../src';
+import { TaskGraph } from '../src/public/runtime';
 import type { RunRecord, TaskHistory } from '../src/history/run-record';
 import { writeRunGraph } from '../src/tracking/run-graph';
 import { UiServer } from '../app/ui/ui-server';

@@ -12,7 +12,8 @@
  * inprocess, not auto): it starts a server here or talks to the Docker engine.
  * `runServingFlow` is how a flow ending in a deploy step runs (flows/register.ts too).
  */
-import { ExitCode, type FlowDefinition, type ParamSpecs, runFlow, runInForeground, type Service } from '../src';
+import { ExitCode, type FlowDefinition, type ParamSpecs, runFlow } from '../src';
+import { runInForeground, type Service } from '../src/public/runtime';
 import { DeployModelServer } from '../tasks/serving/deploy/deploy-task';
 import type { ModelServer } from '../tasks/serving/model-server';
 

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, LocalTarget, param, run, S3Target, Task } from '../src';
+import { createLogger } from '../src/public/runtime';
+import { LocalTarget, param, run, S3Target, Task } from '../src';
 import { freshBucket, s3TestClient, s3TestFileSystem } from './helpers/s3';
 
 const logger = createLogger({ level: 'silent' });

@@ -9,7 +9,8 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createLogger, LocalTarget, param, retry, run, Task, type TaskOutcome, UsageError } from '../src';
+import { createLogger } from '../src/public/runtime';
+import { LocalTarget, param, retry, run, Task, type TaskOutcome, UsageError } from '../src';
 import { runFlowProcess } from './helpers/flow-process';
 
 const logger = createLogger({ level: 'silent' });

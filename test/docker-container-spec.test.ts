@@ -7,7 +7,8 @@ import { containerOptions, type StepSpec } from '../src/executors/docker/contain
 import { StepLogSink } from '../src/executors/container/log-stream';
 import { Redactor } from '../src/executors/container/redact';
 import { dedupeMounts } from '../src/executors/container/project';
-import { ContainerTask, ContainerTaskNeedsDockerError, LocalTarget, run } from '../src';
+import { ContainerTask, LocalTarget, run } from '../src';
+import { ContainerTaskNeedsDockerError } from '../src/public/executors';
 import { captureLogger } from './helpers/log-capture';
 
 const base: StepSpec = {

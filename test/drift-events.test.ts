@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createLogger, taskContext } from '../src';
+import { createLogger, taskContext } from '../src/public/runtime';
 import { ABANDONED_DECIDING_MS, type DriftEvent, recordDriftEvent } from '../tasks/drift/drift-events';
 
 let store: string;

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createLogger } from '../src';
+import { createLogger } from '../src/public/runtime';
 import { Labels } from '../src/executors/container/labels';
 import { type DriftDemoResult, freeLoopbackPort, runDriftDemo } from '../flows/drift-demo';
 import { removeDockerServers, SERVER_IMAGE, serverContainers, ServerLabels } from '../tasks/serving';

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { CycleError, InvalidRequirementError, LocalTarget, param, Task, TaskGraph } from '../src';
+import { CycleError, InvalidRequirementError } from '../src/public/errors';
+import { LocalTarget, param, Task } from '../src';
+import { TaskGraph } from '../src/public/runtime';
 
 class Node extends Task<{ name: string }> {
   static override params = { name: param.string() };

@@ -8,7 +8,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { createLogger, InProcessExecutor, param, parseStore, run, RunHistory, target, Task } from '../src';
+import { createLogger } from '../src/public/runtime';
+import { InProcessExecutor } from '../src/public/executors';
+import { param, parseStore, run, target, Task } from '../src';
+import { RunHistory } from '../src/public/store';
 import { RunRecorder } from '../src/history/run-history';
 
 let dir: string | undefined;

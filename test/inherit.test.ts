@@ -3,7 +3,8 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { clone, createLogger, inherits, LocalTarget, param, ParameterError, run, Task, UsageError } from '../src';
+import { clone, inherits, LocalTarget, param, ParameterError, run, Task, UsageError } from '../src';
+import { createLogger } from '../src/public/runtime';
 
 const logger = createLogger({ level: 'silent' });
 

@@ -2,7 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createLogger, CycleError, InvalidRequirementError, LocalTarget, param, run, Task, type TaskContext } from '../src';
+import { createLogger } from '../src/public/runtime';
+import { CycleError, InvalidRequirementError } from '../src/public/errors';
+import { LocalTarget, param, run, Task, type TaskContext } from '../src';
 import { planOutput } from '../src/flow/plan-output';
 
 const logger = createLogger({ level: 'silent' });

@@ -2,7 +2,8 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, LocalDirectoryTarget, run } from '../src';
+import { createLogger } from '../src/public/runtime';
+import { LocalDirectoryTarget, run } from '../src';
 import { readDataset } from '../tasks/data/dataset-files';
 import { incrementCount, incrementImages } from '../tasks/mnist/increments';
 import { type IncrementDetails, PreprocessIncrement, PreprocessTestSet } from '../tasks/mnist/preprocess-task';

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as tfjs from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../src';
+import { createLogger } from '../src/public/runtime';
 import { runDriftChecks } from '../tasks/drift/checks';
 import { readMnistSplit, takeExamples } from '../tasks/mnist/mnist-data';
 import { registerOnnxModel } from '../tasks/onnx/register-onnx';

@@ -68,11 +68,13 @@ describe('the packed package', () => {
     for (const p of paths) expect(p).not.toMatch(/^(test|bench|src|dist\/test|dist\/bench)\//);
   });
 
-  it('installed in an empty project: the public entry loads, internals stay behind the exports map', async () => {
+  it('installed in an empty project: the public entry and its documented subpaths load, internals stay behind the exports map', async () => {
     const probe = `const d = require('dagwright'); console.log(typeof d.runFlow, typeof d.Task);
+      console.log(typeof require('dagwright/store').registerScheme, typeof require('dagwright/executors').DockerExecutor,
+        typeof require('dagwright/tracking').searchRuns, typeof require('dagwright/runtime').createLogger, typeof require('dagwright/errors').LockedError);
       try { require('dagwright/dist/src/run'); } catch (e) { console.log(e.code); }`;
     const { stdout } = await exec(process.execPath, ['-e', probe], { cwd: project });
-    expect(stdout.trim().split('\n')).toEqual(['function function', 'ERR_PACKAGE_PATH_NOT_EXPORTED']);
+    expect(stdout.trim().split('\n')).toEqual(['function function', 'function function function function function', 'ERR_PACKAGE_PATH_NOT_EXPORTED']);
     const { stdout: help } = await exec(join(project, 'node_modules', '.bin', 'dagwright'), ['--help'], { cwd: project });
     expect(help).toContain('usage: dagwright <command>');
   });

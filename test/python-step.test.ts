@@ -9,7 +9,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, noTracking, taskContext } from '../src';
+import { createLogger, taskContext } from '../src/public/runtime';
+import { noTracking } from '../src/public/tracking';
 import { DEFAULT_PYTHON, parseMetricLines, PythonStepError, runPythonJob } from '../tasks/python/python-step-protocol';
 
 const python = process.env.DAGWRIGHT_PYTHON || DEFAULT_PYTHON;

@@ -2,7 +2,9 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createLogger, FileTarget, LocalFileSystem, param, rangeDaily, rangeHourly, run, Task, UsageError } from '../src';
+import { createLogger } from '../src/public/runtime';
+import { FileTarget, param, rangeDaily, rangeHourly, run, Task, UsageError } from '../src';
+import { LocalFileSystem } from '../src/public/store';
 
 const logger = createLogger({ level: 'silent' });
 

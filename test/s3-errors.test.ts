@@ -2,7 +2,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { createServer } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { S3DirectoryTarget, type S3FileSystem, S3Target, StorageError } from '../src';
+import { S3DirectoryTarget, S3Target, StorageError } from '../src';
+import { type S3FileSystem } from '../src/public/store';
 import { freshBucket, s3Endpoint, s3TestClient, s3TestFileSystem } from './helpers/s3';
 
 let client: S3Client;

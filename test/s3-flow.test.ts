@@ -1,6 +1,8 @@
 import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AnyTask, createLogger, createS3Client, param, run, type S3FileSystem, S3FileSystem as S3Fs, S3Target, Task, TaskGraph } from '../src';
+import { type AnyTask, param, run, S3Target, Task } from '../src';
+import { createLogger, TaskGraph } from '../src/public/runtime';
+import { createS3Client, type S3FileSystem, S3FileSystem as S3Fs } from '../src/public/store';
 import { planRun } from '../src/plan';
 import { runFlowProcess, type FlowResult } from './helpers/flow-process';
 import { freshBucket, s3Endpoint, s3TestClient, s3TestFileSystem } from './helpers/s3';

@@ -2,7 +2,9 @@ import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/cli
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CancelledError, InvalidUriError, S3DirectoryTarget, type S3FileSystem, S3Target } from '../src';
+import { CancelledError, InvalidUriError } from '../src/public/errors';
+import { S3DirectoryTarget, S3Target } from '../src';
+import { type S3FileSystem } from '../src/public/store';
 import { runWithSignal } from '../src/cancellation';
 import { freshBucket, openUploads, s3TestClient, s3TestFileSystem } from './helpers/s3';
 

@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createS3Client, directoryTarget, InvalidUriError, LocalDirectoryTarget, LocalTarget, S3DirectoryTarget, S3FileSystem, S3Target, storePath, target, UsageError } from '../src';
+import { createS3Client, S3FileSystem } from '../src/public/store';
+import { directoryTarget, LocalDirectoryTarget, LocalTarget, S3DirectoryTarget, S3Target, storePath, target, UsageError } from '../src';
+import { InvalidUriError } from '../src/public/errors';
 import { checkStore } from '../src/targets/uri';
 import { parseS3Uri } from '../src/targets/s3-uri';
 

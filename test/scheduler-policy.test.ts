@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createLogger, ExternalTask, LocalTarget, param, retry, type RetryPolicy, run, type SchedulerEvent, Task, type TaskContext, type TaskOutcome, UsageError } from '../src';
+import { createLogger, type SchedulerEvent } from '../src/public/runtime';
+import { ExternalTask, LocalTarget, param, retry, type RetryPolicy, run, Task, type TaskContext, type TaskOutcome, UsageError } from '../src';
 import { nextRetryDelay } from '../src/retry-policy';
 
 const logger = createLogger({ level: 'silent' });

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createLogger, LocalTarget, param, run, type RunSummary, type SchedulerEvent, Task, type TaskContext } from '../src';
+import { createLogger, type SchedulerEvent } from '../src/public/runtime';
+import { LocalTarget, param, run, type RunSummary, Task, type TaskContext } from '../src';
 
 const logger = createLogger({ level: 'silent' });
 let dir: string;

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../src';
+import { createLogger } from '../src/public/runtime';
 import { loadTensorFlow } from '../tasks/tf/tf-backend';
 import { type ModelServer, readPredictionLog, recordPixels, serveModel } from '../tasks/serving';
 import { call, testImages, uint8Request } from './fixtures/serve-client';

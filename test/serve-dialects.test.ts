@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../src';
+import { createLogger } from '../src/public/runtime';
 import { loadTensorFlow } from '../tasks/tf/tf-backend';
 import { type ModelServer, serveModel } from '../tasks/serving';
 import { testImages } from './fixtures/serve-client';

@@ -3,7 +3,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../src';
+import { createLogger } from '../src/public/runtime';
 import { loadTensorFlow } from '../tasks/tf/tf-backend';
 import { ModelServer, readPredictionLog, recordPixels, serveModel } from '../tasks/serving';
 import { call, testImages, uint8Request } from './fixtures/serve-client';

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../src';
+import { createLogger } from '../src/public/runtime';
 import { ModelRegistry } from '../tasks/registry/registry';
 import { type ModelServer, serveModel } from '../tasks/serving';
 import { loadTensorFlow } from '../tasks/tf/tf-backend';

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger, LocalTarget, param, S3Target, SwarmExecutor, SwarmLocalStoreError, SwarmLocalTargetsError, Task, TaskGraph, type TaskContext, taskContext } from '../src';
+import { createLogger, TaskGraph, taskContext } from '../src/public/runtime';
+import { LocalTarget, param, S3Target, Task, type TaskContext } from '../src';
+import { SwarmExecutor, SwarmLocalStoreError, SwarmLocalTargetsError } from '../src/public/executors';
 import { Labels as DockerLabels } from '../src/executors/docker';
 import { assertRunnableOnSwarm, modeForEngine, pathInImage, serviceName, serviceOptions, type ServiceStepSpec } from '../src/executors/swarm';
 import { FrameParser } from '../src/executors/swarm/service-logs';

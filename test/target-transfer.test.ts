@@ -7,7 +7,8 @@ import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { copyTarget, createLogger, LocalDirectoryTarget, LocalTarget, moveTarget, param, run, S3DirectoryTarget, S3Target, Task, TargetTransferError } from '../src';
+import { copyTarget, LocalDirectoryTarget, LocalTarget, moveTarget, param, run, S3DirectoryTarget, S3Target, Task, TargetTransferError } from '../src';
+import { createLogger } from '../src/public/runtime';
 import { freshBucket, s3TestClient, s3TestFileSystem } from './helpers/s3';
 
 const logger = createLogger({ level: 'silent' });

@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { FileSystem } from '../src';
+import type { FileSystem } from '../src/public/store';
 import { localFileSystem } from '../src/targets/local-file-system';
 import { temporarySibling } from '../src/targets/temporary-names';
 import { freshBucket, s3TestClient, s3TestFileSystem } from './helpers/s3';

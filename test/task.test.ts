@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { LocalTarget, param, ParameterError, Task, TaskGraph } from '../src';
+import { LocalTarget, param, ParameterError, Task } from '../src';
+import { TaskGraph } from '../src/public/runtime';
 
 class Clean extends Task<{ day: string; limit?: number; verbose?: boolean }> {
   static override params = {

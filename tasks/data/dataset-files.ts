@@ -4,7 +4,8 @@
  * the data came from). Written by the preprocess tasks, read by training and
  * evaluation, which check every file against the manifest.
  */
-import type { DirectoryTarget, DirectoryWriter } from '../../src';
+import type { DirectoryTarget } from '../../src';
+import type { DirectoryWriter } from '../../src/public/store';
 import { parseStoredJson, shape } from '../../src/public/store';
 import { decodeTensor, describeTensor, sha256Hex, type TensorFileInfo, tensorBytes } from './tensor-file';
 import { DatasetError } from './errors';

@@ -39,7 +39,8 @@
  * of monitors run without a flow lock, are never judged gone; a window left
  * 'deciding' by such a monitor is taken over after ABANDONED_DECIDING_MS.
  */
-import { currentRunOwner, type RunOwner, runOwnerState, type TaskContext, withStoreLock } from '../../src';
+import { currentRunOwner, type RunOwner, runOwnerState, withStoreLock } from '../../src/public/store';
+import { type TaskContext } from '../../src';
 import { directoryAt, fileAt, listUnder } from '../store';
 
 export type MonitorAction = 'none' | 'deciding' | 'retrain' | 'cooldown' | 'no-new-data' | 'disabled' | 'already-handled';

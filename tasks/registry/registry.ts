@@ -18,7 +18,8 @@
  * honour it. A damaged file is reported by name with how to repair it.
  */
 import { createHash } from 'node:crypto';
-import { DagwrightError, type DirectoryTarget, type FileTarget, withStoreLock } from '../../src';
+import { DagwrightError, type DirectoryTarget, type FileTarget } from '../../src';
+import { withStoreLock } from '../../src/public/store';
 import { directoryAt, fileAt, listUnder, type StoreLocation } from '../store';
 
 /** The model name flows and the registry CLI use unless told otherwise. */

@@ -8,7 +8,7 @@
  *   ...
  *   await server.stop();
  */
-import { createLogger, runInForeground } from '../../src';
+import { createLogger, runInForeground } from '../../src/public/runtime';
 import { ModelServer, type ModelServerOptions } from './model-server';
 
 /** Starts a model server (see `ModelServerOptions`); resolves once it listens and serves a version. */

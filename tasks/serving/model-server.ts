@@ -11,7 +11,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { createLogger, type Service, type ServiceHealth } from '../../src';
+import { createLogger, type Service, type ServiceHealth } from '../../src/public/runtime';
 import { DEFAULT_MODEL_NAME, ModelRegistry } from '../registry/registry';
 import { aliasesFile } from '../store-layout';
 import { AdaptiveBatcher, type BatchingOptions, checkBatching, DEFAULT_BATCHING } from './runtime/adaptive-batcher';

@@ -6,7 +6,8 @@
  * local disk or S3.
  */
 import type * as tfjs from '@tensorflow/tfjs';
-import type { DirectoryTarget, DirectoryWriter } from '../../src';
+import type { DirectoryTarget } from '../../src';
+import type { DirectoryWriter } from '../../src/public/store';
 import type { TensorFlow } from '../tf/tf-backend';
 import { ModelShapeError } from './errors';
 

@@ -1,7 +1,7 @@
 import { CreateBucketCommand, ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
-import { S3FileSystem, type S3FileSystemOptions } from '../../src';
+import { S3FileSystem, type S3FileSystemOptions } from '../../src/public/store';
 import { s3rverCredentials } from './s3-server';
 
 /** The endpoint of the suite's S3 server (test/setup/s3-server.ts). */

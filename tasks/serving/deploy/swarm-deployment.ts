@@ -29,7 +29,7 @@
  */
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
-import { SwarmUnavailableError } from '../../../src';
+import { SwarmUnavailableError } from '../../../src/public/executors';
 import {
   DeploymentError,
   HANDOVER_MS,
