@@ -35,6 +35,9 @@ const rules: Rule[] = [
   { rule: 'executors never import each other', from: /^src\/executors\/swarm\//, to: /^src\/executors\/(docker|in-process)/ },
   { rule: 'executors never import each other', from: /^src\/executors\/container\//, to: /^src\/executors\/(docker|swarm|in-process)/ },
   { rule: 'executors sit below the flow layer', from: /^src\/executors\//, to: /^src\/flow\// },
+  { rule: 'the step protocol imports only the task model, targets and executor.ts', from: /^src\/step\//, to: /^src\/(executors\/|flow\/|locks\/|scheduler\/|history\/|tracking\/)/ },
+  { rule: 'run state (locks, history, tracking) sits below executors and flows', from: /^src\/(locks|history|tracking)\//, to: /^src\/(executors\/|flow\/)/ },
+  { rule: 'the public entry points are only re-exports, and nothing in src/ imports them', from: /^src\/(?!public\/|index\.ts$)/, to: /^src\/(public\/|index\.ts$)/ },
 ];
 
 function violations(rule: Rule): string[] {
