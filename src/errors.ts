@@ -273,3 +273,17 @@ export function describeValue(value: unknown): string {
   }
   return `${typeof value} ${JSON.stringify(value)}`;
 }
+
+/** A task event that cannot be sent: a bad name, a payload that is not JSON, or one over the size limit. */
+export class TaskEventError extends DagwrightError {
+  constructor(readonly taskId: string, readonly eventName: string, problem: string) {
+    super(`task ${taskId}: event "${eventName}" ${problem}`);
+  }
+}
+
+/** A task's return value that cannot be kept (not JSON, too large) or a requirement's result that is not there. */
+export class TaskResultError extends DagwrightError {
+  constructor(readonly taskId: string, problem: string) {
+    super(`task ${taskId}: ${problem}`);
+  }
+}

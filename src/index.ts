@@ -13,6 +13,8 @@ export { clone, inherits } from './inherit';
 export { rangeDaily, rangeHourly, RangeTask } from './ranges';
 export type { RangeOptions } from './ranges';
 export type { Tracking, TrackedValue } from './task-tracking';
+export { taskEvent, dependencyEvents } from './task-events';
+export type { JsonValue, TaskEvent, TaskEventHandlers, TaskEventType } from './task-events';
 
 // Targets: where outputs go.
 export type { Target } from './targets/target';

@@ -8,6 +8,7 @@ import { newRunId } from './run-id';
 import { executePlan, type SchedulerEvent, type TaskRecord } from './scheduler/index';
 import type { AnyTask } from './task';
 import type { Tracking } from './task-tracking';
+import { deliverTaskEvent, type TaskEventHandlers } from './task-events';
 
 export interface RunOptions {
   /** Where tasks run; default: in this process (`run()`; the scheduler's `runTasks` is given one). */
@@ -21,6 +22,12 @@ export interface RunOptions {
   /** Abort to cancel the run: no new task starts, running ones are aborted. */
   signal?: AbortSignal;
   onEvent?: (event: SchedulerEvent) => void;
+  /**
+   * Subscribers to task events by name (`ctx.emit`, and the scheduler's
+   * `dependency:discovered` / `missing` / `present`); `'*'` gets all. A
+   * subscriber that throws is logged and never fails the run.
+   */
+  on?: TaskEventHandlers;
   /** Experiment tracking for each attempt (`ctx.tracking`); default: none (`noTracking`). */
   tracking?: (taskId: string, attempt: number) => Tracking;
   /** Capacities of named concurrency pools tasks declare in `pools` (`{ gpu: 1, db: 2 }`); a pool without one is unlimited. */
@@ -36,7 +43,7 @@ export interface RunOptions {
 }
 
 const knownOptions = new Set<string>([
-  'executor', 'workers', 'checkConcurrency', 'logger', 'runId', 'signal', 'onEvent', 'tracking', 'pools', 'familyLimits', 'rerun', 'maxTasks', 'plan',
+  'executor', 'workers', 'checkConcurrency', 'logger', 'runId', 'signal', 'onEvent', 'on', 'tracking', 'pools', 'familyLimits', 'rerun', 'maxTasks', 'plan',
 ]);
 
 export interface RunSummary {
@@ -96,12 +103,23 @@ export async function runTasks(roots: AnyTask | readonly AnyTask[], options: Sch
     runId,
     logger,
     signal,
-    onEvent: options.onEvent,
+    onEvent: withSubscribers(options, logger),
     tracking: options.tracking,
     pools: options.pools,
     familyLimits: options.familyLimits,
   });
   return summarize(plan, records, runId, signal, started);
+}
+
+/** `onEvent`, with task events handed to the `on` subscribers first. */
+function withSubscribers(options: RunOptions, logger: Logger): ((event: SchedulerEvent) => void) | undefined {
+  const { on, onEvent } = options;
+  if (on === undefined || Object.keys(on).length === 0) return onEvent;
+  const onError = (err: unknown, event: { name: string; taskId: string }) => logger.warn({ err, event: event.name, taskId: event.taskId }, 'a task event subscriber threw; ignored');
+  return (event) => {
+    if (event.type === 'task:event') deliverTaskEvent(on, { name: event.name, taskId: event.taskId, attempt: event.attempt, payload: event.payload }, onError);
+    onEvent?.(event);
+  };
 }
 
 function summarize(plan: Planner, records: readonly TaskRecord[], runId: string, signal: AbortSignal, started: number): RunSummary {

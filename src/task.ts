@@ -7,6 +7,7 @@ import { familyOf, TaskClassRegistry } from './task-classes';
 import { outputsFresh } from './output-age';
 import { taskId } from './task-id';
 import type { Tracking } from './task-tracking';
+import type { JsonValue } from './task-events';
 
 /** What `run()` receives. */
 export interface TaskContext {
@@ -27,6 +28,15 @@ export interface TaskContext {
    * you like.
    */
   progress(done: number, total: number, note?: string): void;
+  /**
+   * Sends a task event (Luigi's `trigger_event`): a name such as
+   * `model:trained` and a JSON payload of at most 16 KiB. The flow's
+   * subscribers (`on` in `run()` / `runFlow()`) get it, `onEvent` sees it as
+   * a `task:event`, and run history keeps it (`dagwright runs show`). Works
+   * the same from a container step. Throws `TaskEventError` on a bad name or
+   * payload.
+   */
+  emit(name: string, payload?: JsonValue): void;
   /**
    * Dynamic requirements: tasks this one found it needs while running. When
    * they are all complete it returns their outputs (in the shape given, like

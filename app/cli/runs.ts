@@ -101,7 +101,26 @@ export function formatRun(record: RunRecord, now = Date.now(), perStatus = 20): 
     for (const t of shown) out.push(`  ${taskLine(t)}`);
     if (shown.length < tasks.length) out.push(`  ... and ${tasks.length - shown.length} more (--json lists all)`);
   }
+  out.push(...eventLines(record, perStatus * 5));
   return `${out.join('\n')}\n`;
+}
+
+/** A payload on one line, cut so one large event cannot flood the terminal. */
+function payloadText(payload: unknown): string {
+  if (payload === null) return '';
+  const text = JSON.stringify(payload);
+  return ` ${text.length > 200 ? `${text.slice(0, 200)}...` : text}`;
+}
+
+/** The task events the run sent (`ctx.emit`, the dependency events), the first `limit` of them. */
+function eventLines(record: RunRecord, limit: number): string[] {
+  const events = record.events ?? [];
+  if (events.length === 0) return [];
+  const total = events.length + (record.eventsDropped ?? 0);
+  const shown = events.slice(0, limit);
+  const lines = [`events (${total}):`, ...shown.map((e) => `  ${shortTime(e.at)}  ${e.name}  ${e.taskId}${payloadText(e.payload)}`)];
+  if (shown.length < total) lines.push(`  ... and ${total - shown.length} more (${shown.length < events.length ? '--json lists ' + events.length : 'the record keeps the first ' + events.length})`);
+  return lines;
 }
 
 /** `dagwright runs ...`; returns the exit code. */

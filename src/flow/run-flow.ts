@@ -17,6 +17,8 @@ import { planOutput } from './plan-output';
 import { type PreparedFlowRun, prepareFlowRun } from './flow-plan';
 import { findStepTask, runStepTask } from '../step/step-task';
 import { stepProgress } from '../step/progress';
+import { stepEmit } from '../step/events';
+import type { TaskEventHandlers } from '../task-events';
 import { ExitCode } from '../step/exit-codes';
 import { createExecutor, type FlowInvocation } from './executors';
 import { asFlow, type FlowDefinition } from './flow';
@@ -36,6 +38,8 @@ export interface RunFlowOptions {
   exit?: boolean;
   /** Arguments a step's command puts before the flow's own, to reach this flow again (`dagwright run <module> <TaskClass>`). */
   stepArgs?: readonly string[];
+  /** Subscribers to task events by name, as `run()`'s `on`: they run in the driving process, also for events sent from container steps. */
+  on?: TaskEventHandlers;
 }
 
 /** Where a flow's outputs go, parsed once (local folders made absolute so containers see the same path); exit 2 when unusable. */
@@ -103,7 +107,7 @@ async function runOneTask(graph: TaskGraph, id: string, logger: Logger, controll
   const tracking = stepTracking(store, runId, id, attempt, taskLogger);
   try {
     const progress = stepProgress(taskLogger);
-    const context = { runId, taskId: id, attempt, signal: controller.signal, logger: taskLogger, tracking, progress };
+    const context = { runId, taskId: id, attempt, signal: controller.signal, logger: taskLogger, tracking, progress, emit: stepEmit(taskLogger, id) };
     // The driving run's locks, when this step can see them: it publishes nothing once they are lost (see step/lease.ts).
     const leaseGuard = leaseGuardFromEnv();
     const inProcess = new InProcessExecutor();
@@ -113,7 +117,8 @@ async function runOneTask(graph: TaskGraph, id: string, logger: Logger, controll
   }
 }
 
-async function main(flow: FlowDefinition, argv: readonly string[], controller: AbortController, stepArgs: readonly string[] = []): Promise<number> {
+async function main(flow: FlowDefinition, argv: readonly string[], controller: AbortController, entry: RunFlowOptions): Promise<number> {
+  const stepArgs = entry.stepArgs ?? [];
   const script = process.argv[1] ? resolve(process.argv[1]) : 'flow';
   let parsed: ParsedArgs;
   try {
@@ -178,7 +183,7 @@ async function main(flow: FlowDefinition, argv: readonly string[], controller: A
         const kept = await startFlowRunTracking(store, runId, plan.graph, logger, taskLogs);
         try {
           const limits = { pools: { ...flow.pools, ...options.pool }, familyLimits: { ...flow.familyLimits, ...options.familyLimit }, rerun: options.rerun, plan };
-          const summary = await runTasks(graph.roots, { executor: wrapExecutor(executor), workers: options.workers, logger, signal: runSignal, runId, onEvent, tracking: kept.tracking, ...limits });
+          const summary = await runTasks(graph.roots, { executor: wrapExecutor(executor), workers: options.workers, logger, signal: runSignal, runId, onEvent, on: entry.on, tracking: kept.tracking, ...limits });
           printSummary(summary, logger);
           return { summary };
         } finally {
@@ -206,7 +211,7 @@ export async function runFlow<S extends ParamSpecs>(flow: FlowDefinition<S> | Ta
   );
   let code: number;
   try {
-    code = await main(asFlow(flow as FlowDefinition | TaskClass), options.argv ?? process.argv.slice(2), controller, options.stepArgs);
+    code = await main(asFlow(flow as FlowDefinition | TaskClass), options.argv ?? process.argv.slice(2), controller, options);
     code = signals.signalCode() ?? code;
   } catch (err) {
     process.stderr.write(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

@@ -7,7 +7,7 @@ import type { RunSummary } from '../run';
 import type { SchedulerEvent, TaskStatus } from '../scheduler';
 import { countStatuses } from '../summary';
 import type { FileSystem } from '../targets/file-system';
-import type { RunRecord, RunStatus, TaskHistory } from './run-record';
+import { type EventHistory, maxRecordedEvents, type RunRecord, type RunStatus, type TaskHistory } from './run-record';
 import { storeFolder } from './store-files';
 
 const runIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -92,6 +92,8 @@ export class RunRecorder {
   private record: RunRecord;
   private readonly tasks = new Map<string, TaskHistory>();
   private readonly elsewhere = new Set<string>();
+  private readonly events: EventHistory[] = [];
+  private eventsDropped = 0;
   private writing: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private readonly keepAlive: NodeJS.Timeout;
@@ -153,6 +155,10 @@ export class RunRecorder {
       const before = this.tasks.get(event.taskId);
       const progress = { done: event.done, total: event.total, ...(event.note === undefined ? {} : { note: event.note }) };
       this.tasks.set(event.taskId, { ...(before ?? { id: event.taskId, status: 'running', attempts: event.attempt }), progress });
+    } else if (event.type === 'task:event') {
+      const { taskId, attempt, name, payload } = event;
+      if (this.events.length < maxRecordedEvents) this.events.push({ at: now, taskId, attempt, name, payload });
+      else this.eventsDropped++;
     } else {
       const r = event.record;
       const before = this.tasks.get(r.id);
@@ -224,7 +230,8 @@ export class RunRecorder {
     const history = this.history;
     this.writing = this.writing.then(async () => {
       const tasks = [...this.tasks.values()];
-      const record: RunRecord = { ...this.record, updatedAt: new Date().toISOString(), tasks };
+      const events = this.events.length === 0 ? {} : { events: [...this.events], ...(this.eventsDropped > 0 ? { eventsDropped: this.eventsDropped } : {}) };
+      const record: RunRecord = { ...this.record, updatedAt: new Date().toISOString(), tasks, ...events };
       try {
         await history.write(record);
       } catch (err) {

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { ParamValue } from '../params';
 import type { TaskStatus } from '../scheduler';
 import { processAlive } from '../process-alive';
+import type { JsonValue } from '../task-events';
 
 /** What a run record says about the run; `unfinished` is derived when read (see `effectiveStatus`). */
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled';
@@ -27,6 +28,19 @@ export interface TaskHistory {
   readonly progress?: { readonly done: number; readonly total: number; readonly note?: string };
 }
 
+/** A task event as run history keeps it. */
+export interface EventHistory {
+  readonly at: string;
+  readonly taskId: string;
+  /** 0 for the scheduler's own dependency events. */
+  readonly attempt: number;
+  readonly name: string;
+  readonly payload: JsonValue;
+}
+
+/** Task events a record keeps at most, the first ones; later ones are only counted (`eventsDropped`). */
+export const maxRecordedEvents = 1000;
+
 /** `<store>/_runs/<runId>.json`: written at start, updated as tasks finish, final at the end. */
 export interface RunRecord {
   readonly format: 'dagwright.run/1';
@@ -47,6 +61,10 @@ export interface RunRecord {
   /** Why the run itself (not a task) failed: a broken graph, an executor that could not start. */
   readonly error?: string;
   readonly tasks: readonly TaskHistory[];
+  /** Task events in the order they arrived (`ctx.emit` and the dependency events), at most `maxRecordedEvents`. */
+  readonly events?: readonly EventHistory[];
+  /** Events past `maxRecordedEvents`, counted but not kept. */
+  readonly eventsDropped?: number;
 }
 
 /** A `running` record older than this without an update is unfinished, whatever its host. */

@@ -8,6 +8,7 @@ import { nextRetryDelay, policyOf } from '../retry-policy';
 import { redactSecrets } from '../secrets';
 import type { AnyTask, TaskContext } from '../task';
 import { noTracking, type Tracking } from '../task-tracking';
+import { checkedPayload } from '../task-events';
 import { asError, type SchedulerEvent, type TaskRecord, type TaskStatus } from './types';
 
 /** What one task's attempts need from the run. */
@@ -85,6 +86,7 @@ async function runAttempt(task: AnyTask, attempt: number, logger: Logger, env: A
     logger,
     tracking: env.tracking?.(task.id, attempt) ?? noTracking,
     progress: (done, total, note) => env.emit({ type: 'task:progress', taskId: task.id, attempt, done, total, ...(note === undefined ? {} : { note }) }),
+    emit: (name, payload) => env.emit({ type: 'task:event', taskId: task.id, attempt, name, payload: checkedPayload(task.id, name, payload) }),
     require: dynamic.require,
     failedRequirements,
     ...(env.forced(task.id) ? { rerun: true } : {}),

@@ -3,6 +3,7 @@ import { MissingExternalDataError } from '../errors';
 import { checkErrorMessage, type Planner } from '../plan';
 import { redactSecrets } from '../secrets';
 import type { AnyTask } from '../task';
+import { dependencyEvents, type JsonValue } from '../task-events';
 import { type AttemptEnv, missingOutputs, runTaskTurn, type TurnResult } from './attempts';
 import { Capacity } from './capacity';
 import { ReadyQueue } from './ready-queue';
@@ -55,6 +56,11 @@ class Dispatcher {
     } catch (err) {
       this.options.logger.warn({ err }, 'an event listener threw; ignored');
     }
+  }
+
+  /** One of the scheduler's own dependency events (attempt 0). */
+  dependencyEvent(name: string, taskId: string, payload: JsonValue): void {
+    this.emit({ type: 'task:event', taskId, attempt: 0, name, payload });
   }
 
   /** Adds planned tasks: counts what each waits for, and queues those that wait for nothing. */
@@ -164,6 +170,7 @@ class Dispatcher {
     const missing = await missingOutputs(task).catch(() => []);
     const error = new MissingExternalDataError(task.id, missing).message;
     this.options.logger.warn({ taskId: task.id, missing }, error);
+    this.dependencyEvent(dependencyEvents.missing, task.id, { missing });
     this.finish({ id: task.id, family: task.family, status: 'missing', attempts: 0, durationMs: 0, error });
     this.settleDependents(task.id, false);
   }
@@ -198,6 +205,7 @@ class Dispatcher {
     this.started.delete(task.id); // waiting again: a cancellation now cancels it
     const logger = this.options.logger.child({ taskId: task.id });
     logger.info({ requires: requested.map((t) => t.id) }, 'waiting for dynamic requirements; worker slot released');
+    for (const dep of requested) this.dependencyEvent(dependencyEvents.discovered, task.id, { dependency: dep.id });
     let fresh: string[];
     try {
       fresh = await this.plan.expand(requested);
@@ -239,8 +247,9 @@ class Dispatcher {
  * starts, and running ones are aborted.
  */
 export async function executePlan(plan: Planner, options: ExecuteOptions): Promise<TaskRecord[]> {
-  if (plan.toRun.length === 0) return [];
   const dispatcher = new Dispatcher(plan, options);
+  for (const id of plan.complete) dispatcher.dependencyEvent(dependencyEvents.present, id, null);
+  if (plan.toRun.length === 0) return [];
   const { signal } = options;
   const onAbort = () => dispatcher.cancelWaiting();
   // Each running attempt listens to the run's signal; that many listeners are expected, not a leak.

@@ -1,6 +1,7 @@
 import type { Executor } from '../executor';
 import type { Logger } from 'pino';
 import type { Tracking } from '../task-tracking';
+import type { JsonValue } from '../task-events';
 
 /** `missing`: an `ExternalTask` whose data is not there (not a failure of the flow's own tasks). */
 export type TaskStatus = 'ran' | 'complete' | 'failed' | 'blocked' | 'cancelled' | 'missing';
@@ -26,7 +27,9 @@ export type SchedulerEvent =
   | { readonly type: 'task:start'; readonly taskId: string; readonly attempt: number }
   | { readonly type: 'task:retry'; readonly taskId: string; readonly attempt: number; readonly error: string; readonly delayMs: number }
   | { readonly type: 'task:progress'; readonly taskId: string; readonly attempt: number; readonly done: number; readonly total: number; readonly note?: string }
-  | { readonly type: 'task:end'; readonly record: TaskRecord };
+  | { readonly type: 'task:end'; readonly record: TaskRecord }
+  /** `ctx.emit(name, payload)` of an attempt, or the scheduler's own dependency events (attempt 0; see `dependencyEvents`). */
+  | { readonly type: 'task:event'; readonly taskId: string; readonly attempt: number; readonly name: string; readonly payload: JsonValue };
 
 export interface ExecuteOptions {
   readonly executor: Executor;

@@ -2,6 +2,8 @@ import { Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { Logger } from 'pino';
 import { progressOf } from '../../step/progress';
+import { eventOf } from '../../step/events';
+import type { JsonValue } from '../../task-events';
 import type { Redactor } from './redact';
 
 const levelNames: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = {
@@ -37,6 +39,8 @@ export class StepLogSink {
     private readonly tailSize = 20,
     /** Where a step's progress lines go (`ctx.progress` of the attempt) instead of the log. */
     private readonly onProgress?: (done: number, total: number, note?: string) => void,
+    /** Where a step's event lines go (`ctx.emit` of the attempt) instead of the log. */
+    private readonly onTaskEvent?: (name: string, payload: JsonValue) => void,
   ) {
     this.stdout = this.lineWriter('stdout');
     this.stderr = this.lineWriter('stderr');
@@ -64,15 +68,27 @@ export class StepLogSink {
         record = undefined;
       }
       if (record !== null && typeof record === 'object' && typeof (record as { level?: unknown }).level === 'number') {
-        const progress = this.onProgress && progressOf(record as Record<string, unknown>);
+        const fields = record as Record<string, unknown>;
+        const progress = this.onProgress && progressOf(fields);
+        const event = !progress && this.onTaskEvent ? eventOf(fields) : undefined;
         if (progress) this.onProgress!(progress.done, progress.total, progress.note);
-        else this.relog(record as Record<string, unknown>);
+        else if (event) this.taskEvent(event.name, event.payload);
+        else this.relog(fields);
         return;
       }
     }
     const safe = this.redactor.text(text);
     this.remember(safe);
     this.logger.info({ stream }, safe);
+  }
+
+  /** The step checked the event; the attempt's `emit` checks it again and may refuse it (a reserved name): log that, never fail the stream. */
+  private taskEvent(name: string, payload: JsonValue): void {
+    try {
+      this.onTaskEvent!(name, this.redactor.value(payload) as JsonValue);
+    } catch (err) {
+      this.logger.warn({ err }, `a task event from the step was refused: ${(err as Error).message}`);
+    }
   }
 
   private relog(record: Record<string, unknown>): void {

@@ -44,7 +44,7 @@ export class ContainerStepRunner<Spec extends EngineStepSpec> {
   async run(task: StepAttempt<Spec>['task'], spec: Spec, ctx: TaskContext, secretEnv: Readonly<Record<string, string>> = spec.env): Promise<void> {
     this.reaper.ensureStarted();
     const redactor = new Redactor(secretEnv);
-    const attempt: StepAttempt<Spec> = { task, spec, ctx, redactor, sink: new StepLogSink(ctx.logger, redactor, this.options.tailLines, ctx.progress) };
+    const attempt: StepAttempt<Spec> = { task, spec, ctx, redactor, sink: new StepLogSink(ctx.logger, redactor, this.options.tailLines, ctx.progress, ctx.emit) };
     const aborted = abortion(ctx.signal);
     let step: EngineStep | undefined;
     let succeeded = false;
