@@ -15,6 +15,8 @@ export type { RangeOptions } from './ranges';
 export type { Tracking, TrackedValue } from './task-tracking';
 export { taskEvent, dependencyEvents } from './task-events';
 export type { JsonValue, TaskEvent, TaskEventHandlers, TaskEventType } from './task-events';
+export { storeResults, maxResultBytes } from './task-results';
+export type { TaskResults } from './task-results';
 
 // Targets: where outputs go.
 export type { Target } from './targets/target';

@@ -9,6 +9,8 @@ import { executePlan, type SchedulerEvent, type TaskRecord } from './scheduler/i
 import type { AnyTask } from './task';
 import type { Tracking } from './task-tracking';
 import { deliverTaskEvent, type TaskEventHandlers } from './task-events';
+import { memoryResults, storeResults } from './task-results';
+import type { Store } from './store/store';
 
 export interface RunOptions {
   /** Where tasks run; default: in this process (`run()`; the scheduler's `runTasks` is given one). */
@@ -30,6 +32,13 @@ export interface RunOptions {
   on?: TaskEventHandlers;
   /** Experiment tracking for each attempt (`ctx.tracking`); default: none (`noTracking`). */
   tracking?: (taskId: string, attempt: number) => Tracking;
+  /**
+   * Where what `run()` returns is kept and read (`ctx.results`): a store (a
+   * folder or `s3://` URI) keeps each result under `_results/<taskId>.json`,
+   * so a later run that skips the task still hands it on; default: in memory,
+   * for this run only. A flow script keeps them in its `--store`.
+   */
+  results?: Store | string;
   /** Capacities of named concurrency pools tasks declare in `pools` (`{ gpu: 1, db: 2 }`); a pool without one is unlimited. */
   pools?: Readonly<Record<string, number>>;
   /** At most this many tasks of a family at once (`{ TrainModel: 1 }`), whatever `workers` says. */
@@ -43,7 +52,7 @@ export interface RunOptions {
 }
 
 const knownOptions = new Set<string>([
-  'executor', 'workers', 'checkConcurrency', 'logger', 'runId', 'signal', 'onEvent', 'on', 'tracking', 'pools', 'familyLimits', 'rerun', 'maxTasks', 'plan',
+  'executor', 'workers', 'checkConcurrency', 'logger', 'runId', 'signal', 'onEvent', 'on', 'tracking', 'results', 'pools', 'familyLimits', 'rerun', 'maxTasks', 'plan',
 ]);
 
 export interface RunSummary {
@@ -105,6 +114,7 @@ export async function runTasks(roots: AnyTask | readonly AnyTask[], options: Sch
     signal,
     onEvent: withSubscribers(options, logger),
     tracking: options.tracking,
+    results: options.results === undefined ? memoryResults() : storeResults(options.results),
     pools: options.pools,
     familyLimits: options.familyLimits,
   });

@@ -8,6 +8,7 @@ import { outputsFresh } from './output-age';
 import { taskId } from './task-id';
 import type { Tracking } from './task-tracking';
 import type { JsonValue } from './task-events';
+import type { TaskResults } from './task-results';
 
 /** What `run()` receives. */
 export interface TaskContext {
@@ -46,6 +47,14 @@ export interface TaskContext {
    * Keep the work before the call cheap, and do not catch what it throws.
    */
   require<R extends Requirements>(tasks: R): Promise<InputOf<R>>;
+  /**
+   * Task return values: `await ctx.results.of(requirement)` is what that
+   * requirement's `run()` returned (a JSON value of at most 1 MiB), in this
+   * run or, when it was found complete, an earlier one. A flow keeps results
+   * in its store (`<store>/_results/<taskId>.json`), `run()` in memory unless
+   * given `results`. Throws `TaskResultError` when the task has none kept.
+   */
+  readonly results: TaskResults;
   /** For a task with `runsAfterFailedRequirements`: the ids of its requirements that failed, were blocked or are missing. */
   readonly failedRequirements: readonly string[];
   /** True when the run was told to run this task again (`--rerun`), so complete outputs do not mean "skip it". */
@@ -211,7 +220,14 @@ export abstract class Task<P extends object = object> {
     return this.cacheExpirationMs === undefined || outputsFresh(this.id, outputs, this.cacheExpirationMs);
   }
 
-  abstract run(ctx: TaskContext): Promise<void>;
+  /**
+   * The work. It may return a small JSON value (at most 1 MiB), kept as the
+   * task's result under its id and handed to dependents (`ctx.results.of`);
+   * returning nothing removes an older result. Typed `unknown` so interfaces
+   * and unions of shapes need no casts; what is not JSON fails the attempt
+   * with a `TaskResultError`.
+   */
+  abstract run(ctx: TaskContext): Promise<unknown>;
 
   /** `requires()` as a flat list, checked: anything but a task is an error naming this task. */
   requirementList(): AnyTask[] {

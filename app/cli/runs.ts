@@ -7,7 +7,7 @@ import { runsCompareCommand } from './runs-compare';
 
 export const runsUsage = `usage:
   dagwright runs list [--store <folder>] [--limit <n>] [--json]   recent runs, newest first (default limit 20)
-  dagwright runs show <runId | latest> [--store <folder>] [--json] one run: its summary and its failures
+  dagwright runs show <runId | latest> [--store <folder>] [--json] one run: its summary, failures and task events
   dagwright runs compare <runId> <runId> ...                      tracked params and metrics side by side
   dagwright runs search "<MLflow filter>"                         runs matching e.g. "metrics.test_accuracy > 0.98"
 

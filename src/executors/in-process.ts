@@ -7,7 +7,8 @@ import type { AnyTask, TaskContext } from '../task';
 const abortGraceMs = 2_000;
 
 /**
- * Runs `task.run()` in this process: the embedded default. A task that
+ * Runs `task.run()` in this process: the embedded default (also inside a
+ * container step), and keeps what it returns in `ctx.results`. A task that
  * ignores its abort signal keeps running in the background, but its writes
  * are never published (see cancellation.ts).
  */
@@ -16,7 +17,8 @@ export class InProcessExecutor implements Executor {
 
   async execute(task: AnyTask, ctx: TaskContext): Promise<void> {
     const aborted = abortion(ctx.signal);
-    const running = runWithSignal(ctx.signal, () => task.run(ctx));
+    // The result is kept within the attempt (a cancelled one publishes nothing) and before it counts as done.
+    const running = runWithSignal(ctx.signal, async () => ctx.results.keep(task.id, await task.run(ctx)));
     try {
       await Promise.race([running, aborted.promise]);
     } catch (err) {

@@ -19,6 +19,7 @@ import { findStepTask, runStepTask } from '../step/step-task';
 import { stepProgress } from '../step/progress';
 import { stepEmit } from '../step/events';
 import type { TaskEventHandlers } from '../task-events';
+import { storeResults } from '../task-results';
 import { ExitCode } from '../step/exit-codes';
 import { createExecutor, type FlowInvocation } from './executors';
 import { asFlow, type FlowDefinition } from './flow';
@@ -107,7 +108,7 @@ async function runOneTask(graph: TaskGraph, id: string, logger: Logger, controll
   const tracking = stepTracking(store, runId, id, attempt, taskLogger);
   try {
     const progress = stepProgress(taskLogger);
-    const context = { runId, taskId: id, attempt, signal: controller.signal, logger: taskLogger, tracking, progress, emit: stepEmit(taskLogger, id) };
+    const context = { runId, taskId: id, attempt, signal: controller.signal, logger: taskLogger, tracking, progress, emit: stepEmit(taskLogger, id), results: storeResults(store) };
     // The driving run's locks, when this step can see them: it publishes nothing once they are lost (see step/lease.ts).
     const leaseGuard = leaseGuardFromEnv();
     const inProcess = new InProcessExecutor();
@@ -183,7 +184,7 @@ async function main(flow: FlowDefinition, argv: readonly string[], controller: A
         const kept = await startFlowRunTracking(store, runId, plan.graph, logger, taskLogs);
         try {
           const limits = { pools: { ...flow.pools, ...options.pool }, familyLimits: { ...flow.familyLimits, ...options.familyLimit }, rerun: options.rerun, plan };
-          const summary = await runTasks(graph.roots, { executor: wrapExecutor(executor), workers: options.workers, logger, signal: runSignal, runId, onEvent, on: entry.on, tracking: kept.tracking, ...limits });
+          const summary = await runTasks(graph.roots, { executor: wrapExecutor(executor), workers: options.workers, logger, signal: runSignal, runId, onEvent, on: entry.on, results: store, tracking: kept.tracking, ...limits });
           printSummary(summary, logger);
           return { summary };
         } finally {

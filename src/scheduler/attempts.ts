@@ -9,6 +9,7 @@ import { redactSecrets } from '../secrets';
 import type { AnyTask, TaskContext } from '../task';
 import { noTracking, type Tracking } from '../task-tracking';
 import { checkedPayload } from '../task-events';
+import type { TaskResults } from '../task-results';
 import { asError, type SchedulerEvent, type TaskRecord, type TaskStatus } from './types';
 
 /** What one task's attempts need from the run. */
@@ -18,6 +19,7 @@ export interface AttemptEnv {
   readonly signal: AbortSignal;
   readonly emit: (event: SchedulerEvent) => void;
   readonly tracking?: (taskId: string, attempt: number) => Tracking;
+  readonly results: TaskResults;
   /** Tasks the run must redo though complete (`rerun`). */
   readonly forced: (taskId: string) => boolean;
 }
@@ -88,6 +90,7 @@ async function runAttempt(task: AnyTask, attempt: number, logger: Logger, env: A
     progress: (done, total, note) => env.emit({ type: 'task:progress', taskId: task.id, attempt, done, total, ...(note === undefined ? {} : { note }) }),
     emit: (name, payload) => env.emit({ type: 'task:event', taskId: task.id, attempt, name, payload: checkedPayload(task.id, name, payload) }),
     require: dynamic.require,
+    results: env.results,
     failedRequirements,
     ...(env.forced(task.id) ? { rerun: true } : {}),
   };

@@ -37,8 +37,8 @@ class Dispatcher {
   ) {
     this.graph = plan.graph;
     this.capacity = new Capacity(options.workers, options.pools, options.familyLimits);
-    const { executor, runId, signal, tracking } = options;
-    this.env = { executor, runId, signal, tracking, emit: (event) => this.emit(event), forced: (id) => plan.isForced(id) };
+    const { executor, runId, signal, tracking, results } = options;
+    this.env = { executor, runId, signal, tracking, results, emit: (event) => this.emit(event), forced: (id) => plan.isForced(id) };
   }
 
   get size(): number {

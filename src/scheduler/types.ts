@@ -2,6 +2,7 @@ import type { Executor } from '../executor';
 import type { Logger } from 'pino';
 import type { Tracking } from '../task-tracking';
 import type { JsonValue } from '../task-events';
+import type { TaskResults } from '../task-results';
 
 /** `missing`: an `ExternalTask` whose data is not there (not a failure of the flow's own tasks). */
 export type TaskStatus = 'ran' | 'complete' | 'failed' | 'blocked' | 'cancelled' | 'missing';
@@ -39,6 +40,8 @@ export interface ExecuteOptions {
   readonly signal: AbortSignal;
   readonly onEvent?: (event: SchedulerEvent) => void;
   readonly tracking?: (taskId: string, attempt: number) => Tracking;
+  /** Where tasks' return values are kept and read (`ctx.results`). */
+  readonly results: TaskResults;
   /** Capacities of named pools (`{ gpu: 1 }`); a pool with none given is unlimited. */
   readonly pools?: Readonly<Record<string, number>>;
   /** At most this many tasks of a family at once (`{ Train: 1 }`). */
