@@ -46,7 +46,7 @@ describeDocker('MNIST flows with --executor docker', () => {
     const [dockerTraining, localTraining] = await Promise.all([training(dockerStore), training(localStore)]);
     expect(dockerTraining.modelSha256).toBe(localTraining.modelSha256);
     const [dockerVersion] = await new ModelRegistry(dockerStore, 'mnist-digits').versions();
-    expect(dockerVersion).toMatchObject({ version: 1, contentSha256: localTraining.modelSha256 });
+    expect(dockerVersion).toMatchObject({ version: 1, lineage: { training: { modelSha256: localTraining.modelSha256 } } });
     expect(await new ModelRegistry(dockerStore, 'mnist-digits').aliases()).toEqual({ champion: 1 });
 
     const again = await runFlowProcess('flows/register.ts', [...args, '--store', dockerStore, '--executor', 'docker']);

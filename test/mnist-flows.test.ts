@@ -87,7 +87,7 @@ describe('MNIST flows on a local store', { timeout: 600_000 }, () => {
     const versions = await registry().versions();
     expect(versions).toHaveLength(1);
     const v1 = versions[0];
-    expect(v1).toMatchObject({ model: 'mnist-digits', version: 1, tags: { suite: 'mnist' }, contentSha256: training.modelSha256 });
+    expect(v1).toMatchObject({ model: 'mnist-digits', version: 1, tags: { suite: 'mnist' }, lineage: { training: { modelSha256: training.modelSha256 } } });
     expect(v1.metrics).toMatchObject({ testAccuracy: evaluation.testAccuracy, validationAccuracy: training.final.valAccuracy });
     expect(await registry().aliases()).toEqual({ champion: 1 });
 
@@ -202,7 +202,7 @@ describe('MNIST flows with an S3 source and store', { timeout: 600_000 }, () => 
     expect(remote.data.source.location).toBe(source);
 
     const versions = JSON.parse(await new S3Target(`${s3Store}/registry/mnist-digits/versions/1.json`, fs).readText());
-    expect(versions).toMatchObject({ version: 1, contentSha256: local.modelSha256, uri: `${s3Store}/registry/mnist-digits/models/1` });
+    expect(versions).toMatchObject({ version: 1, lineage: { training: { modelSha256: local.modelSha256 } }, uri: `${s3Store}/registry/mnist-digits/models/1` });
     expect(await fs.exists(`${s3Store}/registry/mnist-digits/models/1/weights.bin`)).toBe(true);
     expect(JSON.parse(await new S3Target(`${s3Store}/registry/mnist-digits/aliases.json`, fs).readText()).aliases).toEqual({ champion: 1 });
 
