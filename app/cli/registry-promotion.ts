@@ -54,7 +54,9 @@ type Entry = { at: string; text: string[] };
 
 const decisionEntry = (d: AliasDecision): Entry => ({
   at: d.at,
-  text: [`${d.at.slice(0, 19).replace('T', ' ')}  ${d.alias}: ${d.promoted ? `${d.holder ?? '(none)'} -> ${d.version}` : `stays ${d.holder} (version ${d.version} refused)`}`, `    why: ${d.reason ?? '(recorded before reasons were kept)'}`, ...(d.evidence ? evidenceLines(d.evidence) : [])],
+  text: [
+    `${d.at.slice(0, 19).replace('T', ' ')}  ${d.alias}: ${d.promoted ? `${d.holder ?? '(none)'} -> ${d.version}` : `stays ${d.holder} (version ${d.version} refused)`}`,
+    `    why: ${d.reason ?? '(recorded before reasons were kept)'}${d.evidence?.rule === 'no-contract:by-hand' ? ' (no promotion contract declared: not scored)' : ''}`, ...(d.evidence ? evidenceLines(d.evidence) : [])],
 });
 
 const contractEntry = (c: PromotionContract): Entry => ({
@@ -88,6 +90,8 @@ export async function promoteCommand(registry: ModelRegistry, version: number, f
     err(`error: champion stays at version ${before}: ${verdict.reason}. Add --force to move it anyway (recorded).\n`);
     return 1;
   }
-  out(`champion: ${before ?? '(none)'} -> ${version}\n  why: ${verdict.reason}\n`);
+  out(`champion: ${before ?? '(none)'} -> ${version}\n`);
+  if (verdict.evidence.rule === 'no-contract:by-hand') err(`note: ${verdict.reason}\n`);
+  else out(`  why: ${verdict.reason}\n`);
   return 0;
 }

@@ -145,7 +145,8 @@ export async function promoteVersion(registry: ModelRegistry, version: number, o
   const verdict = await decidePromotion(registry, candidate, holder, { scorer: options.scorer, legacy: { kind: 'by-hand' } });
   const by = options.by ?? 'by hand';
   if (verdict.promoted) {
-    await registry.setAlias(CONTRACT_ALIAS, version, `${by}: ${verdict.reason}`, { verdict });
+    // Without a contract the history reads as it always did; the evidence's rule says nothing was scored.
+    await registry.setAlias(CONTRACT_ALIAS, version, verdict.evidence.rule === 'no-contract:by-hand' ? 'moved by hand' : `${by}: ${verdict.reason}`, { verdict });
     return { verdict, moved: true };
   }
   if (options.force) {
