@@ -115,7 +115,7 @@ describe('one promotion contract for every path', { timeout: 900_000 }, () => {
     expect(byCli.code).toBe(1);
     expect(byCli.err).toContain('champion stays at version 2');
     const cliDecision = await lastDecision();
-    const byApi = await promoteVersion(registry(), 3, { scorer: imageSourceScorer(store) });
+    const byApi = await promoteVersion(registry(), 3, { scorer: imageSourceScorer() });
     expect(byApi.moved).toBe(false);
     for (const decision of [cliDecision.evidence, byApi.verdict.evidence]) expect(decision).toEqual(flowDecision.evidence);
     expect(await registry().aliases()).toEqual({ champion: 2 });

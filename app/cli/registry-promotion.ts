@@ -85,7 +85,7 @@ export async function historyCommand(registry: ModelRegistry, json: boolean, out
 /** `registry alias champion <version> [--force]`: the contract decides, as for a registration. */
 export async function promoteCommand(registry: ModelRegistry, version: number, force: boolean, out: Write, err: Write): Promise<number> {
   const before = (await registry.aliases()).champion ?? null;
-  const { verdict, moved } = await promoteVersion(registry, version, { scorer: imageSourceScorer(registry.store), force, by: 'by hand (dagwright registry alias)' });
+  const { verdict, moved } = await promoteVersion(registry, version, { scorer: imageSourceScorer(), force });
   if (!moved) {
     err(`error: champion stays at version ${before}: ${verdict.reason}. Add --force to move it anyway (recorded).\n`);
     return 1;

@@ -125,7 +125,7 @@ export class RegisterModel extends Task<RegisterParams> {
         registration: { taskId: this.id, runId: ctx.runId, code: codeVersion() },
       },
       // Under the model's promotion contract when one is declared; without one, today's rule (stored test accuracy).
-      promote: championPromotion(this.registry, imageSourceScorer(this.params.store), { kind: 'stored-test-accuracy' }),
+      promote: championPromotion(this.registry, imageSourceScorer(), { kind: 'stored-test-accuracy' }),
     });
     const { version } = result;
     ctx.logger.info(

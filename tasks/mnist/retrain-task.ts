@@ -130,7 +130,7 @@ export class RegisterRetrained extends Task<RegisterRetrainedParams> {
         registration: { taskId: this.id, runId: ctx.runId, code: codeVersion() },
       },
       // The same decision as every other path: the contract when declared; without one, mean accuracy on testSources, both re-scored now.
-      promote: championPromotion(this.registry, imageSourceScorer(p.store), { kind: 'rescored-mean-accuracy', sources: p.testSources.split(',').map((s) => s.trim()) }),
+      promote: championPromotion(this.registry, imageSourceScorer(), { kind: 'rescored-mean-accuracy', sources: p.testSources.split(',').map((s) => s.trim()) }),
     });
     ctx.logger.info(
       { version: result.version.version, promoted: result.promoted, candidate: candidate.sources, champion: incumbent?.sources },

@@ -146,7 +146,7 @@ export async function promoteVersion(registry: ModelRegistry, version: number, o
   const by = options.by ?? 'by hand';
   if (verdict.promoted) {
     // Without a contract the history reads as it always did; the evidence's rule says nothing was scored.
-    await registry.setAlias(CONTRACT_ALIAS, version, verdict.evidence.rule === 'no-contract:by-hand' ? 'moved by hand' : `${by}: ${verdict.reason}`, { verdict });
+    await registry.setAlias(CONTRACT_ALIAS, version, verdict.evidence.rule === 'no-contract:by-hand' ? (by === 'by hand' ? 'moved by hand' : by) : `${by}: ${verdict.reason}`, { verdict });
     return { verdict, moved: true };
   }
   if (options.force) {
