@@ -9,6 +9,7 @@
  * the old version is disposed only after its last request. A version that
  * fails to load or warm is refused (logged and counted); the old one stays.
  */
+import { predictionId } from './prediction-id';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createLogger, type Service, type ServiceHealth } from '../../src/public/runtime';
@@ -254,7 +255,7 @@ export class ModelServer implements Service, InferenceService {
     const time = new Date();
     for (let i = 0; i < inputs.count; i++) {
       this.log.append({
-        requestId: inputs.count === 1 ? requestId : `${requestId}#${i}`,
+        requestId: predictionId(requestId, i, inputs.count),
         version,
         shape: logShape,
         pixels: inputs.pixels.subarray(i * itemSize, (i + 1) * itemSize),
