@@ -15,7 +15,7 @@ import { registryCli } from '../app/cli/registry';
 import { writeLabelledBatch } from '../tasks/data/labelled-batch';
 import { sampleImages } from '../tasks/drift/sources/image-batch';
 import { readOptdigitsSplit } from '../tasks/drift/sources/idx-source';
-import { RegisterRetrained } from '../tasks/drift/retrain-task';
+import { RegisterRetrained } from '../tasks/mnist/retrain-task';
 import { imageSourceScorer } from '../tasks/drift/source-scorer';
 import { ModelRegistry, RegistryError } from '../tasks/registry/registry';
 import { currentContract } from '../tasks/registry/promotion-contract';
