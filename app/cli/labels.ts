@@ -12,6 +12,7 @@ import { basename } from 'node:path';
 import { UsageError } from '../../src/errors';
 import { DEFAULT_MODEL_NAME } from '../../tasks/registry/registry';
 import { importLabels, LabelImportError, parseLabelFile } from '../../tasks/labels/late-labels';
+import { writeEstimatedAccuracy } from '../../tasks/labels/estimated-accuracy';
 import { labelledPredictionsBatch, parseAccuracyWindow, writeRealizedAccuracy } from '../../tasks/labels/realized-accuracy';
 import { type CommandIo, commandStore, parseCommandArgs, runAsScript, storeHelp } from './command';
 
@@ -22,7 +23,8 @@ commands:
                          JSONL {"id": "<prediction id>", "label": <class>}; ids are those the server returned
                          (V2: parameters.prediction_ids). Checked whole: an unknown id or an id given a second,
                          different label refuses the import and nothing is written.
-  accuracy               realized accuracy per window and served version (written to the store as well)
+  accuracy               realized accuracy per window and served version, beside the accuracy CBPE estimates from
+                         the served probabilities (both written to the store under monitoring/<model>/)
   batch <batchId>        write the labelled predictions as a labelled batch (<store>/labels/<batchId>/) for retraining
 
 options:
@@ -67,9 +69,15 @@ export async function labelsCommand(argv: readonly string[], io: CommandIo): Pro
         throw new UsageError((e as Error).message);
       }
       const series = await writeRealizedAccuracy(store, model, window);
-      if (values.json) io.out(`${JSON.stringify(series, null, 2)}\n`);
+      const estimated = await writeEstimatedAccuracy(store, model, window);
+      if (values.json) io.out(`${JSON.stringify({ ...series, estimated }, null, 2)}\n`);
       else {
-        io.out(['window start         version  predictions  labelled  accuracy', ...series.points.map((p) => `${p.start.slice(0, 19).replace('T', ' ')}  ${String(p.version).padStart(7)}  ${String(p.predictions).padStart(11)}  ${String(p.labelled).padStart(8)}  ${pct(p.accuracy).padStart(8)}`)].join('\n') + '\n');
+        const estimateOf = (start: string, version: number) => estimated.points.find((e) => e.start === start && e.version === version);
+        const row = (p: (typeof series.points)[number]) => {
+          const e = estimateOf(p.start, p.version);
+          return `${p.start.slice(0, 19).replace('T', ' ')}  ${String(p.version).padStart(7)}  ${String(p.predictions).padStart(11)}  ${String(p.labelled).padStart(8)}  ${pct(p.accuracy).padStart(8)}  ${pct(e?.estimatedAccuracy ?? null).padStart(9)}${e?.alert ? '  ALERT: estimated drop' : ''}`;
+        };
+        io.out(['window start         version  predictions  labelled  accuracy  estimated', ...series.points.map(row)].join('\n') + '\n');
       }
       return 0;
     }

@@ -47,7 +47,8 @@ export function parseAccuracyWindow(text: string): AccuracyWindow {
   throw new RangeError(`window "${text}" is not known: use hour, day or every-<N> (N predictions).`);
 }
 
-function bucketOf(window: AccuracyWindow, record: PredictionRecord, indexInVersion: number): string {
+/** The window a prediction falls in (per version for every-N windows). */
+export function bucketOf(window: AccuracyWindow, record: PredictionRecord, indexInVersion: number): string {
   if (window === 'hour') return record.time.slice(0, 13);
   if (window === 'day') return record.time.slice(0, 10);
   return String(Math.floor(indexInVersion / Number(window.slice('every-'.length))));
