@@ -20,7 +20,7 @@ import { directoryAt, fileAt, listUnder, type StoreLocation } from '../store';
 
 /** One minute of one server. */
 export interface ServingMinute {
-  /** The minute's start (ISO, seconds 00). */
+  /** When the interval began (ISO; one a minute unless `intervalMs` says otherwise). */
   readonly minute: string;
   readonly version: number | null;
   readonly requests: number;
@@ -94,6 +94,7 @@ export class ServingHistoryWriter {
   private events: ServingEvent[] = [];
   private hour = '';
   private previous: Map<string, Counts> | undefined;
+  private since = new Date();
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
 
@@ -135,7 +136,8 @@ export class ServingHistoryWriter {
     const before = this.previous;
     this.previous = current;
     const statuses = diff(current.get('dagwright_serve_requests_total'), before?.get('dagwright_serve_requests_total'));
-    const minute = new Date(Math.floor(now.getTime() / 60_000) * 60_000 - 60_000).toISOString();
+    const minute = this.since.toISOString();
+    this.since = now;
     const hour = now.toISOString().slice(0, 13);
     if (hour !== this.hour) {
       // A new hour: a new file (the old one is complete as written).
