@@ -10,7 +10,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../src';
+import { createLogger } from '../src/public/runtime';
 import { labelsCommand } from '../app/cli/labels';
 import { readLabelledBatch } from '../tasks/data/labelled-batch';
 import { readRealizedAccuracy } from '../tasks/labels/realized-accuracy';

@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../src';
+import { createLogger } from '../src/public/runtime';
 import { ModelRegistry } from '../tasks/registry/registry';
 import { type ModelServer, serveModel } from '../tasks/serving';
 import { call } from './fixtures/serve-client';

@@ -9,7 +9,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../src';
+import { createLogger } from '../src/public/runtime';
 import { servingHistoryCommand } from '../app/cli/serving';
 import { ModelRegistry } from '../tasks/registry/registry';
 import { serveModel } from '../tasks/serving';

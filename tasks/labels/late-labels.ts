@@ -9,7 +9,8 @@
  *
  *   <store>/feedback/<model>/labels/<n>.jsonl   one import (LateLabel lines), written once
  */
-import { DagwrightError, withStoreLock } from '../../src';
+import { DagwrightError } from '../../src/public/errors';
+import { withStoreLock } from '../../src/public/store';
 import { directoryAt, fileAt, listUnder, type StoreLocation } from '../store';
 import { type PredictionRecord, readPredictionLog } from '../serving/prediction-log/prediction-log';
 

@@ -11,7 +11,7 @@
  * with who-knows-why in `reason`; old versions stay so every alias decision
  * can be traced to the contract it was made under.
  */
-import { withStoreLock } from '../../src';
+import { withStoreLock } from '../../src/public/store';
 import { directoryAt, fileAt, listUnder } from '../store';
 import { RegistryError, RegistryFileError, type ModelRegistry } from './registry';
 
