@@ -303,16 +303,36 @@ function choice<T extends string>(flag: string, value: string | undefined, allow
   throw new UsageError(`--${flag} got "${value}"; expected one of ${allowed.join(', ')}.`);
 }
 
+const demoUsage = `usage: npx ts-node flows/drift-demo.ts [options]
+
+The drift loop end to end: train and register, serve, MNIST then optdigits traffic, monitor, retrain, swap.
+
+options:
+  --store <folder|s3://...>   where everything is kept (default ./data/drift-demo)
+  --quick                     small settings (3,000 images, 3 epochs, windows of 200)
+  --executor <e>              where task steps run: ${demoExecutors.join(', ')} (default auto)
+  --server <s>                where the model server runs: ${demoServers.join(', ')}
+  --port <n>                  the server's port (default: a free one)
+  --help                      show this help
+`;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      store: { type: 'string', default: './data/drift-demo' },
-      quick: { type: 'boolean', default: false },
-      executor: { type: 'string', default: 'auto' },
-      server: { type: 'string' },
-      port: { type: 'string' },
-    },
-  });
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        store: { type: 'string', default: './data/drift-demo' },
+        quick: { type: 'boolean', default: false },
+        executor: { type: 'string', default: 'auto' },
+        server: { type: 'string' },
+        port: { type: 'string' },
+        help: { type: 'boolean', default: false },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}. Run with --help for the options.`);
+  }
+  if (values.help) return void process.stdout.write(demoUsage);
   const port = values.port === undefined ? undefined : Number(values.port);
   if (port !== undefined && !(Number.isInteger(port) && port >= 1 && port <= 65535)) throw new UsageError(`--port got "${values.port}"; expected a port number 1-65535.`);
   const settings = values.quick ? { incrementSize: 3000, increment: 1, epochs: 3, validationFraction: 0.2, window: 200 } : {};

@@ -13,6 +13,10 @@
  *   serving/<model>/predictions/<day>/<chunk>.jsonl   the prediction log (PredictionRecord lines)
  *   labels/<batchId>/                              a labelled batch (manifest.json + tensors)
  *   drift/increments/<id>/, drift/models/<id>/     retraining data and models
+ *   registry/<model>/contracts/<n>.json            promotion contract versions (registry/promotion-contract.ts)
+ *   feedback/<model>/labels/<n>.jsonl              late labels by prediction id (labels/late-labels.ts)
+ *   monitoring/<model>/realized-accuracy/<w>.json, estimated-accuracy/<w>.json   (labels/realized-accuracy.ts, estimated-accuracy.ts)
+ *   serving/<model>/history/<hour>/<instance>.json  per-minute serving records and events (serving/serving-history.ts)
  */
 import type { DirectoryTarget, FileTarget } from '../src';
 import { parseJsonLines, readStoredJson, shape } from '../src/public/store';

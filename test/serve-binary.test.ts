@@ -90,6 +90,7 @@ describe('binary tensor data: answers', () => {
       model_name: 'mnist-digits',
       model_version: '1',
       id: 'bin-1',
+      parameters: { prediction_ids: ['bin-1#0', 'bin-1#1', 'bin-1#2'] },
       outputs: [
         { name: 'probabilities', datatype: 'FP32', shape: [3, 10], parameters: { binary_data_size: 120 } },
         { name: 'label', datatype: 'INT64', shape: [3], parameters: { binary_data_size: 24 } },

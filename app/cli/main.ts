@@ -18,6 +18,8 @@ const commands: Record<string, Command> = {
   registry: { summary: 'the model registry: list, show, alias, tag versions', run: (argv, io) => lazy<typeof import('./registry')>('./registry').registryCli(argv, io.out, io.err) },
   serve: { summary: 'serve a registry model over HTTP (Open Inference Protocol V2, MLflow), swapping when its alias moves', run: (argv, io) => lazy<typeof import('./serve')>('./serve').serveCommand(argv, io) },
   run: { summary: 'run a task class exported by a module as a flow: dagwright run <module> <TaskClass> --param value ...', run: (argv, io) => lazy<typeof import('./run')>('./run').runTaskCommand(argv, io) },
+  labels: { summary: 'labels for served predictions by id (import CSV/JSONL), realized accuracy per window and version', run: (argv, io) => lazy<typeof import('./labels')>('./labels').labelsCommand(argv, io) },
+  serving: { summary: 'serving history: deployments, swaps and per-minute counters of a model\'s servers (dagwright serving history)', run: (argv, io) => lazy<typeof import('./serving')>('./serving').servingHistoryCommand(argv, io) },
   ui: { summary: 'the web UI over a store: runs, experiments, registry, serving and drift, labelling', run: (argv, io) => lazy<typeof import('./ui')>('./ui').uiCommand(argv, io) },
 };
 

@@ -10,6 +10,8 @@ import { resolve } from 'node:path';
 import type { ModelRegistry } from '../../tasks/registry/registry';
 import { registerOnnxModel } from '../../tasks/onnx/register-onnx';
 import { SignatureError } from '../../tasks/onnx/signature';
+import { promoteVersion } from '../../tasks/registry/promotion';
+import { imageSourceScorer } from '../../tasks/drift/source-scorer';
 import { UsageError } from '../../src/errors';
 
 export interface AddOptions {
@@ -53,7 +55,14 @@ export async function registryAdd(registry: ModelRegistry, options: AddOptions, 
   const lineage = options.run ? { run: options.run, file: resolve(options.onnx) } : { file: resolve(options.onnx) };
   try {
     const { version, created } = await registerOnnxModel(registry, { onnx, signature, lineage, metrics });
-    if (options.alias) await registry.setAlias(options.alias, version.version, 'registry add');
+    if (options.alias === 'champion') {
+      // champion moves only through the one decision every path makes (the promotion contract, when declared).
+      const { moved, verdict } = await promoteVersion(registry, version.version, { scorer: imageSourceScorer(), by: 'registry add' });
+      if (!moved) {
+        err(`error: registered ${registry.model} version ${version.version}, but champion stays: ${verdict.reason}\n`);
+        return 1;
+      }
+    } else if (options.alias) await registry.setAlias(options.alias, version.version, 'registry add');
     out(`${created ? 'registered' : 'already registered as'} ${registry.model} version ${version.version}${options.alias ? ` (now ${options.alias})` : ''}\n`);
     return 0;
   } catch (e) {

@@ -3,7 +3,9 @@
  *
  *   npx dagwright registry list  [--store ./data] [--model mnist-digits] [--json]
  *   npx dagwright registry show  <version|alias>
- *   npx dagwright registry alias <name> <version>      move an alias by hand
+ *   npx dagwright registry alias <name> <version>      move an alias by hand (champion: under the promotion contract)
+ *   npx dagwright registry contract [show|set <file>]  the promotion contract
+ *   npx dagwright registry history                     why champion moved or stayed
  *   npx dagwright registry tag   <version> key=value...
  *   npx dagwright registry add   --onnx <file> --signature <file> [--run <id>] [--metric k=v]... [--alias <name>]
  *
@@ -14,6 +16,7 @@ import { UsageError } from '../../src/errors';
 import { DEFAULT_MODEL_NAME, ModelRegistry, type ModelVersion, RegistryError, tagVersion } from '../../tasks/registry/registry';
 import { commandStore, runAsScript, storeHelp } from './command';
 import { registryAdd } from './registry-add';
+import { contractCommand, historyCommand, promoteCommand } from './registry-promotion';
 
 
 const usage = `usage: dagwright registry <command> [options]
@@ -25,6 +28,10 @@ commands:
   tag <version> key=value... add or replace tags on a version
   add --onnx <file> --signature <file>
                              register an ONNX model from any framework (checked with ONNX Runtime)
+  contract [show]            the promotion contract in force (or that there is none)
+  contract set <file.json>   declare a new contract version: {"sources":[{"source":"mnist-test","weight":0.5,
+                             "maxDropPoints":2},...],"metric":"accuracy"|"macro-f1","minMargin":0.002,"reason":"..."}
+  history                    every champion decision with both versions' scores per source, and contract changes
 
 options:
   ${storeHelp}
@@ -32,6 +39,8 @@ options:
   --json                     list: print JSON instead of a table
   --run <id> / --metric k=v / --alias <name>
                              add: the run it came from, its metrics, an alias to point at it
+  --json                     list, history: print JSON instead of a table
+  --force                    alias champion: move it even when the promotion contract refuses (recorded)
   --help                     show this help
 `;
 
@@ -89,6 +98,7 @@ export async function registryCli(
         run: { type: 'string' },
         metric: { type: 'string', multiple: true },
         alias: { type: 'string' },
+        force: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
       allowPositionals: true,
@@ -119,6 +129,7 @@ export async function registryCli(
       }
       case 'alias': {
         if (rest.length !== 2) throw new CliUsageError('alias takes two arguments: the alias name and a version number.');
+        if (rest[0] === 'champion') return await promoteCommand(registry, versionNumber(rest[1]), values.force, out, err);
         const change = await registry.setAlias(rest[0], versionNumber(rest[1]), 'moved by hand');
         out(`${change.alias}: ${change.previous ?? '(none)'} -> ${change.version}\n`);
         return 0;
@@ -139,8 +150,13 @@ export async function registryCli(
         if (rest.length > 0) throw new CliUsageError(`add takes options only, got ${rest.join(' ')}.`);
         return await registryAdd(registry, values, out, err);
       }
+      case 'contract':
+        return await contractCommand(registry, rest, out, (m) => new CliUsageError(m));
+      case 'history':
+        if (rest.length > 0) throw new CliUsageError(`history takes no arguments, got ${rest.join(' ')}.`);
+        return await historyCommand(registry, values.json, out);
       default:
-        throw new CliUsageError(`unknown command "${command}"; expected list, show, alias, tag or add.`);
+        throw new CliUsageError(`unknown command "${command}"; expected list, show, alias, tag, add, contract or history.`);
     }
   } catch (e) {
     if (e instanceof RegistryError) {

@@ -112,22 +112,55 @@ export function trafficAccuracy(result: TrafficResult, labels: Uint8Array): numb
   return correct / labels.length;
 }
 
+const trafficUsage = `usage: npx ts-node tasks/drift/traffic.ts [options]
+
+Sends images from a data source to a model server's /v2/models/<model>/infer, as clients do.
+
+options:
+  --url <url>             the server (default http://127.0.0.1:8080)
+  --model <name>          the served model (default mnist-digits)
+  --source <source>       a data source (sources/source-spec.ts), e.g. optdigits, mnist-test+rotate:30 (default mnist-test)
+  --count <n>             images to send (default 200)
+  --batch <n>             images per request (default 1)
+  --concurrency <n>       requests in flight (default 4)
+  --datatype UINT8|FP32   how images are sent (default UINT8)
+  --seed <n>              the sample's seed (default 0)
+  --token <t>             the server's token (or DAGWRIGHT_SERVE_TOKEN)
+  --store <store>         for labels:<id> sources
+  --help                  show this help
+
+Exit codes: 0 every image answered, 1 some failed, 2 bad options.
+`;
+
+function parseTrafficArgs(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      options: {
+        help: { type: 'boolean', default: false },
+        url: { type: 'string', default: 'http://127.0.0.1:8080' },
+        model: { type: 'string', default: 'mnist-digits' },
+        source: { type: 'string', default: 'mnist-test' },
+        count: { type: 'string', default: '200' },
+        batch: { type: 'string', default: '1' },
+        concurrency: { type: 'string', default: '4' },
+        datatype: { type: 'string', default: 'UINT8' },
+        seed: { type: 'string', default: '0' },
+        token: { type: 'string' },
+        store: { type: 'string' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}. Run with --help for the options.`);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      url: { type: 'string', default: 'http://127.0.0.1:8080' },
-      model: { type: 'string', default: 'mnist-digits' },
-      source: { type: 'string', default: 'mnist-test' },
-      count: { type: 'string', default: '200' },
-      batch: { type: 'string', default: '1' },
-      concurrency: { type: 'string', default: '4' },
-      datatype: { type: 'string', default: 'UINT8' },
-      seed: { type: 'string', default: '0' },
-      token: { type: 'string' },
-      store: { type: 'string' },
-    },
-  });
+  const { values } = parseTrafficArgs(argv);
+  if (values.help) {
+    process.stdout.write(trafficUsage);
+    return 0;
+  }
   const int = (name: string, text: string, min: number) => {
     const n = Number(text);
     if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} got "${text}": expected a whole number >= ${min}`);
@@ -155,7 +188,7 @@ if (require.main === module) {
     (code) => process.exit(code),
     (err: Error) => {
       process.stderr.write(`${err.message}\n`);
-      process.exit(err instanceof RangeError ? 2 : 1);
+      process.exit(err instanceof RangeError || err instanceof UsageError ? 2 : 1);
     },
   );
 }

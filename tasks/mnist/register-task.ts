@@ -1,14 +1,17 @@
 /**
  * Registration: puts a trained and evaluated model into the store's model
  * registry (tasks/registry/registry.ts) as a new version with its lineage,
- * and moves `champion` to it when it beats the current champion's test
- * accuracy. The same model (same content hash) is never registered twice:
+ * and moves `champion` to it when the model's promotion contract says so
+ * (tasks/registry/promotion.ts); without a contract, when it beats the
+ * current champion's stored test accuracy. The same model (same content hash) is never registered twice:
  * the task is complete once the registry holds it and recorded its champion
  * decision.
  */
 import { param, Task, type TaskContext } from '../../src';
 import { codeVersion } from '../code-version';
 import { CHAMPION, contentHash, DEFAULT_MODEL_NAME, ModelRegistry, type ModelVersion } from '../registry/registry';
+import { championPromotion } from '../registry/promotion';
+import { imageSourceScorer } from '../drift/source-scorer';
 import { EvaluateModel, type EvaluationRecord } from './evaluate-task';
 import { float32, readDataset } from '../data/dataset-files';
 import { exportForRegistration } from '../onnx/export-at-registration';
@@ -35,6 +38,7 @@ export function parseTags(text: string): Record<string, string> {
   return tags;
 }
 
+/** Today's rule without a contract (tasks/registry/promotion.ts applies it as 'stored-test-accuracy'). */
 export const beatsOnTestAccuracy = (candidate: ModelVersion, champion: ModelVersion): boolean =>
   (candidate.metrics.testAccuracy as number) > (champion.metrics.testAccuracy as number);
 
@@ -120,7 +124,8 @@ export class RegisterModel extends Task<RegisterParams> {
         evaluation: { taskId: evaluated.taskId, runId: evaluated.runId, uri: evaluation.uri, backend: evaluated.backend },
         registration: { taskId: this.id, runId: ctx.runId, code: codeVersion() },
       },
-      promote: { alias: CHAMPION, better: beatsOnTestAccuracy },
+      // Under the model's promotion contract when one is declared; without one, today's rule (stored test accuracy).
+      promote: championPromotion(this.registry, imageSourceScorer(), { kind: 'stored-test-accuracy' }),
     });
     const { version } = result;
     ctx.logger.info(

@@ -1,13 +1,16 @@
 /**
  * Retraining after drift: the MNIST training task run on a drift increment
  * (MNIST plus the labelled batches that arrived), then registration, where
- * `champion` moves to the new version only when it scores better than the
+ * `champion` moves under the model's promotion contract like any other
+ * registration; without a contract, only when it scores better than the
  * champion on a test set that covers every source (default: MNIST's test
  * set and optdigits' held-out part), both scored now on the same images.
  */
 import { param, Task, type TaskContext } from '../../src';
 import { codeVersion } from '../code-version';
-import { CHAMPION, contentHash, ModelRegistry, type ModelVersion } from '../registry/registry';
+import { CHAMPION, contentHash, ModelRegistry } from '../registry/registry';
+import { championPromotion } from '../registry/promotion';
+import { imageSourceScorer } from '../drift/source-scorer';
 import { trainParams } from './params';
 import { TRAINING_JSON, TrainModel, type TrainingRecord } from './train-task';
 import { loadModelFrom, MODEL_JSON, WEIGHTS_BIN } from '../training/model-io';
@@ -126,8 +129,8 @@ export class RegisterRetrained extends Task<RegisterRetrainedParams> {
         evaluation: { testSources: p.testSources, candidate, champion: incumbent && holder ? { version: holder.version, ...incumbent } : null },
         registration: { taskId: this.id, runId: ctx.runId, code: codeVersion() },
       },
-      // Both scored just now on the same images; the stored metrics of the champion may come from another test set.
-      promote: { alias: CHAMPION, better: (_c: ModelVersion, _h: ModelVersion) => incumbent === undefined || candidate.meanAccuracy > incumbent.meanAccuracy },
+      // The same decision as every other path: the contract when declared; without one, mean accuracy on testSources, both re-scored now.
+      promote: championPromotion(this.registry, imageSourceScorer(), { kind: 'rescored-mean-accuracy', sources: p.testSources.split(',').map((s) => s.trim()) }),
     });
     ctx.logger.info(
       { version: result.version.version, promoted: result.promoted, candidate: candidate.sources, champion: incumbent?.sources },

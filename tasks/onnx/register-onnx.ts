@@ -7,7 +7,7 @@
  * from: a run, or a file and its sha256.
  */
 import { createHash } from 'node:crypto';
-import type { ModelRegistry, ModelVersion, RegisterResult } from '../registry/registry';
+import type { ModelRegistry, RegisterRequest, RegisterResult } from '../registry/registry';
 import { OnnxClassifier } from './onnx-classifier';
 import { MODEL_ONNX, type ModelSignature, parseSignature, SIGNATURE_JSON, SignatureError } from './signature';
 
@@ -19,7 +19,8 @@ export interface OnnxRegistration {
   readonly lineage: Readonly<Record<string, unknown>>;
   readonly metrics?: Readonly<Record<string, unknown>>;
   readonly tags?: Readonly<Record<string, string>>;
-  readonly promote?: { readonly alias: string; readonly better: (candidate: ModelVersion, current: ModelVersion) => boolean };
+  /** How the alias is decided (for champion: championPromotion from tasks/registry/promotion.ts). */
+  readonly promote?: RegisterRequest['promote'];
 }
 
 /** Checks an ONNX model against its signature with ONNX Runtime; throws `SignatureError` saying what does not match. */

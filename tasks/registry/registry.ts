@@ -21,6 +21,7 @@ import { createHash } from 'node:crypto';
 import { DagwrightError, type DirectoryTarget, type FileTarget } from '../../src';
 import { withStoreLock } from '../../src/public/store';
 import { directoryAt, fileAt, listUnder, type StoreLocation } from '../store';
+import type { PromotionEvidence, PromotionVerdict } from './promotion-evidence';
 
 /** The model name flows and the registry CLI use unless told otherwise. */
 export const DEFAULT_MODEL_NAME = 'mnist-digits';
@@ -32,8 +33,11 @@ export const CHAMPION = 'champion';
 export class RegistryError extends DagwrightError {
   constructor(
     message: string,
-    /** 'missing': no such version or alias; 'invalid': a bad name; 'damaged': a registry file cannot be read. */
-    readonly kind: 'missing' | 'invalid' | 'damaged',
+    /**
+     * 'missing': no such version or alias; 'invalid': a bad name; 'damaged': a registry file cannot be read;
+     * 'refused': the promotion contract does not allow the move.
+     */
+    readonly kind: 'missing' | 'invalid' | 'damaged' | 'refused',
   ) {
     super(message);
   }
@@ -76,6 +80,8 @@ export interface AliasChange {
   readonly previous: number | null;
   readonly at: string;
   readonly reason: string;
+  /** Scores, margin and contract version behind the move (tasks/registry/promotion.ts); absent for moves made before contracts. */
+  readonly evidence?: PromotionEvidence;
 }
 
 /** A registration's verdict on an alias: whether the new version took it, and from whom. Recorded for every registration that asks. */
@@ -86,6 +92,8 @@ export interface AliasDecision {
   /** The version holding the alias when the decision was made. */
   readonly holder: number | null;
   readonly at: string;
+  readonly reason?: string;
+  readonly evidence?: PromotionEvidence;
 }
 
 interface AliasFile {
@@ -118,10 +126,16 @@ export interface RegisterRequest {
   readonly lineage: Readonly<Record<string, unknown>>;
   readonly tags?: Readonly<Record<string, string>>;
   /**
-   * Moves `alias` to the new version when there is no version under it yet
-   * or `better(newMetrics, currentMetrics)` holds.
+   * Moves `alias` to the new version when `decide` says so (see
+   * tasks/registry/promotion.ts: championPromotion decides `champion` under
+   * the model's contract), or, for other aliases, when there is no version
+   * under it yet or `better(newMetrics, currentMetrics)` holds.
    */
-  readonly promote?: { readonly alias: string; readonly better: (candidate: ModelVersion, current: ModelVersion) => boolean };
+  readonly promote?: {
+    readonly alias: string;
+    readonly better?: (candidate: ModelVersion, current: ModelVersion) => boolean;
+    readonly decide?: (candidate: ModelVersion, current: ModelVersion | undefined) => Promise<PromotionVerdict>;
+  };
 }
 
 export interface RegisterResult {
@@ -239,20 +253,61 @@ export class ModelRegistry {
     return this.version(aliases[ref]);
   }
 
-  /** Points `alias` at `version` (which must exist), recording why. */
-  async setAlias(alias: string, version: number, reason: string): Promise<AliasChange> {
+  /**
+   * Points `alias` at `version` (which must exist), recording why. Once a
+   * promotion contract is declared, `champion` moves only with a verdict
+   * made under that contract (tasks/registry/promotion.ts: promoteVersion)
+   * or with `force`.
+   */
+  async setAlias(alias: string, version: number, reason: string, options: { verdict?: PromotionVerdict; force?: boolean } = {}): Promise<AliasChange> {
     if (!NAME.test(alias) || /^\d+$/.test(alias)) throw new RegistryError(`alias "${alias}" is not valid: use a name that is not a number.`, 'invalid');
     return this.locked(async () => {
       await this.version(version);
+      if (!options.force) await this.checkGoverned(alias, options.verdict);
       const file = await this.aliasFile();
-      const change = this.moveAlias(file, alias, version, reason);
+      const change = this.moveAlias(file, alias, version, reason, options.verdict?.evidence);
+      (file.decisions ??= []).push({ alias, version, promoted: true, holder: change.previous, at: change.at, reason, ...(options.verdict ? { evidence: options.verdict.evidence } : {}) });
       await this.file('aliases.json').writeJson(file);
       return change;
     });
   }
 
-  private moveAlias(file: AliasFile, alias: string, version: number, reason: string): AliasChange {
-    const change: AliasChange = { alias, version, previous: file.aliases[alias] ?? null, at: new Date().toISOString(), reason };
+  /** Records a decision that left `alias` where it was (a refused request by hand), so the history says why. */
+  async recordDecision(alias: string, version: number, holder: number | null, verdict: PromotionVerdict): Promise<void> {
+    await this.locked(async () => {
+      const file = await this.aliasFile();
+      (file.decisions ??= []).push({ alias, version, promoted: verdict.promoted, holder, at: new Date().toISOString(), reason: verdict.reason, evidence: verdict.evidence });
+      await this.file('aliases.json').writeJson(file);
+    });
+  }
+
+  /** Every recorded decision (moves and refusals), oldest first. */
+  async aliasDecisions(): Promise<AliasDecision[]> {
+    return (await this.aliasFile()).decisions ?? [];
+  }
+
+  /** The promotion contract version in force (contracts/<n>.json, see promotion-contract.ts), or null. */
+  private async contractInForce(): Promise<number | null> {
+    const numbers = numbered(await listUnder(directoryAt(this.store, 'registry', this.model, 'contracts')), /^(\d+)\.json$/);
+    return numbers.at(-1) ?? null;
+  }
+
+  /** Refuses to move `champion` without a verdict under the contract in force. */
+  private async checkGoverned(alias: string, verdict: PromotionVerdict | undefined): Promise<void> {
+    if (alias !== 'champion') return;
+    const contract = await this.contractInForce();
+    if (contract === null) return;
+    if (verdict?.promoted && verdict.evidence.contractVersion === contract) return;
+    throw new RegistryError(
+      `"champion" of model "${this.model}" is governed by promotion contract version ${contract}` +
+        (verdict ? `, and the decision offered was made ${verdict.evidence.contractVersion === null ? 'without it' : `under version ${verdict.evidence.contractVersion}`}${verdict.promoted ? '' : ' and refused'}` : '') +
+        ': move it with `dagwright registry alias champion <version>` (scored under the contract) or promoteVersion() from tasks/registry/promotion.ts; add --force (force: true) to override, which is recorded.',
+      'refused',
+    );
+  }
+
+  private moveAlias(file: AliasFile, alias: string, version: number, reason: string, evidence?: PromotionEvidence): AliasChange {
+    const change: AliasChange = { alias, version, previous: file.aliases[alias] ?? null, at: new Date().toISOString(), reason, ...(evidence ? { evidence } : {}) };
     file.aliases[alias] = version;
     file.history.push(change);
     return change;
@@ -268,6 +323,8 @@ export class ModelRegistry {
   async register(request: RegisterRequest): Promise<RegisterResult> {
     const contentSha256 = contentHash(request.files);
     return this.locked(async () => {
+      // A registration that would decide `champion` by its own rule is refused before anything is written.
+      if (request.promote && !request.promote.decide) await this.checkGoverned(request.promote.alias, undefined);
       const same = (await this.versions()).find((v) => v.contentSha256 === contentSha256);
       const version = same ?? (await this.createVersion(request, contentSha256));
       const promoted = request.promote ? await this.decideAlias(version, request.promote) : [];
@@ -299,17 +356,21 @@ export class ModelRegistry {
     return record;
   }
 
-  /** Moves the alias to `version` when it has none or `better` holds, and records the decision either way; once per version. */
+  /** Moves the alias to `version` when `decide` (or, without it, `better`) says so, and records the decision either way; once per version. */
   private async decideAlias(version: ModelVersion, promote: NonNullable<RegisterRequest['promote']>): Promise<string[]> {
-    const { alias, better } = promote;
+    const { alias, better, decide } = promote;
+    if (decidedIn(await this.aliasFile(), alias, version.version)) return [];
+    const current = await this.aliases();
+    const holder = alias in current ? await this.version(current[alias]) : undefined;
+    let verdict: PromotionVerdict | undefined;
+    if (decide) verdict = await decide(version, holder);
+    const promoted = verdict ? verdict.promoted : !holder || (better !== undefined && better(version, holder));
+    if (verdict?.promoted) await this.checkGoverned(alias, verdict);
+    // Scoring can take a while: the file is read again so nothing written meanwhile is lost (the lock keeps writers of this model out).
     const file = await this.aliasFile();
-    if (decidedIn(file, alias, version.version)) return [];
-    const holder = alias in file.aliases ? await this.version(file.aliases[alias]) : undefined;
-    const promoted = !holder || better(version, holder);
-    if (promoted) {
-      this.moveAlias(file, alias, version.version, holder ? `version ${version.version} beats version ${holder.version}` : `first version under "${alias}"`);
-    }
-    (file.decisions ??= []).push({ alias, version: version.version, promoted, holder: holder?.version ?? null, at: new Date().toISOString() });
+    const reason = verdict?.reason ?? (holder ? `version ${version.version} ${promoted ? 'beats' : 'does not beat'} version ${holder.version}` : `first version under "${alias}"`);
+    if (promoted) this.moveAlias(file, alias, version.version, reason, verdict?.evidence);
+    (file.decisions ??= []).push({ alias, version: version.version, promoted, holder: holder?.version ?? null, at: new Date().toISOString(), reason, ...(verdict ? { evidence: verdict.evidence } : {}) });
     await this.file('aliases.json').writeJson(file);
     return promoted ? [alias] : [];
   }

@@ -9,6 +9,8 @@
  * the old version is disposed only after its last request. A version that
  * fails to load or warm is refused (logged and counted); the old one stays.
  */
+import { ServingHistoryWriter } from './serving-history';
+import { predictionId } from './prediction-id';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createLogger, type Service, type ServiceHealth } from '../../src/public/runtime';
@@ -45,6 +47,8 @@ export class ModelServer implements Service, InferenceService {
   readonly name = 'model-server';
   readonly model: string;
   readonly metrics: ServerMetrics;
+  /** One record a minute and the deployment and swap events, in the store (serving-history.ts). */
+  private readonly history: ServingHistoryWriter | undefined;
   readonly logger: Logger;
   private readonly registry: ModelRegistry;
   private readonly log: PredictionLogWriter | undefined;
@@ -70,6 +74,7 @@ export class ModelServer implements Service, InferenceService {
     this.registry = new ModelRegistry(options.store, this.model);
     this.log = options.predictionLog === false ? undefined : new PredictionLogWriter(options.store, this.model, { logger: this.logger, ...options.predictionLog });
     this.readyFile = options.readyFile === undefined ? undefined : new ReadyFile(options.readyFile);
+    this.history = options.servingHistory === false ? undefined : new ServingHistoryWriter(options.store, this.model, () => this.metrics.registry, () => this.version, options.servingHistory);
     this.metrics = new ServerMetrics(options.store, this.model, () => this.log?.stats ?? { written: 0, chunks: 0, sampledOut: 0, dropped: 0, buffered: 0 }, this.logger);
     checkBatching(this.batching); // before anything starts
   }
@@ -129,6 +134,8 @@ export class ModelServer implements Service, InferenceService {
       await this.release();
       throw err;
     }
+    this.history?.event('start', this.url, `serving version ${this.version} (${this.options.version === undefined ? `alias ${this.alias}` : 'pinned'})`);
+    this.history?.start();
     this.logger.info({ url: this.url, version: this.version, alias: this.options.version === undefined ? this.alias : undefined }, `serving "${this.model}" at ${this.url}`);
   }
 
@@ -209,6 +216,7 @@ export class ModelServer implements Service, InferenceService {
     const old = this.slot;
     this.slot = { model: loaded, batcher };
     this.metrics.serving(this.model, version, this.options.version === undefined ? this.alias : '');
+    if (old) this.history?.event('swap', this.url, `alias ${this.alias} moved from version ${old.model.version} to ${version}`);
     this.readyFile?.mark(version);
     this.logger.info({ version, previous: old?.model.version }, old ? `swapped to version ${version} (was ${old.model.version})` : `loaded version ${version}`);
     if (old) {
@@ -254,7 +262,7 @@ export class ModelServer implements Service, InferenceService {
     const time = new Date();
     for (let i = 0; i < inputs.count; i++) {
       this.log.append({
-        requestId: inputs.count === 1 ? requestId : `${requestId}#${i}`,
+        requestId: predictionId(requestId, i, inputs.count),
         version,
         shape: logShape,
         pixels: inputs.pixels.subarray(i * itemSize, (i + 1) * itemSize),
@@ -302,6 +310,7 @@ export class ModelServer implements Service, InferenceService {
       this.slot?.batcher.drain();
       await this.reloading?.catch(() => undefined);
       await this.log?.close();
+      if (this.boundPort !== undefined) await this.history?.stop(this.url);
       this.slot?.model.retire();
       await this.thread?.close();
     }

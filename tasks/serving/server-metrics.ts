@@ -10,7 +10,7 @@ import { type DriftSummary, latestSummaryFile, readLatestSummary } from '../stor
 import type { PredictionLogStats } from './prediction-log/prediction-log';
 
 
-type DriftGauges = Record<'detected' | 'pValue' | 'statistic' | 'testDrift' | 'time' | 'available', Gauge<string>>;
+type DriftGauges = Record<'detected' | 'pValue' | 'statistic' | 'testDrift' | 'time' | 'available' | 'stale', Gauge<string>>;
 
 /** A scrape reads a summary on this machine's disk every time (a stat and a small read); a remote one (S3) at most every 5 s. */
 const driftCacheMs = (store: string, model: string) => {
@@ -28,6 +28,8 @@ export class ServerMetrics {
   readonly refusedReloads: Counter;
   private readonly servingInfo: Gauge<'model' | 'version' | 'alias'>;
   private driftRead = 0;
+  /** The version answering now: drift results of any other version are stale and are not exported. */
+  private servedVersion: number | undefined;
 
   constructor(
     store: string,
@@ -67,6 +69,8 @@ export class ServerMetrics {
 
   /** Records which version answers now. */
   serving(model: string, version: number, alias: string): void {
+    if (this.servedVersion !== version) this.driftRead = 0;
+    this.servedVersion = version;
     this.servingInfo.reset();
     this.servingInfo.set({ model, version: String(version), alias }, 1);
   }
@@ -83,6 +87,7 @@ export class ServerMetrics {
       testDrift: new Gauge({ name: 'dagwright_drift_test_detected', help: 'Decision of each drift test in the latest report', labelNames: ['test'], registers, collect }),
       time: new Gauge({ name: 'dagwright_drift_report_timestamp_seconds', help: 'When the latest drift report was made', registers, collect }),
       available: new Gauge({ name: 'dagwright_drift_report_available', help: 'Whether a drift report summary was found in the store (1) or not (0)', registers, collect }),
+      stale: new Gauge({ name: 'dagwright_drift_report_stale', help: 'The latest drift report checked a version that no longer serves (1): its results are left out', registers, collect }),
     };
   }
 
@@ -92,7 +97,9 @@ export class ServerMetrics {
     const summary = await readDriftSummary(store, model, logger);
     for (const g of Object.values(gauges)) g.reset();
     gauges.available.set(summary ? 1 : 0);
-    if (!summary) return;
+    const stale = summary !== undefined && isStaleSummary(summary, this.servedVersion);
+    gauges.stale.set(stale ? 1 : 0);
+    if (!summary || stale) return;
     if (typeof summary.drift === 'boolean') gauges.detected.set({ model, version: String(summary.version ?? '') }, summary.drift ? 1 : 0);
     const at = summary.time ? Date.parse(summary.time) : NaN;
     if (Number.isFinite(at)) gauges.time.set(at / 1000);
@@ -103,6 +110,11 @@ export class ServerMetrics {
       if (typeof test.drift === 'boolean') gauges.testDrift.set({ test: test.name }, test.drift ? 1 : 0);
     }
   }
+}
+
+/** A summary is stale when it checked a version other than the one serving now (none known yet: not stale). */
+export function isStaleSummary(summary: Pick<DriftSummary, 'version'>, servedVersion: number | undefined): boolean {
+  return servedVersion !== undefined && summary.version !== servedVersion;
 }
 
 async function readDriftSummary(store: string, model: string, logger?: Logger): Promise<DriftSummary | undefined> {

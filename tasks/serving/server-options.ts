@@ -1,4 +1,5 @@
 /** The model server's options and defaults (model-server.ts). */
+import type { ServingHistoryOptions } from './serving-history';
 import type { Logger } from 'pino';
 import type { BackendName } from '../tf/tf-backend';
 import type { BatchingOptions } from './runtime/adaptive-batcher';
@@ -38,6 +39,8 @@ export interface ModelServerOptions {
   readonly maxBodyBytes?: number;
   /** Prediction log settings, or false for none. Default: on, every request. */
   readonly predictionLog?: PredictionLogOptions | false;
+  /** The per-minute serving history in the store (serving-history.ts), or false for none. Default: on, every minute. */
+  readonly servingHistory?: ServingHistoryOptions | false;
   /** When the port is taken, load and warm the model, then wait up to this long for it to be free (a replacement taking over). Default 0: fail at once. */
   readonly portWaitMs?: number;
   /** On stop, keep serving open connections until another server has taken the port, at most this long (ms). Default 0: close at once. */

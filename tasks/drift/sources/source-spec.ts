@@ -13,6 +13,7 @@
  * `mnist-test+rotate:30` or `mnist-test+noise:0.1+blur:1`.
  */
 import { readLabelledBatch } from '../../data/labelled-batch';
+import type { StoreLocation } from '../../store';
 import type { ImageBatch } from './image-batch';
 import { readFashionMnist, readMnist, readOptdigits, readOptdigitsSplit } from './idx-source';
 import { readImageFolder } from './image-folder';
@@ -35,7 +36,7 @@ export function parseSourceSpec(text: string): SourceSpec {
   return { base, transforms: rest.map(parseTransform) };
 }
 
-async function readBase(base: string, store: string | undefined): Promise<ImageBatch> {
+async function readBase(base: string, store: StoreLocation | undefined): Promise<ImageBatch> {
   if (base === 'mnist-test') return readMnist('t10k');
   if (base === 'mnist-train') return readMnist('train');
   if (base === 'optdigits') return readOptdigits();
@@ -50,7 +51,7 @@ async function readBase(base: string, store: string | undefined): Promise<ImageB
 }
 
 /** Loads a data source by name; transforms are seeded by `seed`. */
-export async function loadSource(text: string, options: { store?: string; seed?: number } = {}): Promise<ImageBatch> {
+export async function loadSource(text: string, options: { store?: StoreLocation; seed?: number } = {}): Promise<ImageBatch> {
   const spec = parseSourceSpec(text);
   let batch = await readBase(spec.base, options.store);
   spec.transforms.forEach((t, i) => (batch = applyTransform(batch, t, (options.seed ?? 0) + i)));

@@ -11,7 +11,9 @@ import { codeVersion } from '../../code-version';
 import { float32, readDataset, uint8 } from '../../data/dataset-files';
 import { dataParamsOf, type TrainParams, trainParams } from '../params';
 import { PreprocessTestSet } from '../preprocess-task';
-import { beatsOnTestAccuracy, CHAMPION } from '../register-task';
+import { CHAMPION } from '../register-task';
+import { championPromotion } from '../../registry/promotion';
+import { imageSourceScorer } from '../../drift/source-scorer';
 import { evaluateOnnx } from '../../onnx/evaluate-onnx';
 import { OnnxClassifier } from '../../onnx/onnx-classifier';
 import { registerOnnxModel } from '../../onnx/register-onnx';
@@ -86,7 +88,7 @@ export class RegisterPytorchModel extends Task<RegisterPytorchParams> {
         run: training.runId,
         registration: { taskId: this.id, runId: ctx.runId, code: codeVersion() },
       },
-      promote: { alias: CHAMPION, better: beatsOnTestAccuracy },
+      promote: championPromotion(this.registry, imageSourceScorer(), { kind: 'stored-test-accuracy' }),
     });
     const { version } = result;
     ctx.logger.info(

@@ -3,6 +3,7 @@
  * MLServer speak them, with the binary tensor data extension
  * (binary-tensors.ts); registry versions are the protocol's versions.
  */
+import { predictionIds } from '../prediction-id';
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { BINARY_TENSOR_EXTENSION, binaryByDefault, encodeInferResponse, INFERENCE_HEADER_LENGTH, outputIsBinary, type ResponseTensor } from './binary-tensors';
@@ -97,7 +98,8 @@ export function v2Routes(app: FastifyInstance, server: InferenceService): void {
     const id = typeof body.id === 'string' && body.id !== '' ? body.id : randomUUID();
     const result = await server.infer(decoded, id);
     reply.header('x-model-version', String(result.version));
-    const head = { model_name: server.model, model_version: String(result.version), id };
+    // Each image's prediction id, for labels that arrive later (dagwright labels import).
+    const head = { model_name: server.model, model_version: String(result.version), id, parameters: { prediction_ids: predictionIds(id, decoded.count) } };
     const answer = encodeInferResponse(head, responseOutputs(result, decoded.count, server.adapter.classes, wanted));
     if (answer.headerLength !== undefined) reply.header('content-type', 'application/octet-stream').header(INFERENCE_HEADER_LENGTH, String(answer.headerLength));
     return answer.body;
