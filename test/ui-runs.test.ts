@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { UiServer } from '../app/ui/ui-server';
-import { type Browser, describeChromium, launchBrowser, screenshot } from './fixtures/ui-browser';
+import { type Browser, describeChromium, expectNoSidewaysScroll, launchBrowser, screenshot } from './fixtures/ui-browser';
 import { runFlowProcess, startFlow } from './helpers/flow-process';
 
 
@@ -38,6 +38,8 @@ describeChromium('web UI: runs, tracking and experiments in chromium', () => {
     // Two real experiment runs that differ in lr; the first also has a failing task and an XSS note.
     runIds.push(await runToy(['--lr', '0.1', '--note', xss, '--fail']));
     runIds.push(await runToy(['--lr', '0.01', '--note', 'plain']));
+    // The same again: every task is already complete, nothing runs (a no-op run).
+    runIds.push(await runToy(['--lr', '0.01', '--note', 'plain']));
     ui = new UiServer({ store, port: 0 });
     await ui.start();
     browser = await launchBrowser();
@@ -55,17 +57,64 @@ describeChromium('web UI: runs, tracking and experiments in chromium', () => {
 
   it('lists the runs with status, flow, parameters, start, duration and host; the XSS parameter is text', async () => {
     const page = await browser.newPage();
-    await page.goto(`${ui.url}/runs`);
+    await page.goto(`${ui.url}/runs?cols=params.note&cols=metrics.test_accuracy`);
     const rows = page.locator('#runs tbody tr');
     expect(await rows.count()).toBe(2);
     const failed = page.locator(`tr[data-run-id="${runIds[0]}"]`);
     expect(await failed.locator('.status').textContent()).toBe('failed');
     expect(await page.locator(`tr[data-run-id="${runIds[1]}"] .status`).textContent()).toBe('succeeded');
     expect(await failed.textContent()).toContain('ui-experiment');
-    expect(await failed.locator('.params').textContent()).toContain(`note=${xss}`);
+    expect(await failed.locator('td').nth(7).textContent()).toBe(xss);
+    expect(await failed.locator('.run-name a').textContent()).toMatch(/^ui-experiment /);
     expect(await failed.textContent()).toMatch(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ/);
     expect(await page.evaluate(() => window.__xss)).toBeUndefined();
+    await expectNoSidewaysScroll(page);
     await screenshot(page, 'runs');
+    await page.close();
+  });
+
+  it('hides no-op runs by default and shows them with the toggle', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${ui.url}/runs`);
+    expect(await page.locator(`tr[data-run-id="${runIds[2]}"]`).count()).toBe(0);
+    expect(await page.locator('#noop-hidden').textContent()).toBe('1 no-op run(s) hidden');
+    await page.click('#noop-hidden');
+    await page.waitForURL(/noop=show/);
+    expect(await page.locator('#runs tbody tr').count()).toBe(3);
+    expect(await page.locator(`tr[data-run-id="${runIds[2]}"]`).getAttribute('class')).toBe('noop');
+    await page.close();
+  });
+
+  it('chooses param and metric columns (kept in the URL), sorts by any column and compares selected runs', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${ui.url}/runs`);
+    await page.click('#columns summary');
+    await page.check('#columns input[value="params.lr"]');
+    await page.uncheck('#columns input[value="metrics.accuracy"]');
+    await page.click('#columns button');
+    await page.waitForURL(/cols=params\.lr/);
+    expect(page.url()).not.toContain('metrics.accuracy');
+    const headers = await page.locator('#runs thead th').allTextContents();
+    expect(headers).toContain('params.lr');
+    expect(headers).not.toContain('metrics.accuracy');
+    const order = async () => page.locator('#runs tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-run-id')));
+    // params.lr: 0.1 (run 0) > 0.01 (run 1); descending first, then ascending on a second click.
+    await page.click('#runs th[data-column="params.lr"] a');
+    await page.waitForURL(/sort=params\.lr/);
+    expect(page.url()).toContain('cols=params.lr');
+    expect(await order()).toEqual([runIds[0], runIds[1]]);
+    await page.click('#runs th[data-column="params.lr"] a');
+    await page.waitForURL(/order=asc/);
+    expect(await order()).toEqual([runIds[1], runIds[0]]);
+    await page.goto(`${ui.url}/runs?sort=metrics.test_accuracy`);
+    const accuracies = await page.locator('#runs th[data-column="metrics.test_accuracy"]').count();
+    expect(accuracies).toBe(1);
+    await page.check(`tr[data-run-id="${runIds[0]}"] input[type=checkbox]`);
+    await page.check(`tr[data-run-id="${runIds[1]}"] input[type=checkbox]`);
+    await page.click('#compare-selected');
+    await page.waitForURL(/\/experiments\?/);
+    expect(new Set(await page.locator('#compare-params thead th').allTextContents())).toEqual(new Set(['', runIds[0], runIds[1]]));
+    await screenshot(page, 'runs-compare');
     await page.close();
   });
 

@@ -5,7 +5,13 @@ header { display: flex; gap: 16px; align-items: center; padding: 8px 16px; backg
 header a { color: #cde; text-decoration: none; } header a.current { color: #fff; font-weight: 600; border-bottom: 2px solid #fff; }
 header .brand { font-weight: 700; color: #fff; } header nav { display: flex; gap: 12px; }
 header .store, header .mode { font-size: 12px; color: #9ab; } header .store { margin-left: auto; }
-main { padding: 12px 16px; }
+main { padding: 12px 16px; min-width: 0; overflow-wrap: anywhere; }
+.table-scroll { overflow-x: auto; max-width: 100%; } .sr { position: absolute; left: -9999px; }
+.tag { display: inline-block; background: #eef2f6; border-radius: 3px; padding: 0 4px; margin: 1px; font-size: 12px; }
+.run-id { color: #777; } tr.noop { color: #888; } th a { color: inherit; text-decoration: none; } th[aria-sort] { background: #e4ebf2; }
+details#columns fieldset { display: inline-flex; flex-wrap: wrap; gap: 4px 10px; border: 1px solid #ddd; margin: 4px; max-width: 100%; }
+label.inline { flex-direction: row !important; align-items: center; gap: 4px; }
+header .store { overflow: hidden; text-overflow: ellipsis; max-width: 40vw; white-space: nowrap; }
 table { border-collapse: collapse; margin: 8px 0; } th, td { border-bottom: 1px solid #e3e3e3; padding: 3px 8px; text-align: left; vertical-align: top; }
 th { background: #f4f6f8; font-weight: 600; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.differs th:first-child::before { content: '≠ '; color: #d62728; font-weight: 700; } tr.differs { background: #fff6e5; }

@@ -4,12 +4,15 @@ import { html, type Html } from './html';
 import { page, type PageOptions } from './layout';
 import type { Store } from '../../src/store/store';
 import type { RunIndex } from './run-index';
+import type { RunTable } from './runs-table';
 import { holdsToken } from './security';
 
 /** What every page module gets from the server. */
 export interface UiContext {
   readonly store: Store;
   readonly runs: RunIndex;
+  /** The runs list's rows (params, metrics, tags of every run), kept in memory once finished. */
+  readonly table: RunTable;
   readonly readOnly: boolean;
   readonly token: string;
   /** A model server's base URL (`--server`), for the serving page. */

@@ -13,6 +13,7 @@ import { registerRunsList } from './pages/runs-list';
 import { registerServing } from './pages/serving';
 import { registerTaskPage } from './pages/task-page';
 import { RunIndex } from './run-index';
+import { RunTable } from './runs-table';
 import { holdsToken, hostAllowed, newToken, originAllowed, securityHeaders, tokenCookie } from './security';
 
 export interface UiServerOptions {
@@ -62,9 +63,11 @@ export class UiServer implements Service {
   async start(): Promise<void> {
     if (this.app) return;
     const store = toStore(this.options.store);
+    const runs = new RunIndex(store);
     const ctx: UiContext = {
       store,
-      runs: new RunIndex(store),
+      runs,
+      table: new RunTable(runs),
       readOnly: this.options.readOnly ?? false,
       token: this.token,
       ...(this.options.serverUrl ? { serverUrl: this.options.serverUrl } : {}),

@@ -9,6 +9,7 @@ import { type Html, html, jsonBlock } from '../html';
 import { formatNumber, shortTime, statusBadge } from '../layout';
 import { metricChart } from './charts';
 import { runIdPattern } from './run-page';
+import { isNoop } from '../runs-table';
 
 const pickable = 100;
 const maxCompared = 20;
@@ -61,7 +62,8 @@ async function experimentsPage(ctx: UiContext, request: FastifyRequest, reply: F
     }
   }
   const mode = firstString(raw.mode) === 'min' ? 'min' : 'max';
-  const recent = await ctx.runs.recordsOf((await ctx.runs.ids()).slice(0, pickable));
+  // No-op runs (nothing ran, nothing tracked) are not offered: there is nothing in them to compare.
+  const recent = (await ctx.runs.recordsOf((await ctx.runs.ids()).slice(0, pickable))).filter((r) => !isNoop(r));
   const records = await ctx.runs.recordsOf(chosen);
   const tracked = await ctx.runs.trackingOf(records);
   const runs = records.map((r, i) => trackedRun(r, tracked[i]));

@@ -1,0 +1,146 @@
+import pLimit from 'p-limit';
+import { effectiveStatus, type RunRecord } from '../../src/history/run-record';
+import { readRunTracking } from '../../src/tracking/read-tracking';
+import type { RunIndex } from './run-index';
+
+/** One row of the runs table: what the list shows, sorts and filters on, without the run's metric curves. */
+export interface RunRow {
+  readonly record: RunRecord;
+  readonly name: string;
+  /** Nothing ran: every task was already complete (a re-run that found the work done). */
+  readonly noop: boolean;
+  readonly params: Readonly<Record<string, string>>;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly metrics: Readonly<Record<string, number>>;
+}
+
+/** Parameters that name a place, not a choice: left out of a run's generated name. */
+const placeParams = /^(store|root|out|output|dir|path|data|cache)/i;
+
+/**
+ * A run's name: the one it was given (`--run-name`, kept in the record or as
+ * the `mlflow.runName` tag), else its flow and up to three short parameters.
+ */
+export function runName(record: RunRecord, tags: Readonly<Record<string, string>>): string {
+  const given = (record as { runName?: unknown; name?: unknown }).runName ?? (record as { name?: unknown }).name ?? tags['mlflow.runName'] ?? tags.run_name;
+  if (typeof given === 'string' && given !== '') return given;
+  const keys = Object.entries(record.params)
+    .filter(([k, v]) => !placeParams.test(k) && String(v).length <= 24 && !String(v).includes('/'))
+    .slice(0, 3)
+    .map(([k, v]) => `${k}=${String(v)}`);
+  return [record.flow, ...keys].join(' ');
+}
+
+export function isNoop(record: RunRecord): boolean {
+  return record.status === 'succeeded' && record.tasks.every((t) => t.status === 'complete');
+}
+
+/** A sort: a column (`start`, `name`, `status`, `flow`, `duration`, `params.<k>`, `metrics.<k>`, `tags.<k>`) and a direction. */
+export interface RowOrder {
+  readonly column: string;
+  readonly descending: boolean;
+}
+
+export function valueOf(row: RunRow, column: string, now: number): string | number | undefined {
+  const dot = column.indexOf('.');
+  if (dot > 0) {
+    const kind = column.slice(0, dot);
+    const key = column.slice(dot + 1);
+    if (kind === 'metrics') return row.metrics[key];
+    if (kind === 'params') return row.params[key];
+    if (kind === 'tags') return row.tags[key];
+    return undefined;
+  }
+  switch (column) {
+    case 'name': return row.name;
+    case 'status': return effectiveStatus(row.record, now);
+    case 'flow': return row.record.flow;
+    case 'duration': return row.record.durationMs;
+    case 'tasks': return row.record.tasks.length;
+    default: return row.record.startedAt;
+  }
+}
+
+/** Sorted copy: rows without the column last (as MLflow), numbers as numbers, ties by newest first. */
+export function sortRows(rows: readonly RunRow[], order: RowOrder, now: number): RunRow[] {
+  const keyed = rows.map((row) => {
+    const v = valueOf(row, order.column, now);
+    const n = typeof v === 'number' ? v : v !== undefined && v.trim() !== '' && order.column.startsWith('params.') ? Number(v) : NaN;
+    return { row, v, n };
+  });
+  const sign = order.descending ? -1 : 1;
+  keyed.sort((a, b) => {
+    if (a.v === undefined || b.v === undefined) return a.v === undefined ? (b.v === undefined ? 0 : 1) : -1;
+    const cmp = !Number.isNaN(a.n) && !Number.isNaN(b.n) ? a.n - b.n : String(a.v) < String(b.v) ? -1 : String(a.v) > String(b.v) ? 1 : 0;
+    return cmp === 0 ? (a.row.record.runId < b.row.record.runId ? 1 : -1) : sign * cmp;
+  });
+  return keyed.map((k) => k.row);
+}
+
+/**
+ * Every run as a table row, kept in memory once the run finished (a finished
+ * run never changes): a 100,000-run store is read once, after which a page
+ * sorted by any column is a sort of rows already in memory. The sorted order
+ * of the current listing is kept too, so paging through it sorts once.
+ */
+export class RunTable {
+  private readonly rows = new Map<string, RunRow>();
+  private readonly limit = pLimit(32);
+  private sorted: { ids: readonly string[]; key: string; rows: RunRow[] } | undefined;
+
+  constructor(private readonly index: RunIndex) {}
+
+  private async row(id: string): Promise<RunRow | undefined> {
+    const cached = this.rows.get(id);
+    if (cached) return cached;
+    const record = await this.index.record(id);
+    if (!record) return undefined;
+    const tracked = await readRunTracking(this.index.store, id).catch(() => undefined);
+    const tags = tracked?.tags ?? {};
+    const params = { ...Object.fromEntries(Object.entries(record.params).map(([k, v]) => [k, String(v)])), ...tracked?.params };
+    const row: RunRow = { record, name: runName(record, tags), noop: isNoop(record), params, tags, metrics: tracked?.metrics ?? {} };
+    if (effectiveStatus(record) !== 'running') this.rows.set(id, row);
+    return row;
+  }
+
+  /** Rows of the listed runs, newest first. */
+  async all(): Promise<{ ids: readonly string[]; rows: RunRow[] }> {
+    const ids = await this.index.ids();
+    const rows: (RunRow | undefined)[] = new Array(ids.length);
+    const missing: Promise<void>[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const cached = this.rows.get(ids[i]);
+      if (cached) rows[i] = cached;
+      else missing.push(this.limit(async () => void (rows[i] = await this.row(ids[i]))));
+    }
+    await Promise.all(missing);
+    return { ids, rows: rows.filter((r): r is RunRow => r !== undefined) };
+  }
+
+  private keys: { rows: readonly RunRow[]; keys: string[] } | undefined;
+
+  /** Every `params.<k>`, `metrics.<k>` and `tags.<k>` the rows have: the columns one can add. */
+  columnKeys(rows: readonly RunRow[]): string[] {
+    if (this.keys?.rows === rows) return this.keys.keys;
+    const seen = new Set<string>();
+    for (const r of rows) {
+      for (const k in r.params) seen.add(`params.${k}`);
+      for (const k in r.metrics) seen.add(`metrics.${k}`);
+      for (const k in r.tags) seen.add(`tags.${k}`);
+    }
+    const keys = [...seen].sort();
+    this.keys = { rows, keys };
+    return keys;
+  }
+
+  /** All rows in an order; the result for one listing and order is reused (every run finished, none changing). */
+  async sortedBy(order: RowOrder, now: number): Promise<RunRow[]> {
+    const { ids, rows } = await this.all();
+    const key = `${order.column}\0${order.descending}`;
+    if (this.sorted && this.sorted.ids === ids && this.sorted.key === key) return this.sorted.rows;
+    const result = order.column === 'start' && order.descending ? rows : sortRows(rows, order, now);
+    const stable = rows.every((r) => this.rows.has(r.record.runId));
+    if (stable) this.sorted = { ids, key, rows: result };
+    return result;
+  }
+}
