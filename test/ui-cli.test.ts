@@ -57,4 +57,32 @@ describe('dagwright ui', () => {
     first.child.kill('SIGTERM');
     expect(await first.done).toBe(0);
   }, 60_000);
+
+  it('npx dagwright ui: SIGTERM to npx alone stops the UI and frees its port', async () => {
+    // npx does not pass the signal on to the node process it started: the UI must notice npx is gone.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('npm_')));
+    const child = spawn('npx', ['dagwright', 'ui', '--store', store, '--port', '0'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    try {
+      let origin: string | undefined;
+      for (let i = 0; i < 600 && !origin; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        origin = /open (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+      }
+      expect(origin, out).toBeDefined();
+      expect((await fetch(`${origin}/health`)).status).toBe(200);
+      child.kill('SIGTERM');
+      let free = false;
+      for (let i = 0; i < 100 && !free; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        free = await fetch(`${origin}/health`).then(() => false, () => true);
+      }
+      expect(free, `the UI still answers at ${origin} after npx was stopped:\n${out}`).toBe(true);
+      expect(out).toContain('the launcher');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 60_000);
 });

@@ -1,6 +1,7 @@
 import { type Command, type CommandIo, CommandExit, runCommand } from './command';
 import { pruneCommand } from './prune';
 import { runsCommand } from './runs';
+import { terminateWhenLauncherExits } from '../../src/flow/launcher-exit';
 
 /** A subcommand's module, loaded when it is chosen: `serve` and `ui` pull in fastify, which `dagwright runs` never needs. */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -49,8 +50,18 @@ export async function main(argv: readonly string[], io: CommandIo = { out: (text
     (io.err ?? ((text: string) => process.stderr.write(text)))(`error: unknown command "${name}".\n${usage()}`);
     return CommandExit.usage;
   }
-  return runCommand(command, rest, io);
+  // Under npx a SIGTERM ends npx and its shell, never this process: the servers would keep the port. As flows
+  // do, they stop (as on SIGTERM) once the launcher is gone.
+  const stopWatching = foreground.has(name) ? terminateWhenLauncherExits((parent) => process.stderr.write(`dagwright ${name}: the launcher (pid ${parent}) exited; stopping as on SIGTERM\n`)) : undefined;
+  try {
+    return await runCommand(command, rest, io);
+  } finally {
+    stopWatching?.();
+  }
 }
+
+/** Commands that run until stopped. */
+const foreground = new Set(['ui', 'serve']);
 
 if (require.main === module) {
   void main(process.argv.slice(2)).then((code) => {
