@@ -145,7 +145,12 @@ describeChromium('web UI: runs, tracking and experiments in chromium', () => {
     expect(await status('Report')).toBe('blocked');
     expect(await status('TrainToy')).toBe('ran');
     expect(await page.locator('#dag g.node[data-status=failed] rect').getAttribute('fill')).toBe('#d62728');
-    expect(await page.locator('#gantt .row').count()).toBe(6);
+    expect(await page.locator('#gantt .g-row[data-task-id]').count()).toBe(6);
+    // A time axis: ticks from 0, names in their own column.
+    expect((await page.locator('#gantt .tick').allTextContents())[0]).toBe('0');
+    expect(await page.locator('#gantt .tick').count()).toBeGreaterThan(1);
+    expect(await page.locator('#gantt .now-line').count()).toBe(0);
+    await expectNoSidewaysScroll(page);
     const failedRow = page.locator('#task-table tr[data-status=failed]');
     expect(await failedRow.locator('td').nth(2).textContent()).toBe('2');
     expect(await failedRow.locator('.error').textContent()).toContain('the source is unreachable <on purpose>');
@@ -165,6 +170,10 @@ describeChromium('web UI: runs, tracking and experiments in chromium', () => {
     expect(metrics).toContain('val_accuracy');
     expect(metrics).toContain(String(1 / (1 + 3 * 0.1 * 10)));
     expect(await page.locator('#charts .uplot').count()).toBe(3);
+    // Epochs are whole numbers: the axis has no 1.5 tick; legends name the curves without "--" placeholders.
+    const specs = JSON.parse((await page.locator('#chart-data').textContent())!) as { xInteger?: boolean; xLabel: string }[];
+    expect(specs.every((c) => c.xInteger === true)).toBe(true);
+    expect(await page.locator('#charts .u-legend').first().textContent()).not.toContain('--');
     // The last ctx.progress() of the attempt stays in the record after the task ended.
     expect(await page.textContent('body')).toContain('3 of 3 epoch 3');
     expect(await page.locator('#task-log').textContent()).toContain('epoch 3/3');
@@ -173,6 +182,21 @@ describeChromium('web UI: runs, tracking and experiments in chromium', () => {
     await page.goto(`${ui.url}/runs/${runIds[0]}`);
     await page.locator('#task-table a', { hasText: /^AlwaysFails_/ }).click();
     expect(await page.locator('#task-error').textContent()).toContain('<on purpose>');
+    // The kept log: levels, stack traces on their own lines (no literal \\n), a level filter and a search.
+    const stack = page.locator('#task-log pre.stack').first();
+    expect(await stack.textContent()).toMatch(/on purpose>\n\s+at /);
+    expect(await page.locator('#task-log').textContent()).not.toContain('\\n');
+    const lines = await page.locator('#task-log .log-line').count();
+    await page.selectOption('#log-level', 'error');
+    const errors = await page.locator('#task-log .log-line:not([hidden])').count();
+    expect(errors).toBeGreaterThan(0);
+    expect(errors).toBeLessThan(lines);
+    for (const level of await page.locator('#task-log .log-line:not([hidden]) .log-level').allTextContents()) expect(level).toMatch(/^(ERROR|FATAL)$/);
+    await page.selectOption('#log-level', 'trace');
+    await page.fill('#log-search', 'retrying');
+    expect(await page.locator('#task-log .log-line:not([hidden])').count()).toBeGreaterThan(0);
+    expect(await page.locator('#task-log .log-line:not([hidden])').count()).toBeLessThan(lines);
+    await screenshot(page, 'task-log');
     expect(await page.locator('#task-log').textContent()).toContain('about to fail on purpose');
     // Both attempts' errors, from the kept log.
     expect(await page.locator('#attempt-errors tbody tr td:first-child').allTextContents()).toEqual(['1', '2']);
@@ -183,7 +207,7 @@ describeChromium('web UI: runs, tracking and experiments in chromium', () => {
   it('compares runs: parameters side by side with differences marked, curves overlaid, the best run', async () => {
     const page = await browser.newPage();
     await page.goto(`${ui.url}/experiments`);
-    for (const id of runIds) await page.check(`input[name=runs][value="${id}"]`);
+    for (const id of runIds.slice(0, 2)) await page.check(`input[name=runs][value="${id}"]`); // the third, a no-op run, is not offered
     await page.click('#pick-runs button');
     await page.waitForSelector('#compare-params');
     // The metrics to pick the best run by are those the chosen runs tracked.
@@ -198,9 +222,12 @@ describeChromium('web UI: runs, tracking and experiments in chromium', () => {
     expect(await page.locator('#best-run a').textContent()).toBe(runIds[1]);
     expect(await page.locator('#compare-metrics tr[data-key=test_accuracy] td.best').textContent()).toBe('0.988');
     await page.waitForSelector('#charts .uplot');
-    // One chart per metric, each with a curve per run.
-    expect(await page.locator('#charts .uplot').count()).toBe(4);
-    expect(await page.locator('#charts .uplot').first().locator('.u-legend .u-series').count()).toBe(3);
+    // One chart per metric, each with a curve per run; test_accuracy, one value per run, is shown as numbers.
+    expect(await page.locator('#charts .uplot').count()).toBe(3);
+    // The legend names each run's curve (no x entry, no "--" placeholders).
+    expect(new Set(await page.locator('#charts .uplot').first().locator('.u-legend .u-series').allTextContents())).toEqual(new Set([runIds[0], runIds[1]]));
+    const single = page.locator('#charts .chart-value', { hasText: 'test_accuracy' });
+    expect(await single.locator('.big-number').allTextContents()).toContain('0.988');
     await screenshot(page, 'experiments');
     // Runs can also be picked by an MLflow filter.
     await page.goto(`${ui.url}/experiments?q=${encodeURIComponent("params.lr = 0.1 and attributes.flow = 'ui-experiment'")}`);

@@ -67,5 +67,5 @@ export function lineageGraph(version: ModelVersion): GraphData {
       source('test-data', testData.source, 'test-source');
     }
   }
-  return { nodes, edges, grouped: false };
+  return { nodes, edges, grouped: false, direction: 'LR' };
 }

@@ -5,31 +5,15 @@ import { firstString, sendPage, sendProblem, type UiContext } from '../context';
 import { type Html, html, jsonBlock, query } from '../html';
 import { seconds, shortTime, statusBadge } from '../layout';
 import { dagData } from './run-dag';
+import { gantt } from './gantt';
 
 export const runIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/;
 const taskRows = 300;
-const ganttRows = 400;
-const colours: Record<string, string> = { ran: '#2e8540', complete: '#7fbf7f', failed: '#d62728', blocked: '#ff9f40', cancelled: '#999', running: '#1f77b4' };
 
 function progressBar(t: TaskHistory): Html {
   if (!t.progress || t.progress.total <= 0) return html``;
   const share = Math.max(0, Math.min(1, t.progress.done / t.progress.total));
   return html`<span class="progress" title="${t.progress.done} of ${t.progress.total}${t.progress.note ? `: ${t.progress.note}` : ''}"><span style="width:${(share * 100).toFixed(1)}%"></span></span> ${t.progress.done}/${t.progress.total}`;
-}
-
-function gantt(record: RunRecord, tasks: readonly TaskHistory[], now: number): Html {
-  const timed = tasks.filter((t) => t.startedAt).sort((a, b) => Date.parse(a.startedAt!) - Date.parse(b.startedAt!));
-  if (timed.length === 0) return html`<p>No task has started in this run (everything was complete, or nothing ran yet).</p>`;
-  const start = Math.min(Date.parse(record.startedAt), ...timed.map((t) => Date.parse(t.startedAt!)));
-  const endOf = (t: TaskHistory) => (t.endedAt ? Date.parse(t.endedAt) : t.status === 'running' ? now : Date.parse(t.startedAt!) + (t.durationMs ?? 0));
-  const end = Math.max(start + 1, ...timed.map(endOf));
-  const span = end - start;
-  const rows = timed.slice(0, ganttRows).map((t) => {
-    const left = ((Date.parse(t.startedAt!) - start) / span) * 100;
-    const width = Math.max(0.2, ((endOf(t) - Date.parse(t.startedAt!)) / span) * 100);
-    return html`<div class="row" title="${t.id}: ${t.status}, ${seconds(endOf(t) - Date.parse(t.startedAt!))}"><span class="name">${t.id}</span><span class="bar" style="left:${left.toFixed(2)}%;width:${width.toFixed(2)}%;background:${colours[t.status] ?? '#999'}"></span></div>`;
-  });
-  return html`<p>${seconds(span)} from the first start to the last end${timed.length > ganttRows ? `; the first ${ganttRows} of ${timed.length} tasks by start time` : ''}.</p><div class="gantt" id="gantt">${rows}</div>`;
 }
 
 function taskTable(runId: string, tasks: readonly TaskHistory[], family: string | undefined): Html {
@@ -68,7 +52,7 @@ async function runPage(ctx: UiContext, request: FastifyRequest, reply: FastifyRe
 ${record.error ? html`<tr><th>error</th><td class="error">${record.error}</td></tr>` : ''}
 </tbody></table>
 <p><a href="/experiments${query({ runs: [runId] })}">tracked params and metrics</a></p>
-<h2>Timeline</h2>${gantt(record, record.tasks, now)}
+<h2>Timeline</h2>${gantt(record, record.tasks, now, live)}
 ${taskTable(runId, [...record.tasks], family)}
 </div>
 <h2>Graph</h2>${graph ? '' : html`<p class="notice">This run recorded no graph (it ran before tracking, or through run() directly): tasks are drawn without their edges.</p>`}

@@ -90,12 +90,37 @@ interface HistogramData {
   readonly current: number[];
 }
 
-function histogramChart(h: HistogramData): ChartSpec {
-  const x = h.reference.map((_, i) => (h.edges && h.edges.length > i + 1 ? (h.edges[i] + h.edges[i + 1]) / 2 : i));
-  return { title: `${h.name}: reference vs current`, xLabel: h.categories ? 'class' : 'bin', x, series: [{ label: 'reference', values: h.reference }, { label: 'current', values: h.current }] };
+/** A histogram as bars, reference beside current: classes by name, bins at their centres. */
+export function histogramChart(h: HistogramData): ChartSpec {
+  const categorical = h.categories !== undefined || !h.edges || h.edges.length < h.reference.length + 1;
+  const x = h.reference.map((_, i) => (categorical ? i : (h.edges![i] + h.edges![i + 1]) / 2));
+  return {
+    title: `${h.name}: reference vs current`, xLabel: h.categories ? 'class' : 'bin', kind: 'bars', x, yLabel: 'share',
+    ...(categorical ? { xInteger: true, categories: h.categories ?? x.map(String) } : {}),
+    series: [{ label: 'reference', values: h.reference }, { label: 'current', values: h.current }],
+  };
 }
 
-async function driftSection(ctx: UiContext, model: string): Promise<{ body: Html; charts: (ChartSpec & { time?: boolean })[] }> {
+/** Smallest p-value drawn on the log axis: a p-value of exactly 0 sits on the floor instead of vanishing. */
+const pFloor = 1e-300;
+
+/** p-values over time on a log axis, with each check's threshold as a line (3e-39 and 0.01 no longer look alike). */
+export function pValueChart(history: readonly { time: string; tests: readonly { name: string; pValue?: number; threshold: number }[] }[]): ChartSpec {
+  const withP = history.flatMap((r) => r.tests.filter((t) => t.pValue !== undefined));
+  const names = [...new Set(withP.map((t) => t.name))];
+  const thresholds = [...new Set(withP.map((t) => t.threshold).filter((t) => Number.isFinite(t) && t > 0))];
+  return {
+    title: 'p-value by check over time (log scale; below a line: drift)', xLabel: 'time', yLabel: 'p-value', time: true, yLog: true,
+    x: history.map((r) => Date.parse(r.time) / 1000),
+    series: names.map((n) => ({ label: n, values: history.map((r) => {
+      const p = r.tests.find((t) => t.name === n)?.pValue;
+      return p === undefined || !Number.isFinite(p) ? null : Math.max(pFloor, p);
+    }) })),
+    thresholds: thresholds.map((t) => ({ label: `threshold ${t}`, value: t })),
+  };
+}
+
+async function driftSection(ctx: UiContext, model: string): Promise<{ body: Html; charts: ChartSpec[] }> {
   let latest: DriftSummary | undefined;
   try {
     latest = await readLatestSummary(ctx.store, model);
@@ -110,11 +135,8 @@ async function driftSection(ctx: UiContext, model: string): Promise<{ body: Html
   }
   const read = await Promise.all(reports.filter((r) => r.json).slice(-maxReports).map(async (r) => ({ entry: r, report: await readJson<DriftSummary & { histograms?: HistogramData[] }>(ctx.store, 'monitoring', model, 'reports', ...r.json!.split('/')).catch(() => undefined) })));
   const history = read.filter((r) => r.report !== undefined && typeof r.report.time === 'string' && Array.isArray(r.report.tests)).sort((a, b) => a.report!.time.localeCompare(b.report!.time));
-  const testNames = [...new Set(history.flatMap((r) => r.report!.tests.map((t) => t.name)))];
-  const charts: (ChartSpec & { time?: boolean })[] = [];
-  if (history.length > 1) {
-    charts.push({ title: 'p-value by check over time', xLabel: 'time', time: true, x: history.map((r) => Date.parse(r.report!.time) / 1000), series: testNames.map((n) => ({ label: n, values: history.map((r) => r.report!.tests.find((t) => t.name === n)?.pValue ?? null) })) });
-  }
+  const charts: ChartSpec[] = [];
+  if (history.length > 1) charts.push(pValueChart(history.map((r) => r.report!)));
   const newest = history.at(-1)?.report;
   for (const h of (newest?.histograms ?? []).slice(0, 12)) if (Array.isArray(h.reference) && Array.isArray(h.current)) charts.push(histogramChart(h));
   const link = (r: ReportEntry, kind: 'json' | 'html') => (r[kind] ? html` <a href="/serving/${model}/reports/${r[kind]!}">${kind.toUpperCase()}</a>` : '');

@@ -6,27 +6,7 @@ import { type Html, html, jsonBlock } from '../html';
 import { formatNumber, seconds, shortTime, statusBadge } from '../layout';
 import { metricChart } from './charts';
 import { runIdPattern } from './run-page';
-
-const levels: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
-const quiet = new Set(['level', 'time', 'pid', 'hostname', 'runId', 'taskId', 'msg']);
-
-/** Kept JSON log lines as readable text: time, level, message, then the other fields. */
-export function readableLog(text: string): string {
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => {
-      try {
-        const entry = JSON.parse(line) as Record<string, unknown>;
-        const rest = Object.fromEntries(Object.entries(entry).filter(([k]) => !quiet.has(k)));
-        const time = typeof entry.time === 'number' ? new Date(entry.time).toISOString().slice(11, 23) : '';
-        return `${time} ${(levels[entry.level as number] ?? String(entry.level)).padEnd(5)} ${String(entry.msg ?? '')}${Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : ''}`;
-      } catch {
-        return line;
-      }
-    })
-    .join('\n');
-}
+import { logView } from './task-log';
 
 /** Each failed attempt's error, from the scheduler's lines in the kept log ("attempt failed; retrying", "task failed"). */
 export function attemptErrors(text: string | undefined): { attempt: number; error: string }[] {
@@ -84,7 +64,7 @@ ${a.artifacts.length ? html`<h3>Artifacts</h3><ul>${a.artifacts.map((x) => html`
 </section>`;
 })}
 <div class="charts" id="charts"></div>${jsonBlock('chart-data', charts)}
-<h2>Log</h2>${log === undefined ? html`<p id="no-log">No log kept: the task logged nothing but its start and end (those are in the table above).</p>` : html`<pre class="log" id="task-log">${readableLog(log)}</pre>`}`;
+<h2>Log</h2>${log === undefined ? html`<p id="no-log">No log kept: the task logged nothing but its start and end (those are in the table above).</p>` : logView(log)}`;
   return sendPage(ctx, request, reply, { title: taskId, section: 'runs', body, scripts: ['uplot.js', 'app.js'], styles: ['uplot.css'] });
 }
 
