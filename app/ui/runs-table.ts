@@ -14,6 +14,15 @@ export interface RunRow {
   readonly metrics: Readonly<Record<string, number>>;
 }
 
+/** Above this many runs the list answers from the previous listing while relisting in the background. */
+const staleAbove = 5000;
+
+function sameIds(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Parameters that name a place, not a choice: left out of a run's generated name. */
 const placeParams = /^(store|root|out|output|dir|path|data|cache)/i;
 
@@ -86,7 +95,8 @@ export function sortRows(rows: readonly RunRow[], order: RowOrder, now: number):
 export class RunTable {
   private readonly rows = new Map<string, RunRow>();
   private readonly limit = pLimit(32);
-  private sorted: { ids: readonly string[]; key: string; rows: RunRow[] } | undefined;
+  /** Orders of the current listing already sorted (a few: asc and desc of the columns in use). */
+  private sorted: { ids: readonly string[]; orders: Map<string, RunRow[]> } | undefined;
 
   constructor(private readonly index: RunIndex) {}
 
@@ -103,9 +113,38 @@ export class RunTable {
     return row;
   }
 
-  /** Rows of the listed runs, newest first. */
+  private listing: { ids: readonly string[]; at: number } | undefined;
+  private relisting: Promise<void> | undefined;
+  private last: { ids: readonly string[]; rows: RunRow[] } | undefined;
+
+  /**
+   * The run ids, newest first. A large store (more than `staleAbove` runs) is
+   * answered from its previous listing while a new one is read in the
+   * background (listing 100,000 records takes longer than sorting them); a
+   * new run shows from the next request on.
+   */
+  private async ids(): Promise<readonly string[]> {
+    const now = Date.now();
+    if (!this.listing || this.listing.ids.length <= staleAbove) {
+      const ids = await this.index.ids();
+      this.listing = { ids, at: now };
+      return ids;
+    }
+    if (now - this.listing.at > 1000 && !this.relisting) {
+      this.relisting = this.index.ids().then(
+        (ids) => void (this.listing = { ids, at: Date.now() }),
+        () => undefined,
+      ).finally(() => (this.relisting = undefined));
+    }
+    return this.listing.ids;
+  }
+
+  /** Rows of the listed runs, newest first; the same listing (every run finished) gives the same rows. */
   async all(): Promise<{ ids: readonly string[]; rows: RunRow[] }> {
-    const ids = await this.index.ids();
+    const listed = await this.ids();
+    const last = this.last;
+    if (last && (last.ids === listed || sameIds(last.ids, listed))) return last;
+    const ids = listed;
     const rows: (RunRow | undefined)[] = new Array(ids.length);
     const missing: Promise<void>[] = [];
     for (let i = 0; i < ids.length; i++) {
@@ -114,7 +153,10 @@ export class RunTable {
       else missing.push(this.limit(async () => void (rows[i] = await this.row(ids[i]))));
     }
     await Promise.all(missing);
-    return { ids, rows: rows.filter((r): r is RunRow => r !== undefined) };
+    const result = { ids, rows: rows.filter((r): r is RunRow => r !== undefined) };
+    // Kept only when no row can change (none running): then the next request with the same listing reuses it.
+    this.last = result.rows.every((r) => this.rows.has(r.record.runId)) ? result : undefined;
+    return result;
   }
 
   private keys: { rows: readonly RunRow[]; keys: string[] } | undefined;
@@ -137,10 +179,13 @@ export class RunTable {
   async sortedBy(order: RowOrder, now: number): Promise<RunRow[]> {
     const { ids, rows } = await this.all();
     const key = `${order.column}\0${order.descending}`;
-    if (this.sorted && this.sorted.ids === ids && this.sorted.key === key) return this.sorted.rows;
+    const known = this.sorted?.ids === ids ? this.sorted.orders.get(key) : undefined;
+    if (known) return known;
     const result = order.column === 'start' && order.descending ? rows : sortRows(rows, order, now);
-    const stable = rows.every((r) => this.rows.has(r.record.runId));
-    if (stable) this.sorted = { ids, key, rows: result };
+    if (this.last?.ids === ids) {
+      if (this.sorted?.ids !== ids || this.sorted.orders.size >= 8) this.sorted = { ids, orders: new Map() };
+      this.sorted.orders.set(key, result);
+    }
     return result;
   }
 }
