@@ -14,7 +14,7 @@ import { ModelRegistry } from '../tasks/registry/registry';
 import { ModelServer } from '../tasks/serving/model-server';
 import { readPredictionLog, recordPixels } from '../tasks/serving/prediction-log/prediction-log';
 import { UiServer } from '../app/ui/ui-server';
-import { type Browser, describeChromium, launchBrowser, screenshot } from './fixtures/ui-browser';
+import { type Browser, describeChromium, expectNoSidewaysScroll, launchBrowser, screenshot } from './fixtures/ui-browser';
 import { runFlowProcess } from './helpers/flow-process';
 
 
@@ -65,7 +65,7 @@ describeChromium('web UI: registry, serving and drift, labelling in chromium', (
     await server.start();
     await infer(16, 1);
     await infer(16, 2);
-    ui = new UiServer({ store, port: 0, serverUrl: server.url });
+    ui = new UiServer({ store, port: 0, serverUrl: server.url, serverSampleMs: 250 });
     await ui.start();
     browser = await launchBrowser();
     const page = await browser.newPage();
@@ -168,8 +168,30 @@ describeChromium('web UI: registry, serving and drift, labelling in chromium', (
     const served = await (await fetch(`${server.url}/v2/models/${model}`)).json() as { versions?: string[] };
     expect(served).toBeDefined();
     expect(await page.locator('#serving-version').textContent()).toMatch(/\d/);
-    const total = Number((await page.locator('#server-metrics tr', { hasText: 'requests (total)' }).locator('td').textContent()) ?? '0');
+    await page.reload(); // after the metadata request above, which is traffic too
+    const total = Number((await page.locator('#requests-total').textContent()) ?? '0');
     expect(total).toBeGreaterThanOrEqual(2);
+    // Scrapes and health checks are not traffic: the total does not move for them, and does for a prediction.
+    for (let i = 0; i < 5; i++) {
+      await fetch(`${server.url}/metrics`);
+      await fetch(`${server.url}/v2/health/ready`);
+    }
+    await page.reload();
+    expect(Number(await page.locator('#requests-total').textContent())).toBe(total);
+    // Two model requests (metadata: traffic that adds nothing to the prediction log the labelling test reads).
+    await fetch(`${server.url}/v2/models/${model}`);
+    await fetch(`${server.url}/v2/models/${model}`);
+    // The rate comes from the server's counters sampled over time (every 250 ms here), not from page visits.
+    await new Promise((r) => setTimeout(r, 1200));
+    await page.reload();
+    expect(Number(await page.locator('#requests-total').textContent())).toBe(total + 2);
+    expect(await page.locator('#latency').textContent()).toMatch(/^[\d.]+ ms \/ [\d.]+ ms \/ [\d.]+ ms$/);
+    await page.waitForSelector('#charts .uplot');
+    expect(await page.locator('#charts .u-title').allTextContents()).toEqual(expect.arrayContaining(['Requests and 5xx errors per second', 'Latency (ms)']));
+    const specs = JSON.parse((await page.locator('#chart-data').textContent())!) as { title: string; series: { label: string; values: (number | null)[] }[] }[];
+    const rates = specs.find((c) => c.title.startsWith('Requests'))!.series[0].values;
+    expect(rates.reduce((a: number, v) => a + (v ?? 0), 0)).toBeGreaterThan(0);
+    await expectNoSidewaysScroll(page);
     expect(await page.locator('#no-drift').textContent()).toContain('No drift report');
     await page.close();
   });
@@ -204,9 +226,18 @@ describeChromium('web UI: registry, serving and drift, labelling in chromium', (
     expect(await page.locator('#drift-tests tbody tr').count()).toBe(2);
     expect(await page.locator('#drift-reports li').first().textContent()).toContain('Check_b');
     await page.waitForSelector('#charts .uplot');
-    // p-values over time, then the newest report's two histograms.
-    expect(await page.locator('#charts .uplot').count()).toBe(3);
-    expect(await page.locator('#charts .u-title').allTextContents()).toContain('predicted class <b>: reference vs current');
+    // p-values over time on a log axis with the threshold drawn, then the newest report's two histograms as bars.
+    const titles = await page.locator('#charts .u-title').allTextContents();
+    expect(titles).toContain('predicted class <b>: reference vs current');
+    const specs = JSON.parse((await page.locator('#chart-data').textContent())!) as { title: string; kind?: string; yLog?: boolean; thresholds?: { value: number }[]; categories?: string[] }[];
+    const pValues = specs.find((c) => c.title.startsWith('p-value'))!;
+    expect(pValues.yLog).toBe(true);
+    expect(pValues.thresholds?.map((t) => t.value)).toEqual([0.05]);
+    expect(await page.locator('#charts .threshold-legend').first().textContent()).toContain('threshold 0.05');
+    const classes = specs.find((c) => c.title.startsWith('predicted class'))!;
+    expect(classes.kind).toBe('bars');
+    expect(classes.categories).toEqual(['0', '1', '2']);
+    expect(await page.locator('#charts .chart[data-kind=bars]').count()).toBe(2);
     await screenshot(page, 'serving');
     const htmlReport = await browser.context.request.get(`${ui.url}/serving/${model}/reports/Check_b/report.html`);
     expect(htmlReport.status()).toBe(200);

@@ -111,7 +111,7 @@ function drawChart(host, spec, palette) {
   if (spec.xInteger) { xAxis.incrs = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 10000]; }
   if (spec.categories) { xAxis.values = function (u, ticks) { return ticks.map(function (t) { return Number.isInteger(t) ? (spec.categories[t] !== undefined ? spec.categories[t] : '') : ''; }); }; xAxis.splits = function () { return spec.categories.map(function (_, i) { return i; }); }; }
   var yAxis = { label: spec.yLabel || '' };
-  if (spec.yLog) yAxis.values = function (u, ticks) { return ticks.map(function (t) { return t.toExponential(0); }); };
+  if (spec.yLog) yAxis.values = function (u, ticks) { return ticks.map(function (t) { return t === null || t === undefined ? '' : Number(t).toExponential(0); }); };
   var scales = { x: { time: !!spec.time }, y: spec.yLog ? { distr: 3, log: 10 } : {} };
   if (bars) scales.x.range = function (u, min, max) { return [min - 0.6, max + 0.6]; };
   var thresholds = spec.thresholds || [];

@@ -5,6 +5,7 @@ import { page, type PageOptions } from './layout';
 import type { Store } from '../../src/store/store';
 import type { RunIndex } from './run-index';
 import type { RunTable } from './runs-table';
+import type { ServerSampler } from './serving-samples';
 import { holdsToken } from './security';
 
 /** What every page module gets from the server. */
@@ -17,6 +18,8 @@ export interface UiContext {
   readonly token: string;
   /** A model server's base URL (`--server`), for the serving page. */
   readonly serverUrl?: string;
+  /** Samples that server's /metrics over time (the serving page's rates and latency). */
+  readonly sampler?: ServerSampler;
   readonly logger?: Logger;
 }
 

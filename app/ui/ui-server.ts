@@ -14,6 +14,7 @@ import { registerServing } from './pages/serving';
 import { registerTaskPage } from './pages/task-page';
 import { RunIndex } from './run-index';
 import { RunTable } from './runs-table';
+import { ServerSampler } from './serving-samples';
 import { holdsToken, hostAllowed, newToken, originAllowed, securityHeaders, tokenCookie } from './security';
 
 export interface UiServerOptions {
@@ -29,6 +30,8 @@ export interface UiServerOptions {
   readonly token?: string;
   /** A model server's base URL, for the serving page. */
   readonly serverUrl?: string;
+  /** How often that server's /metrics is sampled for the serving page's charts; default 10 s. */
+  readonly serverSampleMs?: number;
   readonly logger?: Logger;
 }
 
@@ -43,6 +46,7 @@ export class UiServer implements Service {
   private app: FastifyInstance | undefined;
   private address: AddressInfo | undefined;
   private readonly streams = new Set<() => void>();
+  private sampler: ServerSampler | undefined;
 
   constructor(private readonly options: UiServerOptions) {
     this.token = options.token ?? newToken();
@@ -70,7 +74,7 @@ export class UiServer implements Service {
       table: new RunTable(runs),
       readOnly: this.options.readOnly ?? false,
       token: this.token,
-      ...(this.options.serverUrl ? { serverUrl: this.options.serverUrl } : {}),
+      ...(this.options.serverUrl ? { serverUrl: this.options.serverUrl, sampler: (this.sampler = new ServerSampler(this.options.serverUrl, this.options.serverSampleMs)) } : {}),
       ...(this.options.logger ? { logger: this.options.logger } : {}),
     };
     const app = fastify({ logger: false, bodyLimit: 1024 * 1024, routerOptions: { maxParamLength: 500 } });
@@ -90,6 +94,7 @@ export class UiServer implements Service {
       throw err;
     }
     this.app = app;
+    this.sampler?.start();
     this.address = app.server.address() as AddressInfo;
     const port = this.address.port;
     for (const h of [this.options.host ?? '127.0.0.1', '127.0.0.1', 'localhost', '[::1]']) allowedHosts.add(`${h}:${port}`.toLowerCase());
@@ -141,6 +146,7 @@ export class UiServer implements Service {
   async stop(): Promise<void> {
     const app = this.app;
     this.app = undefined;
+    this.sampler?.stop();
     for (const close of [...this.streams]) close();
     await app?.close();
   }

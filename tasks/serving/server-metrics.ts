@@ -18,6 +18,29 @@ const driftCacheMs = (store: string, model: string) => {
   return file.fs.localPath(file.path) === undefined ? 5000 : 0;
 };
 
+/** Routes that are not traffic: a Prometheus scrape and health probes are left out of request counts and latency. */
+export const operationalRoutes: ReadonlySet<string> = new Set(['/metrics', '/v2/health/live', '/v2/health/ready', '/ping', '/health']);
+
+function operational(labels: unknown): boolean {
+  return typeof labels === 'object' && labels !== null && operationalRoutes.has(String((labels as { route?: unknown }).route));
+}
+
+/** Counts client requests only (see `operationalRoutes`). */
+class TrafficCounter<T extends string> extends Counter<T> {
+  override inc(...args: unknown[]): void {
+    if (operational(args[0])) return;
+    (super.inc as (...a: unknown[]) => void)(...args);
+  }
+}
+
+/** Times client requests only (see `operationalRoutes`). */
+class TrafficHistogram<T extends string> extends Histogram<T> {
+  override observe(...args: unknown[]): void {
+    if (operational(args[0])) return;
+    (super.observe as (...a: unknown[]) => void)(...args);
+  }
+}
+
 export class ServerMetrics {
   readonly registry = new Registry();
   readonly requests: Counter<'route' | 'method' | 'status'>;
@@ -38,10 +61,10 @@ export class ServerMetrics {
     logger?: Logger,
   ) {
     const registers = [this.registry];
-    this.requests = new Counter({ name: 'dagwright_serve_requests_total', help: 'HTTP requests by route, method and status', labelNames: ['route', 'method', 'status'], registers });
-    this.latency = new Histogram({
+    this.requests = new TrafficCounter({ name: 'dagwright_serve_requests_total', help: 'HTTP requests by route, method and status (not /metrics scrapes or health checks)', labelNames: ['route', 'method', 'status'], registers });
+    this.latency = new TrafficHistogram({
       name: 'dagwright_serve_request_duration_seconds',
-      help: 'Time from request to response, by route',
+      help: 'Time from request to response, by route (not /metrics scrapes or health checks)',
       labelNames: ['route'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,

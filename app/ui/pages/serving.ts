@@ -7,7 +7,7 @@ import { firstString, sendPage, sendProblem, type UiContext } from '../context';
 import { type Html, html, jsonBlock } from '../html';
 import { formatNumber, shortTime } from '../layout';
 import type { ChartSpec } from './charts';
-import { histogramQuantile, parsePrometheusText, type PromSample } from './prometheus-text';
+import { interval } from '../serving-samples';
 import { modelNames } from './registry';
 
 const modelName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -21,45 +21,37 @@ async function readJson<T>(store: StoreLocation, ...parts: string[]): Promise<T 
   return file.readJson<T>();
 }
 
-/** Reads the server's /metrics; remembers the last scrape so a request rate can be shown. */
-function scraper(serverUrl: string) {
-  let previous: { at: number; requests: number } | undefined;
-  return async (): Promise<{ samples: PromSample[]; rate?: number; error?: string }> => {
-    try {
-      const res = await fetch(new URL('/metrics', serverUrl), { signal: AbortSignal.timeout(2000) });
-      if (!res.ok) return { samples: [], error: `${serverUrl}/metrics answered ${res.status}` };
-      const samples = parsePrometheusText(await res.text());
-      const requests = samples.filter((s) => /requests_total$/.test(s.name)).reduce((a, s) => a + s.value, 0);
-      const at = Date.now();
-      const rate = previous && at > previous.at ? ((requests - previous.requests) * 1000) / (at - previous.at) : undefined;
-      previous = { at, requests };
-      return { samples, ...(rate === undefined ? {} : { rate }) };
-    } catch (err) {
-      return { samples: [], error: `could not read ${serverUrl}/metrics: ${(err as Error).message}` };
-    }
-  };
+function ms(v: number | undefined): string {
+  return v === undefined ? '-' : `${formatNumber(Number(v.toPrecision(3)))} ms`;
 }
 
-function serverSection(ctx: UiContext, scraped: Awaited<ReturnType<ReturnType<typeof scraper>>> | undefined): Html {
-  if (!ctx.serverUrl || !scraped) return html`<p class="notice" id="no-server">No model server given: start the UI with <code>--server http://127.0.0.1:8080</code> to show the serving version, request rate and latency.</p>`;
-  if (scraped.error) return html`<p class="notice" id="server-error">${scraped.error}</p>`;
-  const s = scraped.samples;
-  const version = s.filter((x) => /_info$/.test(x.name) && x.labels.version !== undefined && x.value === 1);
-  const requests = s.filter((x) => /requests_total$/.test(x.name));
-  const histogram = s.filter((x) => /duration.*_bucket$|latency.*_bucket$/.test(x.name));
-  const buckets = new Map<number, number>();
-  for (const b of histogram) buckets.set(Number(b.labels.le === '+Inf' ? Infinity : b.labels.le), (buckets.get(Number(b.labels.le === '+Inf' ? Infinity : b.labels.le)) ?? 0) + b.value);
-  const list = [...buckets].map(([le, count]) => ({ le, count }));
-  const p50 = histogramQuantile(list, 0.5);
-  const p99 = histogramQuantile(list, 0.99);
-  return html`<table id="server-metrics"><tbody>
-<tr><th>server</th><td>${ctx.serverUrl}</td></tr>
-<tr><th>serving version</th><td id="serving-version">${version.map((v) => html`<code>${Object.entries(v.labels).map(([k, l]) => `${k}=${l}`).join(' ')}</code> `)}</td></tr>
-<tr><th>requests (total)</th><td class="num">${formatNumber(requests.reduce((a, r) => a + r.value, 0))}</td></tr>
-<tr><th>request rate</th><td class="num">${scraped.rate === undefined ? 'shown from the second visit on' : `${formatNumber(scraped.rate)} /s`}</td></tr>
-<tr><th>latency p50 / p99</th><td class="num">${p50 === undefined ? '-' : `${formatNumber(p50 * 1000)} ms`} / ${p99 === undefined ? '-' : `${formatNumber(p99 * 1000)} ms`}</td></tr>
+/** The server's own counters over time (sampled by the UI every few seconds), as numbers now and charts. */
+function serverSection(ctx: UiContext): { body: Html; charts: ChartSpec[] } {
+  const sampler = ctx.sampler;
+  if (!sampler) return { body: html`<p class="notice" id="no-server">No model server given: start the UI with <code>--server http://127.0.0.1:8080</code> to show the serving version, request rate and latency.</p>`, charts: [] };
+  if (sampler.last.error) return { body: html`<p class="notice" id="server-error">${sampler.last.error}</p>`, charts: [] };
+  const history = sampler.history();
+  const now = history.at(-1);
+  const intervals = sampler.intervals();
+  const recent = intervals.at(-1);
+  const overall = now ? interval({ at: 0, requests: 0, serverErrors: 0, clientErrors: 0, buckets: [] }, { ...now, at: 1000 }) : undefined;
+  const requests = sampler.last.samples.filter((x) => /requests_total$/.test(x.name));
+  const body = html`<table id="server-metrics"><tbody>
+<tr><th>server</th><td>${sampler.serverUrl}</td></tr>
+<tr><th>serving version</th><td id="serving-version">${now?.version ? html`<code>${now.version}</code>` : '-'}</td></tr>
+<tr><th>requests (total)</th><td class="num" id="requests-total">${formatNumber(now?.requests ?? 0)}</td><td class="note">client requests only: /metrics scrapes and health checks are not counted</td></tr>
+<tr><th>errors (total)</th><td class="num">${formatNumber(now?.serverErrors ?? 0)} 5xx, ${formatNumber(now?.clientErrors ?? 0)} 4xx</td><td></td></tr>
+<tr><th>request rate</th><td class="num" id="request-rate">${recent ? `${formatNumber(Number(recent.rate.toPrecision(3)))} /s` : 'from the second sample on'}</td><td class="note">${recent ? `over the last ${Math.round((recent.at - history.at(-2)!.at) / 1000)} s, from the server's counters` : ''}</td></tr>
+<tr><th>latency p50 / p95 / p99</th><td class="num" id="latency">${ms(overall?.p50)} / ${ms(overall?.p95)} / ${ms(overall?.p99)}</td><td class="note">since the server started</td></tr>
 </tbody></table>
 <details><summary>requests by route and status</summary><table>${requests.map((r) => html`<tr><td>${Object.entries(r.labels).map(([k, l]) => `${k}=${l}`).join(' ')}</td><td class="num">${r.value}</td></tr>`)}</table></details>`;
+  if (intervals.length < 2) return { body: html`${body}<p class="notice" id="server-history-note">Charts over time appear once the UI has sampled the server a few times (every ${Math.round(sampler.everyMs / 1000)} s).</p>`, charts: [] };
+  const x = intervals.map((i) => i.at / 1000);
+  const charts: ChartSpec[] = [
+    { title: 'Requests and 5xx errors per second', xLabel: 'time', time: true, yLabel: 'per second', x, series: [{ label: 'requests/s', values: intervals.map((i) => i.rate) }, { label: '5xx/s', values: intervals.map((i) => i.errorRate) }] },
+    { title: 'Latency (ms)', xLabel: 'time', time: true, yLabel: 'ms', x, series: (['p50', 'p95', 'p99'] as const).map((q) => ({ label: q, values: intervals.map((i) => i[q] ?? null) })) },
+  ];
+  return { body, charts };
 }
 
 interface ReportEntry {
@@ -153,16 +145,17 @@ ${newest?.histograms?.length ? html`<p>Histograms of the newest report (${shortT
   return { body, charts };
 }
 
-async function servingPage(ctx: UiContext, scrape: ReturnType<typeof scraper> | undefined, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+async function servingPage(ctx: UiContext, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   const names = await modelNames(ctx.store).catch(() => [] as string[]);
   const asked = firstString((request.query as Record<string, unknown>).model);
   const model = asked && modelName.test(asked) ? asked : names.includes(DEFAULT_MODEL_NAME) || names.length === 0 ? DEFAULT_MODEL_NAME : names[0];
-  const [scraped, drift] = await Promise.all([scrape?.(), driftSection(ctx, model)]);
+  const [, drift] = await Promise.all([ctx.sampler?.scrape(), driftSection(ctx, model)]);
+  const served = serverSection(ctx);
   const body = html`<h1>Serving and drift</h1>
 <form method="get" action="/serving" class="filters"><label>model <select name="model">${[...new Set([model, ...names])].map((n) => html`<option${n === model ? html` selected` : ''}>${n}</option>`)}</select></label><button type="submit">Show</button></form>
-<h2>Model server</h2>${serverSection(ctx, scraped)}
+<h2>Model server</h2>${served.body}
 <h2>Drift of ${model}</h2>${drift.body}
-<div class="charts" id="charts"></div>${jsonBlock('chart-data', drift.charts)}`;
+<div class="charts" id="charts"></div>${jsonBlock('chart-data', [...served.charts, ...drift.charts])}`;
   return sendPage(ctx, request, reply, { title: 'Serving and drift', section: 'serving', body, scripts: ['uplot.js', 'app.js'], styles: ['uplot.css'] });
 }
 
@@ -179,8 +172,7 @@ async function report(ctx: UiContext, request: FastifyRequest, reply: FastifyRep
 }
 
 export function registerServing(app: FastifyInstance, ctx: UiContext): void {
-  const scrape = ctx.serverUrl ? scraper(ctx.serverUrl) : undefined;
-  app.get('/serving', (request, reply) => servingPage(ctx, scrape, request, reply));
+  app.get('/serving', (request, reply) => servingPage(ctx, request, reply));
   app.get('/serving/:model/reports/:name', (request, reply) => report(ctx, request, reply));
   app.get('/serving/:model/reports/:id/:name', (request, reply) => report(ctx, request, reply));
 }
