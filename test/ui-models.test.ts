@@ -278,7 +278,47 @@ describeChromium('web UI: registry, serving and drift, labelling in chromium', (
       expect(i).toBeGreaterThanOrEqual(0);
       expect(batch.labels[i]).toBe(label);
     }
+    // Saved samples are marked at once, and after a reload left out of the queue (never labelled twice).
+    expect(await page.locator('.sample.saved').count()).toBe(2);
+    await page.reload();
+    expect(await page.locator('#saved-left-out').textContent()).toContain('2 sample(s) already saved');
+    const queue = await page.locator('.sample').evaluateAll((els) => els.map((e) => e.getAttribute('data-request-id')));
+    expect(queue).not.toContain(ids[0]);
+    expect(queue).not.toContain(ids[2]);
+    // The queue is the serving version's by default.
+    expect(await page.locator('#queue-scope').textContent()).toMatch(/serving version v\d+ only/);
+    // Undo takes the last label back.
+    await page.keyboard.press('4');
+    expect(await page.locator('#label-count').textContent()).toBe('1');
+    await page.keyboard.press('u');
+    expect(await page.locator('#label-count').textContent()).toBe('0');
+    expect(await page.locator('.sample').first().getAttribute('data-label')).toBeNull();
     await page.close();
+  });
+
+  it('asks for the token before labelling starts when the browser does not hold it', async () => {
+    const fresh = await launchBrowser();
+    try {
+      const page = await fresh.newPage();
+      await page.goto(`${ui.url}/labelling?model=${model}`);
+      expect(await page.locator('#token-form').count()).toBe(1);
+      expect(await page.locator('#save-labels').count()).toBe(0);
+      await page.keyboard.press('3');
+      expect(await page.locator('.sample[data-label]').count()).toBe(0);
+      await screenshot(page, 'labelling-token');
+      await page.fill('#token-form input[name=token]', ui.token);
+      await page.click('#token-form button');
+      await page.waitForSelector('#save-labels');
+      expect(page.url()).not.toContain('token=');
+      expect(page.url()).toContain(`model=${model}`);
+      expect(await page.locator('#token-form').count()).toBe(0);
+      await page.keyboard.press('3');
+      expect(await page.locator('#label-count').textContent()).toBe('1');
+      await expectNoSidewaysScroll(page);
+      expect(fresh.errors).toEqual([]);
+    } finally {
+      await fresh.close();
+    }
   });
 
   it('logged no console error on any page', () => {

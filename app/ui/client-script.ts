@@ -160,30 +160,50 @@ function live() {
 function labelling() {
   var cards = Array.prototype.slice.call(document.querySelectorAll('.sample'));
   var save = document.getElementById('save-labels'); if (cards.length === 0 || !save) return;
-  var at = 0;
+  var at = 0; var history = [];
+  function open() { return cards.filter(function (c) { return !c.classList.contains('saved'); }); }
   function show() { cards.forEach(function (c, i) { c.classList.toggle('current', i === at); }); if (cards[at]) cards[at].scrollIntoView({ block: 'nearest' }); }
+  function next(from) { for (var i = from; i < cards.length; i++) if (!cards[i].classList.contains('saved')) return i; return Math.min(from, cards.length - 1); }
   function mark(value) {
-    var card = cards[at]; if (!card) return;
+    var card = cards[at]; if (!card || card.classList.contains('saved')) return;
+    history.push({ index: at, before: card.getAttribute('data-label') });
     card.setAttribute('data-label', value);
     card.querySelector('.given').textContent = value === 'skip' ? 'skipped' : 'labelled ' + value;
-    at = Math.min(at + 1, cards.length - 1); show(); count();
+    at = next(at + 1); show(); count();
   }
-  function labelled() { return cards.filter(function (c) { return /^[0-9]$/.test(c.getAttribute('data-label') || ''); }); }
+  function undo() {
+    var last = history.pop(); if (!last) return;
+    var card = cards[last.index];
+    if (last.before === null) { card.removeAttribute('data-label'); card.querySelector('.given').textContent = ''; }
+    else { card.setAttribute('data-label', last.before); card.querySelector('.given').textContent = last.before === 'skip' ? 'skipped' : 'labelled ' + last.before; }
+    at = last.index; show(); count();
+  }
+  function labelled() { return open().filter(function (c) { return /^[0-9]$/.test(c.getAttribute('data-label') || ''); }); }
   function count() { document.getElementById('label-count').textContent = String(labelled().length); }
   document.addEventListener('keydown', function (e) {
     if (e.target && (e.target.tagName === 'INPUT' || e.target.tagName === 'TEXTAREA')) return;
-    if (/^[0-9]$/.test(e.key)) { mark(e.key); e.preventDefault(); }
+    if ((e.key === 'z' && (e.ctrlKey || e.metaKey)) || e.key === 'u') { undo(); e.preventDefault(); }
+    else if (/^[0-9]$/.test(e.key)) { mark(e.key); e.preventDefault(); }
     else if (e.key === 's' || e.key === ' ') { mark('skip'); e.preventDefault(); }
     else if (e.key === 'Backspace' || e.key === 'ArrowLeft') { at = Math.max(0, at - 1); show(); e.preventDefault(); }
     else if (e.key === 'ArrowRight') { at = Math.min(cards.length - 1, at + 1); show(); e.preventDefault(); }
   });
   cards.forEach(function (c, i) { c.addEventListener('click', function () { at = i; show(); }); });
+  var undoButton = document.getElementById('undo-label'); if (undoButton) undoButton.addEventListener('click', undo);
   save.addEventListener('click', function () {
-    var samples = labelled().map(function (c) { return { requestId: c.getAttribute('data-request-id'), label: Number(c.getAttribute('data-label')) }; });
+    var chosen = labelled();
+    var samples = chosen.map(function (c) { return { requestId: c.getAttribute('data-request-id'), label: Number(c.getAttribute('data-label')) }; });
     var out = document.getElementById('save-result');
     fetch(save.getAttribute('data-action'), { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: save.getAttribute('data-model'), samples: samples }) })
       .then(function (r) { return r.json().then(function (body) { return { status: r.status, body: body }; }); })
-      .then(function (res) { out.textContent = res.status === 200 ? 'saved ' + res.body.count + ' labelled sample(s) as data increment ' + res.body.batchId : 'refused (' + res.status + '): ' + res.body.error; out.setAttribute('data-status', String(res.status)); });
+      .then(function (res) {
+        out.textContent = res.status === 200 ? 'saved ' + res.body.count + ' labelled sample(s) as data increment ' + res.body.batchId : 'refused (' + res.status + '): ' + res.body.error;
+        out.setAttribute('data-status', String(res.status));
+        if (res.status !== 200) return;
+        // Saved samples leave the queue: marked, no longer labelled again or sent again.
+        chosen.forEach(function (c) { c.classList.add('saved'); c.querySelector('.given').textContent = 'saved as ' + c.getAttribute('data-label'); });
+        history = []; at = next(0); show(); count();
+      });
   });
   show(); count();
 }

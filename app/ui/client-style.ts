@@ -49,6 +49,8 @@ form.filters { display: flex; gap: 8px; flex-wrap: wrap; align-items: end; margi
 .threshold-legend { color: #d62728; font-size: 12px; padding: 0 8px 6px; }
 .samples { display: flex; flex-wrap: wrap; gap: 8px; } .sample { border: 2px solid #ddd; padding: 4px; width: 120px; text-align: center; font-size: 12px; cursor: pointer; }
 .sample.current { border-color: #1f77b4; box-shadow: 0 0 0 2px #9cc3e6; } .sample[data-label] { background: #eef7ee; } .sample[data-label=skip] { background: #f3f3f3; }
+.sample.saved { opacity: 0.5; background: #e5f5e5; cursor: default; } .samples.locked .sample { opacity: 0.6; cursor: default; }
+#token-form input[type=password] { font-family: monospace; }
 .sample img { width: 84px; height: 84px; image-rendering: pixelated; display: block; margin: 0 auto; }
 .pager a, .pager span { margin-right: 8px; }
 `;
