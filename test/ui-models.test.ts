@@ -126,6 +126,13 @@ describeChromium('web UI: registry, serving and drift, labelling in chromium', (
     expect(labels).toContain('data increment 1');
     expect(labels).toContain(`run ${lineage.training.runId}`);
     expect(await page.locator('#lineage path.edge').count()).toBeGreaterThanOrEqual(6);
+    // Nodes are links: the version leads to the run that trained it; no label runs out of its box.
+    expect(await page.locator('#lineage a', { has: page.locator(`text="${model} v1"`) }).getAttribute('href')).toBe(`/runs/${lineage.training.runId}`);
+    for (const node of await page.locator('#lineage g.node').all()) {
+      const box = (await node.locator('rect').boundingBox())!;
+      for (const text of await node.locator('text').all()) expect((await text.boundingBox())!.width).toBeLessThanOrEqual(box.width + 1);
+    }
+    await expectNoSidewaysScroll(page);
     await screenshot(page, 'lineage');
     // The training node leads to the run that trained the model.
     await page.locator('#lineage a', { has: page.locator('text=/^training /') }).first().click();

@@ -7,7 +7,7 @@
 export const clientScript = String.raw`(function () {
 'use strict';
 function data(id) { var el = document.getElementById(id); return el ? JSON.parse(el.textContent) : null; }
-var colours = { ran: '#2e8540', complete: '#7fbf7f', failed: '#d62728', blocked: '#ff9f40', cancelled: '#999999', running: '#1f77b4', pending: '#dddddd', model: '#6a3d9a', run: '#1f77b4', data: '#b15928', file: '#8c6d31', evaluation: '#2e8540' };
+var colours = { ran: '#2e8540', complete: '#7fbf7f', failed: '#d62728', blocked: '#ff9f40', cancelled: '#999999', running: '#1f77b4', pending: '#dddddd', model: '#6a3d9a', run: '#1f77b4', data: '#b15928', file: '#8c6d31', evaluation: '#2e8540', labelled: '#e7ba52' };
 var SVG = 'http://www.w3.org/2000/svg';
 function el(name, attrs, parent) { var e = document.createElementNS(SVG, name); for (var k in attrs) e.setAttribute(k, attrs[k]); if (parent) parent.appendChild(e); return e; }
 

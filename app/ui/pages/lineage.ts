@@ -19,6 +19,16 @@ function hashedFiles(value: unknown, name = ''): [string, string][] {
   return Object.entries(o).flatMap(([k, v]) => hashedFiles(v, k));
 }
 
+/** Labelled batches (objects with a `batchId`) anywhere under `value`: what a retraining added to its data. */
+function labelledBatches(value: unknown, out: Json[] = []): Json[] {
+  if (Array.isArray(value)) value.forEach((v) => labelledBatches(v, out));
+  const o = obj(value);
+  if (!o) return out;
+  if (typeof o.batchId === 'string') out.push(o);
+  else Object.values(o).forEach((v) => labelledBatches(v, out));
+  return out;
+}
+
 /**
  * A version's lineage as a graph, from the model back to where it came from:
  * the version, its training task and run, the data increment it was trained
@@ -32,12 +42,13 @@ export function lineageGraph(version: ModelVersion): GraphData {
     nodes.push({ id, label, status, ...(sub ? { sub } : {}), ...(href ? { href } : {}), ...(title ? { title } : {}) });
   };
   const modelId = `model:${version.version}`;
-  add(modelId, `${version.model} v${version.version}`, 'model', short(version.contentSha256));
   const lineage = version.lineage as Json;
   const training = obj(lineage.training);
   const data = obj(lineage.data);
   const runHref = (runId: unknown, taskId?: unknown) =>
     typeof runId === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(runId) ? `/runs/${runId}${typeof taskId === 'string' ? `/tasks/${encodeURIComponent(taskId)}` : ''}` : undefined;
+  // Every node is a way on: the version to the run that trained it, the data to the run that prepared it.
+  add(modelId, `${version.model} v${version.version}`, 'model', short(version.contentSha256), runHref(training?.runId), `version ${version.version}: open the run that trained it`);
   const source = (parent: string, value: unknown, prefix: string) => {
     for (const [file, hash] of hashedFiles(value)) {
       const id = `${prefix}:${file}:${hash}`;
@@ -51,10 +62,17 @@ export function lineageGraph(version: ModelVersion): GraphData {
   }
   if (data) {
     const increment = data.increment === undefined ? '' : ` increment ${String(data.increment)}`;
-    add('data', `data${increment}`, 'data', `${String(data.images ?? '?')} images, ${short(data.manifestSha256)}`, undefined, String(data.uri ?? ''));
+    add('data', `data${increment}`, 'data', `${String(data.images ?? '?')} images, ${short(data.manifestSha256)}`, runHref(data.runId ?? training?.runId), String(data.uri ?? ''));
     edges.push(['data', training ? 'training' : modelId]);
     source('data', data.source, 'source');
-    for (const [key, value] of Object.entries(data)) if (key !== 'source' && key !== 'tensors' && obj(value)) source('data', value, key);
+    for (const [key, value] of Object.entries(data)) if (key !== 'source' && key !== 'tensors' && obj(value) && labelledBatches(value).length === 0) source('data', value, key);
+  }
+  for (const batch of labelledBatches(lineage)) {
+    const id = `labelled:${String(batch.batchId)}`;
+    if (nodes.some((n) => n.id === id)) continue;
+    const count = batch.count ?? batch.samples ?? batch.images;
+    add(id, `labelled batch ${String(batch.batchId)}`, 'labelled', `${count === undefined ? '?' : String(count)} samples${batch.manifestSha256 ? `, ${short(batch.manifestSha256)}` : ''}`, `/labelling`, `labels/${String(batch.batchId)} ${String(batch.source ?? '')}`);
+    edges.push([id, data ? 'data' : training ? 'training' : modelId]);
   }
   const evaluation = obj(lineage.evaluation);
   const testData = obj(lineage.testData);
