@@ -167,8 +167,9 @@ export class RunTable {
 
   private keys: { rows: readonly RunRow[]; keys: string[] } | undefined;
 
-  /** Every `params.<k>`, `metrics.<k>` and `tags.<k>` the rows have: the columns one can add. */
-  columnKeys(rows: readonly RunRow[]): string[] {
+  /** Every `params.<k>`, `metrics.<k>` and `tags.<k>` the listed runs have: the columns one can add (once per listing). */
+  async columnKeys(): Promise<string[]> {
+    const { rows } = await this.all();
     if (this.keys?.rows === rows) return this.keys.keys;
     const seen = new Set<string>();
     for (const r of rows) {

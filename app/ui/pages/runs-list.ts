@@ -62,7 +62,7 @@ async function listRuns(ctx: UiContext, q: ListQuery, now: number): Promise<{ ro
     throw err;
   }
   const sorted = await ctx.table.sortedBy(q.order, now);
-  const keys = ctx.table.columnKeys(sorted);
+  const keys = await ctx.table.columnKeys();
   let hidden = 0;
   const shown = sorted.filter((row) => {
     if (q.status && effectiveStatus(row.record, now) !== q.status) return false;
