@@ -3,7 +3,7 @@ import { type Html, html } from './html';
 export interface PageOptions {
   readonly title: string;
   /** Which navigation entry is current. */
-  readonly section: 'runs' | 'experiments' | 'registry' | 'serving' | 'labelling';
+  readonly section: 'runs' | 'experiments' | 'registry' | 'serving' | 'operations' | 'labelling';
   readonly body: Html;
   /** Asset names from the asset table (assets.ts) to load as scripts, in order. */
   readonly scripts?: readonly string[];
@@ -19,6 +19,7 @@ const sections = [
   ['experiments', '/experiments', 'Experiments'],
   ['registry', '/registry', 'Registry'],
   ['serving', '/serving', 'Serving and drift'],
+  ['operations', '/operations', 'Operations'],
   ['labelling', '/labelling', 'Labelling'],
 ] as const;
 

@@ -7,6 +7,7 @@ import { assets } from './assets';
 import { sendProblem, type UiContext } from './context';
 import { registerExperiments } from './pages/experiments';
 import { registerLabelling } from './pages/labelling';
+import { registerOperations } from './pages/operations';
 import { registerRegistry } from './pages/registry';
 import { registerRunPage } from './pages/run-page';
 import { registerRunsList } from './pages/runs-list';
@@ -86,6 +87,7 @@ export class UiServer implements Service {
     registerExperiments(app, ctx);
     registerRegistry(app, ctx);
     registerServing(app, ctx);
+    registerOperations(app, ctx);
     registerLabelling(app, ctx);
     try {
       await app.listen({ host: this.options.host ?? '127.0.0.1', port: this.options.port ?? 8765 });
