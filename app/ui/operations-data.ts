@@ -50,6 +50,17 @@ function isMinute(m: unknown): m is ServingMinute {
   return typeof x?.minute === 'string' && typeof x.requests === 'number' && typeof x.statuses === 'object' && typeof x.latency === 'object';
 }
 
+type HistoryFile = { minutes?: unknown[]; events?: unknown[] } | undefined;
+/** Files of hours that ended more than an hour ago never change again: read once per store. */
+const finished = new WeakMap<object, Map<string, HistoryFile>>();
+
+function cacheOf(store: StoreLocation): Map<string, HistoryFile> | undefined {
+  if (typeof store !== 'object') return undefined;
+  let cache = finished.get(store);
+  if (!cache) finished.set(store, (cache = new Map()));
+  return cache;
+}
+
 /** Every history file of the last `days`, read a few at a time; damaged ones counted, not fatal. */
 export async function readServingHistory(store: StoreLocation, model: string, sinceMs: number): Promise<{ minutes: ServingMinute[]; events: ServingEvent[]; skipped: number }> {
   const files = (await listUnder(directoryAt(store, 'serving', model, 'history')).catch(() => [] as string[])).filter((f) => hourFolder.test(f));
@@ -57,7 +68,19 @@ export async function readServingHistory(store: StoreLocation, model: string, si
   const recent = files.filter((f) => f.slice(0, 13) >= since);
   const limit = pLimit(16);
   let skipped = 0;
-  const read = await Promise.all(recent.map((f) => limit(() => fileAt(store, 'serving', model, 'history', ...f.split('/')).readJson<{ minutes?: unknown[]; events?: unknown[] }>().catch(() => undefined))));
+  const cache = cacheOf(store);
+  const settled = new Date(Date.now() - 2 * 3_600_000).toISOString().slice(0, 13);
+  const read = await Promise.all(
+    recent.map((f) => {
+      const key = `${model}/${f}`;
+      if (cache?.has(key)) return cache.get(key);
+      return limit(async () => {
+        const file = await fileAt(store, 'serving', model, 'history', ...f.split('/')).readJson<HistoryFile>().catch(() => undefined);
+        if (file && f.slice(0, 13) < settled) cache?.set(key, file);
+        return file;
+      });
+    }),
+  );
   const minutes: ServingMinute[] = [];
   const events: ServingEvent[] = [];
   for (const file of read) {
