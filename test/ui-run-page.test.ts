@@ -44,7 +44,7 @@ describeChromium('web UI: the run page of a chain that is still running', () => 
       ...(k < 4 ? { endedAt: new Date(start + k * 10_000 + 9_000).toISOString(), durationMs: 9_000 } : {}),
     }));
     const now = new Date().toISOString();
-    const record: RunRecord = { format: 'dagwright.run/1', runId, flow: 'chain', params: { note: xss }, store, host: hostname(), pid: process.pid, startedAt: new Date(start).toISOString(), updatedAt: now, status: 'running', tasks };
+    const record = { runName: xss, format: 'dagwright.run/1', runId, flow: 'chain', params: { note: xss }, store, host: hostname(), pid: process.pid, startedAt: new Date(start).toISOString(), updatedAt: now, status: 'running', tasks } satisfies RunRecord & { runName: string };
     writeFileSync(join(store, '_runs', `${runId}.json`), JSON.stringify(record));
     await writeRunGraph(parseStore(store), runId, graph);
     ui = new UiServer({ store, port: 0 });
@@ -83,6 +83,14 @@ describeChromium('web UI: the run page of a chain that is still running', () => 
     await expectNoSidewaysScroll(page);
     expect(await page.evaluate(() => window.__xss)).toBeUndefined();
     await screenshot(page, 'run-chain');
+    await page.close();
+  });
+
+  it('shows a hostile run name as text in the runs list', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${ui.url}/runs`);
+    expect(await page.locator(`tr[data-run-id="${runId}"] .run-name a`).textContent()).toBe(xss);
+    expect(await page.evaluate(() => window.__xss)).toBeUndefined();
     await page.close();
   });
 
