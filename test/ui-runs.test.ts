@@ -263,6 +263,32 @@ describeChromium('web UI: runs, tracking and experiments in chromium', () => {
     }
   }, 90_000);
 
+  it('cancels a running run with the token: it stops as on SIGTERM and is recorded as cancelled', async () => {
+    const live = startFlow('test/fixtures/ui-flow.ts', ['--store', store, '--executor', 'inprocess', '--lr', '0.07', '--epochs', '4'], { UI_TEST_SLOW_MS: '60000' });
+    try {
+      let runId: string | undefined;
+      for (let i = 0; i < 200 && !runId; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        const text = await (await fetch(`${ui.url}/runs?status=running`)).text();
+        runId = [...text.matchAll(/data-run-id="([^"]+)"/g)].map((m) => m[1]).find((id) => !runIds.includes(id));
+      }
+      expect(runId).toBeDefined();
+      // Without the token the write is refused.
+      expect((await fetch(`${ui.url}/runs/${runId}/cancel`, { method: 'POST' })).status).toBe(403);
+      const page = await browser.newPage();
+      await page.goto(`${ui.url}/runs/${runId}`);
+      await page.click('#cancel-run button');
+      await page.waitForFunction(() => document.querySelector('#live')?.getAttribute('data-status') === 'cancelled', undefined, { timeout: 30_000 });
+      expect((await live.done).code).toBe(143); // as on SIGTERM
+      expect(await page.locator('#run-status .status').textContent()).toBe('cancelled');
+      await screenshot(page, 'run-cancelled');
+      await page.close();
+    } finally {
+      live.child.kill('SIGKILL');
+      await live.done;
+    }
+  }, 90_000);
+
   it('refuses writes without the token (403) and keeps URLs inside the store', async () => {
     const fresh = await launchBrowser();
     try {

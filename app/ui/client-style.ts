@@ -6,7 +6,7 @@ header a { color: #cde; text-decoration: none; } header a.current { color: #fff;
 header .brand { font-weight: 700; color: #fff; } header nav { display: flex; gap: 12px; }
 header .store, header .mode { font-size: 12px; color: #9ab; } header .store { margin-left: auto; }
 main { padding: 12px 16px; min-width: 0; overflow-wrap: anywhere; }
-.table-scroll { overflow-x: auto; max-width: 100%; } .sr { position: absolute; left: -9999px; }
+.table-scroll { overflow-x: auto; max-width: 100%; } .sr { position: absolute; left: -9999px; } form.inline-form { display: inline; }
 .tag { display: inline-block; background: #eef2f6; border-radius: 3px; padding: 0 4px; margin: 1px; font-size: 12px; }
 .run-id { color: #777; } tr.noop { color: #888; } th a { color: inherit; text-decoration: none; } th[aria-sort] { background: #e4ebf2; }
 details#columns fieldset { display: inline-flex; flex-wrap: wrap; gap: 4px 10px; border: 1px solid #ddd; margin: 4px; max-width: 100%; }

@@ -30,6 +30,7 @@ import { liveViewStream } from './live-view';
 import { runWithPublishGuard } from '../cancellation';
 import { leaseGuardFromEnv } from '../step/lease';
 import { terminateWhenLauncherExits } from './launcher-exit';
+import { terminateOnCancelRequest } from './cancel-request';
 import { runOnSchedule } from './schedule';
 
 export interface RunFlowOptions {
@@ -182,12 +183,14 @@ async function main(flow: FlowDefinition, argv: readonly string[], controller: A
       },
       async ({ runId, wrapExecutor, onEvent, prepared: { executor, plan }, signal: runSignal }) => {
         const kept = await startFlowRunTracking(store, runId, plan.graph, logger, taskLogs);
+        const stopWatchingCancel = terminateOnCancelRequest(store, runId, (by) => logger.warn({ by }, 'cancel requested (web UI): stopping as on SIGTERM'));
         try {
           const limits = { pools: { ...flow.pools, ...options.pool }, familyLimits: { ...flow.familyLimits, ...options.familyLimit }, rerun: options.rerun, plan };
           const summary = await runTasks(graph.roots, { executor: wrapExecutor(executor), workers: options.workers, logger, signal: runSignal, runId, onEvent, on: entry.on, results: store, tracking: kept.tracking, ...limits });
           printSummary(summary, logger);
           return { summary };
         } finally {
+          stopWatchingCancel();
           await kept.finish();
         }
       },

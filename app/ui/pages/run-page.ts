@@ -1,7 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { effectiveStatus, type RunRecord, type TaskHistory } from '../../../src/history/run-record';
 import { readRunGraph } from '../../../src/tracking/run-graph';
-import { firstString, sendPage, sendProblem, type UiContext } from '../context';
+import { allowWrite, firstString, sendPage, sendProblem, type UiContext } from '../context';
+import { holdsToken } from '../security';
+import { cancelRequestFile } from '../../../src/flow/cancel-request';
 import { type Html, html, jsonBlock, query } from '../html';
 import { seconds, shortTime, statusBadge } from '../layout';
 import { dagData } from './run-dag';
@@ -43,7 +45,7 @@ async function runPage(ctx: UiContext, request: FastifyRequest, reply: FastifyRe
   const body = html`<h1>Run ${record.runId}</h1>
 <div id="live"${live ? html` data-events="/runs/${runId}/events?since=${encodeURIComponent(record.updatedAt)}"` : ''} data-status="${status}">
 <table class="facts"><tbody>
-<tr><th>status</th><td id="run-status">${statusBadge(status)}${live ? ' (updates live)' : ''}</td></tr>
+<tr><th>status</th><td id="run-status">${statusBadge(status)}${live ? ' (updates live)' : ''}${live && !ctx.readOnly && holdsToken(request, ctx.token) ? html` <form method="post" action="/runs/${runId}/cancel" class="inline-form" id="cancel-run"><button type="submit">Cancel run</button></form>` : ''}</td></tr>
 <tr><th>flow</th><td>${record.flow}</td></tr>
 <tr><th>parameters</th><td>${Object.entries(record.params).map(([k, v]) => html`<code>${k}=${String(v)}</code> `)}</td></tr>
 <tr><th>started</th><td>${shortTime(record.startedAt)} on ${record.host} (pid ${record.pid})</td></tr>
@@ -97,7 +99,21 @@ function runEvents(ctx: UiContext, open: Set<() => void>) {
   };
 }
 
+/** Asks a running run to stop (it stops as on SIGTERM and is recorded as cancelled); a write, so it needs the token. */
+async function cancelRun(ctx: UiContext, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  if (!allowWrite(ctx, request, reply)) return reply;
+  const { runId } = request.params as { runId: string };
+  const record = runIdPattern.test(runId) ? await ctx.runs.record(runId) : undefined;
+  if (!record) return sendProblem(ctx, request, reply, 404, 'No such run', `There is no run ${runId} in this store.`);
+  if (effectiveStatus(record) !== 'running') return sendProblem(ctx, request, reply, 409, 'Not running', `Run ${runId} is ${effectiveStatus(record)}: there is nothing to cancel.`);
+  const file = cancelRequestFile(ctx.store, runId);
+  await file.fs.write(file.path, JSON.stringify({ requestedAt: new Date().toISOString(), from: 'web UI' }));
+  ctx.logger?.info({ runId }, 'cancel requested from the web UI');
+  return reply.redirect(`/runs/${runId}`, 303);
+}
+
 export function registerRunPage(app: FastifyInstance, ctx: UiContext, openStreams: Set<() => void>): void {
+  app.post('/runs/:runId/cancel', (request, reply) => cancelRun(ctx, request, reply));
   app.get('/runs/:runId', (request, reply) => runPage(ctx, request, reply));
   app.get('/runs/:runId/events', runEvents(ctx, openStreams));
 }
