@@ -12,7 +12,8 @@ var SVG = 'http://www.w3.org/2000/svg';
 function el(name, attrs, parent) { var e = document.createElementNS(SVG, name); for (var k in attrs) e.setAttribute(k, attrs[k]); if (parent) parent.appendChild(e); return e; }
 
 var maxChars = 44;
-function fitText(text) { return text.length > maxChars ? text.slice(0, maxChars - 1) + '\u2026' : text; }
+// Shortened in the middle: task ids differ at their end (parameters, hash), so the end stays.
+function fitText(text) { return text.length > maxChars ? text.slice(0, 26) + '\u2026' + text.slice(text.length - (maxChars - 27)) : text; }
 
 // Pan (drag) and zoom (wheel, buttons) by moving the SVG's viewBox; "fit" shows the whole graph again.
 function panZoom(svg, start, full, tools) {

@@ -24,14 +24,14 @@ td.best { font-weight: 700; background: #e5f5e5; }
 .graph .edge { fill: none; stroke: #999; stroke-width: 1.2; } .graph text { font-size: 11px; fill: #111; } .graph text.sub { font-size: 10px; }
 .gantt { border: 1px solid #ddd; font-size: 11px; }
 .gantt .g-row { display: flex; height: 18px; border-bottom: 1px solid #f3f3f3; white-space: nowrap; }
-.gantt .g-name { box-sizing: border-box; flex: 0 0 240px; overflow: hidden; text-overflow: ellipsis; padding: 1px 6px; border-right: 1px solid #ddd; color: #333; }
+.gantt .g-name { box-sizing: border-box; flex: 0 0 240px; overflow: hidden; text-overflow: ellipsis; direction: rtl; text-align: left; padding: 1px 6px; border-right: 1px solid #ddd; color: #333; }
 .gantt .g-track { position: relative; flex: 1 1 auto; margin-right: 40px; }
 .gantt .g-axis { height: 20px; background: #f4f6f8; } .gantt .tick { position: absolute; top: 3px; transform: translateX(-50%); color: #555; }
 .gantt .g-axis .tick:first-child { transform: none; }
 .gantt .g-body { position: relative; } .gantt .g-overlay { position: absolute; left: 240px; right: 40px; top: 0; bottom: 0; pointer-events: none; }
 .gantt .gridline, .gantt .now-line { position: absolute; top: 0; bottom: 0; width: 0; border-left: 1px dotted #ccc; }
 .gantt .bar { position: absolute; top: 3px; height: 12px; border-radius: 2px; min-width: 2px; }
-.gantt .now-line { border-left: 2px solid #d62728; z-index: 2; } .gantt .now-line span { position: absolute; top: -2px; left: 3px; color: #d62728; font-weight: 600; }
+.gantt .now-line { border-left: 2px solid #d62728; z-index: 2; } .gantt .now-line span { position: absolute; top: -2px; left: 3px; white-space: nowrap; color: #d62728; font-weight: 600; }
 .progress { display: inline-block; width: 80px; height: 8px; background: #eee; border-radius: 4px; overflow: hidden; vertical-align: middle; }
 .progress span { display: block; height: 100%; background: #1f77b4; }
 .log { background: #111; color: #ddd; padding: 8px; max-height: 60vh; overflow: auto; font: 12px/1.5 ui-monospace, monospace; }

@@ -52,7 +52,7 @@ export function dagData(runId: string, record: RunRecord, graph: RunGraph | unde
       grouped: false,
       direction: direction(tasks, edges),
       edges,
-      nodes: tasks.map((t) => ({ id: t.id, label: t.id.length > 36 ? `${t.id.slice(0, 33)}...` : t.id, status: statusOf(byId.get(t.id)), title: t.id, href: `/runs/${runId}/tasks/${encodeURIComponent(t.id)}` })),
+      nodes: tasks.map((t) => ({ id: t.id, label: t.id.length > 44 ? `${t.id.slice(0, 26)}…${t.id.slice(-17)}` : t.id, status: statusOf(byId.get(t.id)), title: t.id, href: `/runs/${runId}/tasks/${encodeURIComponent(t.id)}` })),
     };
   }
   const family = new Map(tasks.map((t) => [t.id, t.family]));
