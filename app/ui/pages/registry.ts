@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type ModelVersion, ModelRegistry, RegistryError } from '../../../tasks/registry/registry';
+import { CHAMPION, type ModelVersion, ModelRegistry, RegistryError } from '../../../tasks/registry/registry';
+import { promoteVersion } from '../../../tasks/registry/promotion';
+import { imageSourceScorer } from '../../../tasks/drift/source-scorer';
 import { directoryAt, listUnder, type StoreLocation } from '../../../tasks/store';
 import { allowWrite, firstString, sendPage, sendProblem, type UiContext } from '../context';
 import { type Html, html, jsonBlock } from '../html';
@@ -96,7 +98,14 @@ async function moveAlias(ctx: UiContext, request: FastifyRequest, reply: Fastify
   const reason = (firstString(form.reason) || 'moved in the web UI').slice(0, 500);
   if (!modelName.test(model)) return sendProblem(ctx, request, reply, 404, 'No such model', `"${model}" is not a model name.`);
   try {
-    await new ModelRegistry(ctx.store, model).setAlias(alias, version, reason);
+    const registry = new ModelRegistry(ctx.store, model);
+    if (alias === CHAMPION) {
+      // champion moves only through the model's promotion contract, decided and recorded as on every other path.
+      const { moved, verdict } = await promoteVersion(registry, version, { scorer: imageSourceScorer(), by: `the web UI (${reason})` });
+      if (!moved) return sendProblem(ctx, request, reply, 409, 'Not promoted', verdict.reason);
+    } else {
+      await registry.setAlias(alias, version, reason);
+    }
   } catch (err) {
     if (err instanceof RegistryError) return sendProblem(ctx, request, reply, err.kind === 'missing' ? 404 : 400, 'Alias not moved', err.message);
     throw err;
