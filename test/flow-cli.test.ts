@@ -2,6 +2,8 @@ import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { parseStore } from '../src';
+import { RunHistory } from '../src/public/store';
 import { type FlowResult, runFlowProcess, startFlow } from './helpers/flow-process';
 
 const flow = 'test/fixtures/steps-flow.ts';
@@ -66,6 +68,17 @@ describe('flow command line', () => {
     expect(workers.code).toBe(2);
     expect(workers.stderr).toContain('--workers got "0"; expected an integer >= 1');
     expect(await ranLog()).toEqual([]);
+  });
+
+  it('--run-name names the run in its history record; a name over one line is a usage error that writes nothing', async () => {
+    const named = await runFlowProcess(flow, [...inProcess, '--store', store, '--run-name', 'nightly <b>backfill</b>']);
+    expect(named.code, named.stderr).toBe(0);
+    const [record] = await RunHistory.forStore(parseStore(store)).list(10);
+    expect(record).toMatchObject({ runName: 'nightly <b>backfill</b>', status: 'succeeded' });
+    const bad = await runFlowProcess(flow, [...inProcess, '--store', store, '--run-name', 'two\nlines']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--run-name got "two\\nlines"; expected one line of 1 to 250 characters.');
+    expect(await RunHistory.forStore(parseStore(store)).list(10)).toHaveLength(1);
   });
 
   it('--dry-run says what would run and why, and runs nothing; --graph prints DOT', async () => {

@@ -29,6 +29,8 @@ export interface StandardOptions {
   runTask: string | undefined;
   /** Families or task ids to run again even if complete, with everything downstream. */
   rerun: string[];
+  /** A name for this run in run history and the web UI. */
+  runName: string | undefined;
   /** Capacities of named concurrency pools (`--pool gpu=1`). */
   pool: Record<string, number>;
   /** At most this many tasks of a family at once (`--family-limit Train=1`). */
@@ -77,6 +79,7 @@ const standard: Record<keyof StandardOptions, StandardOption> = {
     help: 'run this family or task id again even if complete, and everything downstream of it (repeatable)',
     expects: 'a task family or task id',
   },
+  runName: { flag: 'run-name', type: 'string', help: 'a name for this run in run history and the web UI (default: the flow and its key parameters)', expects: 'a name' },
   pool: {
     flag: 'pool',
     type: 'string',
@@ -180,6 +183,7 @@ export function parseFlowArgs(flow: FlowDefinition, argv: readonly string[], env
     schedule: values.schedule as string | undefined,
     runTask: values['run-task'] as string | undefined,
     rerun: (values.rerun as string[] | undefined) ?? [],
+    runName: runNameOf(values['run-name'] as string | undefined),
     pool: namedCounts('pool', values.pool),
     familyLimit: namedCounts('family-limit', values['family-limit']),
   };
@@ -191,6 +195,14 @@ export function parseFlowArgs(flow: FlowDefinition, argv: readonly string[], env
     params[name] = paramValue(family, name, spec, values[toFlagName(name)] as string | boolean | undefined, env);
   }
   return { params, options };
+}
+
+/** A run name: one line of at most 250 characters (the UI shows it as text). */
+function runNameOf(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const name = value.trim();
+  if (name === '' || name.length > 250 || /[\r\n]/.test(name)) throw new UsageError(`--run-name got ${JSON.stringify(value.slice(0, 60))}; expected one line of 1 to 250 characters.`);
+  return name;
 }
 
 /** Turns parameter values back into command-line arguments (for a step re-run elsewhere); secrets are left out (see `encodeParamArgs`). */

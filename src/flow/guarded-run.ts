@@ -22,6 +22,8 @@ export interface GuardedRunOptions<T = undefined> {
   /** The flow's name: in the lock file name, logs and history. */
   readonly flow: string;
   readonly params: Readonly<Record<string, ParamValue>>;
+  /** A name for the run in its history record (`--run-name`). */
+  readonly runName?: string;
   /** The store, parsed once. */
   readonly store: Store;
   /** Wait for a run holding the flow lock instead of exiting with `ExitCode.locked`. */
@@ -173,7 +175,7 @@ async function lockedRun<T>(options: GuardedRunOptions<T>, held: Prepared<T>, bo
   const runId = newRunId();
   try {
     await sweepRunLeftovers(store.uri, lockDir, options.tasks?.() ?? [], logger);
-    const recorder = await RunRecorder.start(store, { runId, flow, params, store: store.uri }, logger.child({ runId }));
+    const recorder = await RunRecorder.start(store, { runId, flow, params, store: store.uri, ...(options.runName ? { runName: options.runName } : {}) }, logger.child({ runId }));
     tellRunWatchers({ type: 'run:start', runId });
     let outcome: RunOutcome;
     try {

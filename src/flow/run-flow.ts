@@ -172,6 +172,7 @@ async function main(flow: FlowDefinition, argv: readonly string[], controller: A
       {
         flow: flowName,
         params: redactParams(flow.params, params),
+        runName: options.runName,
         store,
         wait: options.wait,
         logger,

@@ -73,6 +73,8 @@ export interface RunStart {
   readonly params: Readonly<Record<string, ParamValue>>;
   /** As the record keeps it: the store's URI. */
   readonly store: string;
+  /** A name given to the run (`--run-name`); the UI names unnamed runs by their flow and key parameters. */
+  readonly runName?: string;
 }
 
 export interface RecorderOptions {

@@ -48,6 +48,8 @@ export interface RunRecord {
   readonly flow: string;
   readonly params: Readonly<Record<string, ParamValue>>;
   readonly store: string;
+  /** The name given with `--run-name`, if any. */
+  readonly runName?: string;
   readonly host: string;
   readonly pid: number;
   readonly startedAt: string;
