@@ -63,7 +63,8 @@ function traffic(url: string, clients: number, references: Map<string, Float32Ar
   return { seen, stop: async () => ((running = false), await Promise.all(loops), seen) };
 }
 
-describe('hot swap between TensorFlow.js and ONNX versions', () => {
+// auto (the default): TF.js versions on the server's thread, ONNX ones in its worker; worker: both in the worker.
+describe.each(['auto', 'worker'] as const)('hot swap between TensorFlow.js and ONNX versions (predicting %s)', (predictIn) => {
   let store: string;
   let server: ModelServer;
   const references = new Map<string, Float32Array[]>();
@@ -78,7 +79,7 @@ describe('hot swap between TensorFlow.js and ONNX versions', () => {
     onnxSource.dispose();
     const { version } = await registerOnnxModel(new ModelRegistry(store, 'mnist-digits'), { onnx, signature, lineage: { file: 'seed-12.onnx' } });
     expect(version.version).toBe(2);
-    server = await serveModel({ store, port: 0, logger, pollMs: 100, batching: { maxBatchSize: 8, maxWaitMs: 1 }, predictionLog: false });
+    server = await serveModel({ store, port: 0, logger, pollMs: 100, batching: { maxBatchSize: 8, maxWaitMs: 1 }, predictionLog: false, predictIn });
   }, 60_000);
 
   afterAll(async () => {
