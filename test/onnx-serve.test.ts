@@ -94,10 +94,17 @@ describe.each(['auto', 'worker'] as const)('hot swap between TensorFlow.js and O
     const registry = new ModelRegistry(store, 'mnist-digits');
     await registry.setAlias('champion', 2, 'to ONNX');
     await until(() => load.seen.filter((o) => o.version === '2').length > 200, 'traffic on the ONNX version');
-    expect((await call(`${server.url}/v2/models/mnist-digits`)).body).toMatchObject({ platform: 'onnxruntime_onnx', versions: ['2'] });
+    const onnxMetadata = (await call(`${server.url}/v2/models/mnist-digits`)).body;
+    expect(onnxMetadata).toMatchObject({ platform: 'onnxruntime_onnx', versions: ['2'] });
+    // The signature's class labels and the model's own input (the request still sends the server's "image" tensor).
+    const source = await seededModel(12);
+    const { signature } = exportToOnnx(source, { producerVersion: 'test' });
+    source.dispose();
+    expect(onnxMetadata.parameters).toEqual({ class_labels: [...signature.classLabels], model_input: { name: signature.input.name, shape: [-1, ...signature.input.shape], datatype: 'FP32', layout: signature.input.layout } });
     const onOnnx = load.seen.length;
     await registry.setAlias('champion', 1, 'back to TF.js');
     await until(() => load.seen.slice(onOnnx).filter((o) => o.version === '1').length > 200, 'traffic on the TF.js version again');
+    expect((await call(`${server.url}/v2/models/mnist-digits`)).body.parameters).toBeUndefined();
     const all = await load.stop();
     expect(all.filter((o) => o.status !== 200)).toEqual([]);
     expect(all.filter((o) => !o.matches)).toEqual([]);
@@ -150,7 +157,12 @@ describe.skipIf(torchProblem !== undefined && process.env.CI !== 'true')('a mode
     expect(Object.keys(record.files).sort()).toEqual(['model.onnx', 'signature.json']);
     expect(record.metrics.testAccuracy).toBeGreaterThan(0.5);
     expect(record.lineage).toMatchObject({ framework: 'pytorch', format: 'onnx', data: { increment: 1, images: 3000 }, training: { torch: expect.any(String) } });
-    expect((await call(`${server.url}/v2/models/mnist-digits`)).body).toMatchObject({ platform: 'onnxruntime_onnx', versions: [String(record.version)] });
+    expect((await call(`${server.url}/v2/models/mnist-digits`)).body).toMatchObject({
+      platform: 'onnxruntime_onnx',
+      versions: [String(record.version)],
+      inputs: [{ name: 'image' }],
+      parameters: { class_labels: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], model_input: { name: 'input', shape: [-1, 1, 28, 28], datatype: 'FP32', layout: 'NCHW' } },
+    });
 
     const test = takeExamples(await readMnistSplit('t10k'), 0, 64);
     const pixels = Uint8Array.from(test.images, (v) => Math.round(v * 255));
