@@ -4,7 +4,8 @@
  * requests (a corrupt ONNX version is refused at swap time while the old one
  * keeps serving); and a model trained in PyTorch (real, small: Debian's
  * python3-torch) through flows/train-pytorch.ts, registered, served over the
- * V2 and MLflow routes, evaluated and drift-checked. Without python3-torch
+ * V2 and MLflow routes, evaluated, drift-checked and compared with a
+ * retrained TensorFlow.js model. Without python3-torch
  * that part is skipped with the reason (and fails under CI=true).
  */
 import { execFileSync } from 'node:child_process';
@@ -14,6 +15,11 @@ import { join } from 'node:path';
 import type * as tfjs from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/public/runtime';
+import { run } from '../src';
+import { RegisterRetrained } from '../tasks/mnist/retrain-task';
+import { evaluateOnnx } from '../tasks/onnx/evaluate-onnx';
+import { OnnxClassifier } from '../tasks/onnx/onnx-classifier';
+import { captureLogger } from './helpers/log-capture';
 import { runDriftChecks } from '../tasks/drift/checks';
 import { readMnistSplit, takeExamples } from '../tasks/mnist/mnist-data';
 import { registerOnnxModel } from '../tasks/onnx/register-onnx';
@@ -206,4 +212,24 @@ describe.skipIf(torchProblem !== undefined && process.env.CI !== 'true')('a mode
     expect(without.tests.map((t) => t.name)).not.toContain('embedding-mmd');
     expect(without.drift).toBe(true); // the class-probability tests need only the scores
   });
+
+  it('is what a drift retraining compares with: the retrained TF.js model against the ONNX champion scored on ONNX Runtime', async () => {
+    const registry = new ModelRegistry(store, 'mnist-digits');
+    const champion = await registry.resolve('champion');
+    const retrain = new RegisterRetrained({ store, increment: 1, incrementSize: 3000, epochs: 1, validationFraction: 0.2, testSources: 'mnist-test' });
+    const logs = captureLogger('info');
+    expect((await run(retrain, { logger: logs.logger })).ok).toBe(true);
+    const retrained = (await registry.versions()).at(-1)!;
+    expect(Object.keys(retrained.files)).toContain('model.json');
+    const evaluation = retrained.lineage.evaluation as { candidate: { meanAccuracy: number }; champion: { version: number; runtime: string; meanAccuracy: number; sources: { source: string; count: number; accuracy: number }[] } };
+    // The champion's score is its own accuracy on all of MNIST's test set, on ONNX Runtime.
+    const test = await readMnistSplit('t10k');
+    const files = registry.filesOf(champion.version);
+    const classifier = await OnnxClassifier.open(await files.file('model.onnx').readBytes(), parseSignature(await files.file('signature.json').readJson()));
+    const own = await evaluateOnnx(classifier, test.images, test.labels).finally(() => classifier.release());
+    expect(evaluation.champion).toMatchObject({ version: champion.version, runtime: 'onnx', sources: [{ source: 'mnist-test', count: 10_000, accuracy: own.accuracy }] });
+    expect(logs.lines.map((l) => l.msg)).toContain(`champion version ${champion.version} has no TensorFlow.js files (an ONNX model): scored on ONNX Runtime`);
+    const promoted = (await registry.resolve('champion')).version === retrained.version;
+    expect(promoted).toBe(evaluation.candidate.meanAccuracy > evaluation.champion.meanAccuracy);
+  }, 600_000);
 });
