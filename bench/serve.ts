@@ -43,6 +43,7 @@ import { serializeModel } from '../tasks/training/model-io';
 import { exportToOnnx } from '../tasks/onnx/tfjs-to-onnx';
 import { MODEL_ONNX, SIGNATURE_JSON } from '../tasks/onnx/signature';
 import { onnxPredictRate } from './predict';
+import { defaultOnnxThreads, type PredictIn } from '../tasks/serving/runtime/model-runtimes';
 
 // autocannon ships no types; the part used here:
 interface AutocannonResult {
@@ -63,7 +64,7 @@ function option(name: string, fallback: string): string {
 const seconds = Number(option('seconds', '8'));
 /** Where the server predicts: auto (its default: ONNX in a worker thread, TF.js inline), worker or inline. */
 const predictIn = option('predict-in', 'auto');
-/** ONNX Runtime's threads in the server (default: the server's own default, the machine's cores). */
+/** ONNX Runtime's threads in the server (default: the server's own default). */
 const onnxThreads = option('onnx-threads', '');
 /** The registered format: tfjs (TensorFlow.js serves) or onnx (the export beside it: ONNX Runtime serves). */
 const format = option('format', 'tfjs');
@@ -283,7 +284,7 @@ async function main(): Promise<void> {
         format,
         backend: format === 'onnx' ? 'onnxruntime' : backend,
         predict_in: predictIn,
-        onnx_threads: onnxThreads ? Number(onnxThreads) : os.availableParallelism(),
+        onnx_threads: onnxThreads ? Number(onnxThreads) : defaultOnnxThreads(predictIn as PredictIn),
         rps_c1: round(loads.c1.rps, 0),
         rps_c16: round(loads.c16.rps, 0),
         rps_c64: round(loads.c64.rps, 0),

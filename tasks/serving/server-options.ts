@@ -61,7 +61,7 @@ export interface ModelServerOptions {
   readonly predictIn?: PredictIn;
   /** TensorFlow.js backend for versions without an ONNX file; default the fastest available (tfjs-node, else wasm). */
   readonly backend?: BackendName;
-  /** ONNX Runtime's intra-op threads for ONNX versions; default the machine's cores. */
+  /** ONNX Runtime's intra-op threads for ONNX versions; default the cores less one in a worker, every core inline. */
   readonly onnxThreads?: number;
   readonly logger?: Logger;
 }

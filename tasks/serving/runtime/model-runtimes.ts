@@ -23,13 +23,15 @@ export type PredictIn = (typeof PREDICT_IN)[number];
 export const DEFAULT_PREDICT_IN: PredictIn = 'auto';
 
 /**
- * ONNX Runtime's intra-op threads when not told: every core. In a worker the
- * main thread's work (parsing, answering, logging) falls between model
- * calls, and ONNX Runtime's helper threads sleep instead of spinning
- * (onnx-classifier.ts), so they leave that core to it.
+ * ONNX Runtime's intra-op threads when not told: in a worker, the cores left
+ * once the main thread has one (it parses, answers and logs requests while
+ * the worker predicts); on the main thread, every core (parsing waits for the
+ * call anyway). Its helper threads sleep between calls instead of spinning
+ * (onnx-classifier.ts), so they leave the core to the main thread meanwhile.
  */
-export function defaultOnnxThreads(): number {
-  return Math.max(1, availableParallelism());
+export function defaultOnnxThreads(where: PredictIn): number {
+  const cores = Math.max(1, availableParallelism());
+  return where === 'inline' ? cores : Math.max(1, cores - 1);
 }
 
 export interface RuntimeOptions {
@@ -38,12 +40,12 @@ export interface RuntimeOptions {
 }
 
 /** Both runtimes on the calling thread, each started on first use (what the worker runs, and `inline`). */
-export function inlineRuntimes(backend?: BackendName, onnxThreads = defaultOnnxThreads()): Predictor {
+export function inlineRuntimes(backend: BackendName | undefined, onnxThreads: number): Predictor {
   return new ModelFormatPredictor({ tfjs: () => new InlinePredictor(backend), onnx: () => new OnnxPredictor({ threads: onnxThreads, spinWait: false }) });
 }
 
 /** The predictor a server uses when predicting `where`. */
-export function predictorFor(where: PredictIn, { backend, onnxThreads = defaultOnnxThreads() }: RuntimeOptions = {}): Predictor {
+export function predictorFor(where: PredictIn, { backend, onnxThreads = defaultOnnxThreads(where) }: RuntimeOptions = {}): Predictor {
   switch (where) {
     case 'inline':
       return inlineRuntimes(backend, onnxThreads);

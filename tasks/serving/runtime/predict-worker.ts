@@ -9,11 +9,11 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { FromPredictWorker, PredictWorkerData, ToPredictWorker } from './predict-worker-protocol';
-import { inlineRuntimes } from './model-runtimes';
+import { defaultOnnxThreads, inlineRuntimes } from './model-runtimes';
 
 const port = parentPort!;
 const { backend, onnxThreads } = workerData as PredictWorkerData;
-const predictor = inlineRuntimes(backend, onnxThreads);
+const predictor = inlineRuntimes(backend, onnxThreads ?? defaultOnnxThreads('worker'));
 
 function reply(message: FromPredictWorker, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
