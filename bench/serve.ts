@@ -1,7 +1,7 @@
 /**
  * The model server under load, against in-process prediction as the reference.
  *
- *   npm run bench:serve [-- --seconds 8] [--predict-in worker|inline] [--format tfjs|onnx]
+ *   npm run bench:serve [-- --seconds 8] [--predict-in auto|worker|inline] [--onnx-threads n] [--format tfjs|onnx]
  *
  * With `--format onnx` the versions are registered with their ONNX export
  * (as the register flow does), so the server predicts with ONNX Runtime, and
@@ -43,6 +43,7 @@ import { serializeModel } from '../tasks/training/model-io';
 import { exportToOnnx } from '../tasks/onnx/tfjs-to-onnx';
 import { MODEL_ONNX, SIGNATURE_JSON } from '../tasks/onnx/signature';
 import { onnxPredictRate } from './predict';
+import { defaultOnnxThreads, type PredictIn } from '../tasks/serving/runtime/model-runtimes';
 
 // autocannon ships no types; the part used here:
 interface AutocannonResult {
@@ -61,8 +62,10 @@ function option(name: string, fallback: string): string {
   return i >= 0 ? process.argv[i + 1] : fallback;
 }
 const seconds = Number(option('seconds', '8'));
-/** Where the server predicts: inline (its default) or worker. */
-const predictIn = option('predict-in', 'inline');
+/** Where the server predicts: auto (its default: ONNX in a worker thread, TF.js inline), worker or inline. */
+const predictIn = option('predict-in', 'auto');
+/** ONNX Runtime's threads in the server (default: the server's own default). */
+const onnxThreads = option('onnx-threads', '');
 /** The registered format: tfjs (TensorFlow.js serves) or onnx (the export beside it: ONNX Runtime serves). */
 const format = option('format', 'tfjs');
 if (format !== 'tfjs' && format !== 'onnx') throw new Error(`--format must be tfjs or onnx, got ${format}`);
@@ -92,7 +95,7 @@ async function registerVersions(tf: TensorFlow, store: string, seeds: number[]):
 }
 
 async function startServer(store: string): Promise<{ child: ChildProcess; url: string }> {
-  const args = ['-r', 'ts-node/register/transpile-only', path.join(root, 'app/cli/main.ts'), 'serve', '--store', store, '--port', '0', '--poll-ms', '200', '--predict-in', predictIn];
+  const args = ['-r', 'ts-node/register/transpile-only', path.join(root, 'app/cli/main.ts'), 'serve', '--store', store, '--port', '0', '--poll-ms', '200', '--predict-in', predictIn, ...(onnxThreads ? ['--onnx-threads', onnxThreads] : [])];
   const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   return new Promise((resolve, reject) => {
@@ -281,6 +284,7 @@ async function main(): Promise<void> {
         format,
         backend: format === 'onnx' ? 'onnxruntime' : backend,
         predict_in: predictIn,
+        onnx_threads: onnxThreads ? Number(onnxThreads) : defaultOnnxThreads(predictIn as PredictIn),
         rps_c1: round(loads.c1.rps, 0),
         rps_c16: round(loads.c16.rps, 0),
         rps_c64: round(loads.c64.rps, 0),

@@ -4,7 +4,8 @@
  * requests (a corrupt ONNX version is refused at swap time while the old one
  * keeps serving); and a model trained in PyTorch (real, small: Debian's
  * python3-torch) through flows/train-pytorch.ts, registered, served over the
- * V2 and MLflow routes, evaluated and drift-checked. Without python3-torch
+ * V2 and MLflow routes, evaluated, drift-checked and compared with a
+ * retrained TensorFlow.js model. Without python3-torch
  * that part is skipped with the reason (and fails under CI=true).
  */
 import { execFileSync } from 'node:child_process';
@@ -14,6 +15,11 @@ import { join } from 'node:path';
 import type * as tfjs from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/public/runtime';
+import { run } from '../src';
+import { RegisterRetrained } from '../tasks/mnist/retrain-task';
+import { evaluateOnnx } from '../tasks/onnx/evaluate-onnx';
+import { OnnxClassifier } from '../tasks/onnx/onnx-classifier';
+import { captureLogger } from './helpers/log-capture';
 import { runDriftChecks } from '../tasks/drift/checks';
 import { readMnistSplit, takeExamples } from '../tasks/mnist/mnist-data';
 import { registerOnnxModel } from '../tasks/onnx/register-onnx';
@@ -63,7 +69,8 @@ function traffic(url: string, clients: number, references: Map<string, Float32Ar
   return { seen, stop: async () => ((running = false), await Promise.all(loops), seen) };
 }
 
-describe('hot swap between TensorFlow.js and ONNX versions', () => {
+// auto (the default): TF.js versions on the server's thread, ONNX ones in its worker; worker: both in the worker.
+describe.each(['auto', 'worker'] as const)('hot swap between TensorFlow.js and ONNX versions (predicting %s)', (predictIn) => {
   let store: string;
   let server: ModelServer;
   const references = new Map<string, Float32Array[]>();
@@ -78,7 +85,7 @@ describe('hot swap between TensorFlow.js and ONNX versions', () => {
     onnxSource.dispose();
     const { version } = await registerOnnxModel(new ModelRegistry(store, 'mnist-digits'), { onnx, signature, lineage: { file: 'seed-12.onnx' } });
     expect(version.version).toBe(2);
-    server = await serveModel({ store, port: 0, logger, pollMs: 100, batching: { maxBatchSize: 8, maxWaitMs: 1 }, predictionLog: false });
+    server = await serveModel({ store, port: 0, logger, pollMs: 100, batching: { maxBatchSize: 8, maxWaitMs: 1 }, predictionLog: false, predictIn });
   }, 60_000);
 
   afterAll(async () => {
@@ -93,10 +100,17 @@ describe('hot swap between TensorFlow.js and ONNX versions', () => {
     const registry = new ModelRegistry(store, 'mnist-digits');
     await registry.setAlias('champion', 2, 'to ONNX');
     await until(() => load.seen.filter((o) => o.version === '2').length > 200, 'traffic on the ONNX version');
-    expect((await call(`${server.url}/v2/models/mnist-digits`)).body).toMatchObject({ platform: 'onnxruntime_onnx', versions: ['2'] });
+    const onnxMetadata = (await call(`${server.url}/v2/models/mnist-digits`)).body;
+    expect(onnxMetadata).toMatchObject({ platform: 'onnxruntime_onnx', versions: ['2'] });
+    // The signature's class labels and the model's own input (the request still sends the server's "image" tensor).
+    const source = await seededModel(12);
+    const { signature } = exportToOnnx(source, { producerVersion: 'test' });
+    source.dispose();
+    expect(onnxMetadata.parameters).toEqual({ class_labels: [...signature.classLabels], model_input: { name: signature.input.name, shape: [-1, ...signature.input.shape], datatype: 'FP32', layout: signature.input.layout } });
     const onOnnx = load.seen.length;
     await registry.setAlias('champion', 1, 'back to TF.js');
     await until(() => load.seen.slice(onOnnx).filter((o) => o.version === '1').length > 200, 'traffic on the TF.js version again');
+    expect((await call(`${server.url}/v2/models/mnist-digits`)).body.parameters).toBeUndefined();
     const all = await load.stop();
     expect(all.filter((o) => o.status !== 200)).toEqual([]);
     expect(all.filter((o) => !o.matches)).toEqual([]);
@@ -149,7 +163,12 @@ describe.skipIf(torchProblem !== undefined && process.env.CI !== 'true')('a mode
     expect(Object.keys(record.files).sort()).toEqual(['model.onnx', 'signature.json']);
     expect(record.metrics.testAccuracy).toBeGreaterThan(0.5);
     expect(record.lineage).toMatchObject({ framework: 'pytorch', format: 'onnx', data: { increment: 1, images: 3000 }, training: { torch: expect.any(String) } });
-    expect((await call(`${server.url}/v2/models/mnist-digits`)).body).toMatchObject({ platform: 'onnxruntime_onnx', versions: [String(record.version)] });
+    expect((await call(`${server.url}/v2/models/mnist-digits`)).body).toMatchObject({
+      platform: 'onnxruntime_onnx',
+      versions: [String(record.version)],
+      inputs: [{ name: 'image' }],
+      parameters: { class_labels: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], model_input: { name: 'input', shape: [-1, 1, 28, 28], datatype: 'FP32', layout: 'NCHW' } },
+    });
 
     const test = takeExamples(await readMnistSplit('t10k'), 0, 64);
     const pixels = Uint8Array.from(test.images, (v) => Math.round(v * 255));
@@ -193,4 +212,24 @@ describe.skipIf(torchProblem !== undefined && process.env.CI !== 'true')('a mode
     expect(without.tests.map((t) => t.name)).not.toContain('embedding-mmd');
     expect(without.drift).toBe(true); // the class-probability tests need only the scores
   });
+
+  it('is what a drift retraining compares with: the retrained TF.js model against the ONNX champion scored on ONNX Runtime', async () => {
+    const registry = new ModelRegistry(store, 'mnist-digits');
+    const champion = await registry.resolve('champion');
+    const retrain = new RegisterRetrained({ store, increment: 1, incrementSize: 3000, epochs: 1, validationFraction: 0.2, testSources: 'mnist-test' });
+    const logs = captureLogger('info');
+    expect((await run(retrain, { logger: logs.logger })).ok).toBe(true);
+    const retrained = (await registry.versions()).at(-1)!;
+    expect(Object.keys(retrained.files)).toContain('model.json');
+    const evaluation = retrained.lineage.evaluation as { candidate: { meanAccuracy: number }; champion: { version: number; runtime: string; meanAccuracy: number; sources: { source: string; count: number; accuracy: number }[] } };
+    // The champion's score is its own accuracy on all of MNIST's test set, on ONNX Runtime.
+    const test = await readMnistSplit('t10k');
+    const files = registry.filesOf(champion.version);
+    const classifier = await OnnxClassifier.open(await files.file('model.onnx').readBytes(), parseSignature(await files.file('signature.json').readJson()));
+    const own = await evaluateOnnx(classifier, test.images, test.labels).finally(() => classifier.release());
+    expect(evaluation.champion).toMatchObject({ version: champion.version, runtime: 'onnx', sources: [{ source: 'mnist-test', count: 10_000, accuracy: own.accuracy }] });
+    expect(logs.lines.map((l) => l.msg)).toContain(`champion version ${champion.version} has no TensorFlow.js files (an ONNX model): scored on ONNX Runtime`);
+    const promoted = (await registry.resolve('champion')).version === retrained.version;
+    expect(promoted).toBe(evaluation.candidate.meanAccuracy > evaluation.champion.meanAccuracy);
+  }, 600_000);
 });

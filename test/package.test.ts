@@ -68,6 +68,14 @@ describe('the packed package', () => {
     for (const p of paths) expect(p).not.toMatch(/^(test|bench|src|dist\/test|dist\/bench)\//);
   });
 
+  it('installed, the PyTorch training task finds its Python script (tsc copies no .py into dist/)', async () => {
+    expect(packed.files.map((f) => f.path)).toContain('tasks/mnist/pytorch/train_mnist.py');
+    const probe = `console.log(require('dagwright/tasks/mnist/pytorch/train-task').trainingScript())`;
+    const { stdout } = await exec(process.execPath, ['-e', probe], { cwd: project });
+    expect(stdout.trim()).toBe(join(project, 'node_modules', 'dagwright', 'tasks', 'mnist', 'pytorch', 'train_mnist.py'));
+    expect(existsSync(stdout.trim())).toBe(true);
+  });
+
   it('installed in an empty project: the public entry and its documented subpaths load, internals stay behind the exports map', async () => {
     const probe = `const d = require('dagwright'); console.log(typeof d.runFlow, typeof d.Task);
       console.log(typeof require('dagwright/store').registerScheme, typeof require('dagwright/executors').DockerExecutor,

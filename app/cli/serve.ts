@@ -16,6 +16,7 @@ import { checkStore } from '../../src/targets/uri';
 import { DEFAULT_ALIAS, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_SERVE_HOST, DEFAULT_SERVE_PORT, ModelServer, type ModelServerOptions, TOKEN_ENV } from '../../tasks/serving/model-server';
 import { DEFAULT_MODEL_NAME } from '../../tasks/registry/registry';
 import { DEFAULT_BATCHING } from '../../tasks/serving/runtime/adaptive-batcher';
+import { DEFAULT_PREDICT_IN, defaultOnnxThreads, PREDICT_IN, type PredictIn } from '../../tasks/serving/runtime/model-runtimes';
 
 export const serveUsage = `usage: dagwright serve [options]
 
@@ -31,7 +32,10 @@ Serves a model from the store's registry: the version its alias names (default
   --token <secret>            require "Authorization: Bearer <secret>" (or set ${TOKEN_ENV}; health checks stay open)
   --max-batch-size <n>        adaptive batching: images per model call (default ${DEFAULT_BATCHING.maxBatchSize}; 1 turns it off)
   --max-wait-ms <ms>          how long a request may wait for a batch to fill (default ${DEFAULT_BATCHING.maxWaitMs}: only what arrives together)
-  --predict-in <where>        inline (default: this thread) or worker (a worker thread: faster when a core is free)
+  --predict-in <where>        auto (default: ONNX versions in a worker thread, TensorFlow.js ones in this thread),
+                              worker (every version in a worker thread) or inline (every version in this thread)
+  --onnx-threads <n>          ONNX Runtime's threads for ONNX versions (default: the cores the main thread leaves,
+                              ${defaultOnnxThreads('worker')} here; inline: every core)
   --poll-ms <ms>              how often the alias is checked (default 1000)
   --max-body-mb <mb>          largest request body (default 16)
   --log-sample-rate <0-1>     fraction of images written to the prediction log (default 1)
@@ -62,6 +66,7 @@ const options = {
   'max-wait-ms': { type: 'string' },
   'poll-ms': { type: 'string' },
   'predict-in': { type: 'string' },
+  'onnx-threads': { type: 'string' },
   'max-body-mb': { type: 'string' },
   'log-sample-rate': { type: 'string' },
   'log-chunk-records': { type: 'string' },
@@ -104,8 +109,8 @@ export function serveOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
   const level = values['log-level'] ?? 'info';
   if (!(logLevels as readonly string[]).includes(level)) throw new UsageError(`--log-level got "${level}"; expected one of ${logLevels.join(', ')}.`);
   if (values.alias !== undefined && values.version !== undefined) throw new UsageError('--alias and --version exclude each other: follow an alias, or pin one version.');
-  const predictIn = values['predict-in'] ?? 'inline';
-  if (predictIn !== 'worker' && predictIn !== 'inline') throw new UsageError(`--predict-in got "${predictIn}"; expected worker or inline.`);
+  const predictIn = (values['predict-in'] ?? DEFAULT_PREDICT_IN) as PredictIn;
+  if (!PREDICT_IN.includes(predictIn)) throw new UsageError(`--predict-in got "${predictIn}"; expected ${PREDICT_IN.join(', ')}.\n${serveUsage}`);
   const chunkSeconds = numberOption(values, 'log-chunk-seconds', (n) => n > 0, 'a number of seconds > 0');
   const maxBodyMb = numberOption(values, 'max-body-mb', (n) => n > 0, 'a number of megabytes > 0');
   return {
@@ -121,6 +126,7 @@ export function serveOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
       maxWaitMs: numberOption(values, 'max-wait-ms', (n) => n >= 0, 'a number of milliseconds >= 0') ?? DEFAULT_BATCHING.maxWaitMs,
     },
     predictIn,
+    onnxThreads: numberOption(values, 'onnx-threads', whole(1), 'a whole number of threads >= 1'),
     pollMs: numberOption(values, 'poll-ms', (n) => n >= 10, 'a number of milliseconds >= 10'),
     maxBodyBytes: maxBodyMb === undefined ? undefined : Math.round(maxBodyMb * 1024 * 1024),
     predictionLog: values['no-prediction-log']

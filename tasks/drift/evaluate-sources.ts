@@ -28,5 +28,10 @@ export function scoreOnSources(tf: TensorFlow, model: tfjs.LayersModel, sources:
     const predictions = predictClasses(tf, model, toFloatPixels(s.pixels), s.count);
     return { source: s.name, count: s.count, accuracy: scorePredictions(predictions, s.labels).accuracy };
   });
-  return { sources: scores, meanAccuracy: scores.reduce((a, s) => a + s.accuracy, 0) / Math.max(1, scores.length) };
+  return multiSourceScore(scores);
+}
+
+/** The per-source scores with their mean. */
+export function multiSourceScore(sources: SourceScore[]): MultiSourceScore {
+  return { sources, meanAccuracy: sources.reduce((a, s) => a + s.accuracy, 0) / Math.max(1, sources.length) };
 }

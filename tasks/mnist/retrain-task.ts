@@ -8,9 +8,11 @@
  */
 import { param, Task, type TaskContext } from '../../src';
 import { codeVersion } from '../code-version';
-import { CHAMPION, contentHash, ModelRegistry } from '../registry/registry';
+import { CHAMPION, contentHash, ModelRegistry, type ModelVersion, RegistryError } from '../registry/registry';
 import { championPromotion } from '../registry/promotion';
 import { imageSourceScorer } from '../drift/source-scorer';
+import { MODEL_ONNX, SIGNATURE_JSON } from '../onnx/signature';
+import { scoreOnnxOnSources } from '../onnx/score-onnx-sources';
 import { trainParams } from './params';
 import { TRAINING_JSON, TrainModel, type TrainingRecord } from './train-task';
 import { loadModelFrom, MODEL_JSON, WEIGHTS_BIN } from '../training/model-io';
@@ -60,15 +62,31 @@ export interface RegisterRetrainedParams extends RetrainParams {
   testSources?: string;
 }
 
+const loadSources = (testSources: string, store: string) => Promise.all(testSources.split(',').map((s) => loadSource(s.trim(), { store })));
+
 /** Scores on every test source, saying which model it was. */
 async function score(tf: TensorFlow, dir: DirectoryTarget, testSources: string, store: string): Promise<MultiSourceScore> {
   const model = await loadModelFrom(tf, dir);
   try {
-    const sources = await Promise.all(testSources.split(',').map((s) => loadSource(s.trim(), { store })));
-    return scoreOnSources(tf, model, sources);
+    return scoreOnSources(tf, model, await loadSources(testSources, store));
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * The champion scored now: on TensorFlow.js from its files, or, when it has none (a model trained
+ * elsewhere, such as in PyTorch, registered as ONNX), on ONNX Runtime. Retraining always trains the
+ * TF.js network anew on the drift increment (it starts from no champion's weights), so any champion works.
+ */
+async function scoreChampion(tf: TensorFlow, registry: ModelRegistry, holder: ModelVersion, testSources: string, store: string): Promise<MultiSourceScore & { runtime: 'tfjs' | 'onnx' }> {
+  const files = registry.filesOf(holder.version);
+  if (MODEL_JSON in holder.files) return { ...(await score(tf, files, testSources, store)), runtime: 'tfjs' };
+  if (MODEL_ONNX in holder.files && SIGNATURE_JSON in holder.files) return { ...(await scoreOnnxOnSources(files, await loadSources(testSources, store))), runtime: 'onnx' };
+  throw new RegistryError(
+    `champion version ${holder.version} of "${registry.model}" has neither ${MODEL_JSON} nor ${MODEL_ONNX} with ${SIGNATURE_JSON} (its files: ${Object.keys(holder.files).join(', ') || 'none'}), so the retrained model cannot be compared with it; point champion at a complete version (dagwright registry alias champion <version>).`,
+    'damaged',
+  );
 }
 
 export class RegisterRetrained extends Task<RegisterRetrainedParams> {
@@ -111,7 +129,8 @@ export class RegisterRetrained extends Task<RegisterRetrainedParams> {
     const candidate = await score(tf, dir, p.testSources, p.store);
     const aliases = await this.registry.aliases();
     const holder = CHAMPION in aliases ? await this.registry.version(aliases[CHAMPION]) : undefined;
-    const incumbent = holder ? await score(tf, this.registry.filesOf(holder.version), p.testSources, p.store) : undefined;
+    const incumbent = holder ? await scoreChampion(tf, this.registry, holder, p.testSources, p.store) : undefined;
+    if (incumbent?.runtime === 'onnx') ctx.logger.info({ champion: holder!.version }, `champion version ${holder!.version} has no TensorFlow.js files (an ONNX model): scored on ONNX Runtime`);
     const mnist = candidate.sources.find((s) => s.source === 'mnist-test');
     const result = await this.registry.register({
       files,

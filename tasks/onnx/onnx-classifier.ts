@@ -10,6 +10,17 @@ import { imageGeometry, type ImageGeometry, type ModelSignature, SignatureError 
 /** Threads ONNX Runtime uses inside one prediction. */
 export const DEFAULT_ONNX_THREADS = 2;
 
+export interface OnnxSessionOptions {
+  /** Intra-op threads, the calling thread included; default DEFAULT_ONNX_THREADS. */
+  readonly threads?: number;
+  /**
+   * Whether ONNX Runtime's helper threads spin between calls (its default: a little
+   * less latency a call). Off where another thread of this process needs the core
+   * between calls, as the server's main thread does while its worker predicts.
+   */
+  readonly spinWait?: boolean;
+}
+
 export interface OnnxOutputs {
   /** [count, classes] class probabilities. */
   readonly probabilities: Float32Array;
@@ -42,10 +53,11 @@ export class OnnxClassifier {
   }
 
   /** Opens the model; throws `SignatureError` when the file is not ONNX or does not match its signature. */
-  static async open(model: Uint8Array, signature: ModelSignature, threads = DEFAULT_ONNX_THREADS): Promise<OnnxClassifier> {
+  static async open(model: Uint8Array, signature: ModelSignature, { threads = DEFAULT_ONNX_THREADS, spinWait = true }: OnnxSessionOptions = {}): Promise<OnnxClassifier> {
     let session: Session;
     try {
-      session = await onnxRuntime().InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1, executionProviders: ['cpu'], graphOptimizationLevel: 'all' });
+      const extra = spinWait ? {} : { extra: { session: { intra_op: { allow_spinning: '0' } } } };
+      session = await onnxRuntime().InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1, executionProviders: ['cpu'], graphOptimizationLevel: 'all', ...extra });
     } catch (err) {
       throw new SignatureError(`the file is not a model ONNX Runtime can load (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); check that it is a complete .onnx file.`);
     }

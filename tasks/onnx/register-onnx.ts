@@ -27,7 +27,7 @@ export interface OnnxRegistration {
 export async function checkOnnxModel(onnx: Uint8Array, signature: unknown): Promise<ModelSignature> {
   const parsed = parseSignature(signature);
   if (onnx.byteLength === 0) throw new SignatureError('the ONNX file is empty.');
-  const classifier = await OnnxClassifier.open(onnx, parsed, 1);
+  const classifier = await OnnxClassifier.open(onnx, parsed, { threads: 1 });
   await classifier.release();
   return parsed;
 }

@@ -28,10 +28,11 @@ import { ConnectionTracker } from './drain';
 import { errorBody } from './http/error-bodies';
 import { handOverPort } from './port-handover';
 import { ReadyFile } from './ready-file';
-import { InlinePredictor } from './runtime/inline-predictor';
-import { PredictThread, type Predictor } from './runtime/predict-thread';
-import { ModelFormatPredictor, modelFormatOf, V2_PLATFORM } from './runtime/model-format';
+import type { Predictor } from './runtime/predict-thread';
+import { modelFormatOf, V2_PLATFORM } from './runtime/model-format';
+import { DEFAULT_PREDICT_IN, predictorFor } from './runtime/model-runtimes';
 import { ServerMetrics } from './server-metrics';
+import type { ModelSignature } from '../onnx/signature';
 import { DEFAULT_ALIAS, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_SERVE_HOST, DEFAULT_SERVE_PORT, type ModelServerOptions } from './server-options';
 
 export { DEFAULT_ALIAS, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_SERVE_HOST, DEFAULT_SERVE_PORT, TOKEN_ENV, type ModelServerOptions } from './server-options';
@@ -103,6 +104,11 @@ export class ModelServer implements Service, InferenceService {
     return this.slot && V2_PLATFORM[modelFormatOf(this.slot.model.record)];
   }
 
+  /** The signature of the version answering now, when it has one (ONNX versions): class labels, the model's own input. */
+  get signature(): ModelSignature | undefined {
+    return this.slot?.model.signature;
+  }
+
   /** The port listened on (the chosen one when `port` was 0). */
   get port(): number {
     return this.boundPort ?? this.options.port ?? DEFAULT_SERVE_PORT;
@@ -118,8 +124,7 @@ export class ModelServer implements Service, InferenceService {
   }
 
   async start(): Promise<void> {
-    const tfjs = () => (this.options.predictIn === 'worker' ? new PredictThread(this.options.backend) : new InlinePredictor(this.options.backend));
-    this.thread = new ModelFormatPredictor(tfjs);
+    this.thread = predictorFor(this.options.predictIn ?? DEFAULT_PREDICT_IN, { backend: this.options.backend, onnxThreads: this.options.onnxThreads });
     this.app = buildHttpApp(this, { maxBodyBytes: this.options.maxBodyBytes ?? 16 * 1024 * 1024 });
     this.connections = new ConnectionTracker(this.app.server);
     try {

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { BackendName } from '../tf/tf-backend';
 import type { BatchingOptions } from './runtime/adaptive-batcher';
 import type { ModelAdapter } from './runtime/model-adapter';
+import type { PredictIn } from './runtime/model-runtimes';
 import type { PredictionLogOptions } from './prediction-log/prediction-log';
 
 export const DEFAULT_SERVE_HOST = '127.0.0.1';
@@ -55,12 +56,15 @@ export interface ModelServerOptions {
   /** Start even if the alias names no version yet (answer 503 until it does). Default false: start fails. */
   readonly waitForModel?: boolean;
   /**
-   * Where predictions run: 'inline' (default: this thread) or 'worker' (a worker thread, so requests are parsed while
-   * a batch is predicted: faster only with a core to spare; measured here, with the load generator on the other
-   * core, it used 15-20% more CPU per request and 100 MB more memory).
+   * Where predictions run (runtime/model-runtimes.ts): 'auto' (default: ONNX versions in a worker thread, TensorFlow.js
+   * versions on this thread), 'worker' (every version in a worker thread, so requests are parsed while a batch is
+   * predicted; for TF.js measured here, with the load generator on the other core, 15-20% more CPU per request and
+   * 100 MB more memory) or 'inline' (this thread).
    */
-  readonly predictIn?: 'worker' | 'inline';
-  /** TensorFlow.js backend of the prediction worker; default the fastest available (tfjs-node, else wasm). */
+  readonly predictIn?: PredictIn;
+  /** TensorFlow.js backend for versions without an ONNX file; default the fastest available (tfjs-node, else wasm). */
   readonly backend?: BackendName;
+  /** ONNX Runtime's intra-op threads for ONNX versions; default the cores less one in a worker, every core inline. */
+  readonly onnxThreads?: number;
   readonly logger?: Logger;
 }

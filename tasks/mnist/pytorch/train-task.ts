@@ -17,11 +17,19 @@ import { dataParamsOf, type TrainParams, trainParams } from '../params';
 import { type IncrementDetails, PreprocessIncrement } from '../preprocess-task';
 import { MODEL_ONNX, SIGNATURE_JSON } from '../../onnx/signature';
 import { directoryAt } from '../../store';
-import { runPythonJob } from '../../python/python-step-protocol';
+import { PythonStepError, runPythonJob } from '../../python/python-step-protocol';
 
 export const PYTORCH_TRAINING_JSON = 'training.json';
-/** The script beside this file, or (compiled into dist/) in the source tree, where tsc leaves it. */
-const SCRIPT = [join(__dirname, 'train_mnist.py'), join(__dirname, '..', '..', '..', '..', 'tasks', 'mnist', 'pytorch', 'train_mnist.py')].find((p) => existsSync(p)) ?? join(__dirname, 'train_mnist.py');
+/**
+ * train_mnist.py: beside this file when run from TypeScript, else (compiled into dist/tasks/mnist/pytorch/,
+ * where tsc copies no .py) at the same path under the package root, which the package ships (package.json "files").
+ */
+export function trainingScript(): string {
+  const places = [join(__dirname, 'train_mnist.py'), join(__dirname, '..', '..', '..', '..', 'tasks', 'mnist', 'pytorch', 'train_mnist.py')];
+  const found = places.find((p) => existsSync(p));
+  if (!found) throw new PythonStepError(`the PyTorch training script train_mnist.py is not in ${places.join(' or ')}; reinstall dagwright (its package ships tasks/mnist/pytorch/train_mnist.py).`);
+  return found;
+}
 
 export class TrainPytorchModel extends Task<TrainParams> {
   static override params = trainParams;
@@ -49,7 +57,7 @@ export class TrainPytorchModel extends Task<TrainParams> {
     ctx.tracking.logParams({ epochs, batchSize, learningRate, seed, augmentShift, framework: 'pytorch', increment: details.increment, trainImages: details.split.train });
     const job = await runPythonJob(
       {
-        script: SCRIPT,
+        script: trainingScript(),
         settings: { epochs, batchSize, learningRate, seed, augmentShift, threads: 2 },
         tensors: { trainImages: images('trainImages'), trainLabels: labels('trainLabels'), validationImages: images('validationImages'), validationLabels: labels('validationLabels') },
       },

@@ -5,6 +5,7 @@
  * builds the HTTP app) and its routes do not import each other.
  */
 import type { Logger } from 'pino';
+import type { ModelSignature } from '../../onnx/signature';
 import type { DecodedInputs, ModelAdapter } from '../runtime/model-adapter';
 import type { ServerMetrics } from '../server-metrics';
 
@@ -23,6 +24,8 @@ export interface InferenceService {
   readonly version: number | undefined;
   /** The Open Inference Protocol platform of the version answering now (e.g. tensorflowjs, onnxruntime_onnx). */
   readonly platform: string | undefined;
+  /** The signature of the version answering now, when it has one (ONNX versions): class labels, the model's own input. */
+  readonly signature: ModelSignature | undefined;
   /** The served model's shapes and decoders; throws `ModelNotReadyError` before the first version is loaded. */
   readonly adapter: ModelAdapter;
   /** When set, every route but the open ones needs `Authorization: Bearer <token>`. */

@@ -63,6 +63,17 @@ function responseOutputs(result: Inference, count: number, classes: number, want
   return outputs;
 }
 
+/**
+ * Metadata `parameters` from the served version's signature, when it has one: its class labels (by output
+ * column) and the model's own input, which the server fills from the request's image tensor.
+ */
+function signatureParameters(server: InferenceService): { parameters?: object } {
+  const signature = server.signature;
+  if (!signature) return {};
+  const { name, shape, datatype, layout } = signature.input;
+  return { parameters: { class_labels: signature.classLabels, model_input: { name, shape: [-1, ...shape], datatype: datatype === 'uint8' ? 'UINT8' : 'FP32', layout } } };
+}
+
 function notReady(reply: FastifyReply, server: InferenceService, body: object): FastifyReply {
   return reply.code(503).send({ ...body, error: `model "${server.model}" is not loaded yet.` });
 }
@@ -77,7 +88,7 @@ export function v2Routes(app: FastifyInstance, server: InferenceService): void {
     checkModel(server, request.params);
     if (server.version === undefined) throw new ModelNotReadyError(server.model);
     const { adapter } = server;
-    return { name: server.model, versions: [String(server.version)], platform: server.platform, inputs: adapter.inputs, outputs: adapter.outputs };
+    return { name: server.model, versions: [String(server.version)], platform: server.platform, inputs: adapter.inputs, outputs: adapter.outputs, ...signatureParameters(server) };
   };
   app.get<{ Params: ModelParams }>('/v2/models/:name', metadata);
   app.get<{ Params: ModelParams }>('/v2/models/:name/versions/:version', metadata);

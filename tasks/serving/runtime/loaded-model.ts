@@ -7,6 +7,7 @@
 import type { ModelRegistry, ModelVersion } from '../../registry/registry';
 import { ModelLoadError, ModelOutputError, PredictorError } from '../errors';
 import { imageClassifierFitting } from './image-adapter';
+import { type ModelSignature, readSignature, SIGNATURE_JSON } from '../../onnx/signature';
 import type { ModelAdapter } from './model-adapter';
 import type { Predictor } from './predict-thread';
 
@@ -22,6 +23,8 @@ export class LoadedModel {
     private readonly thread: Predictor,
     private readonly key: string,
     readonly adapter: ModelAdapter,
+    /** The version's signature.json when it has one (ONNX versions): its class labels and the model's own input. */
+    readonly signature?: ModelSignature,
   ) {}
 
   get version(): number {
@@ -78,9 +81,12 @@ export async function loadVersion(thread: Predictor, registry: ModelRegistry, n:
   const key = `${registry.model}@${n}#${++loads}`;
   let record: ModelVersion;
   let shapes: { inputShape: (number | null)[]; outputShape: (number | null)[] };
+  let signature: ModelSignature | undefined;
   try {
     record = await registry.version(n);
     shapes = await thread.load(key, String(registry.store), registry.model, n);
+    const signatureFile = SIGNATURE_JSON in record.files ? registry.filesOf(n).file(SIGNATURE_JSON) : undefined;
+    signature = signatureFile && readSignature(await signatureFile.readBytes(), signatureFile.uri);
   } catch (err) {
     throw new ModelLoadError(registry.model, n, `it could not be loaded (${err instanceof Error ? err.message : String(err)})`, { cause: err });
   }
@@ -90,7 +96,7 @@ export async function loadVersion(thread: Predictor, registry: ModelRegistry, n:
     void thread.dispose(key);
     throw new ModelLoadError(registry.model, n, problem!);
   }
-  const loaded = new LoadedModel(record, thread, key, adapter);
+  const loaded = new LoadedModel(record, thread, key, adapter, signature);
   try {
     await warm(loaded, warmBatchSizes);
   } catch (err) {

@@ -3,11 +3,11 @@
  * it holds `model.onnx` and `signature.json` (models registered from any
  * framework, and TF.js models registered with their export), TensorFlow.js
  * otherwise. `ModelFormatPredictor` routes each loaded version to its
- * runtime, so the server swaps between formats like between versions.
+ * runtime, so the server swaps between formats like between versions;
+ * model-runtimes.ts decides which thread each runtime runs on.
  */
 import { type ModelVersion, ModelRegistry } from '../../registry/registry';
 import { MODEL_ONNX, SIGNATURE_JSON } from '../../onnx/signature';
-import { OnnxPredictor } from './onnx-predictor';
 import type { Predictor } from './predict-thread';
 import { PredictorError } from '../errors';
 
@@ -25,12 +25,12 @@ export class ModelFormatPredictor implements Predictor {
   private onnx: Predictor | undefined;
   private readonly byKey = new Map<string, Predictor>();
 
-  /** `tfjs` makes the TensorFlow.js predictor on first use (a server of ONNX versions never starts TensorFlow.js). */
-  constructor(private readonly makeTfjs: () => Predictor) {}
+  /** Each runtime is made on first use (a server of ONNX versions never starts TensorFlow.js, and the reverse). */
+  constructor(private readonly make: Readonly<Record<ModelFormat, () => Predictor>>) {}
 
   async load(key: string, store: string, model: string, version: number) {
     const format = modelFormatOf(await new ModelRegistry(store, model).version(version));
-    const predictor = format === 'onnx' ? (this.onnx ??= new OnnxPredictor()) : (this.tfjs ??= this.makeTfjs());
+    const predictor = format === 'onnx' ? (this.onnx ??= this.make.onnx()) : (this.tfjs ??= this.make.tfjs());
     const shapes = await predictor.load(key, store, model, version);
     this.byKey.set(key, predictor);
     return shapes;

@@ -1,10 +1,11 @@
 /**
  * Prediction with ONNX Runtime for registry versions that hold `model.onnx`
- * and `signature.json`. ONNX Runtime computes on its own threads
- * (intraOpNumThreads), so no worker thread of ours is needed.
+ * and `signature.json`. `session.run` computes on the calling thread (with
+ * `threads - 1` helpers) and blocks it until done: the server runs this
+ * predictor in its worker thread (model-runtimes.ts).
  */
 import { ModelRegistry } from '../../registry/registry';
-import { DEFAULT_ONNX_THREADS, OnnxClassifier } from '../../onnx/onnx-classifier';
+import { DEFAULT_ONNX_THREADS, OnnxClassifier, type OnnxSessionOptions } from '../../onnx/onnx-classifier';
 import { MODEL_ONNX, readSignature, SIGNATURE_JSON } from '../../onnx/signature';
 import type { Predictor } from './predict-thread';
 import { PredictorError } from '../errors';
@@ -12,12 +13,12 @@ import { PredictorError } from '../errors';
 export class OnnxPredictor implements Predictor {
   private readonly models = new Map<string, OnnxClassifier>();
 
-  constructor(private readonly threads = DEFAULT_ONNX_THREADS) {}
+  constructor(private readonly session: OnnxSessionOptions = { threads: DEFAULT_ONNX_THREADS }) {}
 
   async load(key: string, store: string, model: string, version: number) {
     const files = new ModelRegistry(store, model).filesOf(version);
     const [bytes, signatureBytes] = await Promise.all([files.file(MODEL_ONNX).readBytes(), files.file(SIGNATURE_JSON).readBytes()]);
-    const classifier = await OnnxClassifier.open(bytes, readSignature(signatureBytes, files.file(SIGNATURE_JSON).uri), this.threads);
+    const classifier = await OnnxClassifier.open(bytes, readSignature(signatureBytes, files.file(SIGNATURE_JSON).uri), this.session);
     this.models.set(key, classifier);
     const { height, width, channels } = classifier.geometry;
     // In the adapter's terms (NHWC): the classifier converts to the model's own layout and scaling.

@@ -1,12 +1,12 @@
 /**
  * The server's side of the prediction worker (predict-worker.ts): loads,
- * predicts and disposes by message, one promise per request. From
+ * predicts and disposes versions of any format by message, one promise per
+ * request. From
  * TypeScript source (ts-node, vitest) the worker starts with an inline
  * bootstrap that registers ts-node, as the training workers do.
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { BackendName } from '../../tf/tf-backend';
 import type { FromPredictWorker, PredictWorkerData, ToPredictWorker } from './predict-worker-protocol';
 import { PredictorError } from '../errors';
 
@@ -38,8 +38,8 @@ export class PredictThread implements Predictor {
   private nextId = 1;
   private failure: Error | undefined;
 
-  constructor(backend?: BackendName) {
-    this.worker = spawn({ backend });
+  constructor(data: PredictWorkerData = {}) {
+    this.worker = spawn(data);
     this.worker.on('message', (message: FromPredictWorker) => {
       const waiting = this.pending.get(message.id);
       this.pending.delete(message.id);

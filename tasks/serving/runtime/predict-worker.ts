@@ -1,47 +1,41 @@
 /**
- * The prediction worker: TensorFlow.js and the loaded versions live in this
- * thread, so the server's main thread parses, answers and logs requests
- * while a batch is being predicted (the wasm backend runs one thread per
- * instance: this is how the server uses a second core). It reads a
- * version's files from the store itself.
+ * The prediction worker: the loaded versions and their runtimes live in
+ * this thread, so the server's main thread parses, answers and logs
+ * requests while a batch is being predicted. Each version runs on the
+ * runtime model-format.ts picks for it: ONNX Runtime (whose `session.run`
+ * computes synchronously on the calling thread) or TensorFlow.js (whose
+ * wasm backend runs one thread per instance), each started on first use.
+ * It reads a version's files from the store itself.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type * as tfjs from '@tensorflow/tfjs';
-import { ModelRegistry } from '../../registry/registry';
-import { loadTensorFlow } from '../../tf/tf-backend';
-import { loadModelFrom } from '../../training/model-io';
-import { itemShapeOf } from './inline-predictor';
 import type { FromPredictWorker, PredictWorkerData, ToPredictWorker } from './predict-worker-protocol';
-import { PredictorError } from '../errors';
+import { defaultOnnxThreads, inlineRuntimes } from './model-runtimes';
 
 const port = parentPort!;
-const ready = loadTensorFlow({ backend: (workerData as PredictWorkerData).backend });
-const models = new Map<string, { model: tfjs.LayersModel; itemShape: readonly number[] }>();
+const { backend, onnxThreads } = workerData as PredictWorkerData;
+const predictor = inlineRuntimes(backend, onnxThreads ?? defaultOnnxThreads('worker'));
 
 function reply(message: FromPredictWorker, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
 }
 
+/** The values as a buffer of their own, so they move to the main thread without a copy there. */
+function transferable(values: Float32Array): Float32Array {
+  return values.byteOffset === 0 && values.byteLength === values.buffer.byteLength && values.buffer instanceof ArrayBuffer ? values : values.slice();
+}
+
 async function handle(message: ToPredictWorker): Promise<void> {
-  const { tf, backend } = await ready;
   switch (message.type) {
     case 'load': {
-      const model = await loadModelFrom(tf, new ModelRegistry(message.store, message.model).filesOf(message.version));
-      models.set(message.key, { model, itemShape: itemShapeOf(model) });
-      const outputShape = (model.outputs[0].shape ?? []) as (number | null)[];
-      return reply({ type: 'loaded', id: message.id, inputShape: model.inputs[0].shape, outputShape, backend });
+      const shapes = await predictor.load(message.key, message.store, message.model, message.version);
+      return reply({ type: 'loaded', id: message.id, ...shapes });
     }
     case 'predict': {
-      const entry = models.get(message.key);
-      if (!entry) throw new PredictorError(`no model loaded under ${message.key}`);
-      const output = tf.tidy(() => entry.model.predict(tf.tensor(message.features, [message.count, ...entry.itemShape], 'float32')) as tfjs.Tensor);
-      const probabilities = new Float32Array(output.dataSync() as Float32Array);
-      output.dispose();
+      const probabilities = transferable(await predictor.predict(message.key, message.features, message.count));
       return reply({ type: 'result', id: message.id, probabilities }, [probabilities.buffer as ArrayBuffer]);
     }
     case 'dispose': {
-      models.get(message.key)?.model.dispose();
-      models.delete(message.key);
+      await predictor.dispose(message.key);
       return reply({ type: 'disposed', id: message.id });
     }
   }

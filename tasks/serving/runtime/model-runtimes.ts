@@ -1,0 +1,57 @@
+/**
+ * Which thread each model runtime predicts on. Both runtimes compute on
+ * the thread that calls them (ONNX Runtime's `session.run` blocks it for the
+ * whole call, with `threads - 1` helpers of its own), so a runtime on the
+ * server's main thread stops request parsing while a batch is predicted.
+ *
+ *   auto (default)  ONNX versions in a worker thread, TensorFlow.js versions inline:
+ *                   ONNX Runtime predicts fast enough that the main thread's parsing
+ *                   is the limit, and they overlap; the one-thread wasm backend
+ *                   measured no faster in a worker, at 15-20% more CPU a request.
+ *   worker          every version in one worker thread.
+ *   inline          every version on the main thread (least memory, one thread busy).
+ */
+import { availableParallelism } from 'node:os';
+import type { BackendName } from '../../tf/tf-backend';
+import { InlinePredictor } from './inline-predictor';
+import { ModelFormatPredictor } from './model-format';
+import { OnnxPredictor } from './onnx-predictor';
+import { PredictThread, type Predictor } from './predict-thread';
+
+export const PREDICT_IN = ['auto', 'worker', 'inline'] as const;
+export type PredictIn = (typeof PREDICT_IN)[number];
+export const DEFAULT_PREDICT_IN: PredictIn = 'auto';
+
+/**
+ * ONNX Runtime's intra-op threads when not told: in a worker, the cores left
+ * once the main thread has one (it parses, answers and logs requests while
+ * the worker predicts); on the main thread, every core (parsing waits for the
+ * call anyway). Its helper threads sleep between calls instead of spinning
+ * (onnx-classifier.ts), so they leave the core to the main thread meanwhile.
+ */
+export function defaultOnnxThreads(where: PredictIn): number {
+  const cores = Math.max(1, availableParallelism());
+  return where === 'inline' ? cores : Math.max(1, cores - 1);
+}
+
+export interface RuntimeOptions {
+  readonly backend?: BackendName;
+  readonly onnxThreads?: number;
+}
+
+/** Both runtimes on the calling thread, each started on first use (what the worker runs, and `inline`). */
+export function inlineRuntimes(backend: BackendName | undefined, onnxThreads: number): Predictor {
+  return new ModelFormatPredictor({ tfjs: () => new InlinePredictor(backend), onnx: () => new OnnxPredictor({ threads: onnxThreads, spinWait: false }) });
+}
+
+/** The predictor a server uses when predicting `where`. */
+export function predictorFor(where: PredictIn, { backend, onnxThreads = defaultOnnxThreads(where) }: RuntimeOptions = {}): Predictor {
+  switch (where) {
+    case 'inline':
+      return inlineRuntimes(backend, onnxThreads);
+    case 'worker':
+      return new PredictThread({ backend, onnxThreads });
+    case 'auto':
+      return new ModelFormatPredictor({ tfjs: () => new InlinePredictor(backend), onnx: () => new PredictThread({ onnxThreads }) });
+  }
+}
