@@ -85,7 +85,11 @@ export interface DriftDemoResult {
   readonly optdigitsAccuracyAfter: number;
   readonly mnistTestAccuracyAfter: number | undefined;
   readonly reports: string[];
-  /** The server's dagwright_drift_detected line after the drifted window. */
+  /**
+   * The server's verdict on the drifted window: its dagwright_drift_detected line, or, once the
+   * retrained version already serves, `dagwright_drift_report_stale 1` (a verdict on a replaced
+   * version leaves /metrics).
+   */
   readonly driftMetric: string | undefined;
   /** The executor the steps ran on (`inprocess` or `docker`) and where the server ran. */
   readonly executor: string;
@@ -262,7 +266,8 @@ async function runLoop(ctx: DemoContext, server: RunningServer): Promise<LoopRes
   const shifted = await monitor();
   // The server's /metrics reads the summary the monitor wrote.
   const metrics = await (await fetch(`${server.url}/metrics`)).text();
-  const driftMetric = metrics.split('\n').find((l) => l.startsWith('dagwright_drift_detected{'));
+  const lines = metrics.split('\n');
+  const driftMetric = lines.find((l) => l.startsWith('dagwright_drift_detected{')) ?? lines.find((l) => l === 'dagwright_drift_report_stale 1');
   logger.info({ drift: shifted.drift, action: shifted.action }, `demo: optdigits traffic: ${shifted.drift ? 'drift' : 'no drift'}, ${shifted.action}`);
 
   const finalVersion = (await registry.resolve('champion')).version;
