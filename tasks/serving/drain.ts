@@ -23,7 +23,7 @@ interface ConnectionState {
 export interface DrainOptions {
   /** How long to wait for requests already received, ms. */
   readonly timeoutMs: number;
-  /** How long a connection with no request in progress must have read nothing before the server closes it; default 250 ms. */
+  /** How long a connection with no request in progress must have read nothing before the server closes it; default 1,000 ms (a client whose process stalls under load for a moment must not look idle). */
   readonly quietMs?: number;
   /** The JSON body of the 503 a request still running at the deadline gets; default `{"error": message}`. */
   readonly errorBody?: (url: string, message: string) => object;
@@ -70,7 +70,7 @@ export class ConnectionTracker {
   async drain(options: DrainOptions): Promise<DrainResult> {
     // net.Server's close stops listening only; http.Server's would also destroy "idle" connections, unread requests and all.
     if (this.server.listening) Server.prototype.close.call(this.server);
-    const quietMs = options.quietMs ?? 250;
+    const quietMs = options.quietMs ?? 1000;
     const deadline = Date.now() + options.timeoutMs;
     while (this.connections.size > 0 && Date.now() < deadline) {
       this.closeQuiet(quietMs);
