@@ -106,12 +106,14 @@ function drawChart(host, spec, palette) {
     var one = { label: s.label, stroke: c, width: bars ? 1 : 2, spanGaps: true };
     if (bars) { one.fill = c + '99'; // Nested bars: each later series narrower, in front, so reference and current read side by side per class.
       one.paths = uPlot.paths.bars({ size: [Math.max(0.2, 0.8 - 0.35 * i), 80] }); one.points = { show: false }; }
+    if (spec.stepped) one.paths = uPlot.paths.stepped({ align: 1 });
     return one;
   }));
   var xAxis = { label: spec.xLabel };
   if (spec.xInteger) { xAxis.incrs = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 10000]; }
   if (spec.categories) { xAxis.values = function (u, ticks) { return ticks.map(function (t) { return Number.isInteger(t) ? (spec.categories[t] !== undefined ? spec.categories[t] : '') : ''; }); }; xAxis.splits = function () { return spec.categories.map(function (_, i) { return i; }); }; }
   var yAxis = { label: spec.yLabel || '' };
+  if (spec.yInteger) { yAxis.incrs = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 10000]; }
   if (spec.yLog) yAxis.values = function (u, ticks) { return ticks.map(function (t) { return t === null || t === undefined ? '' : Number(t).toExponential(0); }); };
   var scales = { x: { time: !!spec.time }, y: spec.yLog ? { distr: 3, log: 10 } : {} };
   if (bars) scales.x.range = function (u, min, max) { return [min - 0.6, max + 0.6]; };

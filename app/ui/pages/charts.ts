@@ -17,6 +17,10 @@ export interface ChartSpec {
   readonly time?: boolean;
   /** x takes whole numbers only (steps, epochs, classes): no 1.5 ticks. */
   readonly xInteger?: boolean;
+  /** y takes whole numbers only (a version): no 1.5 ticks. */
+  readonly yInteger?: boolean;
+  /** A value that holds until the next point (a served version): drawn as steps, not slopes. */
+  readonly stepped?: boolean;
   /** Names for x = 0, 1, 2... (classes of a histogram). */
   readonly categories?: string[];
   readonly yLabel?: string;

@@ -41,7 +41,7 @@ async function servingPart(ctx: UiContext, model: string, days: number, now: num
   }
   const span = (at: number) => Math.max(1, distinct.get(at)?.size ?? 1);
   const charts: ChartSpec[] = [
-    { title: `Served version (${swaps.length} start/swap event(s))`, xLabel: 'time', time: true, yLabel: 'version', x, series: [{ label: 'version', values: buckets.map((b) => (b.versions.size ? Math.max(...b.versions) : null)) }] },
+    { title: `Served version (${swaps.length} start/swap event(s))`, xLabel: 'time', time: true, yLabel: 'version', yInteger: true, stepped: true, x, series: [{ label: 'version', values: buckets.map((b) => (b.versions.size ? Math.max(...b.versions) : null)) }] },
     { title: `Requests and errors per minute (${per === 1 ? 'each minute' : `mean over ${per} min`})`, xLabel: 'time', time: true, yLabel: 'per minute', x, series: [{ label: 'requests/min', values: buckets.map((b) => b.requests / span(b.at)) }, { label: 'errors/min (not 2xx)', values: buckets.map((b) => b.errors / span(b.at)) }] },
     { title: 'Latency (ms)', xLabel: 'time', time: true, yLabel: 'ms', x, series: ([0.5, 0.95, 0.99] as const).map((q) => ({ label: `p${Math.round(q * 100)}`, values: buckets.map((b) => quantileMs(b.latency, q)) })) },
   ];
