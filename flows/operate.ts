@@ -22,7 +22,7 @@
  *      contract decides whether `champion` moves; the server follows.
  *
  * Register and monitor are real flow runs through runFlow (steps in this
- * process), each one recorded in the store's run history (`dagwright runs`).
+ * process), each one recorded in the store's run history (`dagwright runs list`).
  * At the end: <store>/operate/timeline.json and timeline.html, per day the
  * served versions, realized (late labels), CBPE-estimated and true accuracy
  * overall and per source, drift verdicts, swaps and requests.
