@@ -1,0 +1,102 @@
+/**
+ * The simulated month end to end, in process, with tiny settings: three
+ * simulated days, real MNIST training under the promotion contract, the real
+ * model server on 127.0.0.1 (port 0), traffic over HTTP with optdigits from
+ * day 2, late labels joined by prediction id a day later, and the monitor
+ * flow each day; every routine step a flow run recorded in the store.
+ */
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseStore, UsageError } from '../src';
+import { createLogger } from '../src/public/runtime';
+import { RunHistory } from '../src/public/store';
+import { IN_DIST, type OperateResult, parseOperateArgs, runOperate, SHIFTED } from '../flows/operate';
+import { readLateLabels } from '../tasks/labels/late-labels';
+import { ModelRegistry } from '../tasks/registry/registry';
+import { readPredictionLog } from '../tasks/serving';
+
+const logger = createLogger({ level: 'warn' });
+const settings = { days: 3, shiftDay: 2, shiftStep: 0.5, maxShift: 0.5, traffic: 40, labelShare: 0.5, labelDelay: 1, incrementSize: 1000, epochs: 1, logger };
+let store: string;
+let result: OperateResult;
+
+beforeAll(async () => {
+  store = await mkdtemp(join(tmpdir(), 'dagwright-operate-'));
+  result = await runOperate({ store, ...settings });
+}, 900_000);
+afterAll(async () => {
+  await rm(store, { recursive: true, force: true });
+});
+
+describe('a simulated month (tiny settings)', () => {
+  it('runs the routine register flow and the monitor flow each day, each a run recorded in the store', async () => {
+    const records = await RunHistory.forStore(parseStore(store)).list(100);
+    const byFlow = (flow: string) => records.filter((r) => r.flow === flow);
+    expect(byFlow('mnist-register')).toHaveLength(settings.days);
+    expect(byFlow('drift-monitor')).toHaveLength(settings.days);
+    expect(records.every((r) => r.status === 'succeeded')).toBe(true);
+    expect(result.runs).toEqual({ 'mnist-register': settings.days, 'drift-monitor': settings.days });
+  });
+
+  it('sends every day its traffic over HTTP with no failure, optdigits only from the shift day, all answered by registered versions', async () => {
+    const registered = (await new ModelRegistry(store, 'mnist-digits').versions()).map((v) => String(v.version));
+    for (const day of result.timeline) {
+      expect(day.requests).toBe(settings.traffic);
+      expect(day.failedRequests).toBe(0);
+      expect(Object.values(day.servedVersions).reduce((a, b) => a + b, 0)).toBe(settings.traffic);
+      for (const v of Object.keys(day.servedVersions)) expect(registered).toContain(v);
+      const shifted = day.bySource[SHIFTED]?.predictions ?? 0;
+      expect(shifted).toBe(day.day < settings.shiftDay ? 0 : settings.traffic * settings.maxShift);
+      expect(day.bySource[IN_DIST].predictions).toBe(settings.traffic - shifted);
+      expect(day.verdicts).toHaveLength(1);
+    }
+    expect(result.figures.failed_requests).toBe(0);
+  });
+
+  it("imports the sources' labels by prediction id after the delay, and scores realized and estimated accuracy on them", async () => {
+    const [labels, log] = await Promise.all([readLateLabels(store, 'mnist-digits'), readPredictionLog(store, 'mnist-digits')]);
+    const logged = new Set(log.map((r) => r.requestId));
+    expect(labels.length).toBeGreaterThan(0);
+    for (const l of labels) expect(logged.has(l.id)).toBe(true);
+    const [first, , last] = result.timeline;
+    expect(first.labelsImported).toBe(0);
+    // Day 1's labels arrive on day 2 (delay 1); the last day's have not arrived when the month ends.
+    expect(result.timeline[1].labelsImported).toBe(first.overall.labelled);
+    expect(first.overall.labelled).toBeGreaterThan(settings.traffic * 0.2);
+    expect(first.overall.labelled).toBeLessThan(settings.traffic * 0.8);
+    expect(last.overall.labelled).toBe(0);
+    expect(last.overall.realized).toBeNull();
+    // The labels are the images' own: realized accuracy on them lies close to accuracy on all images.
+    expect(Math.abs(first.overall.realized! - first.overall.truth!)).toBeLessThan(0.35);
+    for (const day of result.timeline) expect(day.overall.estimated).toBeGreaterThan(0);
+  });
+
+  it('moves champion only on a better contract score, and the timeline records the swaps', async () => {
+    const decisions = await new ModelRegistry(store, 'mnist-digits').aliasDecisions();
+    const swaps = decisions.filter((d) => d.alias === 'champion' && d.promoted && d.holder !== null);
+    for (const d of swaps) expect(d.evidence!.margin!).toBeGreaterThan(0);
+    expect(result.timeline.flatMap((d) => d.swaps).map((s) => s.version)).toEqual(swaps.map((d) => d.version));
+    expect(result.figures.routine_regressions).toBe(0);
+  });
+
+  it('writes the timeline as JSON and an HTML page in the store', async () => {
+    const json = JSON.parse(await readFile(join(store, 'operate', 'timeline.json'), 'utf8')) as { timeline: unknown[]; figures: unknown };
+    expect(json.timeline).toHaveLength(settings.days);
+    expect(json.figures).toEqual(result.figures);
+    const html = await readFile(join(store, 'operate', 'timeline.html'), 'utf8');
+    expect(html).toContain('<table>');
+    expect(html.match(/<tr><td>\d+<\/td>/g)).toHaveLength(settings.days);
+  });
+});
+
+describe('bad settings', () => {
+  it('are usage errors naming the option, and write nothing', async () => {
+    expect(() => parseOperateArgs(['--days', 'many'])).toThrow(/--days got "many"; expected a number/);
+    expect(() => parseOperateArgs(['--dayz', '3'])).toThrow(UsageError);
+    const empty = join(tmpdir(), `dagwright-operate-unused-${process.pid}`);
+    await expect(runOperate({ store: empty, labelShare: 0 })).rejects.toThrow(/--label-share got 0/);
+    await expect(stat(empty)).rejects.toThrow(/ENOENT/);
+  });
+});
