@@ -96,7 +96,7 @@ describeDocker('the Swarm executor on a one-node swarm', () => {
     expect(Object.keys(expected).sort()).toEqual(['parts/part-0.json', 'parts/part-1.json', 'parts/part-2.json', 'report/_SUCCESS', 'report/data.bin', 'report/summary.txt', 'sum.json']);
     expect(await objectsUnder('swarm')).toEqual(expected);
     expect(await servicesWith({ [DockerLabels.runId]: String(inSwarm.logs.find((l) => typeof l.runId === 'string')?.runId) })).toEqual([]);
-  });
+  }, 150_000); // two flows side by side, one of them starting a service per step: minutes on a loaded 2-core machine
 
   it('retries a failed step in a new service and reports its exit code and last log lines', async () => {
     const result = await runFlowProcess(
