@@ -47,7 +47,7 @@ describeDocker('flows/register.ts --deploy', () => {
     const again = await runFlowProcess('flows/register.ts', args);
     expect(again.code).toBe(0);
     expect(counts(again)).toMatchObject({ ran: 0 });
-  });
+  }, 180_000); // trains and registers in a flow process, then starts a container: minutes on a loaded machine
 
   it('--deploy in-process serves in the foreground until SIGTERM (the registration is already done)', async () => {
     const foregroundPort = port + 1;

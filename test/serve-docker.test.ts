@@ -50,14 +50,14 @@ describeDocker('model server deployed as a Docker container', () => {
     expect(info.Config.Healthcheck?.Test?.join(' ')).toContain(`127.0.0.1:${port}/v2/health/ready`);
     const reply = await call(`${url}/v2/models/mnist-digits/infer`, { body: uint8Request(testImages(1, 1)) });
     expect(reply).toMatchObject({ status: 200, body: { model_version: '1' } });
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 90_000; // the health check is a process in the container: slow to report on a loaded machine
     let health: string | undefined;
     while (Date.now() < deadline && (health = (await docker.getContainer(containers[0].Id).inspect()).State.Health?.Status) !== 'healthy') await new Promise((r) => setTimeout(r, 500));
     expect(health).toBe('healthy');
 
     const again = await run(new DeployModelServer({ store, target: 'docker', port }), { logger });
     expect(status(again)).toBe('complete');
-  });
+  }, 150_000);
 
   it('follows the alias inside the container; the task stays complete at the new version', async () => {
     const v2 = await registerSeededModel(store, 'mnist-digits', 42);
