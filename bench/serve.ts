@@ -43,7 +43,7 @@ import { serializeModel } from '../tasks/training/model-io';
 import { exportToOnnx } from '../tasks/onnx/tfjs-to-onnx';
 import { MODEL_ONNX, SIGNATURE_JSON } from '../tasks/onnx/signature';
 import { onnxPredictRate } from './predict';
-import { defaultOnnxThreads, type PredictIn } from '../tasks/serving/runtime/model-runtimes';
+import { defaultOnnxThreads } from '../tasks/serving/runtime/model-runtimes';
 
 // autocannon ships no types; the part used here:
 interface AutocannonResult {
@@ -284,7 +284,7 @@ async function main(): Promise<void> {
         format,
         backend: format === 'onnx' ? 'onnxruntime' : backend,
         predict_in: predictIn,
-        onnx_threads: onnxThreads ? Number(onnxThreads) : defaultOnnxThreads(predictIn as PredictIn),
+        onnx_threads: onnxThreads ? Number(onnxThreads) : defaultOnnxThreads(),
         rps_c1: round(loads.c1.rps, 0),
         rps_c16: round(loads.c16.rps, 0),
         rps_c64: round(loads.c64.rps, 0),
