@@ -11,7 +11,7 @@
  *    weights: speed does not depend on what the weights learned) four times
  *    under different seeds in a temporary store.
  * 2. Starts `dagwright serve` (default settings: adaptive batching, the
- *    prediction log on) as a child process, and loads it from this process
+ *    prediction log on) as a child process, as bin/dagwright.js starts it, and loads it from this process
  *    with autocannon on loopback: single FP32 [1,784] images at concurrency 1,
  *    16 and 64, then UINT8 [32,784] batches at concurrency 16 (fewer leave
  *    the server idle while each client turns its answer round), twice: as
@@ -95,8 +95,9 @@ async function registerVersions(tf: TensorFlow, store: string, seeds: number[]):
 }
 
 async function startServer(store: string): Promise<{ child: ChildProcess; url: string }> {
-  const args = ['-r', 'ts-node/register/transpile-only', path.join(root, 'app/cli/main.ts'), 'serve', '--store', store, '--port', '0', '--poll-ms', '200', '--predict-in', predictIn, ...(onnxThreads ? ['--onnx-threads', onnxThreads] : [])];
-  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  // As users start it (bin/dagwright.js: the project's TypeScript hook, not ts-node, which loads node's REPL and domain module).
+  const args = [path.join(root, 'bin/dagwright.js'), 'serve', '--store', store, '--port', '0', '--poll-ms', '200', '--predict-in', predictIn, ...(onnxThreads ? ['--onnx-threads', onnxThreads] : [])];
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   return new Promise((resolve, reject) => {
     child.stderr!.on('data', (d) => {
