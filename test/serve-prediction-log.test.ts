@@ -87,9 +87,10 @@ describe('prediction log', () => {
       probabilities: [Math.fround(0.1), 1e-21, 5e-324, -0, NaN, Infinity, 1, 0.30000000000000004],
       label: 7,
     };
-    const line = new RecordLines(record).line(record.requestId, record.pixels, record.probabilities, 0, record.probabilities.length, record.label);
+    const lines = new RecordLines(record.model, record.version, record.shape);
+    const line = lines.line(record.time, record.requestId, record.pixels, record.probabilities, 0, record.probabilities.length, record.label);
     expect(line).toBe(JSON.stringify({ ...record, pixels: Buffer.from(record.pixels).toString('base64') }));
-    const some = new RecordLines(record).line('r', record.pixels, [9, 0.25, 0.75, 9], 1, 3, 1);
+    const some = lines.line(record.time, 'r', record.pixels, [9, 0.25, 0.75, 9], 1, 3, 1);
     expect(JSON.parse(some).probabilities).toEqual([0.25, 0.75]);
   });
 

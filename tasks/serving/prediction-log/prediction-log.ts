@@ -116,6 +116,7 @@ export class PredictionLogWriter {
   private closed = false;
   private lastRetentionDay = '';
   private counts = { written: 0, chunks: 0, sampledOut: 0, dropped: 0, buffered: 0 };
+  private recordLines: RecordLines | undefined;
 
   constructor(
     readonly store: StoreLocation,
@@ -150,7 +151,8 @@ export class PredictionLogWriter {
     const time = batch.time ?? new Date();
     const iso = time.toISOString();
     const day = iso.slice(0, 10);
-    const lines = new RecordLines({ time: iso, model: this.model, version: batch.version, shape: batch.shape });
+    // The server hands over the same shape array every time: the parts lines share are written once a version.
+    const lines = this.recordLines?.version === batch.version && this.recordLines.shape === batch.shape ? this.recordLines : (this.recordLines = new RecordLines(this.model, batch.version, batch.shape));
     const imageSize = pixels.length / count;
     const classes = probabilities.length / count;
     for (let i = 0; i < count; i++) {
@@ -165,7 +167,7 @@ export class PredictionLogWriter {
       if (this.open && this.open.day !== day) this.closeOpen();
       this.open ??= { id: this.chunkId(time), day, openedAt: Date.now(), lines: [] };
       const image = pixels.subarray(i * imageSize, (i + 1) * imageSize);
-      this.open.lines.push(lines.line(predictionId(requestId, i, count), image, probabilities, i * classes, (i + 1) * classes, labels[i]));
+      this.open.lines.push(lines.line(iso, predictionId(requestId, i, count), image, probabilities, i * classes, (i + 1) * classes, labels[i]));
       this.counts.buffered++;
       if (this.open.lines.length >= this.chunkRecords) this.closeOpen();
     }
