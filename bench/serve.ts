@@ -11,13 +11,14 @@
  *    weights: speed does not depend on what the weights learned) four times
  *    under different seeds in a temporary store.
  * 2. Starts `dagwright serve` (default settings: adaptive batching, the
- *    prediction log on) as a child process, as bin/dagwright.js starts it, and loads it from this process
- *    with autocannon on loopback: single FP32 [1,784] images at concurrency 1,
- *    16 and 64, then UINT8 [32,784] batches at concurrency 16 (fewer leave
- *    the server idle while each client turns its answer round), twice: as
- *    JSON, then in the binary tensor data extension (raw bytes in, the
- *    probabilities and labels back as raw bytes), as a throughput-minded
- *    client sends them. One binary answer is checked against the JSON one first.
+ *    prediction log on) as a child process, as bin/dagwright.js starts it,
+ *    and loads it from this process with autocannon on loopback: single FP32
+ *    [1,784] images at concurrency 1, 16 and 64, then UINT8 [32,784] batches
+ *    at concurrency 16 (fewer leave the server idle while each client turns
+ *    its answer round), twice: as JSON, then in the binary tensor data
+ *    extension (raw bytes in, the probabilities and labels back as raw
+ *    bytes), as a throughput-minded client sends them. One binary answer is
+ *    checked against the JSON one first.
  * 3. The reference: the same model's `predict` in this process, on the same
  *    backend, at batch sizes 1 and 32 (batch 32 before, between and after the
  *    two served batch-32 loads; each load is compared with the mean of the

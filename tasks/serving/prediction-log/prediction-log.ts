@@ -4,11 +4,12 @@
  *   <store>/serving/<model>/predictions/<YYYY-MM-DD>/<chunkId>.jsonl
  *
  * One JSON line per image (`PredictionRecord`), written as records arrive
- * (record-lines.ts). Lines gather in an open chunk in memory; a chunk is published as one file target (written to a
- * temporary sibling and renamed, or one S3 PUT) when it holds `chunkRecords`
- * records or has been open `chunkMaxAgeMs`. A killed server therefore loses
- * at most the open chunk (and one being written), never part of an earlier
- * one. `append` only writes to memory, so logging never delays a response;
+ * (record-lines.ts). Lines gather in an open chunk in memory; a chunk is
+ * published as one file target (written to a temporary sibling and renamed,
+ * or one S3 PUT) when it holds `chunkRecords` records or has been open
+ * `chunkMaxAgeMs`. A killed server therefore loses at most the open chunk
+ * (and one being written), never part of an earlier one. `append` only
+ * writes to memory, so logging never delays a response;
  * when storage cannot keep up, memory stays bounded (`maxBufferedRecords`)
  * and records are dropped and counted instead.
  */
