@@ -11,13 +11,14 @@
  *    weights: speed does not depend on what the weights learned) four times
  *    under different seeds in a temporary store.
  * 2. Starts `dagwright serve` (default settings: adaptive batching, the
- *    prediction log on) as a child process, and loads it from this process
- *    with autocannon on loopback: single FP32 [1,784] images at concurrency 1,
- *    16 and 64, then UINT8 [32,784] batches at concurrency 16 (fewer leave
- *    the server idle while each client turns its answer round), twice: as
- *    JSON, then in the binary tensor data extension (raw bytes in, the
- *    probabilities and labels back as raw bytes), as a throughput-minded
- *    client sends them. One binary answer is checked against the JSON one first.
+ *    prediction log on) as a child process, as bin/dagwright.js starts it,
+ *    and loads it from this process with autocannon on loopback: single FP32
+ *    [1,784] images at concurrency 1, 16 and 64, then UINT8 [32,784] batches
+ *    at concurrency 16 (fewer leave the server idle while each client turns
+ *    its answer round), twice: as JSON, then in the binary tensor data
+ *    extension (raw bytes in, the probabilities and labels back as raw
+ *    bytes), as a throughput-minded client sends them. One binary answer is
+ *    checked against the JSON one first.
  * 3. The reference: the same model's `predict` in this process, on the same
  *    backend, at batch sizes 1 and 32 (batch 32 before, between and after the
  *    two served batch-32 loads; each load is compared with the mean of the
@@ -43,7 +44,7 @@ import { serializeModel } from '../tasks/training/model-io';
 import { exportToOnnx } from '../tasks/onnx/tfjs-to-onnx';
 import { MODEL_ONNX, SIGNATURE_JSON } from '../tasks/onnx/signature';
 import { onnxPredictRate } from './predict';
-import { defaultOnnxThreads, type PredictIn } from '../tasks/serving/runtime/model-runtimes';
+import { defaultOnnxThreads } from '../tasks/serving/runtime/model-runtimes';
 
 // autocannon ships no types; the part used here:
 interface AutocannonResult {
@@ -95,8 +96,9 @@ async function registerVersions(tf: TensorFlow, store: string, seeds: number[]):
 }
 
 async function startServer(store: string): Promise<{ child: ChildProcess; url: string }> {
-  const args = ['-r', 'ts-node/register/transpile-only', path.join(root, 'app/cli/main.ts'), 'serve', '--store', store, '--port', '0', '--poll-ms', '200', '--predict-in', predictIn, ...(onnxThreads ? ['--onnx-threads', onnxThreads] : [])];
-  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  // As users start it (bin/dagwright.js: the project's TypeScript hook, not ts-node, which loads node's REPL and domain module).
+  const args = [path.join(root, 'bin/dagwright.js'), 'serve', '--store', store, '--port', '0', '--poll-ms', '200', '--predict-in', predictIn, ...(onnxThreads ? ['--onnx-threads', onnxThreads] : [])];
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   return new Promise((resolve, reject) => {
     child.stderr!.on('data', (d) => {
@@ -284,7 +286,7 @@ async function main(): Promise<void> {
         format,
         backend: format === 'onnx' ? 'onnxruntime' : backend,
         predict_in: predictIn,
-        onnx_threads: onnxThreads ? Number(onnxThreads) : defaultOnnxThreads(predictIn as PredictIn),
+        onnx_threads: onnxThreads ? Number(onnxThreads) : defaultOnnxThreads(),
         rps_c1: round(loads.c1.rps, 0),
         rps_c16: round(loads.c16.rps, 0),
         rps_c64: round(loads.c64.rps, 0),

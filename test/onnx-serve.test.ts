@@ -176,6 +176,10 @@ describe.skipIf(torchProblem !== undefined && process.env.CI !== 'true')('a mode
     expect(v2.status).toBe(200);
     const labels: number[] = v2.body.outputs.find((o: { name: string }) => o.name === 'label').data;
     expect(labels.filter((l, i) => l === test.labels[i]).length / 64).toBeGreaterThan(0.5);
+    // The model's own input (metadata's model_input), by its name and in its NCHW shape, answers the same.
+    const own = await call(`${server.url}/v2/models/mnist-digits/infer`, { body: { inputs: [{ name: 'input', shape: [64, 1, 28, 28], datatype: 'UINT8', data: Array.from(pixels) }] } });
+    expect(own.status).toBe(200);
+    expect(own.body.outputs).toEqual(v2.body.outputs);
     const mlflow = await call(`${server.url}/invocations`, { body: { instances: Array.from({ length: 4 }, (_, i) => Array.from(test.images.subarray(i * 784, (i + 1) * 784))) } });
     expect(mlflow.status).toBe(200);
     expect(mlflow.body.predictions.map((p: { label: number }) => p.label)).toEqual(labels.slice(0, 4));

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PredictionLogWriter, readPredictionLog, recordPixels } from '../tasks/serving/prediction-log/prediction-log';
+import { RecordLines } from '../tasks/serving/prediction-log/record-lines';
 import { startFlow } from './helpers/flow-process';
 import { freshBucket, s3Endpoint, s3TestClient } from './helpers/s3';
 import { s3rverCredentials } from './helpers/s3-server';
@@ -58,6 +59,39 @@ describe('prediction log', () => {
     expect(await readPredictionLog(store, 'window', { last: 0 })).toEqual([]);
     expect(await readPredictionLog(store, 'nothing-logged')).toEqual([]);
     await expect(readPredictionLog(store, 'window', { last: -1 })).rejects.toThrow(/Expected `last` to be a whole number/);
+  });
+
+  it("logs a request's images under their prediction ids, splitting chunks mid-request", async () => {
+    const writer = new PredictionLogWriter(store, 'batches', { chunkRecords: 4 });
+    const pixels = new Uint8Array(3 * 784).map((_, i) => Math.floor(i / 784) + 10);
+    const probabilities = Float32Array.from([0.1, 0.9, 0.7, 0.3, 0.5, 0.5]);
+    writer.appendBatch({ requestId: 'one', version: 2, shape: [28, 28], count: 1, pixels: image(5), probabilities: [0.2, 0.8], labels: [1] });
+    writer.appendBatch({ requestId: 'three', version: 2, shape: [28, 28], count: 3, pixels, probabilities, labels: [1, 0, 0] });
+    writer.appendBatch({ requestId: 'three', version: 2, shape: [28, 28], count: 3, pixels, probabilities, labels: [1, 0, 0] });
+    await writer.close();
+    expect(writer.stats).toMatchObject({ written: 7, chunks: 2 });
+    const records = await readPredictionLog(store, 'batches');
+    expect(records.map((r) => r.requestId)).toEqual(['one', 'three#0', 'three#1', 'three#2', 'three#0', 'three#1', 'three#2']);
+    expect(records[2]).toMatchObject({ version: 2, shape: [28, 28], probabilities: [Math.fround(0.7), Math.fround(0.3)], label: 0 });
+    expect(recordPixels(records[3])).toEqual(new Uint8Array(784).fill(12));
+  });
+
+  it('writes each record exactly as JSON.stringify would', () => {
+    const record = {
+      time: '2026-12-07T09:00:00.123Z',
+      requestId: 'quote " backslash \\ line \u2028 \u{1F600} #1',
+      model: 'm\u00e9"x',
+      version: 12,
+      shape: [2, 2],
+      pixels: new Uint8Array([0, 127, 255, 1]),
+      probabilities: [Math.fround(0.1), 1e-21, 5e-324, -0, NaN, Infinity, 1, 0.30000000000000004],
+      label: 7,
+    };
+    const lines = new RecordLines(record.model, record.version, record.shape);
+    const line = lines.line(record.time, record.requestId, record.pixels, record.probabilities, 0, record.probabilities.length, record.label);
+    expect(line).toBe(JSON.stringify({ ...record, pixels: Buffer.from(record.pixels).toString('base64') }));
+    const some = lines.line(record.time, 'r', record.pixels, [9, 0.25, 0.75, 9], 1, 3, 1);
+    expect(JSON.parse(some).probabilities).toEqual([0.25, 0.75]);
   });
 
   it('keeps memory bounded when storage falls behind: drops and counts instead', async () => {

@@ -32,7 +32,7 @@ export type { BatchingOptions } from './runtime/adaptive-batcher';
 export type { ModelAdapter, TensorMetadata, DecodedInputs } from './runtime/model-adapter';
 export { imageClassifierAdapter } from './runtime/image-adapter';
 export { PredictionLogWriter, readPredictionLog, recordPixels, predictionLogLocation } from './prediction-log/prediction-log';
-export type { PredictionRecord, PredictionEntry, PredictionLogOptions, PredictionLogStats, ReadPredictionLogOptions } from './prediction-log/prediction-log';
+export type { PredictionRecord, PredictionEntry, PredictionBatch, PredictionLogOptions, PredictionLogStats, ReadPredictionLogOptions } from './prediction-log/prediction-log';
 export { ServeRequestError, InferenceInputError, ModelNotServedError, ModelNotReadyError, ModelLoadError, ServeOptionError, PredictorError, ModelOutputError, ServerStartTimeoutError } from './errors';
 export { DeployModelServer, serverReadyAt } from './deploy/deploy-task';
 export type { DeployParams } from './deploy/deploy-task';

@@ -10,7 +10,6 @@
  * fails to load or warm is refused (logged and counted); the old one stays.
  */
 import { ServingHistoryWriter } from './serving-history';
-import { predictionId } from './prediction-id';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createLogger, type Service, type ServiceHealth } from '../../src/public/runtime';
@@ -262,20 +261,8 @@ export class ModelServer implements Service, InferenceService {
   }
 
   private record(inputs: DecodedInputs, requestId: string, version: number, probabilities: Float32Array, labels: Int32Array): void {
-    if (!this.log) return;
-    const { itemSize, classes, logShape } = this.adapter;
-    const time = new Date();
-    for (let i = 0; i < inputs.count; i++) {
-      this.log.append({
-        requestId: predictionId(requestId, i, inputs.count),
-        version,
-        shape: logShape,
-        pixels: inputs.pixels.subarray(i * itemSize, (i + 1) * itemSize),
-        probabilities: probabilities.subarray(i * classes, (i + 1) * classes),
-        label: labels[i],
-        time,
-      });
-    }
+    const { count, pixels } = inputs;
+    this.log?.appendBatch({ requestId, version, shape: this.adapter.logShape, count, pixels, probabilities, labels });
   }
 
   async health(): Promise<ServiceHealth> {

@@ -48,7 +48,7 @@ export function mlflowRoutes(app: FastifyInstance, server: InferenceService): vo
       throw new InferenceInputError(`expected a JSON object with one of the input fields "${INPUT_FIELDS.join('", "')}", such as {"inputs": [...]}.`);
     }
     const datatype = body.params?.datatype ?? request.query.datatype ?? 'FP32';
-    const decoded = server.adapter.decodeInstances(itemsOf(body), String(datatype));
+    const decoded = server.adapter.decodeInstances(itemsOf(body), String(datatype), server.signature?.input);
     const id = typeof request.headers['x-request-id'] === 'string' ? request.headers['x-request-id'] : randomUUID();
     const result = await server.infer(decoded, id);
     const { classes } = server.adapter;

@@ -105,7 +105,7 @@ export function v2Routes(app: FastifyInstance, server: InferenceService): void {
     const body = request.body;
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InferenceInputError('expected a JSON object {"id"?, "inputs": [{"name", "shape", "datatype", "data"}], "outputs"?}.');
     const wanted = requestedOutputs(body);
-    const decoded = server.adapter.decodeTensors(body.inputs as RequestTensor[]);
+    const decoded = server.adapter.decodeTensors(body.inputs as RequestTensor[], server.signature?.input);
     const id = typeof body.id === 'string' && body.id !== '' ? body.id : randomUUID();
     const result = await server.infer(decoded, id);
     reply.header('x-model-version', String(result.version));

@@ -3,12 +3,13 @@
  *
  *   <store>/serving/<model>/predictions/<YYYY-MM-DD>/<chunkId>.jsonl
  *
- * One JSON line per image (`PredictionRecord`). Records gather in an open
- * chunk in memory; a chunk is published as one file target (written to a
- * temporary sibling and renamed, or one S3 PUT) when it holds `chunkRecords`
- * records or has been open `chunkMaxAgeMs`. A killed server therefore loses
- * at most the open chunk (and one being written), never part of an earlier
- * one. `append` only pushes to memory, so logging never delays a response;
+ * One JSON line per image (`PredictionRecord`), written as records arrive
+ * (record-lines.ts). Lines gather in an open chunk in memory; a chunk is
+ * published as one file target (written to a temporary sibling and renamed,
+ * or one S3 PUT) when it holds `chunkRecords` records or has been open
+ * `chunkMaxAgeMs`. A killed server therefore loses at most the open chunk
+ * (and one being written), never part of an earlier one. `append` only
+ * writes to memory, so logging never delays a response;
  * when storage cannot keep up, memory stays bounded (`maxBufferedRecords`)
  * and records are dropped and counted instead.
  */
@@ -17,19 +18,37 @@ import type { Logger } from 'pino';
 import { listUnder, type StoreLocation } from '../../store';
 import { type PredictionRecord, predictionChunkFile, predictionLogDirectory, readPredictionChunk } from '../../store-layout';
 import { ServeOptionError } from '../errors';
+import { predictionId } from '../prediction-id';
+import { RecordLines } from './record-lines';
 
 /** One logged image, as stored (one JSON line). */
 export type { PredictionRecord } from '../../store-layout';
 
-/** What the server hands the writer per image. */
+/** One image's prediction. */
 export interface PredictionEntry {
   readonly requestId: string;
   readonly version: number;
   readonly shape: readonly number[];
-  /** The image's pixels as uint8 (copied by `append`, so the caller may reuse the buffer). */
+  /** The image's pixels as uint8 (read during `append`, so the caller may reuse the buffer). */
   readonly pixels: Uint8Array;
   readonly probabilities: ArrayLike<number>;
   readonly label: number;
+  /** Default: now. */
+  readonly time?: Date;
+}
+
+/** The images of one request, as the server hands them over; image `i` is logged under `predictionId(requestId, i, count)`. */
+export interface PredictionBatch {
+  readonly requestId: string;
+  readonly version: number;
+  /** One image's shape, e.g. [28, 28]. */
+  readonly shape: readonly number[];
+  readonly count: number;
+  /** `count` images as uint8, one after the other (read during `appendBatch`). */
+  readonly pixels: Uint8Array;
+  /** `count` rows of class probabilities. */
+  readonly probabilities: ArrayLike<number>;
+  readonly labels: ArrayLike<number>;
   /** Default: now. */
   readonly time?: Date;
 }
@@ -64,7 +83,8 @@ interface OpenChunk {
   readonly id: string;
   readonly day: string;
   readonly openedAt: number;
-  readonly records: PredictionRecord[];
+  /** One JSON line a record (record-lines.ts), without newlines. */
+  readonly lines: string[];
 }
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
@@ -97,6 +117,7 @@ export class PredictionLogWriter {
   private closed = false;
   private lastRetentionDay = '';
   private counts = { written: 0, chunks: 0, sampledOut: 0, dropped: 0, buffered: 0 };
+  private recordLines: RecordLines | undefined;
 
   constructor(
     readonly store: StoreLocation,
@@ -120,32 +141,37 @@ export class PredictionLogWriter {
 
   /** Adds one image's prediction; never blocks on storage. */
   append(entry: PredictionEntry): void {
+    const { requestId, version, shape, pixels, probabilities, label, time } = entry;
+    this.appendBatch({ requestId, version, shape, count: 1, pixels, probabilities, labels: [label], time });
+  }
+
+  /** Adds the predictions of a request's images; never blocks on storage. */
+  appendBatch(batch: PredictionBatch): void {
     if (this.closed) return;
-    if (this.sampleRate < 1 && Math.random() >= this.sampleRate) {
-      this.counts.sampledOut++;
-      return;
-    }
-    if (this.counts.buffered >= this.maxBuffered) {
-      this.counts.dropped++;
-      return;
-    }
-    const time = entry.time ?? new Date();
+    const { requestId, count, pixels, probabilities, labels } = batch;
+    const time = batch.time ?? new Date();
     const iso = time.toISOString();
     const day = iso.slice(0, 10);
-    if (this.open && this.open.day !== day) this.closeOpen();
-    this.open ??= { id: this.chunkId(time), day, openedAt: Date.now(), records: [] };
-    this.open.records.push({
-      time: iso,
-      requestId: entry.requestId,
-      model: this.model,
-      version: entry.version,
-      shape: [...entry.shape],
-      pixels: Buffer.from(entry.pixels.buffer, entry.pixels.byteOffset, entry.pixels.byteLength).toString('base64'),
-      probabilities: Array.from(entry.probabilities),
-      label: entry.label,
-    });
-    this.counts.buffered++;
-    if (this.open.records.length >= this.chunkRecords) this.closeOpen();
+    // The server hands over the same shape array every time: the parts lines share are written once a version.
+    const lines = this.recordLines?.version === batch.version && this.recordLines.shape === batch.shape ? this.recordLines : (this.recordLines = new RecordLines(this.model, batch.version, batch.shape));
+    const imageSize = pixels.length / count;
+    const classes = probabilities.length / count;
+    for (let i = 0; i < count; i++) {
+      if (this.sampleRate < 1 && Math.random() >= this.sampleRate) {
+        this.counts.sampledOut++;
+        continue;
+      }
+      if (this.counts.buffered >= this.maxBuffered) {
+        this.counts.dropped++;
+        continue;
+      }
+      if (this.open && this.open.day !== day) this.closeOpen();
+      this.open ??= { id: this.chunkId(time), day, openedAt: Date.now(), lines: [] };
+      const image = pixels.subarray(i * imageSize, (i + 1) * imageSize);
+      this.open.lines.push(lines.line(iso, predictionId(requestId, i, count), image, probabilities, i * classes, (i + 1) * classes, labels[i]));
+      this.counts.buffered++;
+      if (this.open.lines.length >= this.chunkRecords) this.closeOpen();
+    }
   }
 
   /** Publishes the open chunk and waits until every chunk so far is published. */
@@ -172,7 +198,7 @@ export class PredictionLogWriter {
   }
 
   private closeOpen(): void {
-    if (!this.open || this.open.records.length === 0) return;
+    if (!this.open || this.open.lines.length === 0) return;
     this.queue.push(this.open);
     this.open = undefined;
     this.draining ??= this.drain().finally(() => (this.draining = undefined));
@@ -180,9 +206,9 @@ export class PredictionLogWriter {
 
   private async drain(): Promise<void> {
     for (let chunk = this.queue.shift(); chunk; chunk = this.queue.shift()) {
-      const n = chunk.records.length;
+      const n = chunk.lines.length;
       try {
-        const body = chunk.records.map((r) => JSON.stringify(r)).join('\n') + '\n';
+        const body = chunk.lines.join('\n') + '\n';
         await predictionChunkFile(this.store, this.model, chunk.day, chunk.id).writeText(body);
         this.counts.written += n;
         this.counts.chunks++;

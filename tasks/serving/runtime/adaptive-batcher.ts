@@ -2,8 +2,12 @@
  * Adaptive batching: requests that arrive close together are run as one
  * model call, up to `maxBatchSize` items, waiting at most `maxWaitMs` for
  * company (0: only what arrived in the same turn of the event loop, which
- * adds no latency). One call runs at a time, so while the model is busy
- * the next batch fills by itself. Each request gets back exactly its own
+ * adds no latency). While the model is busy with one call the next batch
+ * fills by itself; a second call starts beside it only with a full batch.
+ * So a runtime in another thread finds a full batch waiting when it
+ * finishes one (it does not idle until this thread, busy with requests,
+ * gets round to the answer), and small batches never queue behind a call.
+ * Each request gets back exactly its own
  * rows: a batch is a list of (offset, count) slices, and each reply is cut
  * from its slice.
  */
@@ -33,6 +37,9 @@ interface Pending {
   readonly reject: (err: unknown) => void;
 }
 
+/** Model calls at once: one, and a second with a full batch. */
+const MAX_CALLS = 2;
+
 /** Runs `predict` on batched inputs; `outputSize` values come back per item. */
 export class AdaptiveBatcher {
   readonly maxBatchSize: number;
@@ -40,7 +47,7 @@ export class AdaptiveBatcher {
   private queue: Pending[] = [];
   private queuedItems = 0;
   private scheduled: NodeJS.Timeout | NodeJS.Immediate | undefined;
-  private busy = false;
+  private calls = 0;
 
   constructor(
     private readonly predict: (features: Float32Array, count: number) => Promise<Float32Array>,
@@ -84,12 +91,13 @@ export class AdaptiveBatcher {
 
   private flush(): void {
     this.scheduled = undefined;
-    if (this.busy || this.queue.length === 0) return;
-    this.busy = true;
-    void this.runBatch(this.take()).finally(() => {
-      this.busy = false;
-      if (this.queue.length > 0) this.flush();
-    });
+    while (this.queue.length > 0 && (this.calls === 0 || (this.calls < MAX_CALLS && this.queuedItems >= this.maxBatchSize))) {
+      this.calls++;
+      void this.runBatch(this.take()).finally(() => {
+        this.calls--;
+        this.flush();
+      });
+    }
   }
 
   // Requests in arrival order, as many as fit in one call (always at least one).

@@ -3,10 +3,13 @@
  * `[n, height, width, channels]` (also accepted flat as `[n, height*width*channels]`,
  * or `[n, height, width]` for one channel), FP32 in [0, 1] or UINT8 0-255
  * (FP64, numpy's default float, is taken as FP32 and converted);
- * two outputs, the class probabilities and the predicted label.
+ * two outputs, the class probabilities and the predicted label. When the
+ * served version names its own input (an ONNX signature's), a request may
+ * send that input instead, by its name and in its shape and layout (NCHW is
+ * turned into the server's NHWC), with the same pixel values.
  */
 import { InferenceInputError } from '../errors';
-import type { DecodedInputs, ModelAdapter, RequestTensor, TensorMetadata } from './model-adapter';
+import type { DecodedInputs, ModelAdapter, ModelInput, RequestTensor, TensorMetadata } from './model-adapter';
 
 export interface ImageClassifierShape {
   readonly inputName: string;
@@ -95,22 +98,50 @@ export function imageClassifierAdapter(shape: ImageClassifierShape): ModelAdapte
   const accepted = [`[n,${height},${width},${channels}]`, `[n,${itemSize}]`, ...(channels === 1 ? [`[n,${height},${width}]`] : [])];
   const decoded = (count: number): DecodedInputs => ({ count, features: new Float32Array(count * itemSize), pixels: new Uint8Array(count * itemSize) });
 
-  const batchOf = (dims: unknown): number => {
-    const ok = Array.isArray(dims) && dims.length >= 2 && dims.every((d) => Number.isInteger(d) && d > 0);
-    const tail = ok ? (dims as number[]).slice(1) : [];
-    if (ok && (sameShape(tail, itemShape) || sameShape(tail, [itemSize]) || (channels === 1 && sameShape(tail, [height, width])))) return (dims as number[])[0];
-    throw new InferenceInputError(`input shape ${JSON.stringify(dims) ?? 'is missing'} is not accepted: expected ${accepted.join(' or ')} with n >= 1.`);
+  /** The model's own item shape when it is not one of the server's, and whether it puts channels first in memory. */
+  const ownShape = (modelInput: ModelInput | undefined) => {
+    const shape = modelInput && !sameShape(modelInput.shape, itemShape) ? modelInput.shape : undefined;
+    return { shape, channelsFirst: shape !== undefined && modelInput!.layout === 'NCHW' && channels > 1 };
   };
 
-  const decodeTensors = (inputs: readonly RequestTensor[]): DecodedInputs => {
+  /** The batch size of a tensor of shape `dims`, and whether its items are channels first (the model's own NCHW shape). */
+  const batchOf = (dims: unknown, modelInput: ModelInput | undefined): { count: number; channelsFirst: boolean } => {
+    const ok = Array.isArray(dims) && dims.length >= 2 && dims.every((d) => Number.isInteger(d) && d > 0);
+    const tail = ok ? (dims as number[]).slice(1) : [];
+    const own = ownShape(modelInput);
+    if (ok && own.shape && sameShape(tail, own.shape)) return { count: (dims as number[])[0], channelsFirst: own.channelsFirst };
+    if (ok && (sameShape(tail, itemShape) || sameShape(tail, [itemSize]) || (channels === 1 && sameShape(tail, [height, width])))) return { count: (dims as number[])[0], channelsFirst: false };
+    const shapes = own.shape ? [...accepted, `[n,${own.shape.join(',')}] (${modelInput!.layout})`] : accepted;
+    throw new InferenceInputError(`input shape ${JSON.stringify(dims) ?? 'is missing'} is not accepted: expected ${shapes.join(' or ')} with n >= 1.`);
+  };
+
+  /** Reorders item `n` in place from [channels, height, width] to [height, width, channels]. */
+  const toChannelsLast = (out: DecodedInputs, n: number): void => {
+    const base = n * itemSize;
+    const plane = height * width;
+    const features = out.features.slice(base, base + itemSize);
+    const pixels = out.pixels.slice(base, base + itemSize);
+    for (let c = 0; c < channels; c++) {
+      for (let p = 0; p < plane; p++) {
+        out.features[base + p * channels + c] = features[c * plane + p];
+        out.pixels[base + p * channels + c] = pixels[c * plane + p];
+      }
+    }
+  };
+
+  const namesOf = (modelInput: ModelInput | undefined) => (modelInput && modelInput.name !== inputName ? `"${inputName}" (or the model's own "${modelInput.name}")` : `"${inputName}"`);
+
+  const decodeTensors = (inputs: readonly RequestTensor[], modelInput?: ModelInput): DecodedInputs => {
     if (!Array.isArray(inputs) || inputs.length !== 1) {
-      throw new InferenceInputError(`"inputs" must be a list of one tensor (named "${inputName}"), got ${Array.isArray(inputs) ? `${inputs.length} tensors` : JSON.stringify(inputs) ?? 'nothing'}.`);
+      throw new InferenceInputError(`"inputs" must be a list of one tensor (named ${namesOf(modelInput)}), got ${Array.isArray(inputs) ? `${inputs.length} tensors` : JSON.stringify(inputs) ?? 'nothing'}.`);
     }
     const tensor = inputs[0];
     if (typeof tensor !== 'object' || tensor === null) throw new InferenceInputError('inputs[0] must be an object {name, shape, datatype, data}.');
-    if (tensor.name !== undefined && tensor.name !== inputName) throw new InferenceInputError(`inputs[0].name is ${JSON.stringify(tensor.name)}: this model's input is "${inputName}".`);
+    if (tensor.name !== undefined && tensor.name !== inputName && tensor.name !== modelInput?.name) {
+      throw new InferenceInputError(`inputs[0].name is ${JSON.stringify(tensor.name)}: this model's input is ${namesOf(modelInput)}.`);
+    }
     const datatype = checkDatatype(tensor.datatype, 'inputs[0].datatype');
-    const count = batchOf(tensor.shape);
+    const { count, channelsFirst } = batchOf(tensor.shape, modelInput);
     // Binary inputs and JSON lists read from the bytes arrive as typed arrays (binary-tensors.ts).
     const typed = ArrayBuffer.isView(tensor.data) && !(tensor.data instanceof DataView);
     if (!typed && !Array.isArray(tensor.data)) throw new InferenceInputError(`inputs[0].data must be a list of ${count * itemSize} numbers (shape ${JSON.stringify(tensor.shape)}).`);
@@ -120,22 +151,31 @@ export function imageClassifierAdapter(shape: ImageClassifierShape): ModelAdapte
     }
     const out = decoded(count);
     fill(out, 0, values, datatype, 'inputs[0].data');
+    if (channelsFirst) for (let n = 0; n < count; n++) toChannelsLast(out, n);
     return out;
   };
 
-  const decodeInstances = (instances: unknown, datatypeName: string): DecodedInputs => {
+  const decodeInstances = (instances: unknown, datatypeName: string, modelInput?: ModelInput): DecodedInputs => {
     const datatype = checkDatatype(datatypeName, 'params.datatype');
+    // Images under the model's own input name are in its layout.
+    const ownName = modelInput && modelInput.name !== inputName ? modelInput.name : undefined;
+    const { channelsFirst } = ownShape(modelInput);
+    const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+    const nameIn = (value: Record<string, unknown>) => (inputName in value ? inputName : ownName !== undefined && ownName in value ? ownName : undefined);
     let rows = instances;
-    if (typeof rows === 'object' && rows !== null && !Array.isArray(rows) && inputName in rows) rows = (rows as Record<string, unknown>)[inputName];
+    let rowsName: string | undefined;
+    if (isRecord(rows) && (rowsName = nameIn(rows)) !== undefined) rows = rows[rowsName];
     if (!Array.isArray(rows) || rows.length === 0) {
       throw new InferenceInputError(`expected "inputs" or "instances" to be a non-empty list of images, each ${itemShape.join('x')} or ${itemSize} numbers.`);
     }
     const out = decoded(rows.length);
     rows.forEach((row: unknown, i) => {
-      const item = typeof row === 'object' && row !== null && !Array.isArray(row) ? (row as Record<string, unknown>)[inputName] : row;
+      const name = isRecord(row) ? nameIn(row) : rowsName;
+      const item = isRecord(row) ? (name === undefined ? undefined : row[name]) : row;
       const values = Array.isArray(item) ? flatten(item, `instances[${i}]`) : [];
       if (values.length !== itemSize) throw new InferenceInputError(`instances[${i}] has ${values.length} values: expected an image of ${itemShape.join('x')} = ${itemSize} numbers.`);
       fill(out, i * itemSize, values, datatype, 'instances (flattened)');
+      if (channelsFirst && name === ownName && name !== undefined) toChannelsLast(out, i);
     });
     return out;
   };

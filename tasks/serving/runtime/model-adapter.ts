@@ -33,6 +33,17 @@ export interface RequestTensor {
   readonly data?: unknown;
 }
 
+/**
+ * The served model's own input (an ONNX version's signature input): requests may name it instead
+ * of the adapter's input, in its shape and layout, with the same pixel values.
+ */
+export interface ModelInput {
+  readonly name: string;
+  /** One item's shape in `layout`, e.g. [1, 28, 28] for NCHW. */
+  readonly shape: readonly number[];
+  readonly layout: 'NCHW' | 'NHWC';
+}
+
 export interface ModelAdapter {
   readonly inputs: readonly TensorMetadata[];
   readonly outputs: readonly TensorMetadata[];
@@ -44,10 +55,10 @@ export interface ModelAdapter {
   readonly classes: number;
   /** One item's shape in the prediction log, e.g. [28, 28]. */
   readonly logShape: readonly number[];
-  /** Decodes the `inputs` of a V2 request; throws `InferenceInputError`. */
-  decodeTensors(inputs: readonly RequestTensor[]): DecodedInputs;
-  /** Decodes MLflow's `inputs`/`instances` payload (a nested array or a tensor); throws `InferenceInputError`. */
-  decodeInstances(instances: unknown, datatype: string): DecodedInputs;
+  /** Decodes the `inputs` of a V2 request (a tensor named as the adapter's input or as `modelInput`); throws `InferenceInputError`. */
+  decodeTensors(inputs: readonly RequestTensor[], modelInput?: ModelInput): DecodedInputs;
+  /** Decodes MLflow's `inputs`/`instances` payload (a nested array, or a tensor named as either input); throws `InferenceInputError`. */
+  decodeInstances(instances: unknown, datatype: string, modelInput?: ModelInput): DecodedInputs;
   /** Why a model with these input and output shapes (batch dim null) cannot be served, or undefined when it can. */
   incompatibility(inputShape: readonly (number | null)[], outputShape: readonly (number | null)[]): string | undefined;
 }

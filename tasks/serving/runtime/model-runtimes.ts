@@ -23,15 +23,15 @@ export type PredictIn = (typeof PREDICT_IN)[number];
 export const DEFAULT_PREDICT_IN: PredictIn = 'auto';
 
 /**
- * ONNX Runtime's intra-op threads when not told: in a worker, the cores left
- * once the main thread has one (it parses, answers and logs requests while
- * the worker predicts); on the main thread, every core (parsing waits for the
- * call anyway). Its helper threads sleep between calls instead of spinning
- * (onnx-classifier.ts), so they leave the core to the main thread meanwhile.
+ * ONNX Runtime's intra-op threads when not told: every core, in a worker as
+ * on the main thread. In a worker, one core for the main thread would cap
+ * the runtime at one core's rate (about half of what it predicts on two
+ * here) while the main thread has idle moments between requests; its helper
+ * threads sleep between calls instead of spinning (onnx-classifier.ts), so
+ * the main thread gets the core whenever it has requests to parse.
  */
-export function defaultOnnxThreads(where: PredictIn): number {
-  const cores = Math.max(1, availableParallelism());
-  return where === 'inline' ? cores : Math.max(1, cores - 1);
+export function defaultOnnxThreads(): number {
+  return Math.max(1, availableParallelism());
 }
 
 export interface RuntimeOptions {
@@ -45,7 +45,7 @@ export function inlineRuntimes(backend: BackendName | undefined, onnxThreads: nu
 }
 
 /** The predictor a server uses when predicting `where`. */
-export function predictorFor(where: PredictIn, { backend, onnxThreads = defaultOnnxThreads(where) }: RuntimeOptions = {}): Predictor {
+export function predictorFor(where: PredictIn, { backend, onnxThreads = defaultOnnxThreads() }: RuntimeOptions = {}): Predictor {
   switch (where) {
     case 'inline':
       return inlineRuntimes(backend, onnxThreads);

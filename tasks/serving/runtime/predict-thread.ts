@@ -2,8 +2,12 @@
  * The server's side of the prediction worker (predict-worker.ts): loads,
  * predicts and disposes versions of any format by message, one promise per
  * request. From
- * TypeScript source (ts-node, vitest) the worker starts with an inline
- * bootstrap that registers ts-node, as the training workers do.
+ * TypeScript source (a checkout, vitest) the worker starts with an inline
+ * bootstrap that registers the project's own TypeScript hook
+ * (src/bootstrap/register.js, as `dagwright` does): it reads the cached
+ * JavaScript without loading the compiler, and unlike ts-node it does not
+ * load node's REPL and with it the domain module, which wraps every event
+ * the thread emits.
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -16,9 +20,8 @@ function spawn(data: PredictWorkerData): Worker {
   const extension = path.extname(__filename);
   const entry = path.join(__dirname, `predict-worker${extension}`);
   if (extension !== '.ts') return new Worker(entry, { workerData: data });
-  const tsNode = require.resolve('ts-node');
-  const options = { transpileOnly: true, compilerOptions: { module: 'commonjs', moduleResolution: 'node' } };
-  const bootstrap = `require(${JSON.stringify(tsNode)}).register(${JSON.stringify(options)});\nrequire(${JSON.stringify(entry)});`;
+  const register = path.join(__dirname, '..', '..', '..', 'src', 'bootstrap', 'register.js');
+  const bootstrap = `require(${JSON.stringify(register)});\nrequire(${JSON.stringify(entry)});`;
   return new Worker(bootstrap, { eval: true, workerData: data });
 }
 

@@ -13,7 +13,7 @@ import { defaultOnnxThreads, inlineRuntimes } from './model-runtimes';
 
 const port = parentPort!;
 const { backend, onnxThreads } = workerData as PredictWorkerData;
-const predictor = inlineRuntimes(backend, onnxThreads ?? defaultOnnxThreads('worker'));
+const predictor = inlineRuntimes(backend, onnxThreads ?? defaultOnnxThreads());
 
 function reply(message: FromPredictWorker, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
