@@ -11,12 +11,12 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/clien
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ContainerTask, param, run, S3Target } from '../src';
 import { createLogger } from '../src/public/runtime';
 import { SwarmExecutor, SwarmImagePullError } from '../src/public/executors';
-import { dockerAvailable, dockerProblem } from './helpers/docker';
-import { Cluster, clusterProblem } from './helpers/cluster';
+import { Cluster } from './helpers/cluster';
+import { describeCluster } from './helpers/cluster-describe';
 import { repoRoot, runFlowProcess, startFlow, type FlowResult } from './helpers/flow-process';
 import { s3rverCredentials } from './helpers/s3-server';
 import { bakedImage, ensureBakedImage, swarmFixture } from './helpers/swarm';
@@ -24,23 +24,8 @@ import { bakedImage, ensureBakedImage, swarmFixture } from './helpers/swarm';
 const bucket = 'cluster';
 /** s3rver checks the access key id only, so the secret key can be one that must never show in a service's spec. */
 const secretKey = `cluster-secret-${process.pid}-never-in-a-spec`;
-const problem = dockerAvailable ? clusterProblem() : `${dockerProblem} (the machine's engine provides ${bakedImage})`;
 const summaryOf = (r: FlowResult) => r.logs.find((l) => l.msg === 'run summary') as Record<string, any>;
 const runIdOf = (r: FlowResult) => String(r.logs.find((l) => typeof l.runId === 'string')?.runId);
-
-/** Runs on a cluster; without root or tools skipped loudly, and failing under CI=true. */
-function describeCluster(name: string, fn: () => void): void {
-  if (problem === undefined) {
-    describe(name, fn);
-    return;
-  }
-  if (process.env.CI === 'true') {
-    describe(name, () => it('needs a cluster (CI=true: failing instead of skipping)', () => expect.fail(problem)));
-    return;
-  }
-  console.warn(`\n*** SKIPPED "${name}": ${problem}\n`);
-  describe.skip(name, fn);
-}
 
 interface Placement {
   taskId: string;
@@ -48,7 +33,7 @@ interface Placement {
   state: string;
 }
 
-describeCluster('the Swarm executor on a three-node swarm with a registry', () => {
+describeCluster('the Swarm executor on a three-node swarm with a registry', bakedImage, () => {
   let cluster: Cluster;
   let s3: S3Client;
   const env = () => ({
@@ -285,7 +270,7 @@ async function waitForRunning(cluster: Cluster, match: (p: Placement) => boolean
   throw new Error(`fewer than ${count} matching steps were running within ${timeoutMs / 1000} s`);
 }
 
-describeCluster('the cluster harness', () => {
+describeCluster('the cluster harness', bakedImage, () => {
   it('`.ci/swarm-cluster up` removes everything it made on SIGTERM: engines, namespaces, links, mounts, folder', async () => {
     const child = spawn(resolve(repoRoot, '.ci/swarm-cluster'), ['up', '--workers', '1', '--no-image'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
