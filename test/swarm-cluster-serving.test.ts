@@ -156,6 +156,8 @@ describeCluster('the model server on a three-node swarm: a replica on every node
   it('a worker lost while serving: the other replicas keep answering every request, and the deployment stays current', async () => {
     const lost = cluster.workers[cluster.workers.length - 1];
     const kept = cluster.hosts.filter((h) => h !== lost).map((h) => h.address);
+    // Version 2 on every node (nothing to do when the rolling swap above succeeded).
+    await ensureSwarmServer(cluster.docker(), spec({ alias: 'canary' }), captureLogger().logger);
     const client = clientOnHost(cluster.manager, bodyFile, urls(), token);
     await until('the client has answers from every replica', () => byReplica(client.answers).size === cluster.hosts.length && client.answers.length >= 12);
     const lostAt = Date.now();

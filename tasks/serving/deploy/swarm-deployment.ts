@@ -205,8 +205,34 @@ async function createServerService(docker: Docker, body: Docker.ServiceSpec, has
   return id;
 }
 
-/** Updates the service to `body` (unless that update is already under way) and waits for the rollout. */
+/**
+ * Swarm undid a rolling update. `byEngine`: no server of the new settings exited with an error; the engine failed a
+ * task (under load an engine can fail a healthy host-network task with "network sandbox does not exist for container",
+ * moby/moby#31698), so the same update may well succeed when tried again.
+ */
+class RolloutFailedError extends DeploymentError {
+  constructor(
+    message: string,
+    readonly byEngine: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/** Updates the service to `body` and waits for the rollout; tries once more when the engine, not a server, failed it. */
 async function updateServerService(docker: Docker, existing: Docker.Service, body: Docker.ServiceSpec, hash: string, spec: SwarmServerSpec, tasks: number, logger?: Logger): Promise<void> {
+  try {
+    await rollServerService(docker, existing, body, hash, spec, tasks, logger);
+  } catch (err) {
+    if (!(err instanceof RolloutFailedError && err.byEngine)) throw err;
+    logger?.warn({ service: body.Name, error: err.message }, `the engine failed the rolling update of ${body.Name}; trying it once more`);
+    await rollServerService(docker, (await docker.getService(existing.ID).inspect()) as Docker.Service, body, hash, spec, tasks, logger);
+  }
+  await pruneServerSecrets(docker, (await docker.getService(existing.ID).inspect()) as Docker.Service);
+}
+
+/** Updates the service to `body` (unless that update is already under way) and waits for the rollout. */
+async function rollServerService(docker: Docker, existing: Docker.Service, body: Docker.ServiceSpec, hash: string, spec: SwarmServerSpec, tasks: number, logger?: Logger): Promise<void> {
   const name = body.Name!;
   const sameSettings = existing.Spec?.Labels?.[ServerLabels.settings] === hash;
   if (sameSettings && existing.UpdateStatus?.State === 'updating') {
@@ -219,7 +245,6 @@ async function updateServerService(docker: Docker, existing: Docker.Service, bod
     await docker.getService(existing.ID).update({ _query: { version: existing.Version?.Index }, _body: { ...body, TaskTemplate: { ...body.TaskTemplate, ForceUpdate: forceUpdate } } });
   }
   await waitForRollout(docker, existing.ID, name, hash, tasks, logger);
-  await pruneServerSecrets(docker, (await docker.getService(existing.ID).inspect()) as Docker.Service);
 }
 
 /**
@@ -293,7 +318,8 @@ async function waitForRollout(docker: Docker, id: string, name: string, hash: st
     const { state, message, running, others, failed } = await rolloutOf(docker, id, hash);
     const why = failed[0]?.Status?.Err ?? 'no reason given';
     if (state !== undefined && FAILED.has(state)) {
-      throw new DeploymentError(`the rolling update of service ${name} failed and ended ${state} (${message}: ${why}); the previous settings keep serving. ${await taskLogTail(docker, failed[0])}`);
+      const text = `the rolling update of service ${name} failed and ended ${state} (${message}: ${why}); the previous settings keep serving. ${await taskLogTail(docker, failed[0])}`;
+      throw new RolloutFailedError(text, !/non-zero exit/.test(`${message} ${why}`));
     }
     if (running >= replicas && others === 0 && (state === undefined || state === 'completed')) return;
     for (const t of failed.filter((f) => !reported.has(f.ID))) {
