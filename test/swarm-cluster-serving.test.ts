@@ -49,6 +49,25 @@ async function until(what: string, check: () => boolean | Promise<boolean>, time
   }
 }
 
+/** What Swarm did, for a failed rollout: every task of the service with its node, states and error, and the deployment's warnings. */
+async function printTaskHistory(cluster: Cluster, warnings: readonly Record<string, any>[]): Promise<void> {
+  const tasks = (await cluster.docker().listTasks({ filters: JSON.stringify({ service: [swarmServiceName({ store, model: 'mnist-digits', alias: '', port })] }) })) as {
+    NodeID?: string;
+    CreatedAt?: string;
+    UpdatedAt?: string;
+    DesiredState?: string;
+    Status?: { State?: string; Err?: string; Timestamp?: string };
+    Spec?: { ContainerSpec?: { Args?: string[] } };
+  }[];
+  const rows = tasks
+    .sort((a, b) => String(a.CreatedAt).localeCompare(String(b.CreatedAt)))
+    .map((t) => {
+      const args = t.Spec?.ContainerSpec?.Args ?? [];
+      return `${t.CreatedAt} ${cluster.hostOfNode(t.NodeID ?? '')?.name} alias=${args[args.indexOf('--alias') + 1]} desired=${t.DesiredState} state=${t.Status?.State}@${t.Status?.Timestamp} ${t.Status?.Err ?? ''}`;
+    });
+  console.info(`tasks:\n  ${rows.join('\n  ')}\nwarnings: ${warnings.map((l) => l.msg).join(' | ') || 'none'}`);
+}
+
 describeCluster('the model server on a three-node swarm: a replica on every node', SERVER_IMAGE, () => {
   let cluster: Cluster;
   let work: string;
@@ -137,10 +156,15 @@ describeCluster('the model server on a three-node swarm: a replica on every node
     const client = clientOnHost(cluster.manager, bodyFile, urls(), token);
     await until('the client has answers from every replica', () => byReplica(client.answers).size === cluster.hosts.length && client.answers.length >= 12);
     const started = Date.now();
-    const deployed = await ensureSwarmServer(cluster.docker(), spec({ alias: 'canary' }), captureLogger().logger);
+    const { logger, lines } = captureLogger('warn');
+    const deployed = await ensureSwarmServer(cluster.docker(), spec({ alias: 'canary' }), logger).finally(() => printTaskHistory(cluster, lines));
     const rolledMs = Date.now() - started;
     await new Promise((r) => setTimeout(r, 1000));
     const answers = await client.stop();
+    for (const [replica, seen] of byReplica(answers)) {
+      const failed = seen.filter((a) => !a.outcome.startsWith('v'));
+      if (failed.length > 0) console.info(`${replica}: ${failed.length} failed from ${new Date(failed[0].at).toISOString()} to ${new Date(failed.at(-1)!.at).toISOString()}`);
+    }
     expect(deployed.changed).toBe(true);
     const replicas = byReplica(answers);
     console.info(`rolling swap of ${cluster.hosts.length} replicas in ${rolledMs} ms: ${[...replicas].map(([r, a]) => `${r} ${a.length} answers`).join(', ')}`);

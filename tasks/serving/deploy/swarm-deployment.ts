@@ -332,10 +332,16 @@ async function waitForRollout(docker: Docker, id: string, name: string, hash: st
   }
 }
 
-/** Removes the model-server services on `port` (all of them when no port is given); their servers are stopped by Swarm. */
+/** Removes a model-server service and its secrets; Swarm stops its servers. */
+export async function removeSwarmServer(docker: Docker, service: Docker.Service): Promise<void> {
+  await docker.getService(service.ID).remove();
+  await removeServerSecrets(docker, { service: service.Spec?.Name });
+}
+
+/** Removes the model-server services on `port` (all of them when no port is given), and their secrets. */
 export async function removeSwarmServers(docker: Docker, port?: number): Promise<number> {
   const services = await serverServices(docker, port);
-  for (const s of services) await docker.getService(s.ID).remove().catch(() => undefined);
-  await removeServerSecrets(docker, port);
+  for (const s of services) await removeSwarmServer(docker, s).catch(() => undefined);
+  await removeServerSecrets(docker, { port });
   return services.length;
 }

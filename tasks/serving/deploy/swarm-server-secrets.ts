@@ -66,7 +66,7 @@ export async function serverSecrets(docker: Docker, service: string, port: numbe
   return { env: Object.entries(rest).map(([k, v]) => `${k}=${v}`), args, mounts };
 }
 
-/** Secrets of the service `service` (all model-server secrets on `port` when no service is named). */
+/** Model-server secrets, of the service `service` and on `port` when given. */
 async function labelledSecrets(docker: Docker, filter: { service?: string; port?: number }): Promise<{ ID: string; Spec?: { Name?: string } }[]> {
   const labels = [`${ServerLabels.kind}=${MODEL_SERVER_KIND}`];
   if (filter.service !== undefined) labels.push(`${SERVICE_LABEL}=${filter.service}`);
@@ -86,7 +86,7 @@ export async function pruneServerSecrets(docker: Docker, service: Docker.Service
   }
 }
 
-/** Removes the model-server secrets on `port` (every one when no port is given), once their services are gone. */
-export async function removeServerSecrets(docker: Docker, port?: number): Promise<void> {
-  for (const s of await labelledSecrets(docker, { port })) await docker.getSecret(s.ID).remove().catch(() => undefined);
+/** Removes the model-server secrets of a service, or on `port` (every one when neither is given), once their services are gone. */
+export async function removeServerSecrets(docker: Docker, filter: { service?: string; port?: number }): Promise<void> {
+  for (const s of await labelledSecrets(docker, filter)) await docker.getSecret(s.ID).remove().catch(() => undefined);
 }
