@@ -102,7 +102,7 @@ export function serverLabels(spec: ServerDeploymentSpec, hash: string): Record<s
 const READY_PROBE = [
   "const [url, file] = process.argv.slice(1);",
   "if (!require('fs').existsSync(file)) process.exit(1);",
-  "fetch(url, { signal: AbortSignal.timeout(1500) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1));",
+  "fetch(url, { signal: AbortSignal.timeout(5000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1));",
 ].join('\n');
 
 /** Where a deployed server writes its ready file, inside its container. */

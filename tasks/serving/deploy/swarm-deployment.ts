@@ -117,7 +117,9 @@ function serviceSpec(spec: SwarmServerSpec, image: string, hash: string, secrets
         Mounts: store === undefined ? [] : [{ Type: 'bind', Source: store, Target: store, ReadOnly: false }],
         CapabilityDrop: ['ALL'],
         ...(noNewPrivileges ? { Privileges: { NoNewPrivileges: true } as Docker.ContainerSpec['Privileges'] } : {}),
-        HealthCheck: { Test: readyProbe(spec), Interval: 1e9, Timeout: 3e9, Retries: 3, StartPeriod: 60e9 },
+        // Looked at every second (a warmed replacement is noticed at once), but a replica is killed as unhealthy only after
+        // 5 failures in a row of up to 10 s each: on a loaded node starting the probe's `node` alone can take seconds.
+        HealthCheck: { Test: readyProbe(spec), Interval: 1e9, Timeout: 10e9, Retries: 5, StartPeriod: 60e9 },
         // Enough for the handover: serving open connections until the replacement answers, then finishing them.
         StopGracePeriod: (HANDOVER_MS + 20_000) * 1e6,
       },
