@@ -157,7 +157,10 @@ describeCluster('the model server on a three-node swarm: a replica on every node
     await until('the client has answers from every replica', () => byReplica(client.answers).size === cluster.hosts.length && client.answers.length >= 12);
     const started = Date.now();
     const { logger, lines } = captureLogger('warn');
-    const deployed = await ensureSwarmServer(cluster.docker(), spec({ alias: 'canary' }), logger).finally(() => printTaskHistory(cluster, lines));
+    const deployed = await ensureSwarmServer(cluster.docker(), spec({ alias: 'canary' }), logger).catch(async (err: unknown) => {
+      await printTaskHistory(cluster, lines);
+      throw err;
+    });
     const rolledMs = Date.now() - started;
     await new Promise((r) => setTimeout(r, 1000));
     const answers = await client.stop();
