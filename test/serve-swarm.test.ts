@@ -150,8 +150,10 @@ describeDocker('model server deployed as a Swarm service', () => {
     expect(container.Mounts).toEqual([expect.objectContaining({ Type: 'bind', Source: store, Target: store })]);
     // The engine answers with Go's field name, Healthcheck (the create body's HealthCheck matches it case-insensitively).
     expect((container as { Healthcheck?: Docker.HealthConfig }).Healthcheck?.Test?.join(' ')).toContain(`127.0.0.1:${port}/v2/health/ready`);
-    expect(container.Env).toContain(`${TOKEN_ENV}=${token}`);
-    expect(JSON.stringify(container.Args)).not.toContain(token);
+    // The token is a Swarm secret mounted as a file for the server's user alone: `docker service inspect` shows its name only.
+    expect(container.Args).toContain('--token-file');
+    expect((container.Secrets ?? []).map((s) => [s.SecretName, s.File?.Mode, s.File?.UID])).toEqual([[expect.stringMatching(/^dw-serve-\d+-[0-9a-f]{16}-token$/), 0o400, String(process.getuid!())]]);
+    expect(JSON.stringify(spec)).not.toContain(token);
     expect(JSON.stringify(lines)).not.toContain(token);
 
     expect(await call(inferUrl, { body: uint8Request(testImages(1, 1)), headers: auth })).toMatchObject({ status: 200, body: { model_version: '1' } });

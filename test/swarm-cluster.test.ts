@@ -8,15 +8,15 @@
  * worker comes last.
  */
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ContainerTask, param, run, S3Target } from '../src';
 import { createLogger } from '../src/public/runtime';
 import { SwarmExecutor, SwarmImagePullError } from '../src/public/executors';
-import { dockerAvailable, dockerProblem } from './helpers/docker';
-import { Cluster, clusterProblem } from './helpers/cluster';
+import { Cluster } from './helpers/cluster';
+import { describeCluster } from './helpers/cluster-describe';
 import { repoRoot, runFlowProcess, startFlow, type FlowResult } from './helpers/flow-process';
 import { s3rverCredentials } from './helpers/s3-server';
 import { bakedImage, ensureBakedImage, swarmFixture } from './helpers/swarm';
@@ -24,23 +24,8 @@ import { bakedImage, ensureBakedImage, swarmFixture } from './helpers/swarm';
 const bucket = 'cluster';
 /** s3rver checks the access key id only, so the secret key can be one that must never show in a service's spec. */
 const secretKey = `cluster-secret-${process.pid}-never-in-a-spec`;
-const problem = dockerAvailable ? clusterProblem() : `${dockerProblem} (the machine's engine provides ${bakedImage})`;
 const summaryOf = (r: FlowResult) => r.logs.find((l) => l.msg === 'run summary') as Record<string, any>;
 const runIdOf = (r: FlowResult) => String(r.logs.find((l) => typeof l.runId === 'string')?.runId);
-
-/** Runs on a cluster; without root or tools skipped loudly, and failing under CI=true. */
-function describeCluster(name: string, fn: () => void): void {
-  if (problem === undefined) {
-    describe(name, fn);
-    return;
-  }
-  if (process.env.CI === 'true') {
-    describe(name, () => it('needs a cluster (CI=true: failing instead of skipping)', () => expect.fail(problem)));
-    return;
-  }
-  console.warn(`\n*** SKIPPED "${name}": ${problem}\n`);
-  describe.skip(name, fn);
-}
 
 interface Placement {
   taskId: string;
@@ -48,7 +33,7 @@ interface Placement {
   state: string;
 }
 
-describeCluster('the Swarm executor on a three-node swarm with a registry', () => {
+describeCluster('the Swarm executor on a three-node swarm with a registry', bakedImage, () => {
   let cluster: Cluster;
   let s3: S3Client;
   const env = () => ({
@@ -201,6 +186,23 @@ describeCluster('the Swarm executor on a three-node swarm with a registry', () =
     }
   }, 180_000);
 
+  it("a secret parameter reaches a TypeScript step on Swarm, and no service's or container's command line shows it", async () => {
+    const token = `tok-swarm-inspect-${process.pid}-7e7e7e`;
+    const watchers = cluster.hosts.map((h, i) => inspectCreated(h.socket, i === 0));
+    await new Promise((r) => setTimeout(r, 500)); // every `docker events` is listening
+    const result = await runFlowProcess('test/fixtures/swarm-secret-flow.ts', ['--store', `s3://${bucket}/secret`, '--executor', 'swarm', '--token', token], env());
+    const inspected = (await Promise.all(watchers.map((w) => w.stop()))).flat();
+    expect(result.code, result.stderr.slice(-3000)).toBe(0);
+    expect(await json('secret/echo.json')).toMatchObject({ tokenLength: token.length, argvHasToken: false });
+    const services = inspected.filter((x) => x.kind === 'service');
+    const steps = services.filter((x) => x.labels['dagwright.task-id']?.startsWith('SecretEcho_'));
+    expect(steps.length).toBeGreaterThanOrEqual(1);
+    expect(inspected.filter((x) => x.kind === 'container' && x.labels['dagwright.task-id']?.startsWith('SecretEcho_')).length).toBeGreaterThanOrEqual(1);
+    for (const x of inspected) expect(x.commandLine, `${x.kind} ${x.id.slice(0, 12)}`).not.toContain(token);
+    expect(JSON.stringify(steps.map((x) => x.commandLine))).toContain('--run-task');
+    expect(result.stderr).not.toContain(token);
+  }, 300_000);
+
   it("survives the manager's engine restarting mid-run, or stops with a clear error and a re-run completes exactly what is missing", async () => {
     const args = flowArgs('restart', '--parts', '6', '--workers', '6', '--slow-ms', '5000');
     const { child, done } = startFlow(swarmFixture, args, env());
@@ -271,6 +273,48 @@ describeCluster('the Swarm executor on a three-node swarm with a registry', () =
   }, 300_000);
 });
 
+interface Inspected {
+  kind: 'service' | 'container';
+  id: string;
+  labels: Record<string, string>;
+  /** What `docker inspect` / `docker service inspect` show of the command line, as JSON. */
+  commandLine: string;
+}
+
+/**
+ * Inspects every container the engine at `socket` creates until stopped, and with `services` every service too
+ * (`docker events`; each inspected at once, before a step can end).
+ */
+function inspectCreated(socket: string, services: boolean): { stop: () => Promise<Inspected[]> } {
+  const docker = ['-H', `unix://${socket}`];
+  const filters = ['--filter', 'type=container', ...(services ? ['--filter', 'type=service'] : []), '--filter', 'event=create'];
+  const events = spawn('docker', [...docker, 'events', ...filters, '--format', '{{.Type}} {{.Actor.ID}}'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const inspected: Inspected[] = [];
+  let pending = '';
+  events.stdout!.on('data', (d: Buffer) => {
+    const lines = (pending + d.toString()).split('\n');
+    pending = lines.pop()!;
+    for (const [type, id] of lines.filter(Boolean).map((l) => l.split(' '))) {
+      const kind = type === 'service' ? 'service' : 'container';
+      const out = spawnSync('docker', [...docker, ...(kind === 'service' ? ['service', 'inspect'] : ['inspect']), id], { encoding: 'utf8' });
+      if (out.status !== 0) continue; // gone already
+      const [x] = JSON.parse(out.stdout) as Record<string, any>[];
+      if (kind === 'service') {
+        const c = x.Spec.TaskTemplate.ContainerSpec;
+        inspected.push({ kind, id, labels: c.Labels ?? {}, commandLine: JSON.stringify([c.Command, c.Args]) });
+      } else {
+        inspected.push({ kind, id, labels: x.Config.Labels ?? {}, commandLine: JSON.stringify([x.Path, x.Args, x.Config.Cmd, x.Config.Entrypoint]) });
+      }
+    }
+  });
+  return {
+    stop: async () => {
+      events.kill();
+      return inspected;
+    },
+  };
+}
+
 /** Waits until at least `count` steps matching `match` run (state "running"); returns them. */
 async function waitForRunning(cluster: Cluster, match: (p: Placement) => boolean, count: number, timeoutMs = 120_000): Promise<Placement[]> {
   const deadline = Date.now() + timeoutMs;
@@ -285,7 +329,7 @@ async function waitForRunning(cluster: Cluster, match: (p: Placement) => boolean
   throw new Error(`fewer than ${count} matching steps were running within ${timeoutMs / 1000} s`);
 }
 
-describeCluster('the cluster harness', () => {
+describeCluster('the cluster harness', bakedImage, () => {
   it('`.ci/swarm-cluster up` removes everything it made on SIGTERM: engines, namespaces, links, mounts, folder', async () => {
     const child = spawn(resolve(repoRoot, '.ci/swarm-cluster'), ['up', '--workers', '1', '--no-image'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

@@ -15,7 +15,7 @@ import { UsageError } from '../../src/errors';
 import { type PrunedSteps, pruneSteps } from '../../src/flow/executors';
 import { serverContainers } from '../../tasks/serving/deploy/docker-deployment';
 import { ServerLabels } from '../../tasks/serving/deploy/server-deployment-spec';
-import { serverServices } from '../../tasks/serving/deploy/swarm-deployment';
+import { removeSwarmServer, serverServices } from '../../tasks/serving/deploy/swarm-deployment';
 import { type CommandIo, CommandExit, parseCommandArgs, runAsScript } from './command';
 
 export const pruneUsage =
@@ -44,8 +44,8 @@ async function deployedServers(docker: DockerClient, port: number | undefined): 
     remove: () => docker.getContainer(c.Id).remove({ force: true }),
   }));
   const services = (manager ? await serverServices(docker, port) : []).map((s) => ({
-    name: `model server service ${s.Spec?.Name ?? s.ID.slice(0, 12)} (${s.Spec?.Mode?.Replicated?.Replicas ?? '?'} replica(s)) ${where(s.Spec?.Labels ?? {})}`,
-    remove: () => docker.getService(s.ID).remove(),
+    name: `model server service ${s.Spec?.Name ?? s.ID.slice(0, 12)} (${s.Spec?.Mode?.Global ? 'on every node' : `${s.Spec?.Mode?.Replicated?.Replicas ?? '?'} replica(s)`}) ${where(s.Spec?.Labels ?? {})}`,
+    remove: () => removeSwarmServer(docker, s),
   }));
   return [...containers, ...services];
 }

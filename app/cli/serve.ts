@@ -7,6 +7,7 @@
  *   dagwright serve --store s3://bucket/store --alias staging --port 9000
  *   DAGWRIGHT_SERVE_TOKEN=secret dagwright serve        # clients send Authorization: Bearer secret
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../../src/errors';
 import { commandArgs } from './command';
@@ -30,6 +31,7 @@ Serves a model from the store's registry: the version its alias names (default
   --host <address>            default ${DEFAULT_SERVE_HOST}
   --port <n>                  default ${DEFAULT_SERVE_PORT} (0: any free port)
   --token <secret>            require "Authorization: Bearer <secret>" (or set ${TOKEN_ENV}; health checks stay open)
+  --token-file <path>         the same, the token read from this file (a Swarm or Docker secret; one trailing newline ignored)
   --max-batch-size <n>        adaptive batching: images per model call (default ${DEFAULT_BATCHING.maxBatchSize}; 1 turns it off)
   --max-wait-ms <ms>          how long a request may wait for a batch to fill (default ${DEFAULT_BATCHING.maxWaitMs}: only what arrives together)
   --predict-in <where>        auto (default: ONNX versions in a worker thread, TensorFlow.js ones in this thread),
@@ -61,6 +63,7 @@ const options = {
   host: { type: 'string' },
   port: { type: 'string' },
   token: { type: 'string' },
+  'token-file': { type: 'string' },
   'max-batch-size': { type: 'string' },
   'max-wait-ms': { type: 'string' },
   'poll-ms': { type: 'string' },
@@ -94,6 +97,21 @@ function numberOption(values: Values, flag: keyof Values, check: (n: number) => 
 
 const whole = (min: number) => (n: number) => Number.isInteger(n) && n >= min;
 
+/** The bearer token: --token, the file --token-file names, or the environment; a `UsageError` for an unreadable or empty file. */
+function tokenOption(values: Values, env: NodeJS.ProcessEnv): string | undefined {
+  const file = values['token-file'];
+  if (file === undefined) return values.token ?? (env[TOKEN_ENV] || undefined);
+  if (values.token !== undefined) throw new UsageError('--token and --token-file exclude each other: give the token one way.');
+  let token: string;
+  try {
+    token = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    throw new UsageError(`--token-file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); give a readable file holding the token.`);
+  }
+  if (token === '') throw new UsageError(`--token-file ${file} is empty; put the token in it.`);
+  return token;
+}
+
 /** The server's options from the command line and environment. */
 export function serveOptions(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ModelServerOptions & { help?: boolean } {
   let values: Values;
@@ -119,7 +137,7 @@ export function serveOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
     version: numberOption(values, 'version', whole(1), 'a version number (1, 2, ...)'),
     host: values.host,
     port: numberOption(values, 'port', (n) => whole(0)(n) && n <= 65535, 'a port 0-65535'),
-    token: values.token ?? (env[TOKEN_ENV] || undefined),
+    token: tokenOption(values, env),
     batching: {
       maxBatchSize: numberOption(values, 'max-batch-size', whole(1), 'a whole number >= 1') ?? DEFAULT_BATCHING.maxBatchSize,
       maxWaitMs: numberOption(values, 'max-wait-ms', (n) => n >= 0, 'a number of milliseconds >= 0') ?? DEFAULT_BATCHING.maxWaitMs,

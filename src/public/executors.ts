@@ -7,6 +7,8 @@ export type { FlowInvocation } from '../flow/executors';
 export { InProcessExecutor } from '../executors/in-process';
 export { DockerExecutor, type DockerExecutorOptions } from '../executors/docker';
 export { SwarmExecutor, type SwarmExecutorOptions } from '../executors/swarm';
+/** Swarm secrets as files: the S3 credentials as an AWS credentials file (the model-server deployment mounts them as the steps do). */
+export { credentialsAsFile, secretFile, secretPath, type SecretMount } from '../executors/swarm';
 export {
   DockerUnavailableError,
   ImageNotFoundError,

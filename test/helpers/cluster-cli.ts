@@ -47,6 +47,9 @@ async function up(workers: number, image: string | undefined, bucket: string): P
   out.write('in another shell (as root):\n');
   for (const [k, v] of Object.entries(env)) out.write(`  export ${k}=${v}\n`);
   out.write(`  npx ts-node flows/<flow>.ts --executor swarm --store s3://${bucket}/runs\n`);
+  // A deployed model server answers on each host's address; a deploy checks 127.0.0.1, so it runs on the manager's host.
+  out.write(`on the manager's host (its network namespace), e.g. to deploy a model server (--image dagwright/server:latest):\n`);
+  out.write(`  nsenter --net=/var/run/netns/${cluster.manager.netns} npx ts-node flows/deploy.ts --target swarm --every-node --host 0.0.0.0 --image <pushed image>\n`);
   out.write('Ctrl-C removes the cluster.\n');
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

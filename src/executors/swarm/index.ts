@@ -3,6 +3,7 @@ export type { SwarmExecutorOptions } from './swarm-executor';
 export { serviceOptions, serviceName, modeForEngine } from './service-spec';
 export type { ServiceStepSpec, ServiceCreateBody } from './service-spec';
 export { pathInImage, bakedProjectDir } from './image-path';
+export { credentialsAsFile, secretFile, secretPath, type SecretMount } from './step-secrets';
 export { assertRunnableOnSwarm } from './local-targets';
 export { tasksWithLocalTargets, localTargetsOf } from '../container/local-targets';
 export { isSwarmManager, pruneServices } from './prune';

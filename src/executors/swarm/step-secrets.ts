@@ -7,6 +7,12 @@ const secretsDir = '/run/secrets';
 /** The AWS variables that are credentials; with them in a file, `docker service inspect` shows none. */
 const credentialVars = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'] as const;
 
+/** The file a secret is mounted as: readable by `user` ("uid:gid") alone. */
+export function secretFile(name: string, user: string | undefined): SecretMount['File'] {
+  const [uid, gid] = (user ?? '0:0').split(':');
+  return { Name: name, UID: uid || '0', GID: gid || '0', Mode: 0o400 };
+}
+
 /** How a service names a secret to mount (the engine's `SecretReference`). */
 export interface SecretMount {
   readonly SecretID: string;
@@ -19,6 +25,25 @@ function credentialsFile(env: Readonly<Record<string, string>>): string {
   const lines = ['[default]', `aws_access_key_id = ${env.AWS_ACCESS_KEY_ID}`, `aws_secret_access_key = ${env.AWS_SECRET_ACCESS_KEY}`];
   if (env.AWS_SESSION_TOKEN) lines.push(`aws_session_token = ${env.AWS_SESSION_TOKEN}`);
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The S3 credentials of `env` as the content of an AWS shared-credentials
+ * file, and `env` without them (and without AWS_PROFILE: the file has one
+ * profile, `default`); undefined when `env` holds no key pair. For a Swarm
+ * secret mounted at `secretPath(name)`, named by `AWS_SHARED_CREDENTIALS_FILE`.
+ */
+export function credentialsAsFile(env: Readonly<Record<string, string>>): { content: string; rest: Record<string, string> } | undefined {
+  if (!env.AWS_ACCESS_KEY_ID || !env.AWS_SECRET_ACCESS_KEY) return undefined;
+  const rest: Record<string, string> = { ...env };
+  for (const key of credentialVars) delete rest[key];
+  delete rest.AWS_PROFILE;
+  return { content: credentialsFile(env), rest };
+}
+
+/** Where Swarm mounts the secret `name` in a service's containers. */
+export function secretPath(name: string): string {
+  return `${secretsDir}/${name}`;
 }
 
 /**
@@ -41,22 +66,17 @@ export class StepSecrets {
 
   /** `env` without the credentials, and the secret to mount; `env` unchanged (no mounts) when it holds no key pair. */
   async apply(env: Readonly<Record<string, string>>, user: string | undefined): Promise<{ env: Record<string, string>; secrets: SecretMount[] }> {
-    if (!env.AWS_ACCESS_KEY_ID || !env.AWS_SECRET_ACCESS_KEY) return { env: { ...env }, secrets: [] };
-    const content = credentialsFile(env);
-    const digest = createHash('sha256').update(content).digest('hex').slice(0, 12);
+    const file = credentialsAsFile(env);
+    if (file === undefined) return { env: { ...env }, secrets: [] };
+    const digest = createHash('sha256').update(file.content).digest('hex').slice(0, 12);
     let secret = this.created.get(digest);
     if (secret === undefined) {
-      secret = this.create(`dw-aws-${this.session}-${digest}`.slice(0, 63), content);
+      secret = this.create(`dw-aws-${this.session}-${digest}`.slice(0, 63), file.content);
       this.created.set(digest, secret);
       secret.catch(() => this.created.delete(digest));
     }
     const { id, name } = await secret;
-    const rest: Record<string, string> = { ...env, AWS_SHARED_CREDENTIALS_FILE: `${secretsDir}/${name}` };
-    for (const key of credentialVars) delete rest[key];
-    // The file has one profile, `default`: a profile named in the environment would not be found in it.
-    delete rest.AWS_PROFILE;
-    const [uid, gid] = (user ?? '0:0').split(':');
-    return { env: rest, secrets: [{ SecretID: id, SecretName: name, File: { Name: name, UID: uid || '0', GID: gid || '0', Mode: 0o400 } }] };
+    return { env: { ...file.rest, AWS_SHARED_CREDENTIALS_FILE: secretPath(name) }, secrets: [{ SecretID: id, SecretName: name, File: secretFile(name, user) }] };
   }
 
   private async create(name: string, content: string): Promise<{ id: string; name: string }> {

@@ -35,6 +35,7 @@ export interface DeployParams {
   port?: number;
   image?: string;
   replicas?: number;
+  everyNode?: boolean;
   maxBatchSize?: number;
   maxWaitMs?: number;
   pollMs?: number;
@@ -87,6 +88,7 @@ export class DeployModelServer extends Task<DeployParams> {
     port: param.int({ default: 8080, min: 1, max: 65535, description: 'port the server binds' }),
     image: param.string({ default: SERVER_IMAGE, description: 'server image (targets docker and swarm)' }),
     replicas: param.int({ default: 1, min: 1, description: 'target swarm: tasks of the service, each on a node of its own' }),
+    everyNode: param.boolean({ default: false, description: 'target swarm: one task on every node (a global service) instead of --replicas' }),
     maxBatchSize: param.int({ default: DEFAULT_BATCHING.maxBatchSize, min: 1, description: 'adaptive batching: images per model call' }),
     maxWaitMs: param.number({ default: DEFAULT_BATCHING.maxWaitMs, min: 0, description: 'adaptive batching: longest wait for a batch' }),
     pollMs: param.int({ default: 1000, min: 10, description: 'how often the server checks where the alias points (ms)' }),
@@ -120,8 +122,9 @@ export class DeployModelServer extends Task<DeployParams> {
 
   /** What a container or service is made from (the token from the environment). */
   get deploymentSpec(): SwarmServerSpec {
-    const { store, model, alias, host, port, image, maxBatchSize, maxWaitMs, pollMs, logChunkSeconds, replicas } = this.params;
-    return { store, model, alias, host, port, image, maxBatchSize, maxWaitMs, pollMs, logChunkSeconds, replicas, token: process.env[TOKEN_ENV] || undefined };
+    const { store, model, alias, host, port, image, maxBatchSize, maxWaitMs, pollMs, logChunkSeconds, replicas, everyNode } = this.params;
+    const token = process.env[TOKEN_ENV] || undefined;
+    return { store, model, alias, host, port, image, maxBatchSize, maxWaitMs, pollMs, logChunkSeconds, replicas, everyNode, token };
   }
 
   override output(): Target {

@@ -102,7 +102,7 @@ export function serverLabels(spec: ServerDeploymentSpec, hash: string): Record<s
 const READY_PROBE = [
   "const [url, file] = process.argv.slice(1);",
   "if (!require('fs').existsSync(file)) process.exit(1);",
-  "fetch(url, { signal: AbortSignal.timeout(1500) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1));",
+  "fetch(url, { signal: AbortSignal.timeout(5000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1));",
 ].join('\n');
 
 /** Where a deployed server writes its ready file, inside its container. */
@@ -119,8 +119,14 @@ export function readyProbe(spec: ServerDeploymentSpec): string[] {
   return ['CMD', 'node', '-e', READY_PROBE, readyUrl(spec), READY_FILE];
 }
 
-/** The image's id on this engine (part of the settings hash); a `DeploymentError` saying how to build it when missing. */
+/**
+ * What identifies the image (part of the settings hash): for a reference by digest (`registry/name@sha256:...`, which
+ * a swarm's nodes pull) that digest, which names its content; else the image's id on this engine, a
+ * `DeploymentError` saying how to build it when missing.
+ */
 export async function imageId(docker: Docker, image: string): Promise<string> {
+  const digest = /@(sha256:[0-9a-f]{64})$/.exec(image);
+  if (digest) return digest[1];
   try {
     return (await docker.getImage(image).inspect()).Id;
   } catch (err) {

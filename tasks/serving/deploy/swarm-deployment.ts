@@ -48,10 +48,13 @@ import {
   type ServerDeploymentSpec,
   settingsHash,
 } from './server-deployment-spec';
+import { pruneServerSecrets, removeServerSecrets, type ServerSecrets, serverSecrets } from './swarm-server-secrets';
 
 export interface SwarmServerSpec extends ServerDeploymentSpec {
   /** Tasks of the service, one a node; default 1. */
   readonly replicas?: number;
+  /** One task on every node that takes tasks (a global service), instead of `replicas`. */
+  readonly everyNode?: boolean;
 }
 
 export interface DeployedService {
@@ -85,33 +88,46 @@ function rollout(order: 'start-first', failureAction: 'rollback' | 'pause'): Doc
   return { Parallelism: 1, Delay: 0, FailureAction: failureAction, Monitor: 2e9, MaxFailureRatio: 0, Order: order };
 }
 
-/** The service's spec: what `docker service create` and each update send. `noNewPrivileges` needs API 1.44 (engine 25). */
-function serviceSpec(spec: SwarmServerSpec, image: string, hash: string, noNewPrivileges: boolean): Docker.ServiceSpec {
+/** Replicated (`replicas` tasks, at most 2 a node: see above) or global (one on every node; a replacement starts beside the task it replaces). */
+function serviceMode(spec: SwarmServerSpec): Pick<Docker.ServiceSpec, 'Mode'> & { Placement: Docker.TaskSpec['Placement'] } {
+  if (spec.everyNode) return { Mode: { Global: {} }, Placement: {} };
+  return { Mode: { Replicated: { Replicas: spec.replicas ?? 1 } }, Placement: { MaxReplicas: 2 } };
+}
+
+/**
+ * The service's spec: what `docker service create` and each update send; the token and S3 credentials as mounted
+ * secrets (swarm-server-secrets.ts). `noNewPrivileges` needs API 1.44 (engine 25).
+ */
+function serviceSpec(spec: SwarmServerSpec, image: string, hash: string, secrets: ServerSecrets, noNewPrivileges: boolean): Docker.ServiceSpec {
   const store = localStorePath(spec);
   const name = swarmServiceName(spec);
+  const { Mode, Placement } = serviceMode(spec);
   return {
     Name: name,
     Labels: serverLabels(spec, hash),
     TaskTemplate: {
       ContainerSpec: {
         Image: image,
-        Args: serveArgs(spec),
-        Env: serverEnvironment(spec),
+        Args: [...serveArgs(spec), ...secrets.args],
+        Env: secrets.env,
+        Secrets: secrets.mounts,
         User: serverUser(spec),
         // The hash here too: a new image under the same tag changes the task template, so the tasks roll.
         Labels: { [ServerLabels.settings]: hash, 'dagwright.serve.service': name },
         Mounts: store === undefined ? [] : [{ Type: 'bind', Source: store, Target: store, ReadOnly: false }],
         CapabilityDrop: ['ALL'],
         ...(noNewPrivileges ? { Privileges: { NoNewPrivileges: true } as Docker.ContainerSpec['Privileges'] } : {}),
-        HealthCheck: { Test: readyProbe(spec), Interval: 1e9, Timeout: 3e9, Retries: 3, StartPeriod: 60e9 },
+        // Looked at every second (a warmed replacement is noticed at once), but a replica is killed as unhealthy only after
+        // 5 failures in a row of up to 10 s each: on a loaded node starting the probe's `node` alone can take seconds.
+        HealthCheck: { Test: readyProbe(spec), Interval: 1e9, Timeout: 10e9, Retries: 5, StartPeriod: 60e9 },
         // Enough for the handover: serving open connections until the replacement answers, then finishing them.
         StopGracePeriod: (HANDOVER_MS + 20_000) * 1e6,
       },
       RestartPolicy: { Condition: 'any', Delay: 1e9, MaxAttempts: 0 },
-      Placement: { MaxReplicas: 2 },
+      Placement,
       Networks: [{ Target: 'host' }],
     },
-    Mode: { Replicated: { Replicas: spec.replicas ?? 1 } },
+    Mode,
     UpdateConfig: rollout('start-first', 'rollback'),
     RollbackConfig: rollout('start-first', 'pause'),
   };
@@ -134,30 +150,36 @@ async function findService(docker: Docker, name: string): Promise<Docker.Service
   }
 }
 
-/** The service runs these settings with that many replicas, and no update is under way or undone. */
-function runsSettings(service: Docker.Service, hash: string, replicas: number): boolean {
-  return (
-    service.Spec?.Labels?.[ServerLabels.settings] === hash &&
-    service.Spec?.Mode?.Replicated?.Replicas === replicas &&
-    !UNSETTLED.has(service.UpdateStatus?.State ?? 'completed')
-  );
+/** The service has the mode `spec` asks for: global, or replicated with that many replicas. */
+function hasMode(service: Docker.Service, spec: SwarmServerSpec): boolean {
+  const mode = service.Spec?.Mode;
+  return spec.everyNode ? mode?.Global !== undefined : mode?.Replicated?.Replicas === (spec.replicas ?? 1);
+}
+
+/** The service runs these settings in that mode, and no update is under way or undone. */
+function runsSettings(service: Docker.Service, hash: string, spec: SwarmServerSpec): boolean {
+  return service.Spec?.Labels?.[ServerLabels.settings] === hash && hasMode(service, spec) && !UNSETTLED.has(service.UpdateStatus?.State ?? 'completed');
 }
 
 /** Whether the model-server service for `spec` exists with its current settings and is not mid-update or rolled back. */
 export async function swarmServerCurrent(docker: Docker, spec: SwarmServerSpec): Promise<boolean> {
   const hash = settingsHash(await imageId(docker, spec.image ?? SERVER_IMAGE), spec);
   const service = await findService(docker, swarmServiceName(spec));
-  return service !== undefined && runsSettings(service, hash, spec.replicas ?? 1);
+  return service !== undefined && runsSettings(service, hash, spec);
 }
 
-/** Refuses an engine that is no Swarm manager, and more replicas than nodes that take tasks. */
-async function checkSwarm(docker: Docker, replicas: number): Promise<{ noNewPrivileges: boolean }> {
+/**
+ * Refuses an engine that is no Swarm manager, and more replicas than nodes that take tasks. Returns how many tasks
+ * the service runs once rolled out (every node's one, for a global service).
+ */
+async function checkSwarm(docker: Docker, spec: SwarmServerSpec): Promise<{ noNewPrivileges: boolean; tasks: number }> {
   const info = (await docker.info()) as { Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean } };
   if (info.Swarm?.LocalNodeState !== 'active' || !info.Swarm.ControlAvailable) {
     throw new SwarmUnavailableError(process.env.DOCKER_HOST || 'unix:///var/run/docker.sock', info.Swarm?.LocalNodeState ?? '');
   }
   const nodes = (await docker.listNodes()) as { Spec?: { Availability?: string }; Status?: { State?: string } }[];
   const usable = nodes.filter((n) => n.Spec?.Availability === 'active' && n.Status?.State === 'ready').length;
+  const replicas = spec.everyNode ? usable : (spec.replicas ?? 1);
   if (replicas > usable) {
     throw new DeploymentError(
       `replicas ${replicas}: this swarm has ${usable} node(s) that take tasks, and each replica needs a node of its own ` +
@@ -165,7 +187,7 @@ async function checkSwarm(docker: Docker, replicas: number): Promise<{ noNewPriv
     );
   }
   const api = /^(\d+)\.(\d+)/.exec(String(((await docker.version()) as { ApiVersion?: string }).ApiVersion ?? ''));
-  return { noNewPrivileges: api !== null && (Number(api[1]) > 1 || Number(api[2]) >= 44) };
+  return { noNewPrivileges: api !== null && (Number(api[1]) > 1 || Number(api[2]) >= 44), tasks: replicas };
 }
 
 /** Creates the service and waits until its tasks run; removes it again when they cannot start. */
@@ -177,27 +199,54 @@ async function createServerService(docker: Docker, body: Docker.ServiceSpec, has
   try {
     await waitForRollout(docker, id, name, hash, replicas, logger);
   } catch (err) {
-    // Nothing served before: leave no crash-looping service behind.
+    // Nothing served before: leave no crash-looping service (nor its secrets) behind.
     await docker.getService(id).remove().catch(() => undefined);
+    await pruneServerSecrets(docker, { Spec: { Name: name } } as Docker.Service).catch(() => undefined);
     throw err;
   }
   return id;
 }
 
+/**
+ * Swarm undid a rolling update. `byEngine`: no server of the new settings exited with an error; the engine failed a
+ * task (under load an engine can fail a healthy host-network task with "network sandbox does not exist for container",
+ * moby/moby#31698), so the same update may well succeed when tried again.
+ */
+class RolloutFailedError extends DeploymentError {
+  constructor(
+    message: string,
+    readonly byEngine: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/** Updates the service to `body` and waits for the rollout; tries once more when the engine, not a server, failed it. */
+async function updateServerService(docker: Docker, existing: Docker.Service, body: Docker.ServiceSpec, hash: string, spec: SwarmServerSpec, tasks: number, logger?: Logger): Promise<void> {
+  try {
+    await rollServerService(docker, existing, body, hash, spec, tasks, logger);
+  } catch (err) {
+    if (!(err instanceof RolloutFailedError && err.byEngine)) throw err;
+    logger?.warn({ service: body.Name, error: err.message }, `the engine failed the rolling update of ${body.Name}; trying it once more`);
+    await rollServerService(docker, (await docker.getService(existing.ID).inspect()) as Docker.Service, body, hash, spec, tasks, logger);
+  }
+  await pruneServerSecrets(docker, (await docker.getService(existing.ID).inspect()) as Docker.Service);
+}
+
 /** Updates the service to `body` (unless that update is already under way) and waits for the rollout. */
-async function updateServerService(docker: Docker, existing: Docker.Service, body: Docker.ServiceSpec, hash: string, replicas: number, logger?: Logger): Promise<void> {
+async function rollServerService(docker: Docker, existing: Docker.Service, body: Docker.ServiceSpec, hash: string, spec: SwarmServerSpec, tasks: number, logger?: Logger): Promise<void> {
   const name = body.Name!;
   const sameSettings = existing.Spec?.Labels?.[ServerLabels.settings] === hash;
   if (sameSettings && existing.UpdateStatus?.State === 'updating') {
     logger?.info({ service: name }, `an update of ${name} to these settings is under way; waiting for it`);
   } else {
     // The same spec again after a failed or paused update: ForceUpdate makes Swarm roll the tasks anyway. Not for a new replica count alone.
-    const again = sameSettings && existing.Spec?.Mode?.Replicated?.Replicas === replicas ? 1 : 0;
+    const again = sameSettings && hasMode(existing, spec) ? 1 : 0;
     const forceUpdate = ((existing.Spec?.TaskTemplate as { ForceUpdate?: number } | undefined)?.ForceUpdate ?? 0) + again;
-    logger?.info({ service: name, replicas }, `rolling model server service ${name} over to new settings`);
+    logger?.info({ service: name, tasks }, `rolling model server service ${name} over to new settings`);
     await docker.getService(existing.ID).update({ _query: { version: existing.Version?.Index }, _body: { ...body, TaskTemplate: { ...body.TaskTemplate, ForceUpdate: forceUpdate } } });
   }
-  await waitForRollout(docker, existing.ID, name, hash, replicas, logger);
+  await waitForRollout(docker, existing.ID, name, hash, tasks, logger);
 }
 
 /**
@@ -207,16 +256,16 @@ async function updateServerService(docker: Docker, existing: Docker.Service, bod
  * replaced have stopped; throws `DeploymentError` when Swarm rolled it back.
  */
 export async function ensureSwarmServer(docker: Docker, spec: SwarmServerSpec, logger?: Logger): Promise<DeployedService> {
-  const replicas = spec.replicas ?? 1;
-  const { noNewPrivileges } = await checkSwarm(docker, replicas);
+  const { noNewPrivileges, tasks } = await checkSwarm(docker, spec);
   const image = spec.image ?? SERVER_IMAGE;
   const hash = settingsHash(await imageId(docker, image), spec);
-  const body = serviceSpec(spec, image, hash, noNewPrivileges);
-  const name = body.Name!;
+  const name = swarmServiceName(spec);
   const existing = await findService(docker, name);
-  if (!existing) return { serviceId: await createServerService(docker, body, hash, replicas, logger), name, changed: true };
-  if (runsSettings(existing, hash, replicas)) return { serviceId: existing.ID, name, changed: false };
-  await updateServerService(docker, existing, body, hash, replicas, logger);
+  if (existing && runsSettings(existing, hash, spec)) return { serviceId: existing.ID, name, changed: false };
+  const secrets = await serverSecrets(docker, name, spec.port, hash, serverEnvironment(spec), serverUser(spec));
+  const body = serviceSpec(spec, image, hash, secrets, noNewPrivileges);
+  if (!existing) return { serviceId: await createServerService(docker, body, hash, tasks, logger), name, changed: true };
+  await updateServerService(docker, existing, body, hash, spec, tasks, logger);
   return { serviceId: existing.ID, name, changed: true };
 }
 
@@ -271,7 +320,8 @@ async function waitForRollout(docker: Docker, id: string, name: string, hash: st
     const { state, message, running, others, failed } = await rolloutOf(docker, id, hash);
     const why = failed[0]?.Status?.Err ?? 'no reason given';
     if (state !== undefined && FAILED.has(state)) {
-      throw new DeploymentError(`the rolling update of service ${name} failed and ended ${state} (${message}: ${why}); the previous settings keep serving. ${await taskLogTail(docker, failed[0])}`);
+      const text = `the rolling update of service ${name} failed and ended ${state} (${message}: ${why}); the previous settings keep serving. ${await taskLogTail(docker, failed[0])}`;
+      throw new RolloutFailedError(text, !/non-zero exit/.test(`${message} ${why}`));
     }
     if (running >= replicas && others === 0 && (state === undefined || state === 'completed')) return;
     for (const t of failed.filter((f) => !reported.has(f.ID))) {
@@ -284,9 +334,16 @@ async function waitForRollout(docker: Docker, id: string, name: string, hash: st
   }
 }
 
-/** Removes the model-server services on `port` (all of them when no port is given); their servers are stopped by Swarm. */
+/** Removes a model-server service and its secrets; Swarm stops its servers. */
+export async function removeSwarmServer(docker: Docker, service: Docker.Service): Promise<void> {
+  await docker.getService(service.ID).remove();
+  await removeServerSecrets(docker, { service: service.Spec?.Name });
+}
+
+/** Removes the model-server services on `port` (all of them when no port is given), and their secrets. */
 export async function removeSwarmServers(docker: Docker, port?: number): Promise<number> {
   const services = await serverServices(docker, port);
-  for (const s of services) await docker.getService(s.ID).remove().catch(() => undefined);
+  for (const s of services) await removeSwarmServer(docker, s).catch(() => undefined);
+  await removeServerSecrets(docker, { port });
   return services.length;
 }
