@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -79,6 +79,23 @@ describe('core flow command line', () => {
     const result = await runFlowProcess(flow, [...inProcess, '--store', store, '--mode', 'echo'], { DAGWRIGHT_SECRET_TOKEN: 'from-the-env-123' });
     expect(result.code).toBe(0);
     expect(await echoed()).toMatchObject({ tokenLength: 'from-the-env-123'.length });
+  });
+
+  it("or from the file DAGWRIGHT_SECRET_TOKEN_FILE names (Docker's _FILE convention, how Swarm steps get it); an unreadable one is a usage error naming it", async () => {
+    const file = join(store, '..', `token-${process.pid}.txt`);
+    await writeFile(file, 'from-a-file-4567\n');
+    try {
+      const result = await runFlowProcess(flow, [...inProcess, '--store', store, '--mode', 'echo'], { DAGWRIGHT_SECRET_TOKEN_FILE: file });
+      expect(result.code, result.stderr).toBe(0);
+      expect(await echoed()).toMatchObject({ tokenLength: 'from-a-file-4567'.length }); // the trailing newline dropped
+    } finally {
+      await rm(file, { force: true });
+    }
+    const missing = await runFlowProcess(flow, [...inProcess, '--store', store, '--mode', 'echo'], { DAGWRIGHT_SECRET_TOKEN_FILE: file });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(`DAGWRIGHT_SECRET_TOKEN_FILE=${file}`);
+    expect(missing.stderr).toContain('ENOENT');
+    expect(missing.stderr).not.toMatch(/^\s*at /m);
   });
 
   it('--rerun runs a complete task again; --pool and --family-limit are checked', async () => {

@@ -186,7 +186,7 @@ describeCluster('the Swarm executor on a three-node swarm with a registry', bake
     }
   }, 180_000);
 
-  it("a secret parameter reaches a TypeScript step on Swarm, and no service's or container's command line shows it", async () => {
+  it("a secret parameter reaches a TypeScript step on Swarm as a Swarm secret's file: no service's or container's command line or environment shows it", async () => {
     const token = `tok-swarm-inspect-${process.pid}-7e7e7e`;
     const watchers = cluster.hosts.map((h, i) => inspectCreated(h.socket, i === 0));
     await new Promise((r) => setTimeout(r, 500)); // every `docker events` is listening
@@ -199,6 +199,9 @@ describeCluster('the Swarm executor on a three-node swarm with a registry', bake
     expect(steps.length).toBeGreaterThanOrEqual(1);
     expect(inspected.filter((x) => x.kind === 'container' && x.labels['dagwright.task-id']?.startsWith('SecretEcho_')).length).toBeGreaterThanOrEqual(1);
     for (const x of inspected) expect(x.commandLine, `${x.kind} ${x.id.slice(0, 12)}`).not.toContain(token);
+    // Not in the environment either: the step reads it from a Swarm secret's file.
+    for (const x of inspected) expect(x.whole, `${x.kind} ${x.id.slice(0, 12)}`).not.toContain(token);
+    expect(JSON.stringify(steps.map((x) => x.whole))).toContain('DAGWRIGHT_SECRET_TOKEN_FILE=/run/secrets/dw-param-');
     expect(JSON.stringify(steps.map((x) => x.commandLine))).toContain('--run-task');
     expect(result.stderr).not.toContain(token);
   }, 300_000);
@@ -277,6 +280,8 @@ interface Inspected {
   kind: 'service' | 'container';
   id: string;
   labels: Record<string, string>;
+  /** The whole inspect output: spec, environment, mounts. */
+  whole: string;
   /** What `docker inspect` / `docker service inspect` show of the command line, as JSON. */
   commandLine: string;
 }
@@ -301,9 +306,9 @@ function inspectCreated(socket: string, services: boolean): { stop: () => Promis
       const [x] = JSON.parse(out.stdout) as Record<string, any>[];
       if (kind === 'service') {
         const c = x.Spec.TaskTemplate.ContainerSpec;
-        inspected.push({ kind, id, labels: c.Labels ?? {}, commandLine: JSON.stringify([c.Command, c.Args]) });
+        inspected.push({ kind, id, labels: c.Labels ?? {}, commandLine: JSON.stringify([c.Command, c.Args]), whole: out.stdout });
       } else {
-        inspected.push({ kind, id, labels: x.Config.Labels ?? {}, commandLine: JSON.stringify([x.Path, x.Args, x.Config.Cmd, x.Config.Entrypoint]) });
+        inspected.push({ kind, id, labels: x.Config.Labels ?? {}, commandLine: JSON.stringify([x.Path, x.Args, x.Config.Cmd, x.Config.Entrypoint]), whole: out.stdout });
       }
     }
   });

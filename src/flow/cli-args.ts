@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DagwrightError, UsageError } from '../errors';
 import { type LogLevel, logLevels } from '../logger';
-import { type ParamSpecs, type ParamValue, toFlagName } from '../params';
+import { type ParamSpecs, type ParamValue, secretFromEnv, toFlagName } from '../params';
 import { encodeParamArgs, normalizeArgs, type OptionShape, secretEnvName } from './param-args';
 import type { FlowDefinition } from './flow';
 import { checkSchedule } from './schedule';
@@ -127,9 +127,9 @@ function namedCounts(flag: string, given: unknown): Record<string, number> {
 
 /** A flow parameter's value: the option, else (for a secret) its environment variable, else the default. */
 function paramValue(family: string, name: string, spec: ParamSpecs[string], given: string | boolean | undefined, env: NodeJS.ProcessEnv): ParamValue {
-  const fromEnv = spec.secret && given === undefined ? env[secretEnvName(name)] : undefined;
-  const value = given ?? fromEnv;
   try {
+    const fromEnv = spec.secret && given === undefined ? secretFromEnv(family, name, env) : undefined;
+    const value = given ?? fromEnv;
     if (value === undefined) return spec.resolve(family, name, undefined);
     return typeof value === 'boolean' ? spec.resolve(family, name, value) : spec.parse(family, name, value);
   } catch (err) {

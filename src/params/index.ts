@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { ParameterError } from '../errors';
 import { type ParamKind, type ParamOptions, Param, type ParamValue } from './param';
 import { dateHourKind, dateIntervalKind, dateKind, dateMinuteKind, durationKind, monthKind, yearKind } from './time-kinds';
@@ -164,4 +165,23 @@ export function toFlagName(name: string): string {
 /** The environment variable a secret parameter travels in (and a user may set instead of the option): `DAGWRIGHT_SECRET_API_TOKEN`. Secret-named, so step log redaction hides its value too. */
 export function secretEnvName(name: string): string {
   return `DAGWRIGHT_SECRET_${toFlagName(name).replace(/-/g, '_').toUpperCase()}`;
+}
+
+/**
+ * A secret parameter's text from the environment: `DAGWRIGHT_SECRET_<NAME>`,
+ * else the file named by `DAGWRIGHT_SECRET_<NAME>_FILE` (Docker's `_FILE`
+ * convention: how a Swarm step gets it, mounted from a Swarm secret, so no
+ * service spec shows the value), one trailing newline dropped.
+ */
+export function secretFromEnv(family: string, name: string, env: NodeJS.ProcessEnv): string | undefined {
+  const variable = secretEnvName(name);
+  if (env[variable] !== undefined) return env[variable];
+  const file = env[`${variable}_FILE`];
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new ParameterError(family, name, `${variable}_FILE=${file}`, `a readable file holding the secret (${why}), or ${variable} set`);
+  }
 }

@@ -1,4 +1,4 @@
-import { type ParamValue, secretEnvName } from '../params';
+import { type ParamValue, secretEnvName, secretFromEnv } from '../params';
 import { type AnyTask, type TaskClass, taskClasses } from '../task';
 
 /**
@@ -29,7 +29,7 @@ function withSecrets(cls: TaskClass, spec: TaskSpec, secrets: SecretSource | und
   for (const [name, p] of Object.entries(cls.params ?? {})) {
     if (!p.secret || name in params) continue;
     const given = secrets?.(name);
-    const text = env[secretEnvName(name)];
+    const text = given === undefined ? secretFromEnv(spec.family, name, env) : undefined;
     if (given !== undefined) params[name] = given;
     else if (text !== undefined) params[name] = p.parse(spec.family, name, text);
   }

@@ -20,6 +20,9 @@ export interface SecretMount {
   readonly File: { readonly Name: string; readonly UID: string; readonly GID: string; readonly Mode: number };
 }
 
+/** A secret parameter's variable (see secretEnvName), not one already naming a file. */
+const isSecretParam = (variable: string) => variable.startsWith('DAGWRIGHT_SECRET_') && !variable.endsWith('_FILE');
+
 /** An AWS shared-credentials file with one `default` profile. */
 function credentialsFile(env: Readonly<Record<string, string>>): string {
   const lines = ['[default]', `aws_access_key_id = ${env.AWS_ACCESS_KEY_ID}`, `aws_secret_access_key = ${env.AWS_SECRET_ACCESS_KEY}`];
@@ -64,19 +67,39 @@ export class StepSecrets {
     private readonly labels: Readonly<Record<string, string>>,
   ) {}
 
-  /** `env` without the credentials, and the secret to mount; `env` unchanged (no mounts) when it holds no key pair. */
+  /**
+   * `env` without the credentials and the secret parameters (each
+   * `DAGWRIGHT_SECRET_<NAME>` becomes `DAGWRIGHT_SECRET_<NAME>_FILE`, read by
+   * the step), and the secrets to mount; `env` unchanged (no mounts) when it
+   * holds neither.
+   */
   async apply(env: Readonly<Record<string, string>>, user: string | undefined): Promise<{ env: Record<string, string>; secrets: SecretMount[] }> {
     const file = credentialsAsFile(env);
-    if (file === undefined) return { env: { ...env }, secrets: [] };
-    const digest = createHash('sha256').update(file.content).digest('hex').slice(0, 12);
+    const rest: Record<string, string> = file?.rest ?? { ...env };
+    const secrets: SecretMount[] = [];
+    const mount = async (kind: string, content: string): Promise<string> => {
+      const { id, name } = await this.secretFor(kind, content);
+      secrets.push({ SecretID: id, SecretName: name, File: secretFile(name, user) });
+      return secretPath(name);
+    };
+    if (file !== undefined) rest.AWS_SHARED_CREDENTIALS_FILE = await mount('aws', file.content);
+    for (const variable of Object.keys(rest).filter(isSecretParam)) {
+      rest[`${variable}_FILE`] = await mount('param', rest[variable]);
+      delete rest[variable];
+    }
+    return { env: rest, secrets };
+  }
+
+  /** One Swarm secret per distinct content, made once and shared by the steps that need it. */
+  private secretFor(kind: string, content: string): Promise<{ id: string; name: string }> {
+    const digest = createHash('sha256').update(content).digest('hex').slice(0, 12);
     let secret = this.created.get(digest);
     if (secret === undefined) {
-      secret = this.create(`dw-aws-${this.session}-${digest}`.slice(0, 63), file.content);
+      secret = this.create(`dw-${kind}-${this.session}-${digest}`.slice(0, 63), content);
       this.created.set(digest, secret);
       secret.catch(() => this.created.delete(digest));
     }
-    const { id, name } = await secret;
-    return { env: { ...file.rest, AWS_SHARED_CREDENTIALS_FILE: secretPath(name) }, secrets: [{ SecretID: id, SecretName: name, File: secretFile(name, user) }] };
+    return secret;
   }
 
   private async create(name: string, content: string): Promise<{ id: string; name: string }> {
