@@ -56,7 +56,7 @@ export interface Kill {
 }
 
 /** Seeded draws keyed by what they decide, so one decision does not shift the others. */
-class KillPlan {
+export class KillPlan {
   readonly rates: KillRates;
   readonly maxKillsPerRun: number;
 
@@ -73,6 +73,12 @@ class KillPlan {
 
   kills(part: KilledPart, key: string): boolean {
     return this.random(`${part}:${key}`) < this.rates[part];
+  }
+
+  /** What to kill in this attempt of a routine run: the run, its retraining (a monitor's, if one runs), or nothing. */
+  target(routine: 'register' | 'monitor', attempt: string): KilledPart | undefined {
+    if (routine === 'monitor' && this.kills('retrain', attempt)) return 'retrain';
+    return this.kills(routine, attempt) ? routine : undefined;
   }
 }
 
@@ -113,32 +119,29 @@ export class ChaosParts implements OperateParts {
     throw new Error(`${routine.name} #${run} did not finish in ${this.plan.maxKillsPerRun + 5} attempts`);
   }
 
-  /** One process of the run, SIGKILLed if the plan says so: some way into its expected time, or (a monitor) once its retraining runs. */
+  /** One process of the run, SIGKILLed if the plan says so: some way into its expected time, or (a monitor) some way into its retraining. */
   private async attempt(routine: Routine, argv: string[], what: string, killable: boolean) {
     const started = Date.now();
     const { child, done } = startFlowProcess(routine.script, argv);
-    let killed: KilledPart | undefined;
-    const kill = async (part: KilledPart) => {
-      if (killed || !(await killNow(child))) return;
-      killed = part;
-      this.kills.push({ part, what, pid: child.pid!, afterMs: Date.now() - started });
-    };
     const part: KilledPart = routine.name === 'mnist-register' ? 'register' : 'monitor';
+    const target = killable ? this.plan.target(part, what) : undefined;
+    let killed: KilledPart | undefined;
+    const kill = async () => {
+      if (killed || !target || !(await killNow(child))) return;
+      killed = target;
+      this.kills.push({ part: target, what, pid: child.pid!, afterMs: Date.now() - started });
+    };
     const timers: NodeJS.Timeout[] = [];
-    if (killable && this.plan.kills(part, what)) timers.push(setTimeout(() => void kill(part), (0.1 + 0.8 * this.plan.random(`${what}:at`)) * this.estimates[routine.name]));
+    if (target === part) timers.push(setTimeout(() => void kill(), (0.1 + 0.8 * this.plan.random(`${what}:at`)) * this.estimates[routine.name]));
     let retrainSeen: number | undefined;
-    if (part === 'monitor')
-      timers.push(
-        setInterval(() => void this.watchRetraining(child, () => {
-          retrainSeen ??= Date.now();
-          if (killable && this.plan.kills('retrain', what)) timers.push(setTimeout(() => void kill('retrain'), (0.05 + 0.7 * this.plan.random(`${what}:retrain-at`)) * this.estimates.retrain));
-        }), 100),
-      );
+    const onRetraining = () => {
+      retrainSeen = Date.now();
+      if (target === 'retrain') timers.push(setTimeout(() => void kill(), (0.05 + 0.7 * this.plan.random(`${what}:retrain-at`)) * this.estimates.retrain));
+    };
+    if (part === 'monitor') timers.push(setInterval(() => void this.watchRetraining(child, onRetraining), 100));
     const end = await done.finally(() => timers.forEach((t) => clearTimeout(t)));
-    if (end.code === 0) {
-      this.estimates[routine.name] = retrainSeen ? this.estimates[routine.name] : Date.now() - started;
-      if (retrainSeen) this.estimates.retrain = Date.now() - retrainSeen;
-    }
+    if (end.code === 0 && retrainSeen) this.estimates.retrain = Date.now() - retrainSeen;
+    else if (end.code === 0) this.estimates[routine.name] = Date.now() - started;
     return { ...end, killed };
   }
 

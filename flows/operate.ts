@@ -283,6 +283,8 @@ export interface ChaosFigures {
   readonly stuck_claims: number;
   /** Champion decisions that differ from the month without kills: 0. */
   readonly decision_mismatches: number;
+  /** Days whose served versions or true accuracy per source differ from the month without kills: 0. */
+  readonly timeline_mismatches: number;
   /** The served version reached 95% on the shifted source (days from the shift), and in the month without kills. */
   readonly days_to_recover: number | null;
   readonly reference_days_to_recover: number | null;
@@ -324,10 +326,17 @@ export async function runChaosMonth(options: OperateOptions, chaosOptions: Chaos
     server_crashes: serverCrashes,
     stuck_claims: stuck.events.length + stuck.claims.length,
     decision_mismatches: decisionMismatches(decisions.reference, decisions.chaos),
+    timeline_mismatches: timelineMismatches(reference.timeline, chaos.timeline),
     days_to_recover: chaos.figures.days_to_recover,
     reference_days_to_recover: reference.figures.days_to_recover,
   };
   return { reference, chaos, kills, decisions, figures };
+}
+
+/** Days on which other versions served, or served other answers (true accuracy per source), than in the reference month. */
+function timelineMismatches(reference: readonly TimelineDay[], chaos: readonly TimelineDay[]): number {
+  const served = (d: TimelineDay | undefined) => JSON.stringify([d?.servedVersions, Object.entries(d?.bySource ?? {}).map(([source, a]) => [source, a.truth]).sort()]);
+  return Math.max(reference.length, chaos.length) - chaos.filter((d, i) => served(d) === served(reference[i])).length;
 }
 
 const usage = `usage: npx ts-node flows/operate.ts [options]
