@@ -87,6 +87,8 @@ function printTimeline(result: OperateResult): void {
 /** The month without kills and under kills (see the module comment), then their comparison as one JSON line. */
 async function chaosBench(options: OperateCommand, started: number): Promise<void> {
   const { chaos, ...month } = options;
+  // Through process.exit, so that the server and the run in progress (child processes) are killed too.
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) process.once(signal, () => process.exit(code));
   const result = await runChaosMonth({ ...month, logger: createLogger({ level: 'warn' }) }, chaos);
   const wall = (Date.now() - started) / 1000;
   console.log('the month without kills (reference):');

@@ -23,10 +23,15 @@ export class InProcessParts implements OperateParts {
     private readonly logger: Logger,
   ) {}
 
+  /** Exit 75 (the run lost its lock: this process stalled past the stale limit, as under heavy load) is run again, as cron's next tick would. */
   async runRoutine(routine: Routine, args: readonly string[]): Promise<void> {
     const argv = [...args, ...routineArgs(this.store, this.logger)];
-    const code = await runFlow(FLOWS[routine.name], { argv, exit: false });
-    if (code !== 0) throw new Error(`the ${routine.name} flow exited ${code} (arguments ${argv.join(' ')}); its run record is in ${this.store}/_runs`);
+    for (let attempt = 1; ; attempt++) {
+      const code = await runFlow(FLOWS[routine.name], { argv, exit: false });
+      if (code === 0) return;
+      if (code !== 75 || attempt === 3) throw new Error(`the ${routine.name} flow exited ${code} (arguments ${argv.join(' ')}); its run record is in ${this.store}/_runs`);
+      this.logger.warn({ flow: routine.name, attempt }, `the ${routine.name} run exited 75 (its lock was lost or held); running it again`);
+    }
   }
 
   private async started(): Promise<ModelServer> {

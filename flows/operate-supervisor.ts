@@ -15,6 +15,20 @@ import type { ServerEndpoint } from './operate-traffic';
 
 const repoRoot = resolve(__dirname, '..');
 
+/** Children still running: SIGKILLed if this process exits first (an error, or SIGINT/SIGTERM through process.exit), so none outlives it. */
+const running = new Set<ChildProcess>();
+const killRunning = () => running.forEach((child) => child.kill('SIGKILL'));
+
+function tracked(child: ChildProcess): ChildProcess {
+  if (running.size === 0) process.once('exit', killRunning);
+  running.add(child);
+  child.once('exit', () => {
+    running.delete(child);
+    if (running.size === 0) process.removeListener('exit', killRunning);
+  });
+  return child;
+}
+
 /** The last few kilobytes a child wrote to stderr, for the error that names it. */
 function stderrTail(child: ChildProcess): () => string {
   let tail = '';
@@ -38,7 +52,7 @@ export async function killNow(child: ChildProcess): Promise<boolean> {
 
 /** One run of a flow script as cron starts it; resolves with how it ended. */
 export function startFlowProcess(script: string, args: readonly string[]): { child: ChildProcess; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> } {
-  const child = spawn(process.execPath, ['-r', resolve(repoRoot, 'src/bootstrap/register'), resolve(repoRoot, script), ...args], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = tracked(spawn(process.execPath, ['-r', resolve(repoRoot, 'src/bootstrap/register'), resolve(repoRoot, script), ...args], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] }));
   const tail = stderrTail(child);
   return { child, done: exitOf(child).then((end) => ({ ...end, stderr: tail() })) };
 }
@@ -132,7 +146,7 @@ export class SupervisedServer implements ServerEndpoint {
   private async spawnReady(): Promise<void> {
     const args = ['serve', '--store', this.store, '--model', MODEL, '--port', String(this.port), '--poll-ms', String(SERVER.pollMs)];
     args.push('--log-chunk-records', String(SERVER.chunkRecords), '--log-chunk-seconds', String(SERVER.chunkMaxAgeMs / 1000), '--log-level', 'warn');
-    const child = spawn(process.execPath, [resolve(repoRoot, 'bin/dagwright.js'), ...args], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = tracked(spawn(process.execPath, [resolve(repoRoot, 'bin/dagwright.js'), ...args], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] }));
     const tail = stderrTail(child);
     this.child = child;
     const instance = ++this.instance;

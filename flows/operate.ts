@@ -23,12 +23,18 @@
  *
  * Register and monitor are real flow runs through runFlow (steps in this
  * process), each one recorded in the store's run history (`dagwright runs list`).
+ * The days drive their parts (server, routine runs, traffic) through one
+ * interface (operate-parts.ts): in this process (operate-inprocess.ts), or,
+ * with `--chaos`, as processes SIGKILLed at seeded random moments and
+ * restarted as cron and a supervisor would (operate-chaos.ts), after a
+ * reference month without kills (runChaosMonth).
  * At the end: <store>/operate/timeline.json and timeline.html, per day the
  * served versions, realized (late labels), CBPE-estimated and true accuracy
  * overall and per source, drift verdicts, swaps and requests.
  *
  *   npx ts-node flows/operate.ts --store ./data/operate                 # 30 days (tens of minutes)
  *   npx ts-node flows/operate.ts --store /tmp/op --days 6 --shift-day 3 --traffic 100 --increment-size 1000
+ *   npx ts-node flows/operate.ts --store /tmp/op-chaos --chaos --seed 3    # the month under random kills, vs. without
  */
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
@@ -410,6 +416,8 @@ async function main(): Promise<void> {
   if (command === 'help') return void process.stdout.write(usage);
   const { chaos, ...options } = command;
   if (chaos) {
+    // Through process.exit, so that the server and the run in progress (child processes) are killed too.
+    for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) process.once(signal, () => process.exit(code));
     const month = await runChaosMonth(options, chaos);
     process.stderr.write(`timelines: ${month.reference.files.json}, ${month.chaos.files.json}\n`);
     return void process.stdout.write(`${JSON.stringify({ ...month.figures, kills_detail: month.kills })}\n`);

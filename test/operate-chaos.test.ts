@@ -12,6 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { processAlive } from '../src/process-alive';
 import { createLogger } from '../src/public/runtime';
 import { type ChaosMonth, runChaosMonth } from '../flows/operate';
 import { KillPlan, type KillRates } from '../flows/operate-chaos';
@@ -42,15 +43,6 @@ afterAll(async () => {
   await rm(store, { recursive: true, force: true });
 });
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 const claimsIn = async (at: string) => {
   const names = (await listUnder(directoryAt(at, 'monitoring', 'mnist-digits', 'retrain-claims'))).filter((n) => /^\d+$/.test(n));
   return Promise.all(names.map((n) => fileAt(at, 'monitoring', 'mnist-digits', 'retrain-claims', n).readJson<RetrainClaim>()));
@@ -64,7 +56,7 @@ describe('a simulated month under random kills (tiny settings)', () => {
     expect(f.kills_by_part.monitor).toBeGreaterThanOrEqual(1);
     expect(f.kills_by_part.retrain).toBeGreaterThanOrEqual(1);
     expect(f.kills).toBe(month.kills.length);
-    for (const k of month.kills) expect(alive(k.pid)).toBe(false);
+    for (const k of month.kills) expect(processAlive(k.pid)).toBe(false);
     expect(f.server_crashes).toBe(0);
   });
 
