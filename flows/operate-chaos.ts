@@ -22,6 +22,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
+import { readLock } from '../src/locks/file-lock';
 import { mulberry32 } from '../tasks/data/seeded-random';
 import type { ImageBatch } from '../tasks/drift/sources/image-batch';
 import { type DriftEvent, lastRetrainClaim, type RetrainClaim } from '../tasks/drift/drift-events';
@@ -148,13 +149,14 @@ export class ChaosParts implements OperateParts {
   private watching = false;
   private retrainingOf: ChildProcess | undefined;
 
-  /** Calls `onStart` once when `child` (a monitor) holds an open retrain claim. */
+  /** Calls `onStart` once when `child` (a monitor) holds an open retrain claim: the claim's owner is its flow lock, held by its pid. */
   private async watchRetraining(child: ChildProcess, onStart: () => void): Promise<void> {
     if (this.watching || this.retrainingOf === child) return;
     this.watching = true;
     try {
       const { record } = await lastRetrainClaim(this.store, MODEL).catch(() => ({ record: undefined }));
-      if (record && record.finished === undefined && child.exitCode === null && child.signalCode === null) {
+      const holder = record?.owner && (await readLock(record.owner.lock).catch(() => undefined));
+      if (record && record.finished === undefined && holder?.pid === child.pid && holder?.token === record.owner!.token && child.exitCode === null) {
         this.retrainingOf = child;
         onStart();
       }
