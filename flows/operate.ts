@@ -373,7 +373,7 @@ options:
                               --shift-day 3 --shift-step 0.25 --traffic 100 --label-delay 1 --increment-size 1000
   --seed <n>                  the kill plan's seed (default 1)
   --kill-rate <p>             with --chaos: the chance each server slice, run attempt and retraining is killed
-                              (default 0.4; 0.8 for retraining)
+                              (default 0.4; a monitor attempt is aimed at its retraining with chance 0.5)
   --max-kills-per-run <n>     with --chaos: a run is killed at most n times, then left to finish (default 2)
   --help                      show this help
 `;
