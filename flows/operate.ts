@@ -23,16 +23,22 @@
  *
  * Register and monitor are real flow runs through runFlow (steps in this
  * process), each one recorded in the store's run history (`dagwright runs list`).
+ * The days drive their parts (server, routine runs, traffic) through one
+ * interface (operate-parts.ts): in this process (operate-inprocess.ts), or,
+ * with `--chaos`, as processes SIGKILLed at seeded random moments and
+ * restarted as cron and a supervisor would (operate-chaos.ts), after a
+ * reference month without kills (runChaosMonth).
  * At the end: <store>/operate/timeline.json and timeline.html, per day the
  * served versions, realized (late labels), CBPE-estimated and true accuracy
  * overall and per source, drift verdicts, swaps and requests.
  *
  *   npx ts-node flows/operate.ts --store ./data/operate                 # 30 days (tens of minutes)
  *   npx ts-node flows/operate.ts --store /tmp/op --days 6 --shift-day 3 --traffic 100 --increment-size 1000
+ *   npx ts-node flows/operate.ts --store /tmp/op-chaos --chaos --seed 3    # the month under random kills, vs. without
  */
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
-import { parseStore, runFlow, UsageError } from '../src';
+import { parseStore, UsageError } from '../src';
 import { createLogger, registerTaskClasses } from '../src/public/runtime';
 import { DriftCheck } from '../tasks/drift/check-task';
 import { RegisterRetrained } from '../tasks/mnist/retrain-task';
@@ -43,18 +49,16 @@ import { MNIST_PIXELS } from '../tasks/data/mnist-format';
 import { cbpeFromReference, type CbpeCalibration } from '../tasks/drift/cbpe';
 import { readMnist, readOptdigitsSplit } from '../tasks/drift/sources/idx-source';
 import { concatImages, type ImageBatch, pickImages, sampleImages } from '../tasks/drift/sources/image-batch';
-import { sendTraffic } from '../tasks/drift/traffic';
 import { importLabels, readLateLabels } from '../tasks/labels/late-labels';
 import { declareContract } from '../tasks/registry/promotion-contract';
 import { ModelRegistry } from '../tasks/registry/registry';
-import { readPredictionLog, serveModel } from '../tasks/serving';
-import type { ModelServer } from '../tasks/serving/model-server';
 import { fileAt } from '../tasks/store';
 import { driftReferenceDirectory, readLatestSummary } from '../tasks/store-layout';
-import { monitorFlow } from './monitor';
+import { championDecisions, ChaosParts, type ChaosOptions, decisionMismatches, type Kill, type KilledPart, stuckClaims } from './operate-chaos';
+import { InProcessParts } from './operate-inprocess';
 import { timelinePage } from './operate-page';
+import { MODEL, type OperateParts, type Routine } from './operate-parts';
 import { buildTimeline, type DayInput, type MonitorVerdict, operateFigures, type OperateFigures, type SimulatedPrediction, type TimelineDay } from './operate-timeline';
-import { registerFlow } from './register';
 
 export interface OperateOptions {
   readonly store: string;
@@ -85,7 +89,7 @@ export interface OperateResult {
   readonly runs: Record<string, number>;
 }
 
-export const MODEL = 'mnist-digits';
+export { MODEL };
 export const IN_DIST = 'mnist-test';
 export const SHIFTED = 'optdigits:labelled';
 const CONTRACT = {
@@ -98,6 +102,8 @@ const CONTRACT = {
   reason: 'flows/operate.ts: optdigits traffic counts as much as MNIST',
 };
 const MAX_DROP = 0.05;
+const REGISTER: Routine = { name: 'mnist-register', script: 'flows/register.ts' };
+const MONITOR: Routine = { name: 'drift-monitor', script: 'flows/monitor.ts' };
 
 type Settings = Required<Omit<OperateOptions, 'logger'>> & { logger: Logger };
 
@@ -124,14 +130,6 @@ function settingsOf(options: OperateOptions): Settings {
 /** The share of the day's traffic from the shifted source. */
 export const shiftShare = (s: Pick<Settings, 'shiftDay' | 'shiftStep' | 'maxShift'>, day: number) => (day < s.shiftDay ? 0 : Math.min(s.maxShift, s.shiftStep * (day - s.shiftDay + 1)));
 
-/** One run of a routine flow in this process; its run is recorded in the store's history. Throws naming the flow when it fails. */
-async function runRoutine(flow: Parameters<typeof runFlow>[0] & { name: string }, args: string[], s: Settings, runs: Record<string, number>): Promise<void> {
-  const argv = [...args, '--store', s.store, '--executor', 'inprocess', '--log-level', s.logger.level === 'silent' ? 'error' : 'warn'];
-  const code = await runFlow(flow, { argv, exit: false });
-  runs[flow.name] = (runs[flow.name] ?? 0) + 1;
-  if (code !== 0) throw new Error(`the ${flow.name} flow exited ${code} (arguments ${argv.join(' ')}); its run record is in ${s.store}/_runs`);
-}
-
 interface PendingLabel {
   readonly due: number;
   readonly id: string;
@@ -147,8 +145,8 @@ interface LoopState {
   readonly predictions: SimulatedPrediction[];
   readonly verdicts: MonitorVerdict[];
   readonly days: DayInput[];
+  readonly parts: OperateParts;
   pending: PendingLabel[];
-  logged: number;
 }
 
 /** Labels due by `day`: imported by prediction id, and written as a labelled batch for retraining. */
@@ -179,75 +177,57 @@ function dayImages(state: LoopState, day: number): { images: ImageBatch; sources
   return { images: pickImages(all, order), sources: order.map((k) => (k < a.count ? IN_DIST : SHIFTED)) };
 }
 
-async function waitForLog(state: LoopState, count: number): Promise<Awaited<ReturnType<typeof readPredictionLog>>> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const log = await readPredictionLog(state.s.store, MODEL);
-    if (log.length >= count) return log;
-    if (Date.now() > deadline) throw new Error(`the prediction log holds ${log.length} records after 30 s; expected ${count}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** Sends one slice of the day's traffic and records its predictions (joined to their images by the request id). */
-async function sendSlice(state: LoopState, server: ModelServer, day: number, slice: ImageBatch, sources: string[]): Promise<{ requests: number; failed: number }> {
-  const result = await sendTraffic({ url: server.url, model: MODEL, images: slice, concurrency: 4 });
-  const log = await waitForLog(state, state.logged + slice.count - result.failed);
-  for (const record of log.slice(state.logged)) {
-    // sendTraffic names each one-image request traffic-<start>-<index in the batch sent>.
-    const index = Number(/-(\d+)$/.exec(record.requestId)?.[1]);
-    if (!(index >= 0 && index < slice.count)) throw new Error(`prediction ${record.requestId} does not name an image of the slice sent`);
+/** Sends one slice of the day's traffic (images `offset`.. of the day) and records its predictions. */
+async function sendSlice(state: LoopState, day: number, offset: number, slice: ImageBatch, sources: string[]): Promise<{ requests: number; failed: number }> {
+  const sent = await state.parts.sendSlice(day, offset, slice);
+  for (const { index, record } of sent.logged) {
     const truth = slice.labels![index];
     state.predictions.push({ day, source: sources[index], truth, record });
-    if (mulberry32(day * 1_000_003 + index + state.logged)() < state.s.labelShare)
+    // Which predictions get a label depends on the image's place in the day only, so a month under kills labels the same ones.
+    if (mulberry32(day * 1_000_003 + offset + index)() < state.s.labelShare)
       state.pending.push({ due: day + state.s.labelDelay, id: record.requestId, label: truth, pixels: slice.pixels.slice(index * MNIST_PIXELS, (index + 1) * MNIST_PIXELS) });
   }
-  state.logged = log.length;
-  return { requests: result.requests, failed: result.failed };
+  return { requests: sent.requests, failed: sent.failed };
 }
 
 /** Traffic in `monitorsPerDay` slices, the monitor flow after each. */
-async function trafficAndMonitors(state: LoopState, server: ModelServer, day: number, increment: number): Promise<{ requests: number; failed: number }> {
+async function trafficAndMonitors(state: LoopState, day: number, increment: number): Promise<{ requests: number; failed: number }> {
+  const { s, parts } = state;
   const { images, sources } = dayImages(state, day);
-  const per = Math.ceil(images.count / state.s.monitorsPerDay);
+  const per = Math.ceil(images.count / s.monitorsPerDay);
+  const registry = new ModelRegistry(s.store, MODEL);
   let requests = 0;
   let failed = 0;
   for (let start = 0; start < images.count; start += per) {
+    // The champion serves each slice (a retraining may have moved it after the last one).
+    await parts.awaitVersion((await registry.resolve('champion')).version);
     const indices = Array.from({ length: Math.min(per, images.count - start) }, (_, i) => start + i);
-    const sent = await sendSlice(state, server, day, pickImages(images, indices), indices.map((i) => sources[i]));
+    const sent = await sendSlice(state, day, start, pickImages(images, indices), indices.map((i) => sources[i]));
     requests += sent.requests;
     failed += sent.failed;
-    const s = state.s;
-    await runRoutine(monitorFlow, ['--model-name', MODEL, '--last', String(indices.length), '--cooldown-minutes', '0', '--train-increment', String(increment), '--train-increment-size', String(s.incrementSize), '--train-epochs', String(s.epochs)], s, state.runs);
+    await runRoutine(state, MONITOR, ['--model-name', MODEL, '--last', String(indices.length), '--cooldown-minutes', '0', '--train-increment', String(increment), '--train-increment-size', String(s.incrementSize), '--train-epochs', String(s.epochs)]);
     const latest = await readLatestSummary(s.store, MODEL);
     if (latest) state.verdicts.push({ day, version: latest.version, drift: latest.drift, action: latest.drift ? 'drift' : 'no drift' });
   }
   return { requests, failed };
 }
 
-/** The server serves the champion before the day's traffic (it follows the alias within its poll interval). */
-async function awaitChampion(server: ModelServer, champion: number): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (server.version !== champion) {
-    if (Date.now() > deadline) throw new Error(`the server still serves version ${server.version} 60 s after champion moved to ${champion}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+async function runRoutine(state: LoopState, routine: Routine, args: string[]): Promise<void> {
+  await state.parts.runRoutine(routine, args);
+  state.runs[routine.name] = (state.runs[routine.name] ?? 0) + 1;
 }
 
-async function simulateDay(state: LoopState, serverRef: { server?: ModelServer }, day: number): Promise<void> {
+async function simulateDay(state: LoopState, day: number): Promise<void> {
   const { s } = state;
   const startedAt = new Date().toISOString();
   const increment = ((day - 1) % incrementCount(s.incrementSize)) + 1;
-  await runRoutine(registerFlow, ['--model-name', MODEL, '--increment', String(increment), '--increment-size', String(s.incrementSize), '--epochs', String(s.epochs), '--validation-fraction', String(s.validationFraction)], s, state.runs);
-  serverRef.server ??= await serveModel({ store: s.store, model: MODEL, port: 0, pollMs: 200, predictionLog: { chunkRecords: 50, chunkMaxAgeMs: 100 }, logger: s.logger.child({ part: 'server' }) });
+  await runRoutine(state, REGISTER, ['--model-name', MODEL, '--increment', String(increment), '--increment-size', String(s.incrementSize), '--epochs', String(s.epochs), '--validation-fraction', String(s.validationFraction)]);
   const labelsImported = await deliverLabels(state, day);
-  const registry = new ModelRegistry(s.store, MODEL);
-  await awaitChampion(serverRef.server, (await registry.resolve('champion')).version);
-  const sent = await trafficAndMonitors(state, serverRef.server, day, increment);
-  const champion = (await registry.resolve('champion')).version;
+  const sent = await trafficAndMonitors(state, day, increment);
+  const champion = (await new ModelRegistry(s.store, MODEL).resolve('champion')).version;
   state.days.push({ day, increment, shiftShare: shiftShare(s, day), requests: sent.requests, failedRequests: sent.failed, labelsImported, champion, startedAt, endedAt: new Date().toISOString() });
   const v = state.verdicts.filter((x) => x.day === day);
-  s.logger.info({ day, increment, champion, served: serverRef.server.version, drift: v.some((x) => x.drift), labelsImported }, `operate: day ${day} done`);
+  s.logger.info({ day, increment, champion, drift: v.some((x) => x.drift), labelsImported }, `operate: day ${day} done`);
 }
 
 /** CBPE calibrations of every version that served and has a drift reference (the monitor makes it). */
@@ -260,19 +240,23 @@ async function calibrationsOf(store: string, predictions: readonly SimulatedPred
   return calibrations;
 }
 
-/** Runs the simulated month (see the module comment); the server is stopped before it resolves. */
-export async function runOperate(options: OperateOptions): Promise<OperateResult> {
+/**
+ * Runs the simulated month (see the module comment) with its parts in this
+ * process, or with those `partsFor` makes (operate-chaos.ts: child processes
+ * killed at random); they are stopped before it resolves.
+ */
+export async function runOperate(options: OperateOptions, partsFor: (store: string, logger: Logger) => OperateParts = (store, logger) => new InProcessParts(store, logger)): Promise<OperateResult> {
   const s = settingsOf(options);
   registerTaskClasses(DriftCheck, RegisterRetrained);
   const registry = new ModelRegistry(s.store, MODEL);
   await declareContract(registry, CONTRACT);
   const [inDist, { labelled }] = await Promise.all([readMnist('t10k'), readOptdigitsSplit()]);
-  const state: LoopState = { s, sources: { inDist, shifted: { ...labelled, name: SHIFTED } }, runs: {}, predictions: [], verdicts: [], days: [], pending: [], logged: (await readPredictionLog(s.store, MODEL)).length };
-  const serverRef: { server?: ModelServer } = {};
+  const parts = partsFor(s.store, s.logger);
+  const state: LoopState = { s, parts, sources: { inDist, shifted: { ...labelled, name: SHIFTED } }, runs: {}, predictions: [], verdicts: [], days: [], pending: [] };
   try {
-    for (let day = 1; day <= s.days; day++) await simulateDay(state, serverRef, day);
+    for (let day = 1; day <= s.days; day++) await simulateDay(state, day);
   } finally {
-    await serverRef.server?.stop();
+    await parts.stop();
   }
   return writeTimeline(state, registry);
 }
@@ -288,6 +272,77 @@ async function writeTimeline(state: LoopState, registry: ModelRegistry): Promise
   await json.writeJson({ model: MODEL, settings: { ...s, logger: undefined }, figures, runs: state.runs, timeline });
   await html.writeText(timelinePage(MODEL, timeline, figures, [IN_DIST, SHIFTED]));
   return { timeline, figures, files: { json: json.uri, html: html.uri }, runs: state.runs };
+}
+
+export interface ChaosFigures {
+  readonly kills: number;
+  readonly kills_by_part: Record<KilledPart, number>;
+  /** Answered predictions neither logged nor in a killed server's open chunk: must be 0. */
+  readonly lost_predictions: number;
+  /** Answered by a server that was then SIGKILLed before its open prediction-log chunk was published (the documented loss; sent again). */
+  readonly open_chunk_predictions: number;
+  /** Requests that failed while the server was up (0), and those cut by kills of the server itself. */
+  readonly failed_requests: number;
+  readonly failed_requests_server_kills: number;
+  readonly server_crashes: number;
+  /** Drift events left 'deciding' and retrain claims left unfinished at the end: 0. */
+  readonly stuck_claims: number;
+  /** Champion decisions that differ from the month without kills: 0. */
+  readonly decision_mismatches: number;
+  /** Days whose served versions or true accuracy per source differ from the month without kills: 0. */
+  readonly timeline_mismatches: number;
+  /** The served version reached 95% on the shifted source (days from the shift), and in the month without kills. */
+  readonly days_to_recover: number | null;
+  readonly reference_days_to_recover: number | null;
+}
+
+export interface ChaosMonth {
+  readonly reference: OperateResult;
+  readonly chaos: OperateResult;
+  readonly kills: readonly Kill[];
+  readonly decisions: { readonly reference: string[]; readonly chaos: string[] };
+  readonly figures: ChaosFigures;
+}
+
+/** Small enough for a few minutes on two loaded cores, with the shift early enough to recover from. */
+export const CHAOS_DEFAULTS = { days: 6, shiftDay: 3, shiftStep: 0.25, maxShift: 0.5, traffic: 100, labelDelay: 1, incrementSize: 1000 } as const;
+
+/**
+ * The month without kills in this process (`<store>/reference`), then the
+ * same month as processes killed at random (`<store>/chaos`, operate-chaos.ts),
+ * and what the kills changed.
+ */
+export async function runChaosMonth(options: OperateOptions, chaosOptions: ChaosOptions = {}): Promise<ChaosMonth> {
+  const month = { ...CHAOS_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as OperateOptions;
+  const root = parseStore(options.store).uri.replace(/\/$/, '');
+  const reference = await runOperate({ ...month, store: `${root}/reference` });
+  let parts: ChaosParts | undefined;
+  const chaos = await runOperate({ ...month, store: `${root}/chaos` }, (store, logger) => (parts = new ChaosParts(store, logger, chaosOptions)));
+  const decisions = { reference: await championDecisions(`${root}/reference`), chaos: await championDecisions(`${root}/chaos`) };
+  const stuck = await stuckClaims(`${root}/chaos`);
+  const { kills, traffic, serverCrashes } = parts!;
+  const byPart = Object.fromEntries(['server', 'register', 'monitor', 'retrain'].map((p) => [p, kills.filter((k) => k.part === p).length])) as Record<KilledPart, number>;
+  const figures: ChaosFigures = {
+    kills: kills.length,
+    kills_by_part: byPart,
+    lost_predictions: traffic.lost,
+    open_chunk_predictions: traffic.openChunk,
+    failed_requests: traffic.failed,
+    failed_requests_server_kills: traffic.failedOnKill,
+    server_crashes: serverCrashes,
+    stuck_claims: stuck.events.length + stuck.claims.length,
+    decision_mismatches: decisionMismatches(decisions.reference, decisions.chaos),
+    timeline_mismatches: timelineMismatches(reference.timeline, chaos.timeline),
+    days_to_recover: chaos.figures.days_to_recover,
+    reference_days_to_recover: reference.figures.days_to_recover,
+  };
+  return { reference, chaos, kills, decisions, figures };
+}
+
+/** Days on which other versions served, or served other answers (true accuracy per source), than in the reference month. */
+function timelineMismatches(reference: readonly TimelineDay[], chaos: readonly TimelineDay[]): number {
+  const served = (d: TimelineDay | undefined) => JSON.stringify([d?.servedVersions, Object.entries(d?.bySource ?? {}).map(([source, a]) => [source, a.truth]).sort()]);
+  return Math.max(reference.length, chaos.length) - chaos.filter((d, i) => served(d) === served(reference[i])).length;
 }
 
 const usage = `usage: npx ts-node flows/operate.ts [options]
@@ -311,33 +366,62 @@ options:
   --validation-fraction <f>   share of each increment held out (default 0.2): the drift reference and the
                               CBPE calibration (the flows' 0.05 leaves 100 images at 2,000 an increment:
                               a noisy reference that raised drift on pure MNIST traffic)
+  --chaos                     the month twice: in this process without kills (<store>/reference), then with every
+                              part a process (dagwright serve; flows/register.ts and flows/monitor.ts as cron runs
+                              them) SIGKILLed at seeded random moments and restarted (<store>/chaos); prints kills,
+                              lost predictions, stuck claims and decision mismatches. Its defaults: --days 6
+                              --shift-day 3 --shift-step 0.25 --traffic 100 --label-delay 1 --increment-size 1000
+  --seed <n>                  the kill plan's seed (default 1)
+  --kill-rate <p>             with --chaos: the chance each server slice, run attempt and retraining is killed
+                              (default 0.4; a monitor attempt is aimed at its retraining with chance 0.5)
+  --max-kills-per-run <n>     with --chaos: a run is killed at most n times, then left to finish (default 2)
   --help                      show this help
 `;
 
+/** The command line: the month's options, and the kill plan with --chaos. */
+export interface OperateCommand extends OperateOptions {
+  readonly chaos?: ChaosOptions;
+}
+
+const chaosOptions = ['seed', 'kill-rate', 'max-kills-per-run'] as const;
 const numericOptions = ['days', 'shift-day', 'shift-step', 'max-shift', 'traffic', 'monitors-per-day', 'label-share', 'label-delay', 'increment-size', 'epochs', 'validation-fraction'] as const;
 
 /** The command line as options; a bad one is a usage error naming it. */
-export function parseOperateArgs(argv: readonly string[]): OperateOptions | 'help' {
+export function parseOperateArgs(argv: readonly string[]): OperateCommand | 'help' {
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({ args: [...argv], options: { store: { type: 'string', default: './data/operate' }, help: { type: 'boolean', default: false }, ...Object.fromEntries(numericOptions.map((o) => [o, { type: 'string' as const }])) } }));
+    const options = { store: { type: 'string', default: './data/operate' }, help: { type: 'boolean', default: false }, chaos: { type: 'boolean', default: false } } as const;
+    ({ values } = parseArgs({ args: [...argv], options: { ...options, ...Object.fromEntries([...numericOptions, ...chaosOptions].map((o) => [o, { type: 'string' as const }])) } }));
   } catch (err) {
     throw new UsageError(`${(err as Error).message}. Run with --help for the options.`);
   }
   if (values.help) return 'help';
   const numbers: Record<string, number> = {};
-  for (const o of numericOptions) {
+  for (const o of [...numericOptions, ...chaosOptions]) {
     if (values[o] === undefined) continue;
     const n = Number(values[o]);
     if (!Number.isFinite(n)) throw new UsageError(`--${o} got "${values[o]}"; expected a number.`);
     numbers[o.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] = n;
   }
-  return { store: values.store as string, ...numbers };
+  const { seed, killRate, maxKillsPerRun, ...month } = numbers;
+  if (!values.chaos && [seed, killRate, maxKillsPerRun].some((v) => v !== undefined)) throw new UsageError('--seed, --kill-rate and --max-kills-per-run go with --chaos.');
+  if (killRate !== undefined && !(killRate >= 0 && killRate <= 1)) throw new UsageError(`--kill-rate got ${killRate}; expected a chance in [0, 1].`);
+  if (maxKillsPerRun !== undefined && !(Number.isInteger(maxKillsPerRun) && maxKillsPerRun >= 0)) throw new UsageError(`--max-kills-per-run got ${maxKillsPerRun}; expected a whole number >= 0.`);
+  const rates = killRate === undefined ? undefined : { server: killRate, register: killRate, monitor: killRate, retrain: killRate };
+  return { store: values.store as string, ...month, ...(values.chaos ? { chaos: { seed, rates, maxKillsPerRun } } : {}) };
 }
 
 async function main(): Promise<void> {
-  const options = parseOperateArgs(process.argv.slice(2));
-  if (options === 'help') return void process.stdout.write(usage);
+  const command = parseOperateArgs(process.argv.slice(2));
+  if (command === 'help') return void process.stdout.write(usage);
+  const { chaos, ...options } = command;
+  if (chaos) {
+    // Through process.exit, so that the server and the run in progress (child processes) are killed too.
+    for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) process.once(signal, () => process.exit(code));
+    const month = await runChaosMonth(options, chaos);
+    process.stderr.write(`timelines: ${month.reference.files.json}, ${month.chaos.files.json}\n`);
+    return void process.stdout.write(`${JSON.stringify({ ...month.figures, kills_detail: month.kills })}\n`);
+  }
   const result = await runOperate(options);
   process.stderr.write(`timeline: ${result.files.json}\npage: ${result.files.html}\n`);
   process.stdout.write(`${JSON.stringify(result.figures)}\n`);

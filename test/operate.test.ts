@@ -95,6 +95,10 @@ describe('bad settings', () => {
   it('are usage errors naming the option, and write nothing', async () => {
     expect(() => parseOperateArgs(['--days', 'many'])).toThrow(/--days got "many"; expected a number/);
     expect(() => parseOperateArgs(['--dayz', '3'])).toThrow(UsageError);
+    expect(() => parseOperateArgs(['--seed', '3'])).toThrow(/--seed, --kill-rate and --max-kills-per-run go with --chaos/);
+    expect(() => parseOperateArgs(['--chaos', '--kill-rate', '1.5'])).toThrow(/--kill-rate got 1.5; expected a chance in \[0, 1\]/);
+    expect(() => parseOperateArgs(['--chaos', '--max-kills-per-run', '1.5'])).toThrow(/--max-kills-per-run got 1.5; expected a whole number/);
+    expect(parseOperateArgs(['--chaos', '--seed', '7', '--days', '4'])).toMatchObject({ days: 4, chaos: { seed: 7 } });
     const empty = join(tmpdir(), `dagwright-operate-unused-${process.pid}`);
     await expect(runOperate({ store: empty, labelShare: 0 })).rejects.toThrow(/--label-share got 0/);
     await expect(stat(empty)).rejects.toThrow(/ENOENT/);
