@@ -32,6 +32,7 @@ export const retrainParams = {
   ...TrainModel.params,
   labelBatches: driftIncrementParams.labelBatches,
   oversample: driftIncrementParams.oversample,
+  labelledShare: driftIncrementParams.labelledShare,
 };
 
 /** The MNIST training task on a drift increment; the model files are as TrainModel writes them. */
@@ -49,6 +50,7 @@ export class RetrainModel extends TrainModel {
       splitSeed: p.splitSeed,
       labelBatches: p.labelBatches,
       oversample: p.oversample,
+      labelledShare: p.labelledShare,
     }) as unknown as ReturnType<TrainModel['requires']>;
   }
 
