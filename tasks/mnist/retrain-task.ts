@@ -70,7 +70,7 @@ const loadSources = (testSources: string, store: string) => Promise.all(testSour
 async function score(tf: TensorFlow, dir: DirectoryTarget, testSources: string, store: string): Promise<MultiSourceScore> {
   const model = await loadModelFrom(tf, dir);
   try {
-    return scoreOnSources(tf, model, await loadSources(testSources, store));
+    return await scoreOnSources(tf, model, await loadSources(testSources, store));
   } finally {
     model.dispose();
   }
