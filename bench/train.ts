@@ -232,7 +232,7 @@ async function main(): Promise<void> {
   );
 
   const evalStart = performance.now();
-  const evaluation = evaluate({ tf, model: result.model, images: test.images, labels: test.labels });
+  const evaluation = await evaluate({ tf, model: result.model, images: test.images, labels: test.labels });
   console.log(
     `test accuracy ${(evaluation.accuracy * 100).toFixed(2)}% on ${evaluation.count} images (${round((performance.now() - evalStart) / 1000, 2)} s); ` +
       `per class: ${evaluation.perClassAccuracy.map((a, c) => `${c}:${(a * 100).toFixed(1)}`).join(' ')}`,

@@ -7,7 +7,7 @@
 import type * as tfjs from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { evaluate } from '../tasks/training/evaluate';
+import { evaluate, predictClasses, predictClassesInTurns } from '../tasks/training/evaluate';
 import { LocalGradientEngine } from '../tasks/training/gradient-engine';
 import { WorkerGradientEngine } from '../tasks/training/gradient-worker-pool';
 import { type MnistSplit, readMnistSplit, takeExamples } from '../tasks/mnist/mnist-data';
@@ -165,7 +165,7 @@ describe('trainClassifier', () => {
     expect(epochs[0]).toBeGreaterThan(0.9);
     expectStepMetrics(steps, 25, 250);
     const subset = takeExamples(test, 0, 2000);
-    const evaluation = evaluate({ tf, model: result.model, images: subset.images, labels: subset.labels });
+    const evaluation = await evaluate({ tf, model: result.model, images: subset.images, labels: subset.labels });
     expect(evaluation.accuracy).toBeGreaterThan(0.9);
     expect(evaluation.confusion.flat().reduce((a, b) => a + b, 0)).toBe(2000);
     expect(evaluation.perClassAccuracy.every((a) => a > 0.7)).toBe(true);
@@ -199,5 +199,25 @@ describe('trainClassifier', () => {
     });
     await expect(run).rejects.toThrow('stop requested');
     expect(epochsSeen).toBe(1);
+  });
+});
+
+describe('predicting classes', () => {
+  it('in turns gives the event loop a turn between batches and predicts what the one-go version does', async () => {
+    const model = mnistModel(tf);
+    try {
+      const data = takeExamples(test, 0, 1200);
+      let turns = 0;
+      const ticking = setInterval(() => turns++, 0);
+      let during = 0;
+      const inTurns = predictClassesInTurns(tf, model, data.images, 1200, 400).then((p) => ((during = turns), p));
+      const predicted = await inTurns;
+      clearInterval(ticking);
+      // Three batches, a turn after each: a timer ran while the batches were predicted.
+      expect(during).toBeGreaterThan(0);
+      expect(Buffer.from(predicted).equals(Buffer.from(predictClasses(tf, model, data.images, 1200, 400)))).toBe(true);
+    } finally {
+      model.dispose();
+    }
   });
 });

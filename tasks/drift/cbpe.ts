@@ -12,6 +12,7 @@
 import type { DirectoryTarget } from '../../src';
 import { float32, readDataset, uint8 } from '../data/dataset-files';
 import { DriftDataError } from './errors';
+import { REFERENCE_HELD_OUT } from './reference-task';
 
 /** A monotone step function from confidence to the chance of being right. */
 export interface CbpeCalibration {
@@ -84,11 +85,30 @@ export function estimatedDrop(calibration: CbpeCalibration, estimated: number, m
   return { drop, alert: drop > maxDrop };
 }
 
-/** Calibrates on a version's drift reference (its probabilities and true labels, see reference-task.ts). */
+/**
+ * Calibrates on a version's drift reference (its probabilities and true labels, see reference-task.ts): on the
+ * images the version was not trained on when the reference says which (a model is surer of images it learned from).
+ */
 export async function cbpeFromReference(reference: DirectoryTarget): Promise<CbpeCalibration> {
-  const data = await readDataset(reference, ['probabilities', 'labels']);
-  const probabilities = float32(data, 'probabilities');
-  const labels = uint8(data, 'labels');
+  const head = await readDataset(reference, []);
+  const heldOutKnown = REFERENCE_HELD_OUT in head.manifest.tensors;
+  const data = await readDataset(reference, ['probabilities', 'labels', ...(heldOutKnown ? [REFERENCE_HELD_OUT] : [])]);
+  let probabilities = float32(data, 'probabilities');
+  let labels = uint8(data, 'labels');
   if (labels.length === 0) throw new DriftDataError(`${reference.uri} holds no labelled images: CBPE needs a reference with labels (the default reference, drawn from the version's held-out data, has them).`);
-  return fitCbpe(probabilities, probabilities.length / labels.length, labels);
+  const classes = probabilities.length / labels.length;
+  if (heldOutKnown) {
+    const rows = heldOutRows(uint8(data, REFERENCE_HELD_OUT));
+    if (rows.length > 0) {
+      probabilities = Float32Array.from(rows.flatMap((i) => Array.from(probabilities.subarray(i * classes, (i + 1) * classes))));
+      labels = Uint8Array.from(rows, (i) => labels[i]);
+    }
+  }
+  return fitCbpe(probabilities, classes, labels);
+}
+
+function heldOutRows(heldOut: Uint8Array): number[] {
+  const rows: number[] = [];
+  heldOut.forEach((h, i) => h === 1 && rows.push(i));
+  return rows;
 }

@@ -5,7 +5,7 @@
  * when deciding whether a retrained model is better.
  */
 import type * as tfjs from '@tensorflow/tfjs';
-import { predictClasses, scorePredictions } from '../training/evaluate';
+import { predictClassesInTurns, scorePredictions } from '../training/evaluate';
 import type { TensorFlow } from '../tf/tf-backend';
 import { type ImageBatch, toFloatPixels } from './sources/image-batch';
 import { DriftDataError } from './errors';
@@ -22,12 +22,13 @@ export interface MultiSourceScore {
   readonly meanAccuracy: number;
 }
 
-export function scoreOnSources(tf: TensorFlow, model: tfjs.LayersModel, sources: readonly ImageBatch[]): MultiSourceScore {
-  const scores = sources.map((s) => {
+export async function scoreOnSources(tf: TensorFlow, model: tfjs.LayersModel, sources: readonly ImageBatch[]): Promise<MultiSourceScore> {
+  const scores: SourceScore[] = [];
+  for (const s of sources) {
     if (!s.labels) throw new DriftDataError(`test source ${s.name} has no labels: name labelled test sources (e.g. mnist-test, optdigits:heldout, labels:<batchId>)`);
-    const predictions = predictClasses(tf, model, toFloatPixels(s.pixels), s.count);
-    return { source: s.name, count: s.count, accuracy: scorePredictions(predictions, s.labels).accuracy };
-  });
+    const predictions = await predictClassesInTurns(tf, model, toFloatPixels(s.pixels), s.count);
+    scores.push({ source: s.name, count: s.count, accuracy: scorePredictions(predictions, s.labels).accuracy });
+  }
   return multiSourceScore(scores);
 }
 

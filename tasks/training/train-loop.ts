@@ -26,6 +26,7 @@ export const DEFAULT_TRAINING = {
   epochs: 5,
   batchSize: 128,
   learningRate: 0.002,
+  /** At most this many warm-up steps, and at most WARMUP_SHARE of the run's steps (see warmupStepsFor). */
   warmupSteps: 100,
   finalLearningRateFraction: 0.02,
   seed: 42,
@@ -61,6 +62,20 @@ export interface StepMetrics {
   accuracy: number;
 }
 
+/** The default warm-up's largest share of a run. */
+export const WARMUP_SHARE = 0.1;
+
+/**
+ * The default warm-up: 100 steps, but no more than a tenth of the run. A short
+ * run (one epoch of 12,000 images is 94 steps) otherwise spends all of it
+ * warming up and never trains at the peak rate; measured, one such epoch on
+ * MNIST plus 60 labelled optdigits: 87.9% on optdigits with the 100-step
+ * warm-up, 91.5% with 10 steps (MNIST 94.3% and 94.9%).
+ */
+export function warmupStepsFor(totalSteps: number): number {
+  return Math.min(DEFAULT_TRAINING.warmupSteps, Math.max(1, Math.ceil(totalSteps * WARMUP_SHARE)));
+}
+
 /** Builds the untrained model, its initial weights seeded (e.g. `(tf) => buildModel(tf, hp)`). */
 export type ModelBuilder = (tf: TensorFlow) => tfjs.LayersModel;
 
@@ -78,6 +93,7 @@ export interface TrainClassifierOptions {
   batchSize?: number;
   /** Peak learning rate of the schedule. */
   learningRate?: number;
+  /** Default: warmupStepsFor(the run's steps). */
   warmupSteps?: number;
   finalLearningRateFraction?: number;
   /** Seed of the batch order (and of the augmentation's shifts). */
@@ -173,7 +189,6 @@ export async function trainClassifier(options: TrainClassifierOptions): Promise<
   const epochs = positiveInteger('epochs', options.epochs ?? DEFAULT_TRAINING.epochs);
   const batchSize = positiveInteger('batchSize', options.batchSize ?? DEFAULT_TRAINING.batchSize);
   const peakRate = options.learningRate ?? DEFAULT_TRAINING.learningRate;
-  const warmupSteps = options.warmupSteps ?? DEFAULT_TRAINING.warmupSteps;
   const finalFraction = options.finalLearningRateFraction ?? DEFAULT_TRAINING.finalLearningRateFraction;
   const seed = options.seed ?? DEFAULT_TRAINING.seed;
   const stepMetricsEvery = positiveInteger('stepMetricsEvery', options.stepMetricsEvery ?? 50);
@@ -198,6 +213,7 @@ export async function trainClassifier(options: TrainClassifierOptions): Promise<
     const random = mulberry32(seed);
     const steps = stepsPerEpoch(yTrain.length, batchSize);
     const totalSteps = epochs * steps;
+    const warmupSteps = options.warmupSteps ?? warmupStepsFor(totalSteps);
     for (let epoch = 1; epoch <= epochs; epoch++) {
       const epochStart = performance.now();
       const firstStep = (epoch - 1) * steps;
