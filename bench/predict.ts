@@ -13,6 +13,7 @@
  * run, one after the other. Last line: one JSON object.
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as tfjs from '@tensorflow/tfjs';
@@ -64,10 +65,19 @@ export async function onnxPredictRate(onnx: Uint8Array, signature: ModelSignatur
   }
 }
 
+/** Debian's OpenBLAS (OpenMP build), as ../shared/bench/pytorch uses: with the reference BLAS torch's dense layers are ~10x slower. */
+const OPENBLAS = '/usr/lib/x86_64-linux-gnu/openblas-openmp';
+
+/** The environment for PyTorch's process alone: OpenBLAS first on its library path when installed (libopenblas0-openmp). */
+function torchEnv(): NodeJS.ProcessEnv {
+  if (!existsSync(path.join(OPENBLAS, 'libblas.so.3'))) return process.env;
+  return { ...process.env, LD_LIBRARY_PATH: [OPENBLAS, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') };
+}
+
 /** PyTorch's rates from bench/predict_torch.py, or the reason it could not run. */
 function torchRates(seconds: number): { b1: number; b32: number; torch: string } | string {
   try {
-    const out = execFileSync(process.env.DAGWRIGHT_PYTHON || DEFAULT_PYTHON, [path.join(__dirname, 'predict_torch.py'), String(seconds), '2'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = execFileSync(process.env.DAGWRIGHT_PYTHON || DEFAULT_PYTHON, [path.join(__dirname, 'predict_torch.py'), String(seconds), '2'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: torchEnv() });
     return JSON.parse(out.trim().split('\n').at(-1)!);
   } catch (err) {
     return `PyTorch not measured: ${(err as Error).message.split('\n').find((l) => /Error|No module/.test(l)) ?? (err as Error).message.split('\n')[0]}`;
