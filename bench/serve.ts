@@ -286,7 +286,7 @@ async function main(): Promise<void> {
         format,
         backend: format === 'onnx' ? 'onnxruntime' : backend,
         predict_in: predictIn,
-        onnx_threads: onnxThreads ? Number(onnxThreads) : defaultOnnxThreads(),
+        onnx_threads: onnxThreads ? Number(onnxThreads) : defaultOnnxThreads(predictIn !== 'inline'),
         rps_c1: round(loads.c1.rps, 0),
         rps_c16: round(loads.c16.rps, 0),
         rps_c64: round(loads.c64.rps, 0),

@@ -36,7 +36,7 @@ Serves a model from the store's registry: the version its alias names (default
   --max-wait-ms <ms>          how long a request may wait for a batch to fill (default ${DEFAULT_BATCHING.maxWaitMs}: only what arrives together)
   --predict-in <where>        auto (default: ONNX versions in a worker thread, TensorFlow.js ones in this thread),
                               worker (every version in a worker thread) or inline (every version in this thread)
-  --onnx-threads <n>          ONNX Runtime's threads for ONNX versions (default: every core, ${defaultOnnxThreads()} here)
+  --onnx-threads <n>          ONNX Runtime's threads for ONNX versions (default: the cores less one in a worker, ${defaultOnnxThreads(true)} here; every core inline)
   --poll-ms <ms>              how often the alias is checked (default 1000)
   --max-body-mb <mb>          largest request body (default 16)
   --log-sample-rate <0-1>     fraction of images written to the prediction log (default 1)

@@ -13,7 +13,7 @@ import { defaultOnnxThreads, inlineRuntimes } from './model-runtimes';
 
 const port = parentPort!;
 const { backend, onnxThreads } = workerData as PredictWorkerData;
-const predictor = inlineRuntimes(backend, onnxThreads ?? defaultOnnxThreads());
+const predictor = inlineRuntimes(backend, onnxThreads ?? defaultOnnxThreads(true));
 
 function reply(message: FromPredictWorker, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
