@@ -144,6 +144,28 @@ describeDocker('the Swarm executor on a one-node swarm', () => {
     expect(JSON.stringify(lines)).not.toContain(secret);
   });
 
+  it('runs a step in an image built here by its ID, so that Swarm asks no registry for it', async () => {
+    class Pause extends ContainerTask {
+      override readonly resources = { network: 'host' as const };
+      command() {
+        return ['node', '-e', 'setTimeout(() => {}, 3000)'];
+      }
+    }
+    const runId = `pinned-${process.pid}-${Date.now()}`;
+    const images = new Set<string>();
+    const watcher = setInterval(() => {
+      void servicesWith({ [DockerLabels.runId]: runId }).then((services) => {
+        for (const s of services) images.add(String(s.Spec?.TaskTemplate && (s.Spec.TaskTemplate as any).ContainerSpec?.Image));
+      });
+    }, 200);
+    const summary = await run(new Pause(), { logger: createLogger({ level: 'silent' }), runId, executor: new SwarmExecutor() }).finally(() => clearInterval(watcher));
+    expect(summary.ok).toBe(true);
+    // An image with no registry digest is one no registry holds: a pull by its tag could only fail or fetch another image.
+    const local = await docker.getImage('dagwright/runner-baked:latest').inspect();
+    expect(local.RepoDigests ?? []).toEqual([]);
+    expect([...images]).toEqual([local.Id]);
+  });
+
   it('a step asking for a network the swarm does not have fails once, saying which, with no service left', async () => {
     class Offline extends ContainerTask {
       override readonly retries = 2;

@@ -33,14 +33,17 @@ function namesRegistry(image: string): boolean {
 }
 
 /**
- * `image` by digest, so that every node runs the same bits: a reference that
- * already has a digest is kept; a tag in a named registry is resolved by the
- * manager's engine (`GET /distribution/<image>/json`); otherwise, or when the
- * registry does not answer, the reference is kept as given (the pull check
- * then tells whether the nodes can get it).
+ * `image` by digest, so that every node runs the same bits and none asks a
+ * registry again: a reference that already has a digest is kept; a tag in a
+ * named registry is resolved by the manager's engine (`GET
+ * /distribution/<image>/json`); any other is pinned from the manager's own
+ * copy (`localPin`); otherwise, or when the registry does not answer, the
+ * reference is kept as given (the pull check then tells whether the nodes can
+ * get it).
  */
 export async function pinnedImage(docker: DockerClient, image: string): Promise<string> {
-  if (image.includes('@sha256:') || !namesRegistry(image)) return image;
+  if (image.includes('@sha256:')) return image;
+  if (!namesRegistry(image)) return (await localPin(docker, image)) ?? image;
   try {
     const info = await docker.getImage(image).distribution();
     const digest = info.Descriptor?.digest;
@@ -48,6 +51,30 @@ export async function pinnedImage(docker: DockerClient, image: string): Promise<
   } catch {
     return image;
   }
+}
+
+/** A reference's repository: the name without its tag. */
+function repositoryOf(image: string): string {
+  const colon = image.lastIndexOf(':');
+  return colon > image.lastIndexOf('/') ? image.slice(0, colon) : image;
+}
+
+/**
+ * The manager's copy of `image` as a reference Swarm does not pull: its
+ * digest in the registry it came from (`RepoDigests`), or, for an image
+ * built here that no registry holds, its ID. Swarm's agent pulls a tag for
+ * every task it starts (a failed pull only logged); for an image built
+ * here that pull can only fail, slowly without DNS, or fetch somebody
+ * else's image of that name. Undefined when the manager has no copy, or one
+ * known to registries under other names only.
+ */
+async function localPin(docker: DockerClient, image: string): Promise<string | undefined> {
+  const info = (await docker.getImage(image).inspect().catch(() => undefined)) as { Id?: string; RepoDigests?: string[] } | undefined;
+  if (info?.Id === undefined) return undefined;
+  const digests = info.RepoDigests ?? [];
+  if (digests.length === 0) return info.Id;
+  const digest = digests.find((d) => d.startsWith(`${repositoryOf(image)}@`));
+  return digest && `${image}@${digest.slice(digest.indexOf('@') + 1)}`;
 }
 
 export interface PullCheckOptions {

@@ -98,8 +98,8 @@ export class SwarmExecutor implements Executor {
   readonly docker: DockerClient;
   readonly owner: ContainerOwner;
   private readonly image: string;
-  /** Step images by digest, as `prepare` resolved them: every node runs the same bits. */
-  private readonly pinned = new Map<string, string>();
+  /** Step images by digest or ID, resolved once each (`pinnedImage`): every node runs the same bits, none pulls again. */
+  private readonly pins = new Map<string, Promise<string>>();
   private readonly secrets: StepSecrets;
   private readonly projectDir: string;
   private readonly root: string;
@@ -138,10 +138,14 @@ export class SwarmExecutor implements Executor {
     this.mode ??= Promise.resolve(this.options.mode ?? modeForEngine(info.ServerVersion));
     if (this.options.pullCheck === false) return;
     for (const image of imagesOf(graph, this.image)) {
-      const pinned = await pinnedImage(this.docker, image);
-      if (pinned !== image) this.pinned.set(image, pinned);
-      await assertNodesCanPull(this.docker, pinned, { labels: stepLabels(this.owner, 'pull-check', 'pull-check', 0), timeoutMs: this.options.pullCheckTimeoutMs });
+      await assertNodesCanPull(this.docker, await this.pinned(image), { labels: stepLabels(this.owner, 'pull-check', 'pull-check', 0), timeoutMs: this.options.pullCheckTimeoutMs });
     }
+  }
+
+  private pinned(image: string): Promise<string> {
+    let pin = this.pins.get(image);
+    if (pin === undefined) this.pins.set(image, (pin = pinnedImage(this.docker, image)));
+    return pin;
   }
 
   /** The service mode for this manager (asks its version once, unless `mode` was given). */
@@ -163,7 +167,7 @@ export class SwarmExecutor implements Executor {
     const spec = this.stepSpec(task, ctx);
     // The redactor still sees the credentials (spec.env), so a step that prints them logs [redacted].
     const { env, secrets } = this.options.credentialsAsSecret === false ? { env: spec.env, secrets: [] } : await this.secrets.apply(spec.env, spec.user);
-    await this.steps.run(task, { ...spec, env, secrets, mode: await this.serviceMode() }, ctx, spec.env);
+    await this.steps.run(task, { ...spec, image: await this.pinned(spec.image), env, secrets, mode: await this.serviceMode() }, ctx, spec.env);
   }
 
   /** What the step's service is made from: the image, the command and the resources the task asks for. */
@@ -187,7 +191,7 @@ export class SwarmExecutor implements Executor {
     }
     return {
       name: serviceName(task.family, `${ctx.attempt}-${randomBytes(4).toString('hex')}`),
-      image: this.pinned.get(image) ?? image,
+      image,
       command,
       env: stepEnvironment(this.passEnv, { ...res.env, ...taskEnv }, ctx),
       labels: { ...stepLabels(this.owner, ctx.runId, task.id, ctx.attempt), 'dagwright.executor': 'swarm' },
