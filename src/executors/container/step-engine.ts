@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { AnyTask, TaskContext } from '../../task';
+import type { AnyTask, TaskContext, TaskMount } from '../../task';
 import type { DockerClient } from './engine-client';
 import type { StepLogSink } from './log-stream';
 import type { Redactor } from './redact';
@@ -25,8 +25,19 @@ export interface StepEngine<Spec extends EngineStepSpec> {
 /** What the spec of every step carries, whatever the engine. */
 export interface EngineStepSpec {
   readonly image: string;
+  /** Program and arguments, one element each: never a shell string. */
   readonly command: readonly string[];
   readonly env: Readonly<Record<string, string>>;
+  /** On the container (and on a service, for engines that make one). */
+  readonly labels: Readonly<Record<string, string>>;
+  /** Bind mounts; on a cluster, paths that exist on every node that may run the step (an NFS mount, say). */
+  readonly mounts: readonly TaskMount[];
+  readonly workingDir?: string;
+  /** Numeric "uid:gid"; the image's user when undefined. */
+  readonly user?: string;
+  /** The engine's predefined networks only, never one of the step's own. */
+  readonly network: 'none' | 'host';
+  readonly cpus?: number;
   readonly memoryMb?: number;
 }
 

@@ -1,20 +1,8 @@
 import type { ContainerCreateOptions } from 'dockerode';
-import type { TaskMount } from '../../task';
+import type { EngineStepSpec } from '../container/step-engine';
 
 /** Everything one step's container is made from; `containerOptions` maps it to the engine's create call. */
-export interface StepSpec {
-  readonly image: string;
-  /** Program and arguments, one element each: never a shell string. */
-  readonly command: readonly string[];
-  readonly env: Readonly<Record<string, string>>;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly mounts: readonly TaskMount[];
-  readonly workingDir?: string;
-  /** Numeric "uid:gid"; the image's user when undefined. */
-  readonly user?: string;
-  readonly network: 'none' | 'host';
-  readonly cpus?: number;
-  readonly memoryMb?: number;
+export interface StepSpec extends EngineStepSpec {
   /** GPUs to request; -1 for all. */
   readonly gpus?: number;
 }

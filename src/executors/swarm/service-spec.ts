@@ -1,26 +1,14 @@
-import type { TaskMount } from '../../task';
+import type { EngineStepSpec } from '../container/step-engine';
 import type { SecretMount } from './step-secrets';
 
-/** Everything one step's Swarm service is made from; `serviceOptions` maps it to the engine's create call. */
-export interface ServiceStepSpec {
+/**
+ * Everything one step's Swarm service is made from; `serviceOptions` maps it
+ * to the engine's create call. Its `cpus` and `memoryMb` are reserved and
+ * limited: a node must have this much free to be picked.
+ */
+export interface ServiceStepSpec extends EngineStepSpec {
   /** Service name: letters, digits and dashes, at most 63 characters. */
   readonly name: string;
-  readonly image: string;
-  /** Program and arguments, one element each: never a shell string. */
-  readonly command: readonly string[];
-  readonly env: Readonly<Record<string, string>>;
-  /** On the service and on its container. */
-  readonly labels: Readonly<Record<string, string>>;
-  /** Bind mounts: paths that exist on every node that may run the step (an NFS mount, say). */
-  readonly mounts: readonly TaskMount[];
-  readonly workingDir?: string;
-  /** Numeric "uid:gid"; the image's user when undefined. */
-  readonly user?: string;
-  /** 'host' attaches the predefined `host` network, 'none' the predefined `none` network. Never a network of its own. */
-  readonly network: 'none' | 'host';
-  /** Reserved and limited: a node must have this much free to be picked. */
-  readonly cpus?: number;
-  readonly memoryMb?: number;
   /** Swarm placement constraints, e.g. `node.labels.gpu==true`. */
   readonly placement?: readonly string[];
   /** Time between SIGTERM and SIGKILL when the service is removed; default the engine's (10 s). */
