@@ -20,6 +20,10 @@ interface ProbeTask {
   Status?: { State?: string; Err?: string };
 }
 
+async function schedulableNodes(docker: DockerClient): Promise<SwarmNode[]> {
+  return ((await docker.listNodes()) as SwarmNode[]).filter((n) => n.Status?.State === 'ready' && (n.Spec?.Availability ?? 'active') === 'active');
+}
+
 /** The probe's command: never found, so a node that got the image fails at start and nothing of the image runs. */
 const probeCommand = ['/dagwright-pull-check-runs-nothing'];
 
@@ -36,14 +40,15 @@ function namesRegistry(image: string): boolean {
  * `image` by digest, so that every node runs the same bits and none asks a
  * registry again: a reference that already has a digest is kept; a tag in a
  * named registry is resolved by the manager's engine (`GET
- * /distribution/<image>/json`); any other is pinned from the manager's own
- * copy (`localPin`); otherwise, or when the registry does not answer, the
- * reference is kept as given (the pull check then tells whether the nodes can
- * get it).
+ * /distribution/<image>/json`); any other, on a swarm whose only node is the
+ * manager, is pinned to the manager's copy (`localPin`). Otherwise, or when
+ * the registry does not answer, the reference is kept as given (the pull
+ * check then tells whether the nodes can get it): on several nodes each may
+ * hold its own build under that tag.
  */
 export async function pinnedImage(docker: DockerClient, image: string): Promise<string> {
   if (image.includes('@sha256:')) return image;
-  if (!namesRegistry(image)) return (await localPin(docker, image)) ?? image;
+  if (!namesRegistry(image)) return (await managerOnly(docker)) ? ((await localPin(docker, image)) ?? image) : image;
   try {
     const info = await docker.getImage(image).distribution();
     const digest = info.Descriptor?.digest;
@@ -51,6 +56,11 @@ export async function pinnedImage(docker: DockerClient, image: string): Promise<
   } catch {
     return image;
   }
+}
+
+/** Whether the swarm has one node, the manager we talk to. */
+async function managerOnly(docker: DockerClient): Promise<boolean> {
+  return ((await docker.listNodes().catch(() => [])) as SwarmNode[]).length === 1;
 }
 
 /** A reference's repository: the name without its tag. */
@@ -94,7 +104,7 @@ export interface PullCheckOptions {
  * The nodes keep the image, so steps then start without a pull.
  */
 export async function assertNodesCanPull(docker: DockerClient, image: string, options: PullCheckOptions): Promise<void> {
-  const nodes = ((await docker.listNodes()) as SwarmNode[]).filter((n) => n.Status?.State === 'ready' && (n.Spec?.Availability ?? 'active') === 'active');
+  const nodes = await schedulableNodes(docker);
   if (nodes.length === 0) return;
   if (nodes.length === 1 && (await docker.getImage(image).inspect().then(() => true, () => false))) return;
   const created = (await docker.createService(probeService(image, options.labels) as unknown as Docker.CreateServiceOptions)) as { id?: string; ID?: string };
