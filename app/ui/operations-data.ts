@@ -1,7 +1,3 @@
-import pLimit from 'p-limit';
-import { directoryAt, fileAt, listUnder, type StoreLocation } from '../../tasks/store';
-import { histogramQuantile } from './pages/prometheus-text';
-
 /**
  * What the operations page reads, in the shapes the serving history and the
  * accuracy series are stored in (issue "Operate for a month"):
@@ -9,21 +5,14 @@ import { histogramQuantile } from './pages/prometheus-text';
  *   monitoring/<model>/realized-accuracy/<window>.json, estimated-accuracy/<window>.json
  * Read structurally and defensively: a file that is not in that shape is skipped and counted.
  */
-export interface ServingMinute {
-  readonly minute: string;
-  readonly version: number | null;
-  readonly requests: number;
-  readonly statuses: Readonly<Record<string, number>>;
-  readonly latency: Readonly<Record<string, number>>;
-}
+import pLimit from 'p-limit';
+import { directoryAt, fileAt, listUnder, type StoreLocation } from '../../tasks/store';
+import type { ServingEvent, ServingMinute as StoredMinute } from '../../tasks/serving/serving-history';
+import { histogramQuantile } from './pages/prometheus-text';
 
-export interface ServingEvent {
-  readonly at: string;
-  readonly kind: string;
-  readonly version: number | null;
-  readonly where: string;
-  readonly why: string;
-}
+/** The fields of a stored serving minute the page draws. */
+export type ServingMinute = Pick<StoredMinute, 'minute' | 'version' | 'requests' | 'statuses' | 'latency'>;
+export type { ServingEvent };
 
 export interface AccuracyPoint {
   readonly start: string;
