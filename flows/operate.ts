@@ -2,8 +2,12 @@
  * A simulated month of operating the MNIST model: the whole life cycle
  * against a simulated clock (a day is one turn of the loop, not 24 hours).
  *
- * Before day 1 the model's promotion contract is declared (MNIST test and
- * optdigits held-out, half each, 2-point guard rails). Each simulated day:
+ * Before day 1 the model's promotion contract is declared (the held-out
+ * halves of MNIST's test set and of optdigits, half each, 2-point guard
+ * rails). Traffic comes from the other parts (`mnist-test:labelled`,
+ * `optdigits:labelled`): its late labels become training data, and an image
+ * a model has learned must not be one the contract scores it on. Each
+ * simulated day:
  *
  *   1. an MNIST increment arrives (day n: increment n) and the routine
  *      register flow (flows/register.ts) runs under the contract;
@@ -13,8 +17,7 @@
  *      become a labelled batch the drift retraining can train on;
  *   3. `traffic` images are sent over HTTP to a real model server
  *      (in this process, 127.0.0.1); from day `shiftDay` a growing share
- *      comes from a shifted source (optdigits, its labelled 60%: the
- *      contract scores on the other 40%);
+ *      comes from a shifted source (optdigits);
  *   4. the drift monitor flow (flows/monitor.ts) runs after each of the day's
  *      `monitorsPerDay` slices of traffic (default once a simulated day; an
  *      hourly monitor is `--monitors-per-day 24`, 24 times the monitor cost).
@@ -47,7 +50,7 @@ import { writeLabelledBatch } from '../tasks/data/labelled-batch';
 import { mulberry32 } from '../tasks/data/seeded-random';
 import { MNIST_PIXELS } from '../tasks/data/mnist-format';
 import { cbpeFromReference, type CbpeCalibration } from '../tasks/drift/cbpe';
-import { readMnist, readOptdigitsSplit } from '../tasks/drift/sources/idx-source';
+import { readMnistTestSplit, readOptdigitsSplit } from '../tasks/drift/sources/idx-source';
 import { concatImages, type ImageBatch, pickImages, sampleImages } from '../tasks/drift/sources/image-batch';
 import { importLabels, readLateLabels } from '../tasks/labels/late-labels';
 import { declareContract } from '../tasks/registry/promotion-contract';
@@ -90,11 +93,11 @@ export interface OperateResult {
 }
 
 export { MODEL };
-export const IN_DIST = 'mnist-test';
+export const IN_DIST = 'mnist-test:labelled';
 export const SHIFTED = 'optdigits:labelled';
 const CONTRACT = {
   sources: [
-    { source: 'mnist-test', weight: 0.5, maxDropPoints: 2 },
+    { source: 'mnist-test:heldout', weight: 0.5, maxDropPoints: 2 },
     { source: 'optdigits:heldout', weight: 0.5, maxDropPoints: 2 },
   ],
   metric: 'accuracy',
@@ -161,7 +164,7 @@ async function deliverLabels(state: LoopState, day: number): Promise<number> {
   return result.added;
 }
 
-/** The day's images: MNIST test and the shifted source mixed by the day's share; `sources[i]` names image i's source. */
+/** The day's images: in-distribution and shifted traffic mixed by the day's share; `sources[i]` names image i's source. */
 function dayImages(state: LoopState, day: number): { images: ImageBatch; sources: string[] } {
   const { traffic } = state.s;
   const shifted = Math.round(traffic * shiftShare(state.s, day));
@@ -250,9 +253,9 @@ export async function runOperate(options: OperateOptions, partsFor: (store: stri
   registerTaskClasses(DriftCheck, RegisterRetrained);
   const registry = new ModelRegistry(s.store, MODEL);
   await declareContract(registry, CONTRACT);
-  const [inDist, { labelled }] = await Promise.all([readMnist('t10k'), readOptdigitsSplit()]);
+  const [mnist, optdigits] = await Promise.all([readMnistTestSplit(), readOptdigitsSplit()]);
   const parts = partsFor(s.store, s.logger);
-  const state: LoopState = { s, parts, sources: { inDist, shifted: { ...labelled, name: SHIFTED } }, runs: {}, predictions: [], verdicts: [], days: [], pending: [] };
+  const state: LoopState = { s, parts, sources: { inDist: mnist.labelled, shifted: optdigits.labelled }, runs: {}, predictions: [], verdicts: [], days: [], pending: [] };
   try {
     for (let day = 1; day <= s.days; day++) await simulateDay(state, day);
   } finally {

@@ -5,6 +5,7 @@
  * day 2, late labels joined by prediction id a day later, and the monitor
  * flow each day; every routine step a flow run recorded in the store.
  */
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,11 @@ import { parseStore, UsageError } from '../src';
 import { createLogger } from '../src/public/runtime';
 import { RunHistory } from '../src/public/store';
 import { IN_DIST, type OperateResult, parseOperateArgs, runOperate, SHIFTED } from '../flows/operate';
+import { listLabelledBatches, readLabelledBatch } from '../tasks/data/labelled-batch';
+import { MNIST_PIXELS } from '../tasks/data/mnist-format';
+import { loadSource } from '../tasks/drift/sources/source-spec';
 import { readLateLabels } from '../tasks/labels/late-labels';
+import { currentContract } from '../tasks/registry/promotion-contract';
 import { ModelRegistry } from '../tasks/registry/registry';
 import { readPredictionLog } from '../tasks/serving';
 
@@ -71,6 +76,19 @@ describe('a simulated month (tiny settings)', () => {
     // The labels are the images' own: realized accuracy on them lies close to accuracy on all images.
     expect(Math.abs(first.overall.realized! - first.overall.truth!)).toBeLessThan(0.35);
     for (const day of result.timeline) expect(day.overall.estimated).toBeGreaterThan(0);
+  });
+
+  it('sends no image the promotion contract scores on, so none becomes training data through its late label', async () => {
+    const hashes = (pixels: Uint8Array) => Array.from({ length: pixels.length / MNIST_PIXELS }, (_, i) => createHash('sha256').update(pixels.subarray(i * MNIST_PIXELS, (i + 1) * MNIST_PIXELS)).digest('hex'));
+    const contract = await currentContract(new ModelRegistry(store, 'mnist-digits'));
+    const scored = new Set<string>();
+    for (const { source } of contract!.sources) for (const h of hashes((await loadSource(source)).pixels)) scored.add(h);
+    expect(scored.size).toBeGreaterThan(5000);
+    for (const source of [IN_DIST, SHIFTED]) expect(hashes((await loadSource(source)).pixels).filter((h) => scored.has(h))).toEqual([]);
+    // What the late labels made of the traffic: the labelled batches retraining learns from.
+    const batches = await listLabelledBatches(store);
+    expect(batches.length).toBeGreaterThan(0);
+    for (const b of batches) expect(hashes((await readLabelledBatch(store, b.batchId)).pixels).filter((h) => scored.has(h))).toEqual([]);
   });
 
   it('moves champion only on a better contract score, and the timeline records the swaps', async () => {
