@@ -21,7 +21,8 @@
  *   4. the drift monitor flow (flows/monitor.ts) runs after each of the day's
  *      `monitorsPerDay` slices of traffic (default once a simulated day; an
  *      hourly monitor is `--monitors-per-day 24`, 24 times the monitor cost).
- *      On drift it retrains on MNIST plus the labelled batches, and the
+ *      On drift it retrains: fine-tunes the champion on the labelled batches
+ *      with `retrainMnist` MNIST images replayed, for `retrainEpochs`; the
  *      contract decides whether `champion` moves; the server follows.
  *
  * Register and monitor are real flow runs through runFlow (steps in this
@@ -76,9 +77,12 @@ export interface OperateOptions {
   /** Share of predictions that get a label, and the days until it arrives. */
   readonly labelShare?: number;
   readonly labelDelay?: number;
-  /** Training images per MNIST increment, and epochs of every training. */
+  /** Training images per MNIST increment, and epochs of the routine register's training. */
   readonly incrementSize?: number;
   readonly epochs?: number;
+  /** Drift retraining: epochs of fine-tuning the champion, and the MNIST training images it replays beside the labelled batches. */
+  readonly retrainEpochs?: number;
+  readonly retrainMnist?: number;
   /** Share of each increment held out for validation: also the version's drift reference and CBPE calibration images. */
   readonly validationFraction?: number;
   readonly logger?: Logger;
@@ -112,7 +116,7 @@ type Settings = Required<Omit<OperateOptions, 'logger'>> & { logger: Logger };
 
 function settingsOf(options: OperateOptions): Settings {
   const s = {
-    days: 30, shiftDay: 10, shiftStep: 0.1, maxShift: 0.5, traffic: 300, monitorsPerDay: 1, labelShare: 0.5, labelDelay: 2, incrementSize: 2000, epochs: 1, validationFraction: 0.2,
+    days: 30, shiftDay: 10, shiftStep: 0.1, maxShift: 0.5, traffic: 300, monitorsPerDay: 1, labelShare: 0.5, labelDelay: 2, incrementSize: 2000, epochs: 1, retrainEpochs: 3, retrainMnist: 4000, validationFraction: 0.2,
     ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
     store: parseStore(options.store).uri,
     logger: options.logger ?? createLogger({ level: 'info' }),
@@ -127,6 +131,8 @@ function settingsOf(options: OperateOptions): Settings {
   if (!(s.maxShift >= 0 && s.maxShift <= 1 && s.shiftStep >= 0)) bad('--max-shift must be a share in [0, 1] and --shift-step >= 0');
   if (!(s.validationFraction >= 0.001 && s.validationFraction <= 0.5)) bad(`--validation-fraction got ${s.validationFraction}; expected 0.001..0.5`);
   if (incrementCount(s.incrementSize) < 1 || s.incrementSize < 100) bad(`--increment-size got ${s.incrementSize}; expected 100..60000`);
+  if (!(Number.isInteger(s.retrainMnist) && s.retrainMnist >= 100 && s.retrainMnist <= 60_000)) bad(`--retrain-mnist got ${s.retrainMnist}; expected 100..60000 images`);
+  for (const [option, n] of [['--epochs', s.epochs], ['--retrain-epochs', s.retrainEpochs]] as const) if (!(Number.isInteger(n) && n >= 1)) bad(`${option} got ${n}; expected an integer >= 1`);
   return s;
 }
 
@@ -194,7 +200,7 @@ async function sendSlice(state: LoopState, day: number, offset: number, slice: I
 }
 
 /** Traffic in `monitorsPerDay` slices, the monitor flow after each. */
-async function trafficAndMonitors(state: LoopState, day: number, increment: number): Promise<{ requests: number; failed: number }> {
+async function trafficAndMonitors(state: LoopState, day: number): Promise<{ requests: number; failed: number }> {
   const { s, parts } = state;
   const { images, sources } = dayImages(state, day);
   const per = Math.ceil(images.count / s.monitorsPerDay);
@@ -208,7 +214,8 @@ async function trafficAndMonitors(state: LoopState, day: number, increment: numb
     const sent = await sendSlice(state, day, start, pickImages(images, indices), indices.map((i) => sources[i]));
     requests += sent.requests;
     failed += sent.failed;
-    await runRoutine(state, MONITOR, ['--model-name', MODEL, '--last', String(indices.length), '--cooldown-minutes', '0', '--train-increment', String(increment), '--train-increment-size', String(s.incrementSize), '--train-epochs', String(s.epochs)]);
+    // Retraining fine-tunes the champion on the labelled batches and replays the first `retrainMnist` MNIST images (one increment of that size).
+    await runRoutine(state, MONITOR, ['--model-name', MODEL, '--last', String(indices.length), '--cooldown-minutes', '0', '--train-increment', '1', '--train-increment-size', String(s.retrainMnist), '--train-epochs', String(s.retrainEpochs)]);
     const latest = await readLatestSummary(s.store, MODEL);
     if (latest) state.verdicts.push({ day, version: latest.version, drift: latest.drift, action: latest.drift ? 'drift' : 'no drift' });
   }
@@ -226,7 +233,7 @@ async function simulateDay(state: LoopState, day: number): Promise<void> {
   const increment = ((day - 1) % incrementCount(s.incrementSize)) + 1;
   await runRoutine(state, REGISTER, ['--model-name', MODEL, '--increment', String(increment), '--increment-size', String(s.incrementSize), '--epochs', String(s.epochs), '--validation-fraction', String(s.validationFraction)]);
   const labelsImported = await deliverLabels(state, day);
-  const sent = await trafficAndMonitors(state, day, increment);
+  const sent = await trafficAndMonitors(state, day);
   const champion = (await new ModelRegistry(s.store, MODEL).resolve('champion')).version;
   state.days.push({ day, increment, shiftShare: shiftShare(s, day), requests: sent.requests, failedRequests: sent.failed, labelsImported, champion, startedAt, endedAt: new Date().toISOString() });
   const v = state.verdicts.filter((x) => x.day === day);
@@ -365,7 +372,9 @@ options:
   --label-share <p>           share of predictions labelled (default 0.5) ...
   --label-delay <d>           ... d simulated days later (default 2)
   --increment-size <n>        MNIST training images per increment (default 2000)
-  --epochs <n>                epochs of every training (default 1)
+  --epochs <n>                epochs of the routine register's training (default 1)
+  --retrain-epochs <n>        epochs of a drift retraining, which fine-tunes the champion (default 3)
+  --retrain-mnist <n>         MNIST training images a retraining replays beside the labelled batches (default 4000)
   --validation-fraction <f>   share of each increment held out (default 0.2): the drift reference and the
                               CBPE calibration (the flows' 0.05 leaves 100 images at 2,000 an increment:
                               a noisy reference that raised drift on pure MNIST traffic)
@@ -387,7 +396,7 @@ export interface OperateCommand extends OperateOptions {
 }
 
 const chaosOptions = ['seed', 'kill-rate', 'max-kills-per-run'] as const;
-const numericOptions = ['days', 'shift-day', 'shift-step', 'max-shift', 'traffic', 'monitors-per-day', 'label-share', 'label-delay', 'increment-size', 'epochs', 'validation-fraction'] as const;
+const numericOptions = ['days', 'shift-day', 'shift-step', 'max-shift', 'traffic', 'monitors-per-day', 'label-share', 'label-delay', 'increment-size', 'epochs', 'retrain-epochs', 'retrain-mnist', 'validation-fraction'] as const;
 
 /** The command line as options; a bad one is a usage error naming it. */
 export function parseOperateArgs(argv: readonly string[]): OperateCommand | 'help' {

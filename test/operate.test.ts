@@ -23,7 +23,7 @@ import { ModelRegistry } from '../tasks/registry/registry';
 import { readPredictionLog } from '../tasks/serving';
 
 const logger = createLogger({ level: 'warn' });
-const settings = { days: 3, shiftDay: 2, shiftStep: 0.5, maxShift: 0.5, traffic: 40, labelShare: 0.5, labelDelay: 1, incrementSize: 1000, epochs: 1, logger };
+const settings = { days: 3, shiftDay: 2, shiftStep: 0.5, maxShift: 0.5, traffic: 40, labelShare: 0.5, labelDelay: 1, incrementSize: 1000, epochs: 1, retrainEpochs: 1, retrainMnist: 1000, logger };
 let store: string;
 let result: OperateResult;
 
