@@ -87,12 +87,17 @@ async function sendRound(server: ServerEndpoint, ids: (index: number) => string,
   return attempts;
 }
 
-/** The log's records of these ids, waiting (at most 30 s) for those a live server answered. */
-async function loggedRecords(store: string, since: Date, attempts: readonly Attempt[], server: ServerEndpoint): Promise<Map<string, PredictionRecord>> {
+/**
+ * The log's records of these ids, waiting (at most 30 s) for those a live server answered.
+ * They are the newest records (nothing else sends): reading the newest few chunks finds them, where
+ * reading by time read the whole day's log at every poll, a cost that grew with the simulated month.
+ */
+async function loggedRecords(store: string, attempts: readonly Attempt[], server: ServerEndpoint): Promise<Map<string, PredictionRecord>> {
   const deadline = Date.now() + 30_000;
+  const newest = attempts.length + 2 * SERVER.chunkRecords;
   for (;;) {
     const wanted = new Set(attempts.map((a) => a.id));
-    const found = new Map((await readPredictionLog(store, MODEL, { since })).filter((r) => wanted.has(r.requestId)).map((r) => [r.requestId, r]));
+    const found = new Map((await readPredictionLog(store, MODEL, { last: newest })).filter((r) => wanted.has(r.requestId)).map((r) => [r.requestId, r]));
     const pending = attempts.filter((a) => a.answered && !server.wasKilled(a.instance) && !found.has(a.id));
     if (pending.length === 0 || Date.now() > deadline) return found;
     await sleep(SERVER.chunkMaxAgeMs);
@@ -101,14 +106,13 @@ async function loggedRecords(store: string, since: Date, attempts: readonly Atte
 
 /** Sends the slice (see the module comment) and accounts for every image. */
 export async function sendAndAccount(store: string, server: ServerEndpoint, day: number, offset: number, slice: ImageBatch, onAnswer?: () => void): Promise<SliceAccount> {
-  const since = new Date(Date.now() - 1000);
   const account: SliceAccount = { requests: 0, failed: 0, failedOnKill: 0, openChunk: 0, lost: 0, logged: [] };
   const openChunkPerKill = new Map<number, number>();
   let missing = Array.from({ length: slice.count }, (_, i) => i);
   for (let round = 0; missing.length > 0; round++) {
     if (round > 5) throw new Error(`day ${day}: ${missing.length} image(s) still not in the prediction log after ${round} rounds of sending`);
     const attempts = await sendRound(server, (i) => predictionId(day, offset, i, round), slice, missing, round === 0 ? onAnswer : undefined);
-    const found = await loggedRecords(store, since, attempts, server);
+    const found = await loggedRecords(store, attempts, server);
     account.requests += attempts.length;
     missing = [];
     for (const a of attempts) {

@@ -19,8 +19,8 @@
  *      (in this process, 127.0.0.1); from day `shiftDay` a growing share
  *      comes from a shifted source (optdigits);
  *   4. the drift monitor flow (flows/monitor.ts) runs after each of the day's
- *      `monitorsPerDay` slices of traffic (default once a simulated day; an
- *      hourly monitor is `--monitors-per-day 24`, 24 times the monitor cost).
+ *      `monitorsPerDay` slices of traffic (default 24: every simulated hour),
+ *      each checking the last `traffic` predictions (a simulated day, sliding).
  *      On drift it retrains: fine-tunes the champion on the labelled batches
  *      with `retrainMnist` MNIST images replayed, for `retrainEpochs`; the
  *      contract decides whether `champion` moves; the server follows.
@@ -116,7 +116,7 @@ type Settings = Required<Omit<OperateOptions, 'logger'>> & { logger: Logger };
 
 function settingsOf(options: OperateOptions): Settings {
   const s = {
-    days: 30, shiftDay: 10, shiftStep: 0.1, maxShift: 0.5, traffic: 300, monitorsPerDay: 1, labelShare: 0.5, labelDelay: 2, incrementSize: 2000, epochs: 1, retrainEpochs: 3, retrainMnist: 4000, validationFraction: 0.2,
+    days: 30, shiftDay: 10, shiftStep: 0.1, maxShift: 0.5, traffic: 300, monitorsPerDay: 24, labelShare: 0.5, labelDelay: 2, incrementSize: 2000, epochs: 1, retrainEpochs: 3, retrainMnist: 4000, validationFraction: 0.2,
     ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
     store: parseStore(options.store).uri,
     logger: options.logger ?? createLogger({ level: 'info' }),
@@ -199,7 +199,11 @@ async function sendSlice(state: LoopState, day: number, offset: number, slice: I
   return { requests: sent.requests, failed: sent.failed };
 }
 
-/** Traffic in `monitorsPerDay` slices, the monitor flow after each. */
+/**
+ * Traffic in `monitorsPerDay` slices, the monitor flow after each on the last `traffic` predictions:
+ * a day's worth, so an hourly check sees as many images as a daily one (a 12-image hour is too few
+ * for the tests to see a 10% shift) and reacts within the hour to the labels that arrived.
+ */
 async function trafficAndMonitors(state: LoopState, day: number): Promise<{ requests: number; failed: number }> {
   const { s, parts } = state;
   const { images, sources } = dayImages(state, day);
@@ -215,7 +219,7 @@ async function trafficAndMonitors(state: LoopState, day: number): Promise<{ requ
     requests += sent.requests;
     failed += sent.failed;
     // Retraining fine-tunes the champion on the labelled batches and replays the first `retrainMnist` MNIST images (one increment of that size).
-    await runRoutine(state, MONITOR, ['--model-name', MODEL, '--last', String(indices.length), '--cooldown-minutes', '0', '--train-increment', '1', '--train-increment-size', String(s.retrainMnist), '--train-epochs', String(s.retrainEpochs)]);
+    await runRoutine(state, MONITOR, ['--model-name', MODEL, '--last', String(s.traffic), '--cooldown-minutes', '0', '--train-increment', '1', '--train-increment-size', String(s.retrainMnist), '--train-epochs', String(s.retrainEpochs)]);
     const latest = await readLatestSummary(s.store, MODEL);
     if (latest) state.verdicts.push({ day, version: latest.version, drift: latest.drift, action: latest.drift ? 'drift' : 'no drift' });
   }
@@ -315,7 +319,7 @@ export interface ChaosMonth {
 }
 
 /** Small enough for a few minutes on two loaded cores, with the shift early enough to recover from. */
-export const CHAOS_DEFAULTS = { days: 6, shiftDay: 3, shiftStep: 0.25, maxShift: 0.5, traffic: 100, labelDelay: 1, incrementSize: 1000 } as const;
+export const CHAOS_DEFAULTS = { days: 6, monitorsPerDay: 1, shiftDay: 3, shiftStep: 0.25, maxShift: 0.5, traffic: 100, labelDelay: 1, incrementSize: 1000 } as const;
 
 /**
  * The month without kills in this process (`<store>/reference`), then the
@@ -368,7 +372,8 @@ options:
   --shift-step <share>        its share grows by this a day (default 0.1) ...
   --max-shift <share>         ... up to this (default 0.5)
   --traffic <n>               images sent a day (default 300)
-  --monitors-per-day <n>      monitor runs a day, each after its slice of traffic (default 1; 24 = hourly)
+  --monitors-per-day <n>      monitor runs a day, each after its slice of traffic on the last --traffic predictions
+                              (default 24: hourly)
   --label-share <p>           share of predictions labelled (default 0.5) ...
   --label-delay <d>           ... d simulated days later (default 2)
   --increment-size <n>        MNIST training images per increment (default 2000)
@@ -382,7 +387,8 @@ options:
                               part a process (dagwright serve; flows/register.ts and flows/monitor.ts as cron runs
                               them) SIGKILLed at seeded random moments and restarted (<store>/chaos); prints kills,
                               lost predictions, stuck claims and decision mismatches. Its defaults: --days 6
-                              --shift-day 3 --shift-step 0.25 --traffic 100 --label-delay 1 --increment-size 1000
+                              --monitors-per-day 1 --shift-day 3 --shift-step 0.25 --traffic 100 --label-delay 1
+                              --increment-size 1000
   --seed <n>                  the kill plan's seed (default 1)
   --kill-rate <p>             with --chaos: the chance each server slice, run attempt and retraining is killed
                               (default 0.4; a monitor attempt is aimed at its retraining with chance 0.5)
