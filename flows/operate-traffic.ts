@@ -23,7 +23,7 @@ import { MNIST_PIXELS } from '../tasks/data/mnist-format';
 import type { ImageBatch } from '../tasks/drift/sources/image-batch';
 import { readPredictionLog } from '../tasks/serving';
 import type { PredictionRecord } from '../tasks/store-layout';
-import { type LoggedPrediction, MODEL, predictionId, SERVER, sleep } from './operate-parts';
+import { type LoggedPrediction, MODEL, predictionId, type SentSlice, SERVER, sleep } from './operate-parts';
 
 /** The server as the clients see it: where it answers, and which of its processes (instances) were killed. */
 export interface ServerEndpoint {
@@ -133,4 +133,12 @@ export async function sendAndAccount(store: string, server: ServerEndpoint, day:
   }
   account.logged.sort((a, b) => a.index - b.index);
   return account;
+}
+
+/** Sends the slice to a server nobody kills (in this process, or a container): an answered prediction missing from the log is an error. */
+export async function sendToLiveServer(store: string, url: string, day: number, offset: number, slice: ImageBatch): Promise<SentSlice> {
+  const endpoint: ServerEndpoint = { url, ready: async () => undefined, instance: 0, wasKilled: () => false };
+  const account = await sendAndAccount(store, endpoint, day, offset, slice);
+  if (account.lost > 0) throw new Error(`day ${day}: ${account.lost} answered prediction(s) never reached the prediction log`);
+  return { requests: account.requests, failed: account.failed, logged: account.logged };
 }

@@ -59,6 +59,7 @@ import { ModelRegistry } from '../tasks/registry/registry';
 import { fileAt } from '../tasks/store';
 import { driftReferenceDirectory, readLatestSummary } from '../tasks/store-layout';
 import { championDecisions, ChaosParts, type ChaosOptions, decisionMismatches, type Kill, type KilledPart, stuckClaims } from './operate-chaos';
+import { DockerServerParts } from './operate-docker';
 import { InProcessParts } from './operate-inprocess';
 import { timelinePage } from './operate-page';
 import { MODEL, type OperateParts, type Routine } from './operate-parts';
@@ -259,7 +260,7 @@ async function calibrationsOf(store: string, predictions: readonly SimulatedPred
  * process, or with those `partsFor` makes (operate-chaos.ts: child processes
  * killed at random); they are stopped before it resolves.
  */
-export async function runOperate(options: OperateOptions, partsFor: (store: string, logger: Logger) => OperateParts = (store, logger) => new InProcessParts(store, logger)): Promise<OperateResult> {
+export async function runOperate(options: OperateOptions, partsFor: (store: string, logger: Logger) => OperateParts = partsAt('inprocess')): Promise<OperateResult> {
   const s = settingsOf(options);
   registerTaskClasses(DriftCheck, RegisterRetrained);
   const registry = new ModelRegistry(s.store, MODEL);
@@ -383,6 +384,8 @@ options:
   --validation-fraction <f>   share of each increment held out (default 0.2): the drift reference and the
                               CBPE calibration (the flows' 0.05 leaves 100 images at 2,000 an increment:
                               a noisy reference that raised drift on pure MNIST traffic)
+  --server inprocess|docker   where the model server runs: in this process (default), or in a Docker container
+                              (dagwright/server, as dagwright deploy runs it, on a free 127.0.0.1 port; removed at the end)
   --chaos                     the month twice: in this process without kills (<store>/reference), then with every
                               part a process (dagwright serve; flows/register.ts and flows/monitor.ts as cron runs
                               them) SIGKILLed at seeded random moments and restarted (<store>/chaos); prints kills,
@@ -396,9 +399,18 @@ options:
   --help                      show this help
 `;
 
-/** The command line: the month's options, and the kill plan with --chaos. */
+/** Where the model server runs: in this process, or in a Docker container (operate-docker.ts). */
+export type ServerPlace = 'inprocess' | 'docker';
+
+/** The command line: the month's options, where the server runs, and the kill plan with --chaos. */
 export interface OperateCommand extends OperateOptions {
+  readonly server?: ServerPlace;
   readonly chaos?: ChaosOptions;
+}
+
+/** The parts of a month whose server runs at `place`. */
+export function partsAt(place: ServerPlace = 'inprocess'): (store: string, logger: Logger) => OperateParts {
+  return place === 'docker' ? (store, logger) => new DockerServerParts(store, logger) : (store, logger) => new InProcessParts(store, logger);
 }
 
 const chaosOptions = ['seed', 'kill-rate', 'max-kills-per-run'] as const;
@@ -408,12 +420,14 @@ const numericOptions = ['days', 'shift-day', 'shift-step', 'max-shift', 'traffic
 export function parseOperateArgs(argv: readonly string[]): OperateCommand | 'help' {
   let values: Record<string, string | boolean | undefined>;
   try {
-    const options = { store: { type: 'string', default: './data/operate' }, help: { type: 'boolean', default: false }, chaos: { type: 'boolean', default: false } } as const;
+    const options = { store: { type: 'string', default: './data/operate' }, server: { type: 'string', default: 'inprocess' }, help: { type: 'boolean', default: false }, chaos: { type: 'boolean', default: false } } as const;
     ({ values } = parseArgs({ args: [...argv], options: { ...options, ...Object.fromEntries([...numericOptions, ...chaosOptions].map((o) => [o, { type: 'string' as const }])) } }));
   } catch (err) {
     throw new UsageError(`${(err as Error).message}. Run with --help for the options.`);
   }
   if (values.help) return 'help';
+  if (values.server !== 'inprocess' && values.server !== 'docker') throw new UsageError(`--server got "${values.server}"; expected inprocess or docker.`);
+  if (values.chaos && values.server === 'docker') throw new UsageError('--chaos runs the server as a process of its own; leave out --server docker.');
   const numbers: Record<string, number> = {};
   for (const o of [...numericOptions, ...chaosOptions]) {
     if (values[o] === undefined) continue;
@@ -426,13 +440,13 @@ export function parseOperateArgs(argv: readonly string[]): OperateCommand | 'hel
   if (killRate !== undefined && !(killRate >= 0 && killRate <= 1)) throw new UsageError(`--kill-rate got ${killRate}; expected a chance in [0, 1].`);
   if (maxKillsPerRun !== undefined && !(Number.isInteger(maxKillsPerRun) && maxKillsPerRun >= 0)) throw new UsageError(`--max-kills-per-run got ${maxKillsPerRun}; expected a whole number >= 0.`);
   const rates = killRate === undefined ? undefined : { server: killRate, register: killRate, monitor: killRate, retrain: killRate };
-  return { store: values.store as string, ...month, ...(values.chaos ? { chaos: { seed, rates, maxKillsPerRun } } : {}) };
+  return { store: values.store as string, server: values.server, ...month, ...(values.chaos ? { chaos: { seed, rates, maxKillsPerRun } } : {}) };
 }
 
 async function main(): Promise<void> {
   const command = parseOperateArgs(process.argv.slice(2));
   if (command === 'help') return void process.stdout.write(usage);
-  const { chaos, ...options } = command;
+  const { chaos, server, ...options } = command;
   if (chaos) {
     // Through process.exit, so that the server and the run in progress (child processes) are killed too.
     for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) process.once(signal, () => process.exit(code));
@@ -440,7 +454,7 @@ async function main(): Promise<void> {
     process.stderr.write(`timelines: ${month.reference.files.json}, ${month.chaos.files.json}\n`);
     return void process.stdout.write(`${JSON.stringify({ ...month.figures, kills_detail: month.kills })}\n`);
   }
-  const result = await runOperate(options);
+  const result = await runOperate(options, partsAt(server));
   process.stderr.write(`timeline: ${result.files.json}\npage: ${result.files.html}\n`);
   process.stdout.write(`${JSON.stringify(result.figures)}\n`);
 }
