@@ -11,7 +11,6 @@ import Docker from 'dockerode';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parseStore } from '../src';
 import { createLogger } from '../src/public/runtime';
@@ -20,59 +19,46 @@ import { DockerServerParts } from '../flows/operate-docker';
 import { type OperateResult, parseOperateArgs, runOperate, SHIFTED } from '../flows/operate';
 import { ModelRegistry } from '../tasks/registry/registry';
 import { readPredictionLog, removeDockerServers, SERVER_IMAGE, serverContainers, ServerLabels } from '../tasks/serving';
+import { imageId } from '../tasks/serving/deploy/server-deployment-spec';
 import { describeDocker } from './helpers/docker';
 
 const logger = createLogger({ level: 'warn' });
 const settings = { days: 3, monitorsPerDay: 1, shiftDay: 2, shiftStep: 0.5, maxShift: 0.5, traffic: 40, labelShare: 0.5, labelDelay: 1, incrementSize: 1000, epochs: 1, retrainEpochs: 1, retrainMnist: 1000, logger };
 
-/** Model-server containers the engine started while the month ran: name, image, user and port. */
-async function watchServerStarts(docker: Docker, into: { name: string; image: string; port: string }[]): Promise<Readable> {
-  const filters = JSON.stringify({ type: ['container'], event: ['start'], label: [`${ServerLabels.kind}`] });
-  const stream = (await docker.getEvents({ filters } as never)) as unknown as Readable;
-  let pending = '';
-  stream.on('data', (chunk: Buffer) => {
-    pending += chunk.toString('utf8');
-    for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
-      const attributes = (JSON.parse(pending.slice(0, nl)) as { Actor?: { Attributes?: Record<string, string> } }).Actor?.Attributes ?? {};
-      pending = pending.slice(nl + 1);
-      into.push({ name: attributes.name, image: attributes.image, port: attributes[ServerLabels.port] });
-    }
-  });
-  stream.on('error', () => {});
-  return stream;
+/** The month's Docker parts, inspecting the server container once it serves (it is removed when the month ends). */
+class InspectedParts extends DockerServerParts {
+  inspected: Docker.ContainerInspectInfo | undefined;
+
+  override async awaitVersion(version: number): Promise<void> {
+    await super.awaitVersion(version);
+    this.inspected ??= await new Docker().getContainer(this.deployed!.containerId).inspect();
+  }
 }
 
 describeDocker('a simulated month with the server in Docker (tiny settings)', () => {
   const docker = new Docker();
-  const started: { name: string; image: string; port: string }[] = [];
   let store: string;
-  let parts: DockerServerParts | undefined;
-  let events: Readable | undefined;
+  let parts: InspectedParts | undefined;
   let result: OperateResult;
 
   beforeAll(async () => {
-    await docker
-      .getImage(SERVER_IMAGE)
-      .inspect()
-      .catch(() => {
-        throw new Error(`${SERVER_IMAGE} is missing: build it with npx tsc -p tsconfig.json && bash containers/build --offline --baked`);
-      });
+    await imageId(docker, SERVER_IMAGE); // a DeploymentError saying how to build it when missing
     store = await mkdtemp(join(tmpdir(), 'dagwright-operate-docker-'));
-    events = await watchServerStarts(docker, started);
-    result = await runOperate({ store, ...settings }, (s, l) => (parts = new DockerServerParts(s, l)));
+    result = await runOperate({ store, ...settings }, (s, l) => (parts = new InspectedParts(s, l)));
   }, 900_000);
 
   afterAll(async () => {
-    events?.destroy();
-    const port = started.find((s) => s.name === parts?.deployed?.name)?.port;
+    const port = parts?.inspected?.Config.Labels[ServerLabels.port];
     if (port) await removeDockerServers(docker, Number(port));
     if (store) await rm(store, { recursive: true, force: true });
   });
 
-  it('served every day from one dagwright/server container, which is gone afterwards', async () => {
-    const mine = started.filter((s) => s.name === parts?.deployed?.name);
-    expect(mine.map((s) => s.image)).toEqual([SERVER_IMAGE]);
-    expect(await serverContainers(docker, Number(mine[0].port))).toEqual([]);
+  it('served every day from one dagwright/server container, as the invoking user, which is gone afterwards', async () => {
+    const info = parts!.inspected!;
+    expect(info.Config.Image).toBe(SERVER_IMAGE);
+    expect(info.Config.User).toBe(`${process.getuid!()}:${process.getgid!()}`);
+    expect(info.Config.Cmd).toEqual(expect.arrayContaining(['--host', '127.0.0.1']));
+    expect(await serverContainers(docker, Number(info.Config.Labels[ServerLabels.port]))).toEqual([]);
   });
 
   it("answered every day's traffic over HTTP without a failure, by registered versions, the optdigits share from the shift day", async () => {
