@@ -35,7 +35,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../src/public/runtime';
-import { type OperateResult, parseOperateArgs, runChaosMonth, runOperate, SHIFTED, IN_DIST, type OperateCommand } from '../flows/operate';
+import { type OperateResult, parseOperateArgs, partsAt, runChaosMonth, runOperate, SHIFTED, IN_DIST, type OperateCommand } from '../flows/operate';
 
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? '   –  ' : `${(x * 100).toFixed(1).padStart(5)}%`);
 const round = (x: number | null) => (x === null ? null : Math.round(x * 10_000) / 10_000);
@@ -49,7 +49,8 @@ async function main(): Promise<void> {
   const started = Date.now();
   try {
     if (options.chaos) return await chaosBench({ ...options, store }, started);
-    const result = await runOperate({ ...options, store, logger: createLogger({ level: 'warn' }) });
+    const { server, chaos: _chaos, ...month } = options;
+    const result = await runOperate({ ...month, store, logger: createLogger({ level: 'warn' }) }, partsAt(server));
     const wall = (Date.now() - started) / 1000;
     printTimeline(result);
     const f = result.figures;
@@ -86,7 +87,7 @@ function printTimeline(result: OperateResult): void {
 
 /** The month without kills and under kills (see the module comment), then their comparison as one JSON line. */
 async function chaosBench(options: OperateCommand, started: number): Promise<void> {
-  const { chaos, ...month } = options;
+  const { chaos, server: _server, ...month } = options;
   // Through process.exit, so that the server and the run in progress (child processes) are killed too.
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) process.once(signal, () => process.exit(code));
   const result = await runChaosMonth({ ...month, logger: createLogger({ level: 'warn' }) }, chaos);

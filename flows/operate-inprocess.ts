@@ -9,7 +9,7 @@ import { serveModel } from '../tasks/serving';
 import type { ModelServer } from '../tasks/serving/model-server';
 import { monitorFlow } from './monitor';
 import { MODEL, type OperateParts, type Routine, routineArgs, SERVER, type SentSlice, sleep } from './operate-parts';
-import { sendAndAccount, type ServerEndpoint } from './operate-traffic';
+import { sendToLiveServer } from './operate-traffic';
 import { registerFlow } from './register';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -57,11 +57,7 @@ export class InProcessParts implements OperateParts {
   }
 
   async sendSlice(day: number, offset: number, slice: ImageBatch): Promise<SentSlice> {
-    const server = await this.started();
-    const endpoint: ServerEndpoint = { url: server.url, ready: async () => undefined, instance: 0, wasKilled: () => false };
-    const account = await sendAndAccount(this.store, endpoint, day, offset, slice);
-    if (account.lost > 0) throw new Error(`day ${day}: ${account.lost} answered prediction(s) never reached the prediction log`);
-    return { requests: account.requests, failed: account.failed, logged: account.logged };
+    return sendToLiveServer(this.store, (await this.started()).url, day, offset, slice);
   }
 
   async stop(): Promise<void> {

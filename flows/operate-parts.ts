@@ -11,8 +11,12 @@ import type { PredictionRecord } from '../tasks/store-layout';
 
 export const MODEL = 'mnist-digits';
 
-/** The server's settings in every mode: alias polling, and small prediction-log chunks so the monitor sees a slice soon after it is sent. */
-export const SERVER = { pollMs: 200, chunkRecords: 50, chunkMaxAgeMs: 100 } as const;
+/**
+ * The server's settings in every mode: alias polling, and small prediction-log chunks so the monitor
+ * sees a slice soon after it is sent. Each hourly slice waits for its chunk to close before its monitor
+ * runs: at 100 ms that wait was most of a slice's cost.
+ */
+export const SERVER = { pollMs: 200, chunkRecords: 50, chunkMaxAgeMs: 25 } as const;
 
 /** A routine flow: its definition (run in this process) and its script (run as a process, as cron does). */
 export interface Routine {

@@ -23,7 +23,7 @@ import { MNIST_PIXELS } from '../tasks/data/mnist-format';
 import type { ImageBatch } from '../tasks/drift/sources/image-batch';
 import { readPredictionLog } from '../tasks/serving';
 import type { PredictionRecord } from '../tasks/store-layout';
-import { type LoggedPrediction, MODEL, predictionId, SERVER, sleep } from './operate-parts';
+import { type LoggedPrediction, MODEL, predictionId, type SentSlice, SERVER, sleep } from './operate-parts';
 
 /** The server as the clients see it: where it answers, and which of its processes (instances) were killed. */
 export interface ServerEndpoint {
@@ -87,12 +87,17 @@ async function sendRound(server: ServerEndpoint, ids: (index: number) => string,
   return attempts;
 }
 
-/** The log's records of these ids, waiting (at most 30 s) for those a live server answered. */
-async function loggedRecords(store: string, since: Date, attempts: readonly Attempt[], server: ServerEndpoint): Promise<Map<string, PredictionRecord>> {
+/**
+ * The log's records of these ids, waiting (at most 30 s) for those a live server answered.
+ * They are the newest records (nothing else sends): reading the newest few chunks finds them, where
+ * reading by time read the whole day's log at every poll, a cost that grew with the simulated month.
+ */
+async function loggedRecords(store: string, attempts: readonly Attempt[], server: ServerEndpoint): Promise<Map<string, PredictionRecord>> {
   const deadline = Date.now() + 30_000;
+  const newest = attempts.length + 2 * SERVER.chunkRecords;
   for (;;) {
     const wanted = new Set(attempts.map((a) => a.id));
-    const found = new Map((await readPredictionLog(store, MODEL, { since })).filter((r) => wanted.has(r.requestId)).map((r) => [r.requestId, r]));
+    const found = new Map((await readPredictionLog(store, MODEL, { last: newest })).filter((r) => wanted.has(r.requestId)).map((r) => [r.requestId, r]));
     const pending = attempts.filter((a) => a.answered && !server.wasKilled(a.instance) && !found.has(a.id));
     if (pending.length === 0 || Date.now() > deadline) return found;
     await sleep(SERVER.chunkMaxAgeMs);
@@ -101,14 +106,13 @@ async function loggedRecords(store: string, since: Date, attempts: readonly Atte
 
 /** Sends the slice (see the module comment) and accounts for every image. */
 export async function sendAndAccount(store: string, server: ServerEndpoint, day: number, offset: number, slice: ImageBatch, onAnswer?: () => void): Promise<SliceAccount> {
-  const since = new Date(Date.now() - 1000);
   const account: SliceAccount = { requests: 0, failed: 0, failedOnKill: 0, openChunk: 0, lost: 0, logged: [] };
   const openChunkPerKill = new Map<number, number>();
   let missing = Array.from({ length: slice.count }, (_, i) => i);
   for (let round = 0; missing.length > 0; round++) {
     if (round > 5) throw new Error(`day ${day}: ${missing.length} image(s) still not in the prediction log after ${round} rounds of sending`);
     const attempts = await sendRound(server, (i) => predictionId(day, offset, i, round), slice, missing, round === 0 ? onAnswer : undefined);
-    const found = await loggedRecords(store, since, attempts, server);
+    const found = await loggedRecords(store, attempts, server);
     account.requests += attempts.length;
     missing = [];
     for (const a of attempts) {
@@ -129,4 +133,12 @@ export async function sendAndAccount(store: string, server: ServerEndpoint, day:
   }
   account.logged.sort((a, b) => a.index - b.index);
   return account;
+}
+
+/** Sends the slice to a server nobody kills (in this process, or a container): an answered prediction missing from the log is an error. */
+export async function sendToLiveServer(store: string, url: string, day: number, offset: number, slice: ImageBatch): Promise<SentSlice> {
+  const endpoint: ServerEndpoint = { url, ready: async () => undefined, instance: 0, wasKilled: () => false };
+  const account = await sendAndAccount(store, endpoint, day, offset, slice);
+  if (account.lost > 0) throw new Error(`day ${day}: ${account.lost} answered prediction(s) never reached the prediction log`);
+  return { requests: account.requests, failed: account.failed, logged: account.logged };
 }

@@ -2,8 +2,12 @@
  * A simulated month of operating the MNIST model: the whole life cycle
  * against a simulated clock (a day is one turn of the loop, not 24 hours).
  *
- * Before day 1 the model's promotion contract is declared (MNIST test and
- * optdigits held-out, half each, 2-point guard rails). Each simulated day:
+ * Before day 1 the model's promotion contract is declared (the held-out
+ * halves of MNIST's test set and of optdigits, half each, 2-point guard
+ * rails). Traffic comes from the other parts (`mnist-test:labelled`,
+ * `optdigits:labelled`): its late labels become training data, and an image
+ * a model has learned must not be one the contract scores it on. Each
+ * simulated day:
  *
  *   1. an MNIST increment arrives (day n: increment n) and the routine
  *      register flow (flows/register.ts) runs under the contract;
@@ -13,12 +17,12 @@
  *      become a labelled batch the drift retraining can train on;
  *   3. `traffic` images are sent over HTTP to a real model server
  *      (in this process, 127.0.0.1); from day `shiftDay` a growing share
- *      comes from a shifted source (optdigits, its labelled 60%: the
- *      contract scores on the other 40%);
+ *      comes from a shifted source (optdigits);
  *   4. the drift monitor flow (flows/monitor.ts) runs after each of the day's
- *      `monitorsPerDay` slices of traffic (default once a simulated day; an
- *      hourly monitor is `--monitors-per-day 24`, 24 times the monitor cost).
- *      On drift it retrains on MNIST plus the labelled batches, and the
+ *      `monitorsPerDay` slices of traffic (default 24: every simulated hour),
+ *      each checking the last `traffic` predictions (a simulated day, sliding).
+ *      On drift it retrains: fine-tunes the champion on the labelled batches
+ *      with `retrainMnist` MNIST images replayed, for `retrainEpochs`; the
  *      contract decides whether `champion` moves; the server follows.
  *
  * Register and monitor are real flow runs through runFlow (steps in this
@@ -47,7 +51,7 @@ import { writeLabelledBatch } from '../tasks/data/labelled-batch';
 import { mulberry32 } from '../tasks/data/seeded-random';
 import { MNIST_PIXELS } from '../tasks/data/mnist-format';
 import { cbpeFromReference, type CbpeCalibration } from '../tasks/drift/cbpe';
-import { readMnist, readOptdigitsSplit } from '../tasks/drift/sources/idx-source';
+import { readMnistTestSplit, readOptdigitsSplit } from '../tasks/drift/sources/idx-source';
 import { concatImages, type ImageBatch, pickImages, sampleImages } from '../tasks/drift/sources/image-batch';
 import { importLabels, readLateLabels } from '../tasks/labels/late-labels';
 import { declareContract } from '../tasks/registry/promotion-contract';
@@ -55,6 +59,7 @@ import { ModelRegistry } from '../tasks/registry/registry';
 import { fileAt } from '../tasks/store';
 import { driftReferenceDirectory, readLatestSummary } from '../tasks/store-layout';
 import { championDecisions, ChaosParts, type ChaosOptions, decisionMismatches, type Kill, type KilledPart, stuckClaims } from './operate-chaos';
+import { DockerServerParts } from './operate-docker';
 import { InProcessParts } from './operate-inprocess';
 import { timelinePage } from './operate-page';
 import { MODEL, type OperateParts, type Routine } from './operate-parts';
@@ -73,9 +78,12 @@ export interface OperateOptions {
   /** Share of predictions that get a label, and the days until it arrives. */
   readonly labelShare?: number;
   readonly labelDelay?: number;
-  /** Training images per MNIST increment, and epochs of every training. */
+  /** Training images per MNIST increment, and epochs of the routine register's training. */
   readonly incrementSize?: number;
   readonly epochs?: number;
+  /** Drift retraining: epochs of fine-tuning the champion, and the MNIST training images it replays beside the labelled batches. */
+  readonly retrainEpochs?: number;
+  readonly retrainMnist?: number;
   /** Share of each increment held out for validation: also the version's drift reference and CBPE calibration images. */
   readonly validationFraction?: number;
   readonly logger?: Logger;
@@ -90,11 +98,11 @@ export interface OperateResult {
 }
 
 export { MODEL };
-export const IN_DIST = 'mnist-test';
+export const IN_DIST = 'mnist-test:labelled';
 export const SHIFTED = 'optdigits:labelled';
 const CONTRACT = {
   sources: [
-    { source: 'mnist-test', weight: 0.5, maxDropPoints: 2 },
+    { source: 'mnist-test:heldout', weight: 0.5, maxDropPoints: 2 },
     { source: 'optdigits:heldout', weight: 0.5, maxDropPoints: 2 },
   ],
   metric: 'accuracy',
@@ -109,7 +117,7 @@ type Settings = Required<Omit<OperateOptions, 'logger'>> & { logger: Logger };
 
 function settingsOf(options: OperateOptions): Settings {
   const s = {
-    days: 30, shiftDay: 10, shiftStep: 0.1, maxShift: 0.5, traffic: 300, monitorsPerDay: 1, labelShare: 0.5, labelDelay: 2, incrementSize: 2000, epochs: 1, validationFraction: 0.2,
+    days: 30, shiftDay: 10, shiftStep: 0.1, maxShift: 0.5, traffic: 300, monitorsPerDay: 24, labelShare: 0.5, labelDelay: 2, incrementSize: 2000, epochs: 1, retrainEpochs: 3, retrainMnist: 4000, validationFraction: 0.2,
     ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
     store: parseStore(options.store).uri,
     logger: options.logger ?? createLogger({ level: 'info' }),
@@ -124,6 +132,8 @@ function settingsOf(options: OperateOptions): Settings {
   if (!(s.maxShift >= 0 && s.maxShift <= 1 && s.shiftStep >= 0)) bad('--max-shift must be a share in [0, 1] and --shift-step >= 0');
   if (!(s.validationFraction >= 0.001 && s.validationFraction <= 0.5)) bad(`--validation-fraction got ${s.validationFraction}; expected 0.001..0.5`);
   if (incrementCount(s.incrementSize) < 1 || s.incrementSize < 100) bad(`--increment-size got ${s.incrementSize}; expected 100..60000`);
+  if (!(Number.isInteger(s.retrainMnist) && s.retrainMnist >= 100 && s.retrainMnist <= 60_000)) bad(`--retrain-mnist got ${s.retrainMnist}; expected 100..60000 images`);
+  for (const [option, n] of [['--epochs', s.epochs], ['--retrain-epochs', s.retrainEpochs]] as const) if (!(Number.isInteger(n) && n >= 1)) bad(`${option} got ${n}; expected an integer >= 1`);
   return s;
 }
 
@@ -161,7 +171,7 @@ async function deliverLabels(state: LoopState, day: number): Promise<number> {
   return result.added;
 }
 
-/** The day's images: MNIST test and the shifted source mixed by the day's share; `sources[i]` names image i's source. */
+/** The day's images: in-distribution and shifted traffic mixed by the day's share; `sources[i]` names image i's source. */
 function dayImages(state: LoopState, day: number): { images: ImageBatch; sources: string[] } {
   const { traffic } = state.s;
   const shifted = Math.round(traffic * shiftShare(state.s, day));
@@ -190,8 +200,12 @@ async function sendSlice(state: LoopState, day: number, offset: number, slice: I
   return { requests: sent.requests, failed: sent.failed };
 }
 
-/** Traffic in `monitorsPerDay` slices, the monitor flow after each. */
-async function trafficAndMonitors(state: LoopState, day: number, increment: number): Promise<{ requests: number; failed: number }> {
+/**
+ * Traffic in `monitorsPerDay` slices, the monitor flow after each on the last `traffic` predictions:
+ * a day's worth, so an hourly check sees as many images as a daily one (a 12-image hour is too few
+ * for the tests to see a 10% shift) and reacts within the hour to the labels that arrived.
+ */
+async function trafficAndMonitors(state: LoopState, day: number): Promise<{ requests: number; failed: number }> {
   const { s, parts } = state;
   const { images, sources } = dayImages(state, day);
   const per = Math.ceil(images.count / s.monitorsPerDay);
@@ -205,7 +219,8 @@ async function trafficAndMonitors(state: LoopState, day: number, increment: numb
     const sent = await sendSlice(state, day, start, pickImages(images, indices), indices.map((i) => sources[i]));
     requests += sent.requests;
     failed += sent.failed;
-    await runRoutine(state, MONITOR, ['--model-name', MODEL, '--last', String(indices.length), '--cooldown-minutes', '0', '--train-increment', String(increment), '--train-increment-size', String(s.incrementSize), '--train-epochs', String(s.epochs)]);
+    // Retraining fine-tunes the champion on the labelled batches and replays the first `retrainMnist` MNIST images (one increment of that size).
+    await runRoutine(state, MONITOR, ['--model-name', MODEL, '--last', String(s.traffic), '--cooldown-minutes', '0', '--train-increment', '1', '--train-increment-size', String(s.retrainMnist), '--train-epochs', String(s.retrainEpochs)]);
     const latest = await readLatestSummary(s.store, MODEL);
     if (latest) state.verdicts.push({ day, version: latest.version, drift: latest.drift, action: latest.drift ? 'drift' : 'no drift' });
   }
@@ -223,7 +238,7 @@ async function simulateDay(state: LoopState, day: number): Promise<void> {
   const increment = ((day - 1) % incrementCount(s.incrementSize)) + 1;
   await runRoutine(state, REGISTER, ['--model-name', MODEL, '--increment', String(increment), '--increment-size', String(s.incrementSize), '--epochs', String(s.epochs), '--validation-fraction', String(s.validationFraction)]);
   const labelsImported = await deliverLabels(state, day);
-  const sent = await trafficAndMonitors(state, day, increment);
+  const sent = await trafficAndMonitors(state, day);
   const champion = (await new ModelRegistry(s.store, MODEL).resolve('champion')).version;
   state.days.push({ day, increment, shiftShare: shiftShare(s, day), requests: sent.requests, failedRequests: sent.failed, labelsImported, champion, startedAt, endedAt: new Date().toISOString() });
   const v = state.verdicts.filter((x) => x.day === day);
@@ -245,14 +260,14 @@ async function calibrationsOf(store: string, predictions: readonly SimulatedPred
  * process, or with those `partsFor` makes (operate-chaos.ts: child processes
  * killed at random); they are stopped before it resolves.
  */
-export async function runOperate(options: OperateOptions, partsFor: (store: string, logger: Logger) => OperateParts = (store, logger) => new InProcessParts(store, logger)): Promise<OperateResult> {
+export async function runOperate(options: OperateOptions, partsFor: (store: string, logger: Logger) => OperateParts = partsAt('inprocess')): Promise<OperateResult> {
   const s = settingsOf(options);
   registerTaskClasses(DriftCheck, RegisterRetrained);
   const registry = new ModelRegistry(s.store, MODEL);
   await declareContract(registry, CONTRACT);
-  const [inDist, { labelled }] = await Promise.all([readMnist('t10k'), readOptdigitsSplit()]);
+  const [mnist, optdigits] = await Promise.all([readMnistTestSplit(), readOptdigitsSplit()]);
   const parts = partsFor(s.store, s.logger);
-  const state: LoopState = { s, parts, sources: { inDist, shifted: { ...labelled, name: SHIFTED } }, runs: {}, predictions: [], verdicts: [], days: [], pending: [] };
+  const state: LoopState = { s, parts, sources: { inDist: mnist.labelled, shifted: optdigits.labelled }, runs: {}, predictions: [], verdicts: [], days: [], pending: [] };
   try {
     for (let day = 1; day <= s.days; day++) await simulateDay(state, day);
   } finally {
@@ -305,7 +320,7 @@ export interface ChaosMonth {
 }
 
 /** Small enough for a few minutes on two loaded cores, with the shift early enough to recover from. */
-export const CHAOS_DEFAULTS = { days: 6, shiftDay: 3, shiftStep: 0.25, maxShift: 0.5, traffic: 100, labelDelay: 1, incrementSize: 1000 } as const;
+export const CHAOS_DEFAULTS = { days: 6, monitorsPerDay: 1, shiftDay: 3, shiftStep: 0.25, maxShift: 0.5, traffic: 100, labelDelay: 1, incrementSize: 1000 } as const;
 
 /**
  * The month without kills in this process (`<store>/reference`), then the
@@ -358,19 +373,25 @@ options:
   --shift-step <share>        its share grows by this a day (default 0.1) ...
   --max-shift <share>         ... up to this (default 0.5)
   --traffic <n>               images sent a day (default 300)
-  --monitors-per-day <n>      monitor runs a day, each after its slice of traffic (default 1; 24 = hourly)
+  --monitors-per-day <n>      monitor runs a day, each after its slice of traffic on the last --traffic predictions
+                              (default 24: hourly)
   --label-share <p>           share of predictions labelled (default 0.5) ...
   --label-delay <d>           ... d simulated days later (default 2)
   --increment-size <n>        MNIST training images per increment (default 2000)
-  --epochs <n>                epochs of every training (default 1)
+  --epochs <n>                epochs of the routine register's training (default 1)
+  --retrain-epochs <n>        epochs of a drift retraining, which fine-tunes the champion (default 3)
+  --retrain-mnist <n>         MNIST training images a retraining replays beside the labelled batches (default 4000)
   --validation-fraction <f>   share of each increment held out (default 0.2): the drift reference and the
                               CBPE calibration (the flows' 0.05 leaves 100 images at 2,000 an increment:
                               a noisy reference that raised drift on pure MNIST traffic)
+  --server inprocess|docker   where the model server runs: in this process (default), or in a Docker container
+                              (dagwright/server, as dagwright deploy runs it, on a free 127.0.0.1 port; removed at the end)
   --chaos                     the month twice: in this process without kills (<store>/reference), then with every
                               part a process (dagwright serve; flows/register.ts and flows/monitor.ts as cron runs
                               them) SIGKILLed at seeded random moments and restarted (<store>/chaos); prints kills,
                               lost predictions, stuck claims and decision mismatches. Its defaults: --days 6
-                              --shift-day 3 --shift-step 0.25 --traffic 100 --label-delay 1 --increment-size 1000
+                              --monitors-per-day 1 --shift-day 3 --shift-step 0.25 --traffic 100 --label-delay 1
+                              --increment-size 1000
   --seed <n>                  the kill plan's seed (default 1)
   --kill-rate <p>             with --chaos: the chance each server slice, run attempt and retraining is killed
                               (default 0.4; a monitor attempt is aimed at its retraining with chance 0.5)
@@ -378,24 +399,35 @@ options:
   --help                      show this help
 `;
 
-/** The command line: the month's options, and the kill plan with --chaos. */
+/** Where the model server runs: in this process, or in a Docker container (operate-docker.ts). */
+export type ServerPlace = 'inprocess' | 'docker';
+
+/** The command line: the month's options, where the server runs, and the kill plan with --chaos. */
 export interface OperateCommand extends OperateOptions {
+  readonly server?: ServerPlace;
   readonly chaos?: ChaosOptions;
 }
 
+/** The parts of a month whose server runs at `place`. */
+export function partsAt(place: ServerPlace = 'inprocess'): (store: string, logger: Logger) => OperateParts {
+  return place === 'docker' ? (store, logger) => new DockerServerParts(store, logger) : (store, logger) => new InProcessParts(store, logger);
+}
+
 const chaosOptions = ['seed', 'kill-rate', 'max-kills-per-run'] as const;
-const numericOptions = ['days', 'shift-day', 'shift-step', 'max-shift', 'traffic', 'monitors-per-day', 'label-share', 'label-delay', 'increment-size', 'epochs', 'validation-fraction'] as const;
+const numericOptions = ['days', 'shift-day', 'shift-step', 'max-shift', 'traffic', 'monitors-per-day', 'label-share', 'label-delay', 'increment-size', 'epochs', 'retrain-epochs', 'retrain-mnist', 'validation-fraction'] as const;
 
 /** The command line as options; a bad one is a usage error naming it. */
 export function parseOperateArgs(argv: readonly string[]): OperateCommand | 'help' {
   let values: Record<string, string | boolean | undefined>;
   try {
-    const options = { store: { type: 'string', default: './data/operate' }, help: { type: 'boolean', default: false }, chaos: { type: 'boolean', default: false } } as const;
+    const options = { store: { type: 'string', default: './data/operate' }, server: { type: 'string', default: 'inprocess' }, help: { type: 'boolean', default: false }, chaos: { type: 'boolean', default: false } } as const;
     ({ values } = parseArgs({ args: [...argv], options: { ...options, ...Object.fromEntries([...numericOptions, ...chaosOptions].map((o) => [o, { type: 'string' as const }])) } }));
   } catch (err) {
     throw new UsageError(`${(err as Error).message}. Run with --help for the options.`);
   }
   if (values.help) return 'help';
+  if (values.server !== 'inprocess' && values.server !== 'docker') throw new UsageError(`--server got "${values.server}"; expected inprocess or docker.`);
+  if (values.chaos && values.server === 'docker') throw new UsageError('--chaos runs the server as a process of its own; leave out --server docker.');
   const numbers: Record<string, number> = {};
   for (const o of [...numericOptions, ...chaosOptions]) {
     if (values[o] === undefined) continue;
@@ -408,13 +440,13 @@ export function parseOperateArgs(argv: readonly string[]): OperateCommand | 'hel
   if (killRate !== undefined && !(killRate >= 0 && killRate <= 1)) throw new UsageError(`--kill-rate got ${killRate}; expected a chance in [0, 1].`);
   if (maxKillsPerRun !== undefined && !(Number.isInteger(maxKillsPerRun) && maxKillsPerRun >= 0)) throw new UsageError(`--max-kills-per-run got ${maxKillsPerRun}; expected a whole number >= 0.`);
   const rates = killRate === undefined ? undefined : { server: killRate, register: killRate, monitor: killRate, retrain: killRate };
-  return { store: values.store as string, ...month, ...(values.chaos ? { chaos: { seed, rates, maxKillsPerRun } } : {}) };
+  return { store: values.store as string, server: values.server, ...month, ...(values.chaos ? { chaos: { seed, rates, maxKillsPerRun } } : {}) };
 }
 
 async function main(): Promise<void> {
   const command = parseOperateArgs(process.argv.slice(2));
   if (command === 'help') return void process.stdout.write(usage);
-  const { chaos, ...options } = command;
+  const { chaos, server, ...options } = command;
   if (chaos) {
     // Through process.exit, so that the server and the run in progress (child processes) are killed too.
     for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) process.once(signal, () => process.exit(code));
@@ -422,7 +454,7 @@ async function main(): Promise<void> {
     process.stderr.write(`timelines: ${month.reference.files.json}, ${month.chaos.files.json}\n`);
     return void process.stdout.write(`${JSON.stringify({ ...month.figures, kills_detail: month.kills })}\n`);
   }
-  const result = await runOperate(options);
+  const result = await runOperate(options, partsAt(server));
   process.stderr.write(`timeline: ${result.files.json}\npage: ${result.files.html}\n`);
   process.stdout.write(`${JSON.stringify(result.figures)}\n`);
 }

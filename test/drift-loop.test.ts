@@ -42,11 +42,21 @@ describe('the drift loop', () => {
     expect(result.servedAfter).toBe(result.finalVersion);
     expect(result.optdigitsAccuracyAfter).toBeGreaterThan(result.optdigitsAccuracyBefore + 0.1);
     const record = await new ModelRegistry(store, 'mnist-digits').version(result.finalVersion);
-    const lineage = record.lineage as { data: { uri: string }; evaluation: { testSources: string } };
+    const lineage = record.lineage as { data: { uri: string }; evaluation: { testSources: string }; training: { params: { startFrom: number } } };
     expect(lineage.evaluation.testSources).toBe('mnist-test,optdigits:heldout');
+    // It fine-tuned the champion that served when the retraining was claimed, as the claim records.
+    expect(lineage.training.params.startFrom).toBe(result.firstVersion);
+    const claim = JSON.parse(await readFile(join(store, 'monitoring', 'mnist-digits', 'retrain-claims', '1'), 'utf8'));
+    expect(claim.startFrom).toBe(result.firstVersion);
     const manifest = JSON.parse(await readFile(join(lineage.data.uri, 'manifest.json'), 'utf8'));
     expect(manifest.details.labelBatches.map((b: { batchId: string }) => b.batchId)).toEqual(['optdigits-labelled']);
     expect(manifest.details.labelBatches[0].manifestSha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('retrains from new weights with --no-fine-tune, whatever the claim names', () => {
+    const monitor = (fineTune: boolean) => new MonitorDrift({ store, modelName: 'mnist-digits', fineTune, trainIncrement: 1, trainIncrementSize: 3000 });
+    expect(monitor(true).retrainTask({ labelBatches: '', startFrom: 3 }).params.startFrom).toBe(3);
+    expect(monitor(false).retrainTask({ labelBatches: '', startFrom: 3 }).params.startFrom).toBe(0);
   });
 
   it('writes latest.json per the contract and self-contained reports', async () => {

@@ -20,7 +20,7 @@ import type { RetrainClaim } from '../tasks/drift/drift-events';
 import { directoryAt, fileAt, listUnder } from '../tasks/store';
 
 const logger = createLogger({ level: 'warn' });
-const settings = { days: 3, shiftDay: 2, shiftStep: 0.5, maxShift: 0.5, traffic: 40, labelShare: 0.5, labelDelay: 1, incrementSize: 1000, epochs: 1, logger };
+const settings = { days: 3, shiftDay: 2, shiftStep: 0.5, maxShift: 0.5, traffic: 40, labelShare: 0.5, labelDelay: 1, incrementSize: 1000, epochs: 1, retrainEpochs: 1, retrainMnist: 1000, logger };
 const rates: KillRates = { server: 1, register: 1, monitor: 1, retrain: 0.5 };
 
 /** A seed whose plan kills day 2's monitor (the first to see optdigits) in its retraining, and day 1's in its check. */

@@ -5,7 +5,8 @@
  * day 2, late labels joined by prediction id a day later, and the monitor
  * flow each day; every routine step a flow run recorded in the store.
  */
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,12 +14,16 @@ import { parseStore, UsageError } from '../src';
 import { createLogger } from '../src/public/runtime';
 import { RunHistory } from '../src/public/store';
 import { IN_DIST, type OperateResult, parseOperateArgs, runOperate, SHIFTED } from '../flows/operate';
+import { listLabelledBatches, readLabelledBatch } from '../tasks/data/labelled-batch';
+import { MNIST_PIXELS } from '../tasks/data/mnist-format';
+import { loadSource } from '../tasks/drift/sources/source-spec';
 import { readLateLabels } from '../tasks/labels/late-labels';
+import { currentContract } from '../tasks/registry/promotion-contract';
 import { ModelRegistry } from '../tasks/registry/registry';
 import { readPredictionLog } from '../tasks/serving';
 
 const logger = createLogger({ level: 'warn' });
-const settings = { days: 3, shiftDay: 2, shiftStep: 0.5, maxShift: 0.5, traffic: 40, labelShare: 0.5, labelDelay: 1, incrementSize: 1000, epochs: 1, logger };
+const settings = { days: 3, monitorsPerDay: 4, shiftDay: 2, shiftStep: 0.5, maxShift: 0.5, traffic: 40, labelShare: 0.5, labelDelay: 1, incrementSize: 1000, epochs: 1, retrainEpochs: 1, retrainMnist: 1000, logger };
 let store: string;
 let result: OperateResult;
 
@@ -31,13 +36,13 @@ afterAll(async () => {
 });
 
 describe('a simulated month (tiny settings)', () => {
-  it('runs the routine register flow and the monitor flow each day, each a run recorded in the store', async () => {
+  it('runs the routine register flow each day and the monitor flow after each slice of traffic, each a run recorded in the store', async () => {
     const records = await RunHistory.forStore(parseStore(store)).list(100);
     const byFlow = (flow: string) => records.filter((r) => r.flow === flow);
     expect(byFlow('mnist-register')).toHaveLength(settings.days);
-    expect(byFlow('drift-monitor')).toHaveLength(settings.days);
+    expect(byFlow('drift-monitor')).toHaveLength(settings.days * settings.monitorsPerDay);
     expect(records.every((r) => r.status === 'succeeded')).toBe(true);
-    expect(result.runs).toEqual({ 'mnist-register': settings.days, 'drift-monitor': settings.days });
+    expect(result.runs).toEqual({ 'mnist-register': settings.days, 'drift-monitor': settings.days * settings.monitorsPerDay });
   });
 
   it('sends every day its traffic over HTTP with no failure, optdigits only from the shift day, all answered by registered versions', async () => {
@@ -50,9 +55,18 @@ describe('a simulated month (tiny settings)', () => {
       const shifted = day.bySource[SHIFTED]?.predictions ?? 0;
       expect(shifted).toBe(day.day < settings.shiftDay ? 0 : settings.traffic * settings.maxShift);
       expect(day.bySource[IN_DIST].predictions).toBe(settings.traffic - shifted);
-      expect(day.verdicts).toHaveLength(1);
+      expect(day.verdicts).toHaveLength(settings.monitorsPerDay);
     }
     expect(result.figures.failed_requests).toBe(0);
+  });
+
+  it('checks, after each slice, the last day of traffic: a window sliding by the hour', async () => {
+    const dir = join(store, 'monitoring', 'mnist-digits', 'monitor');
+    const outputs = await Promise.all((await readdir(dir)).map(async (f) => JSON.parse(await readFile(join(dir, f), 'utf8')) as { window: { count: number } }));
+    const counts = outputs.map((o) => o.window.count).sort((a, b) => a - b);
+    // Day 1 fills the window slice by slice; from then on every check sees a whole day's worth.
+    const slice = settings.traffic / settings.monitorsPerDay;
+    expect(counts).toEqual([slice, 2 * slice, 3 * slice, ...new Array<number>(settings.days * settings.monitorsPerDay - 3).fill(settings.traffic)]);
   });
 
   it("imports the sources' labels by prediction id after the delay, and scores realized and estimated accuracy on them", async () => {
@@ -71,6 +85,19 @@ describe('a simulated month (tiny settings)', () => {
     // The labels are the images' own: realized accuracy on them lies close to accuracy on all images.
     expect(Math.abs(first.overall.realized! - first.overall.truth!)).toBeLessThan(0.35);
     for (const day of result.timeline) expect(day.overall.estimated).toBeGreaterThan(0);
+  });
+
+  it('sends no image the promotion contract scores on, so none becomes training data through its late label', async () => {
+    const hashes = (pixels: Uint8Array) => Array.from({ length: pixels.length / MNIST_PIXELS }, (_, i) => createHash('sha256').update(pixels.subarray(i * MNIST_PIXELS, (i + 1) * MNIST_PIXELS)).digest('hex'));
+    const contract = await currentContract(new ModelRegistry(store, 'mnist-digits'));
+    const scored = new Set<string>();
+    for (const { source } of contract!.sources) for (const h of hashes((await loadSource(source)).pixels)) scored.add(h);
+    expect(scored.size).toBeGreaterThan(5000);
+    for (const source of [IN_DIST, SHIFTED]) expect(hashes((await loadSource(source)).pixels).filter((h) => scored.has(h))).toEqual([]);
+    // What the late labels made of the traffic: the labelled batches retraining learns from.
+    const batches = await listLabelledBatches(store);
+    expect(batches.length).toBeGreaterThan(0);
+    for (const b of batches) expect(hashes((await readLabelledBatch(store, b.batchId)).pixels).filter((h) => scored.has(h))).toEqual([]);
   });
 
   it('moves champion only on a better contract score, and the timeline records the swaps', async () => {

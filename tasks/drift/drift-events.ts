@@ -59,13 +59,15 @@ export interface DriftEvent {
   readonly monitorRunId?: string;
   readonly retrainTaskId?: string;
   readonly labelBatches?: string;
+  /** The version the retraining starts from (the champion when it was claimed); absent: new weights. */
+  readonly startFrom?: number;
   readonly claim?: number;
   /** The run that made the event (its flow lock); judged while the event is 'deciding'. */
   readonly owner?: RunOwner;
 }
 
 /** What the window's owner decides. */
-export type Decision = Pick<DriftEvent, 'action' | 'labelBatches' | 'claim' | 'retrainTaskId'>;
+export type Decision = Pick<DriftEvent, 'action' | 'labelBatches' | 'startFrom' | 'claim' | 'retrainTaskId'>;
 
 /** What a retrain-claims/<n> file holds. */
 export interface RetrainClaim {
@@ -74,9 +76,10 @@ export interface RetrainClaim {
   readonly monitorRunId?: string;
   /** The run doing the retraining (its flow lock): while it lives, nobody else does it. */
   readonly owner?: RunOwner;
-  /** The window whose drift started it, and the labelled batches it trains on. */
+  /** The window whose drift started it, the labelled batches it trains on, and the version it starts from (the champion when claimed). */
   readonly windowKey?: string;
   readonly labelBatches?: string;
+  readonly startFrom?: number;
   /** When its retraining was done; a claim without it and without a live owner is taken over. */
   readonly finished?: string;
   /** The monitor tasks whose runs died holding it, oldest first. */
@@ -161,7 +164,7 @@ export async function lastRetrainClaim(store: string, model: string): Promise<{ 
 }
 
 /** Creates retrain-claims/<n> for this monitor's run; false when another monitor holds it. */
-export function takeRetrainClaim(ctx: TaskContext, store: string, model: string, n: number, work: Pick<RetrainClaim, 'windowKey' | 'labelBatches'>): Promise<boolean> {
+export function takeRetrainClaim(ctx: TaskContext, store: string, model: string, n: number, work: Pick<RetrainClaim, 'windowKey' | 'labelBatches' | 'startFrom'>): Promise<boolean> {
   const owner = currentRunOwner();
   const record: RetrainClaim = { time: new Date().toISOString(), monitorTaskId: ctx.taskId, monitorRunId: ctx.runId, ...(owner ? { owner } : {}), ...work };
   return fileAt(store, 'monitoring', model, 'retrain-claims', String(n)).writeIfAbsent(`${JSON.stringify(record)}\n`);

@@ -20,10 +20,10 @@
  */
 import { type AnyTask, directoryTarget, param, Task, type TaskContext } from '../../src';
 import { type LabelledBatchManifest, listLabelledBatches } from '../data/labelled-batch';
-import { CHAMPION, ModelRegistry } from '../registry/registry';
+import { CHAMPION, ModelRegistry, type ModelVersion } from '../registry/registry';
 import { fileAt } from '../store';
 import { checkWindowParams, DriftCheck, type DriftCheckParams, driftCheckParams, REPORT_JSON } from './check-task';
-import { adoptRetrainClaim, type Decision, type DriftEvent, finishRetrainClaim, isOwn, lastRetrainClaim, recordDriftEvent, takeRetrainClaim } from './drift-events';
+import { adoptRetrainClaim, type Decision, type DriftEvent, finishRetrainClaim, isOwn, lastRetrainClaim, recordDriftEvent, type RetrainClaim, takeRetrainClaim } from './drift-events';
 import type { DriftReport } from './report';
 import { readLogWindow } from './window';
 import { DriftDataError } from './errors';
@@ -43,14 +43,20 @@ export const driftMonitorParams = {
 
 export type { DriftEvent, MonitorAction } from './drift-events';
 
+/** What a retraining works on, fixed when it is claimed: the labelled batches (comma-separated ids) and the version it starts from (the champion then; undefined: none). */
+export interface RetrainWork {
+  readonly labelBatches: string;
+  readonly startFrom?: number;
+}
+
 /** The fields of a training data manifest's `details` (the champion's lineage `data.uri`) a monitor reads. */
 export type TrainingDataDetails = Readonly<Record<string, unknown>> & { readonly labelBatches?: readonly { readonly batchId: string }[] };
 
 export abstract class DriftMonitorTask<P extends DriftMonitorParams = DriftMonitorParams> extends Task<P> {
   override readonly version = '1';
 
-  /** The task that retrains the model on `labelBatches` (comma-separated ids) and registers it, moving `champion` only if it is better. */
-  abstract retrainTask(labelBatches: string): AnyTask;
+  /** The task that retrains the model on `work` and registers it, moving `champion` only if it is better. */
+  abstract retrainTask(work: RetrainWork): AnyTask;
 
   /** Whether training data other than labelled batches has arrived that the champion (trained on `champion`, undefined when unknown) did not use. */
   protected abstract hasNewTrainingData(champion: TrainingDataDetails | undefined): boolean;
@@ -88,7 +94,7 @@ export abstract class DriftMonitorTask<P extends DriftMonitorParams = DriftMonit
       const base = { time: new Date().toISOString(), model: p.modelName, version: report.version, windowKey: report.window.key, report: reportDir.file(REPORT_JSON).uri, drifted };
       event = await recordDriftEvent(ctx, p.store, base, () => this.decide(ctx, base.windowKey));
       if (event.action === 'retrain') {
-        await ctx.require(this.retrainTask(event.labelBatches ?? ''));
+        await ctx.require(this.retrainTask({ labelBatches: event.labelBatches ?? '', startFrom: event.startFrom }));
         if (event.claim !== undefined) await finishRetrainClaim(ctx, p.store, p.modelName, event.claim);
       }
     }
@@ -102,26 +108,27 @@ export abstract class DriftMonitorTask<P extends DriftMonitorParams = DriftMonit
     if (!p.retrain) return { action: 'disabled' };
     const last = await lastRetrainClaim(p.store, p.modelName);
     // Our own claim from an attempt that failed before it rewrote the event: still ours.
-    if (last.record && isOwn(ctx, last.record)) return this.retraining(last.n, last.record.labelBatches);
+    if (last.record && isOwn(ctx, last.record)) return this.retraining(last.n, last.record);
     // A retraining whose run died: finished here, on the batches it chose, without a new claim or a cooldown.
     const adopted = last.record && (await adoptRetrainClaim(ctx, p.store, p.modelName, last.n, last.record));
-    if (adopted) return this.retraining(last.n, adopted.labelBatches);
+    if (adopted) return this.retraining(last.n, adopted);
     if (last.record && Date.now() - Date.parse(last.record.time) < p.cooldownMinutes * 60_000) return { action: 'cooldown' };
-    const champion = await this.championData();
-    const batches = await this.newBatches(champion);
-    if (batches.length === 0 && !this.hasNewTrainingData(champion)) return { action: 'no-new-data' };
-    const labelBatches = (await listLabelledBatches(p.store)).map((b) => b.batchId).join(',');
-    if (!(await takeRetrainClaim(ctx, p.store, p.modelName, last.n + 1, { windowKey, labelBatches }))) {
+    const champion = await new ModelRegistry(p.store, p.modelName).resolve(CHAMPION).catch(() => undefined);
+    const data = await this.trainingDataOf(champion);
+    const batches = await this.newBatches(data);
+    if (batches.length === 0 && !this.hasNewTrainingData(data)) return { action: 'no-new-data' };
+    const work = { windowKey, labelBatches: (await listLabelledBatches(p.store)).map((b) => b.batchId).join(','), ...(champion ? { startFrom: champion.version } : {}) };
+    if (!(await takeRetrainClaim(ctx, p.store, p.modelName, last.n + 1, work))) {
       ctx.logger.info({ claim: last.n + 1 }, 'another monitor claimed this retraining first');
       return { action: 'cooldown' };
     }
-    return this.retraining(last.n + 1, labelBatches);
+    return this.retraining(last.n + 1, work);
   }
 
-  private async retraining(claim: number, chosen: string | undefined): Promise<Decision> {
+  private async retraining(claim: number, chosen: Pick<RetrainClaim, 'labelBatches' | 'startFrom'>): Promise<Decision> {
     // Claims made before they recorded their batches: the batches there are now.
-    const labelBatches = chosen ?? (await listLabelledBatches(this.params.store)).map((b) => b.batchId).join(',');
-    return { action: 'retrain', labelBatches, claim, retrainTaskId: this.retrainTask(labelBatches).id };
+    const work: RetrainWork = { labelBatches: chosen.labelBatches ?? (await listLabelledBatches(this.params.store)).map((b) => b.batchId).join(','), startFrom: chosen.startFrom };
+    return { action: 'retrain', ...work, claim, retrainTaskId: this.retrainTask(work).id };
   }
 
   /** Labelled batches in the store that the champion's training data does not include. */
@@ -131,9 +138,7 @@ export abstract class DriftMonitorTask<P extends DriftMonitorParams = DriftMonit
   }
 
   /** The `details` of the champion's training data manifest; undefined when there is no champion or it records no data. */
-  private async championData(): Promise<TrainingDataDetails | undefined> {
-    const registry = new ModelRegistry(this.params.store, this.params.modelName!);
-    const champion = await registry.resolve(CHAMPION).catch(() => undefined);
+  private async trainingDataOf(champion: ModelVersion | undefined): Promise<TrainingDataDetails | undefined> {
     const uri = (champion?.lineage.data as { uri?: string } | undefined)?.uri;
     if (!uri) return undefined;
     return (await directoryTarget(uri).file('manifest.json').readJson<{ details: TrainingDataDetails }>()).details;

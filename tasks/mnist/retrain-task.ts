@@ -1,15 +1,20 @@
 /**
  * Retraining after drift: the MNIST training task run on a drift increment
- * (MNIST plus the labelled batches that arrived), then registration, where
+ * (MNIST plus the labelled batches that arrived), fine-tuning a registered
+ * version (the champion when the retraining was claimed) or, without one,
+ * from new weights; then registration, where
  * `champion` moves under the model's promotion contract like any other
  * registration; without a contract, only when it scores better than the
  * champion on a test set that covers every source (default: MNIST's test
  * set and optdigits' held-out part), both scored now on the same images.
  */
 import { param, Task, type TaskContext } from '../../src';
+import type { ModelBuilder } from '../training/train-loop';
+import type { ModelHyperParameters } from './model';
 import { codeVersion } from '../code-version';
 import { CHAMPION, contentHash, ModelRegistry, type ModelVersion, RegistryError } from '../registry/registry';
 import { championPromotion } from '../registry/promotion';
+import { currentContract } from '../registry/promotion-contract';
 import { imageSourceScorer } from '../drift/source-scorer';
 import { MODEL_ONNX, SIGNATURE_JSON } from '../onnx/signature';
 import { scoreOnnxOnSources } from '../onnx/score-onnx-sources';
@@ -25,7 +30,12 @@ import { loadSource } from '../drift/sources/source-spec';
 import type { DirectoryTarget } from '../../src';
 
 type TrainModelParams = ConstructorParameters<typeof TrainModel>[0];
-export type RetrainParams = TrainModelParams & DriftIncrementParams;
+export type RetrainParams = TrainModelParams &
+  DriftIncrementParams & {
+    modelName?: string;
+    /** A version of `modelName` whose weights training starts from (0: new weights). */
+    startFrom?: number;
+  };
 
 export const retrainParams = {
   ...trainParams,
@@ -33,11 +43,32 @@ export const retrainParams = {
   labelBatches: driftIncrementParams.labelBatches,
   oversample: driftIncrementParams.oversample,
   labelledShare: driftIncrementParams.labelledShare,
+  modelName: param.string({ default: 'mnist-digits', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, description: 'registered model name' }),
+  startFrom: param.int({ min: 0, default: 0, description: "fine-tune this registered version's weights (0: train new weights)" }),
 };
 
 /** The MNIST training task on a drift increment; the model files are as TrainModel writes them. */
 export class RetrainModel extends TrainModel {
   static override params = retrainParams;
+
+  /**
+   * Fine-tuning: the version's own weights, so a short retraining learns the new
+   * data without first relearning MNIST. A version without TensorFlow.js files
+   * (an ONNX model trained elsewhere) cannot be fine-tuned here: new weights, said in the log.
+   */
+  protected override async startingModel(tf: TensorFlow, architecture: ModelHyperParameters, ctx: TaskContext): Promise<ModelBuilder> {
+    const p = this.params as Required<RetrainParams>;
+    if (p.startFrom === 0) return super.startingModel(tf, architecture, ctx);
+    const registry = new ModelRegistry(p.store, p.modelName);
+    const from = await registry.version(p.startFrom);
+    if (!(MODEL_JSON in from.files)) {
+      ctx.logger.warn({ version: p.startFrom }, `version ${p.startFrom} of "${p.modelName}" has no ${MODEL_JSON} (not a TensorFlow.js model): training new weights instead of fine-tuning it`);
+      return super.startingModel(tf, architecture, ctx);
+    }
+    const model = await loadModelFrom(tf, registry.filesOf(p.startFrom));
+    ctx.logger.info({ version: p.startFrom }, `fine-tuning version ${p.startFrom} of "${p.modelName}"`);
+    return () => model;
+  }
 
   override requires() {
     const p = this.params as Required<RetrainParams>;
@@ -60,7 +91,6 @@ export class RetrainModel extends TrainModel {
 }
 
 export interface RegisterRetrainedParams extends RetrainParams {
-  modelName?: string;
   testSources?: string;
 }
 
@@ -78,8 +108,8 @@ async function score(tf: TensorFlow, dir: DirectoryTarget, testSources: string, 
 
 /**
  * The champion scored now: on TensorFlow.js from its files, or, when it has none (a model trained
- * elsewhere, such as in PyTorch, registered as ONNX), on ONNX Runtime. Retraining always trains the
- * TF.js network anew on the drift increment (it starts from no champion's weights), so any champion works.
+ * elsewhere, such as in PyTorch, registered as ONNX), on ONNX Runtime. Retraining trains the TF.js
+ * network (new weights when the version it starts from has no TF.js files), so any champion works.
  */
 async function scoreChampion(tf: TensorFlow, registry: ModelRegistry, holder: ModelVersion, testSources: string, store: string): Promise<MultiSourceScore & { runtime: 'tfjs' | 'onnx' }> {
   const files = registry.filesOf(holder.version);
@@ -94,7 +124,6 @@ async function scoreChampion(tf: TensorFlow, registry: ModelRegistry, holder: Mo
 export class RegisterRetrained extends Task<RegisterRetrainedParams> {
   static override params = {
     ...retrainParams,
-    modelName: param.string({ default: 'mnist-digits', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, description: 'registered model name' }),
     testSources: param.string({ default: 'mnist-test,optdigits:heldout', description: 'comma-separated test sources the champion decision is made on' }),
   };
   override readonly version = '1';
@@ -104,7 +133,7 @@ export class RegisterRetrained extends Task<RegisterRetrainedParams> {
   }
 
   private get trainTask(): RetrainModel {
-    const { modelName: _m, testSources: _t, ...rest } = this.params;
+    const { testSources: _t, ...rest } = this.params;
     return new RetrainModel(rest);
   }
 
@@ -131,7 +160,9 @@ export class RegisterRetrained extends Task<RegisterRetrainedParams> {
     const candidate = await score(tf, dir, p.testSources, p.store);
     const aliases = await this.registry.aliases();
     const holder = CHAMPION in aliases ? await this.registry.version(aliases[CHAMPION]) : undefined;
-    const incumbent = holder ? await scoreChampion(tf, this.registry, holder, p.testSources, p.store) : undefined;
+    // Under a promotion contract the decision scores the champion on the contract's sources and records it; scoring it here as well only cost time.
+    const contract = await currentContract(this.registry);
+    const incumbent = holder && !contract ? await scoreChampion(tf, this.registry, holder, p.testSources, p.store) : undefined;
     if (incumbent?.runtime === 'onnx') ctx.logger.info({ champion: holder!.version }, `champion version ${holder!.version} has no TensorFlow.js files (an ONNX model): scored on ONNX Runtime`);
     const mnist = candidate.sources.find((s) => s.source === 'mnist-test');
     const result = await this.registry.register({
@@ -147,7 +178,7 @@ export class RegisterRetrained extends Task<RegisterRetrainedParams> {
       lineage: {
         data: training.data,
         training: { taskId: training.taskId, runId: training.runId, uri: dir.uri, params: training.params, backend: training.backend, modelSha256: training.modelSha256, code: training.code },
-        evaluation: { testSources: p.testSources, candidate, champion: incumbent && holder ? { version: holder.version, ...incumbent } : null },
+        evaluation: { testSources: p.testSources, candidate, champion: incumbent && holder ? { version: holder.version, ...incumbent } : null, ...(contract ? { decidedUnderContract: contract.version } : {}) },
         registration: { taskId: this.id, runId: ctx.runId, code: codeVersion() },
       },
       // The same decision as every other path: the contract when declared; without one, mean accuracy on testSources, both re-scored now.
@@ -155,7 +186,7 @@ export class RegisterRetrained extends Task<RegisterRetrainedParams> {
     });
     ctx.logger.info(
       { version: result.version.version, promoted: result.promoted, candidate: candidate.sources, champion: incumbent?.sources },
-      `retrained model: version ${result.version.version}, mean accuracy ${(candidate.meanAccuracy * 100).toFixed(2)}% vs champion ${incumbent ? (incumbent.meanAccuracy * 100).toFixed(2) + '%' : 'none'}` +
+      `retrained model: version ${result.version.version}, mean accuracy ${(candidate.meanAccuracy * 100).toFixed(2)}% vs champion ${incumbent ? (incumbent.meanAccuracy * 100).toFixed(2) + '%' : contract ? `scored under contract v${contract.version}` : 'none'}` +
         (result.promoted.length ? ' (now champion)' : ' (champion stays)'),
     );
   }

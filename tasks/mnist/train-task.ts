@@ -17,8 +17,8 @@ import { MODEL_JSON, serializeModel, WEIGHTS_BIN, writeModelFiles } from '../tra
 import { buildModel, DEFAULT_MODEL, type ModelHyperParameters } from './model';
 import { dataParamsOf, type TrainParams, trainParams } from './params';
 import { type IncrementDetails, PreprocessIncrement } from './preprocess-task';
-import { type BackendName, loadTensorFlow } from '../tf/tf-backend';
-import { type EpochMetrics, trainClassifier, type TrainClassifierOptions } from '../training/train-loop';
+import { type BackendName, loadTensorFlow, type TensorFlow } from '../tf/tf-backend';
+import { type EpochMetrics, type ModelBuilder, trainClassifier, type TrainClassifierOptions } from '../training/train-loop';
 
 export const METRICS_JSON = 'metrics.json';
 export const TRAINING_JSON = 'training.json';
@@ -92,6 +92,11 @@ export class TrainModel extends Task<TrainParams> {
     return directoryAt(this.params.store, 'mnist', 'models', this.id);
   }
 
+  /** The model training starts from: a new one, its weights drawn from the seed. */
+  protected async startingModel(_tf: TensorFlow, architecture: ModelHyperParameters, _ctx: TaskContext): Promise<ModelBuilder> {
+    return (t) => buildModel(t, architecture);
+  }
+
   async run(ctx: TaskContext): Promise<void> {
     const { epochs, batchSize, learningRate, seed, augmentShift } = this.params;
     const dataDir = this.input();
@@ -104,7 +109,7 @@ export class TrainModel extends Task<TrainParams> {
 
     const result = await trainClassifier({
       tf,
-      buildModel: (t) => buildModel(t, architecture),
+      buildModel: await this.startingModel(tf, architecture, ctx),
       xTrain: float32(data, 'trainImages'),
       yTrain: uint8(data, 'trainLabels'),
       xVal: float32(data, 'validationImages'),

@@ -51,15 +51,35 @@ export function readOptdigits(dir = OPTDIGITS_DIR): Promise<ImageBatch> {
 
 /** Held-out share of optdigits: never used for retraining, only to score models. */
 export const OPTDIGITS_HELDOUT_FRACTION = 0.4;
+/** Held-out share of MNIST's test set (`mnist-test:heldout`, 5,000 images). */
+export const MNIST_TEST_HELDOUT_FRACTION = 0.5;
+
+/** A source split once by a fixed seed into `<name>:labelled` and `<name>:heldout`, disjoint. */
+export interface LabelledHeldout {
+  /** What may arrive as traffic and, labelled, become training data. */
+  readonly labelled: ImageBatch;
+  /** For scoring models only: never traffic, never training data. */
+  readonly heldout: ImageBatch;
+}
+
+function splitLabelledHeldout(all: ImageBatch, name: string, heldoutFraction: number, seed: number): LabelledHeldout {
+  const { train, validation } = seededSplit(all.count, heldoutFraction, seed);
+  return { labelled: pickImages(all, train, `${name}:labelled`), heldout: pickImages(all, validation, `${name}:heldout`) };
+}
+
+/** optdigits split once by a fixed seed: `labelled` (60%) and `heldout` (40%). */
+export async function readOptdigitsSplit(dir = OPTDIGITS_DIR): Promise<LabelledHeldout> {
+  return splitLabelledHeldout(await readOptdigits(dir), 'optdigits', OPTDIGITS_HELDOUT_FRACTION, 1998);
+}
 
 /**
- * optdigits split once by a fixed seed: `labelled` (60%, what arrives
- * labelled for retraining) and `heldout` (40%, for scoring only).
+ * MNIST's test set split once by a fixed seed, half each: `labelled` for
+ * traffic whose late labels may become training data, `heldout` for a
+ * promotion contract to score on, so that what the models learn from
+ * traffic never inflates the contract's score.
  */
-export async function readOptdigitsSplit(dir = OPTDIGITS_DIR): Promise<{ labelled: ImageBatch; heldout: ImageBatch }> {
-  const all = await readOptdigits(dir);
-  const { train, validation } = seededSplit(all.count, OPTDIGITS_HELDOUT_FRACTION, 1998);
-  return { labelled: pickImages(all, train, 'optdigits:labelled'), heldout: pickImages(all, validation, 'optdigits:heldout') };
+export async function readMnistTestSplit(): Promise<LabelledHeldout> {
+  return splitLabelledHeldout(await readMnist('t10k'), 'mnist-test', MNIST_TEST_HELDOUT_FRACTION, 1999);
 }
 
 /** Where Debian's dataset-fashion-mnist puts its files (override with DAGWRIGHT_FASHION_MNIST). */

