@@ -239,6 +239,7 @@ if (kind === 'http') {
   server.listen(0, '127.0.0.1', () => listening(server.address().port));
 } else {
   const app = require('fastify')({ logger: false });
+  app.removeAllContentTypeParsers(); // as the server does: bodies arrive as bytes, not parsed as JSON
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
   app.post('/v2/models/:name/infer', async (_request, reply) => reply.type('application/json').send(answer));
   app.listen({ host: '127.0.0.1', port: 0 }).then(() => listening(app.server.address().port));
