@@ -23,6 +23,8 @@ export interface Load {
   /** Socket errors, timeouts and non-2xx answers. */
   readonly errors: number;
   readonly requests: number;
+  /** CPU microseconds (user + system) the load generator itself spent a request. */
+  readonly generatorCpuUs: number;
 }
 
 /** A request body and the headers that say what it is. */
@@ -52,10 +54,14 @@ function autocannonGenerator(): LoadGenerator {
   const autocannon = require('autocannon') as (options: AutocannonOptions, done: (err: Error | null, result: AutocannonResult) => void) => unknown;
   const run = (url: string, connections: number, { body, headers }: Body, seconds: number) =>
     new Promise<Load>((resolve, reject) => {
+      // This process does nothing else while autocannon runs: its CPU time is the generator's.
+      const cpu = process.cpuUsage();
       autocannon({ url, method: 'POST', headers, body, connections, duration: seconds }, (err, result) => {
         if (err) return reject(err);
+        const used = process.cpuUsage(cpu);
         const errors = result.errors + result.timeouts + result.non2xx;
-        resolve({ rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors, requests: result.requests.total });
+        const requests = result.requests.total;
+        resolve({ rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors, requests, generatorCpuUs: (used.user + used.system) / requests });
       });
     });
   return { name: 'autocannon', run, close: () => undefined };
@@ -85,18 +91,22 @@ function wrkGenerator(): LoadGenerator {
     writeFileSync(bodyFile, body);
     const env = { ...process.env, BENCH_BODY_FILE: bodyFile, BENCH_HEADERS: Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\n') };
     // One thread: wrk's event loop keeps 64 connections busy on one core, and leaves the other to the server.
-    const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', script, url];
+    // Run by bash, whose `times` then prints wrk's CPU time (user and system) as its child's.
+    const args = ['-c', 'wrk "$@" && times', 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', script, url];
     const output = await new Promise<string>((resolve, reject) => {
-      const child = spawn('wrk', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('bash', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       child.stdout.on('data', (d) => (out += d));
       child.stderr.on('data', (d) => (out += d));
       child.on('error', reject);
       child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`wrk exited with ${code}: ${out}`))));
     });
-    const line = output.trim().split('\n').pop() ?? '';
-    const s = JSON.parse(line) as { requests: number; seconds: number; p50_us: number; p99_us: number; socket_errors: number; timeouts: number; non2xx: number };
-    return { rps: s.requests / s.seconds, p50: s.p50_us / 1000, p99: s.p99_us / 1000, errors: s.socket_errors + s.timeouts + s.non2xx, requests: s.requests };
+    const lines = output.trim().split('\n');
+    const s = JSON.parse(lines.find((l) => l.startsWith('{"requests"')) ?? '') as { requests: number; seconds: number; p50_us: number; p99_us: number; socket_errors: number; timeouts: number; non2xx: number };
+    // `times`: this shell's user and system time, then its children's ("0m1.234s 0m0.567s").
+    const timeOf = (text: string) => [...text.matchAll(/(\d+)m([\d.]+)s/g)].reduce((t, m) => t + Number(m[1]) * 60 + Number(m[2]), 0);
+    const generatorCpuUs = (timeOf(lines.at(-1) ?? '') * 1e6) / s.requests;
+    return { rps: s.requests / s.seconds, p50: s.p50_us / 1000, p99: s.p99_us / 1000, errors: s.socket_errors + s.timeouts + s.non2xx, requests: s.requests, generatorCpuUs };
   };
   return { name: 'wrk', run, close: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -201,7 +201,7 @@ async function measureLoads(tf: TensorFlow, url: string, pid: number, bodies: Re
     if (name.startsWith('b32')) reference32.push(await predictReference(tf, 32, 2000));
     const l = loads[name];
     const form = name === 'b32' ? ' (binary)' : name === 'b32j' ? ' (JSON)' : '';
-    console.log(`${name.padEnd(4)} ${connections} connections${form}: ${round(l.rps, 0)} req/s, p50 ${l.p50} ms, p99 ${l.p99} ms, ${l.errors} errors of ${l.requests}, server CPU ${round(serverCpuUs[name], 0)} us/request`);
+    console.log(`${name.padEnd(4)} ${connections} connections${form}: ${round(l.rps, 0)} req/s, p50 ${l.p50} ms, p99 ${l.p99} ms, ${l.errors} errors of ${l.requests}, server CPU ${round(serverCpuUs[name], 0)} us/request, ${generator.name} CPU ${round(l.generatorCpuUs, 0)} us/request`);
   }
   const mean = (a: Reference, b: Reference): Reference => ({ rate: (a.rate + b.rate) / 2, cpuUsPerImage: (a.cpuUsPerImage + b.cpuUsPerImage) / 2 });
   const [before, between, after] = reference32;
@@ -316,6 +316,7 @@ async function main(): Promise<void> {
         p99_ms_b32: loads.b32.p99,
         p99_ms_b32_json: loads.b32j.p99,
         server_cpu_us_per_request_c64: round(serverCpuUs.c64, 0),
+        generator_cpu_us_per_request_c64: round(loads.c64.generatorCpuUs, 0),
         server_cpu_us_per_image_b32: round(serverCpuUs.b32 / 32, 1),
         server_cpu_us_per_image_b32_json: round(serverCpuUs.b32j / 32, 1),
         predict_ref_cpu_us_per_image_b32: round(ref32.cpuUsPerImage, 1),
@@ -326,6 +327,7 @@ async function main(): Promise<void> {
         load_errors: Object.values(loads).reduce((n, l) => n + l.errors, 0),
         rps_c64_bare_http: round(bareHttp.rps, 0),
         rps_c64_bare_fastify: round(bareFastify.rps, 0),
+        generator_cpu_us_per_request_bare_http: round(bareHttp.generatorCpuUs, 0),
         bare_errors: bareHttp.errors + bareFastify.errors,
         rss_mb: rss,
         loadavg: round(os.loadavg()[0], 2),
