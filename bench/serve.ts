@@ -1,7 +1,7 @@
 /**
  * The model server under load, against in-process prediction as the reference.
  *
- *   npm run bench:serve [-- --seconds 8] [--predict-in auto|worker|inline] [--onnx-threads n] [--format tfjs|onnx]
+ *   npm run bench:serve [-- --seconds 8] [--predict-in auto|worker|inline] [--onnx-threads n] [--format tfjs|onnx] [--load-generator autocannon|wrk|auto]
  *
  * With `--format onnx` the versions are registered with their ONNX export
  * (as the register flow does), so the server predicts with ONNX Runtime, and
@@ -12,10 +12,10 @@
  *    under different seeds in a temporary store.
  * 2. Starts `dagwright serve` (default settings: adaptive batching, the
  *    prediction log on) as a child process, as bin/dagwright.js starts it,
- *    and loads it on loopback with wrk when installed (a C program in its own
- *    process: `--load-generator wrk|autocannon|auto`), else autocannon in
- *    this process (bench/load-generator.ts); every load of a run uses the
- *    same one, named in the output. Single FP32
+ *    and loads it on loopback with autocannon in this process, or wrk in its
+ *    own process (`--load-generator autocannon|wrk|auto`: auto is wrk when
+ *    installed; bench/load-generator.ts); every load of a run uses the same
+ *    one, named in the output with its own CPU a request. Single FP32
  *    [1,784] images at concurrency 1, 16 and 64, then UINT8 [32,784] batches
  *    at concurrency 16 (fewer leave the server idle while each client turns
  *    its answer round), twice: as JSON, then in the binary tensor data
@@ -68,7 +68,7 @@ const onnxThreads = option('onnx-threads', '');
 /** The registered format: tfjs (TensorFlow.js serves) or onnx (the export beside it: ONNX Runtime serves). */
 const format = option('format', 'tfjs');
 if (format !== 'tfjs' && format !== 'onnx') throw new Error(`--format must be tfjs or onnx, got ${format}`);
-const generatorName = option('load-generator', 'auto') as LoadGeneratorName;
+const generatorName = option('load-generator', 'autocannon') as LoadGeneratorName;
 if (!LOAD_GENERATORS.includes(generatorName)) throw new Error(`--load-generator must be one of ${LOAD_GENERATORS.join(', ')}, got ${generatorName}`);
 const generator = loadGenerator(generatorName);
 const round = (n: number, digits = 1) => Number(n.toFixed(digits));
