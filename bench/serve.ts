@@ -1,7 +1,7 @@
 /**
  * The model server under load, against in-process prediction as the reference.
  *
- *   npm run bench:serve [-- --seconds 8] [--predict-in auto|worker|inline] [--onnx-threads n] [--format tfjs|onnx]
+ *   npm run bench:serve [-- --seconds 8] [--predict-in auto|worker|inline] [--onnx-threads n] [--format tfjs|onnx] [--load-generator autocannon|wrk|auto]
  *
  * With `--format onnx` the versions are registered with their ONNX export
  * (as the register flow does), so the server predicts with ONNX Runtime, and
@@ -12,7 +12,10 @@
  *    under different seeds in a temporary store.
  * 2. Starts `dagwright serve` (default settings: adaptive batching, the
  *    prediction log on) as a child process, as bin/dagwright.js starts it,
- *    and loads it from this process with autocannon on loopback: single FP32
+ *    and loads it on loopback with autocannon in this process, or wrk in its
+ *    own process (`--load-generator autocannon|wrk|auto`: auto is wrk when
+ *    installed; bench/load-generator.ts); every load of a run uses the same
+ *    one, named in the output with its own CPU a request. Single FP32
  *    [1,784] images at concurrency 1, 16 and 64, then UINT8 [32,784] batches
  *    at concurrency 16 (fewer leave the server idle while each client turns
  *    its answer round), twice: as JSON, then in the binary tensor data
@@ -26,6 +29,11 @@
  * 4. Three swaps under load: concurrency 16 while the alias moves 1 -> 2 ->
  *    3 -> 4; every non-2xx answer and socket error counts as a swap error.
  * 5. The server's peak RSS (VmHWM) from /proc.
+ * 6. The ceiling: bare servers with nothing behind them (Node.js http, and
+ *    fastify, which the server is built on), each reading the body and
+ *    answering a fixed small JSON, under the same generator at 64
+ *    connections with the single-image body: what any Node.js server could
+ *    answer on this machine at the same time.
  *
  * The machine is shared (server, load generator and anyone else on 2 cores):
  * figures are noisy; `ratio` compares served and in-process throughput at
@@ -45,17 +53,7 @@ import { exportToOnnx } from '../tasks/onnx/tfjs-to-onnx';
 import { MODEL_ONNX, SIGNATURE_JSON } from '../tasks/onnx/signature';
 import { onnxPredictRate } from './predict';
 import { defaultOnnxThreads } from '../tasks/serving/runtime/model-runtimes';
-
-// autocannon ships no types; the part used here:
-interface AutocannonResult {
-  requests: { average: number; total: number };
-  latency: { p50: number; p99: number };
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-}
-type AutocannonOptions = { url: string; method: string; headers: Record<string, string>; body: string | Buffer; connections: number; duration: number };
-const autocannon = require('autocannon') as (options: AutocannonOptions, done: (err: Error | null, result: AutocannonResult) => void) => unknown;
+import { type Body, type Load, LOAD_GENERATORS, loadGenerator, type LoadGeneratorName } from './load-generator';
 
 const root = path.resolve(__dirname, '..');
 function option(name: string, fallback: string): string {
@@ -70,6 +68,9 @@ const onnxThreads = option('onnx-threads', '');
 /** The registered format: tfjs (TensorFlow.js serves) or onnx (the export beside it: ONNX Runtime serves). */
 const format = option('format', 'tfjs');
 if (format !== 'tfjs' && format !== 'onnx') throw new Error(`--format must be tfjs or onnx, got ${format}`);
+const generatorName = option('load-generator', 'autocannon') as LoadGeneratorName;
+if (!LOAD_GENERATORS.includes(generatorName)) throw new Error(`--load-generator must be one of ${LOAD_GENERATORS.join(', ')}, got ${generatorName}`);
+const generator = loadGenerator(generatorName);
 const round = (n: number, digits = 1) => Number(n.toFixed(digits));
 
 function images(count: number, seed: number): Uint8Array {
@@ -110,20 +111,6 @@ async function startServer(store: string): Promise<{ child: ChildProcess; url: s
   });
 }
 
-interface Load {
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: number;
-  requests: number;
-}
-
-/** A request body and the headers that say what it is. */
-interface Body {
-  readonly body: string | Buffer;
-  readonly headers: Record<string, string>;
-}
-
 const jsonBody = (value: object): Body => ({ body: JSON.stringify(value), headers: { 'content-type': 'application/json' } });
 
 /** UINT8 images in the binary tensor data extension, asking for every output in binary. */
@@ -147,22 +134,8 @@ async function checkBinaryAnswer(url: string, json: Body, binary: Body): Promise
   if (reply.status !== 200 || probabilities.length !== expected.outputs[0].data.length || !same) throw new Error(`the binary answer (${reply.status}) does not hold the JSON answer's probabilities and labels`);
 }
 
-function run(url: string, connections: number, { body, headers }: Body, duration: number): Promise<Load> {
-  return new Promise((resolve, reject) => {
-    autocannon(
-      { url: `${url}/v2/models/mnist-digits/infer`, method: 'POST', headers, body, connections, duration },
-      (err, result) => {
-        if (err) return reject(err);
-        resolve({
-          rps: result.requests.average,
-          p50: result.latency.p50,
-          p99: result.latency.p99,
-          errors: result.errors + result.timeouts + result.non2xx,
-          requests: result.requests.total,
-        });
-      },
-    );
-  });
+function run(url: string, connections: number, body: Body, duration: number): Promise<Load> {
+  return generator.run(`${url}/v2/models/mnist-digits/infer`, connections, body, duration);
 }
 
 /** Images per second of in-process predict at `batch`, and CPU microseconds per image. */
@@ -228,7 +201,7 @@ async function measureLoads(tf: TensorFlow, url: string, pid: number, bodies: Re
     if (name.startsWith('b32')) reference32.push(await predictReference(tf, 32, 2000));
     const l = loads[name];
     const form = name === 'b32' ? ' (binary)' : name === 'b32j' ? ' (JSON)' : '';
-    console.log(`${name.padEnd(4)} ${connections} connections${form}: ${round(l.rps, 0)} req/s, p50 ${l.p50} ms, p99 ${l.p99} ms, ${l.errors} errors of ${l.requests}, server CPU ${round(serverCpuUs[name], 0)} us/request`);
+    console.log(`${name.padEnd(4)} ${connections} connections${form}: ${round(l.rps, 0)} req/s, p50 ${l.p50} ms, p99 ${l.p99} ms, ${l.errors} errors of ${l.requests}, server CPU ${round(serverCpuUs[name], 0)} us/request, ${generator.name} CPU ${round(l.generatorCpuUs, 0)} us/request`);
   }
   const mean = (a: Reference, b: Reference): Reference => ({ rate: (a.rate + b.rate) / 2, cpuUsPerImage: (a.cpuUsPerImage + b.cpuUsPerImage) / 2 });
   const [before, between, after] = reference32;
@@ -253,6 +226,42 @@ async function swapsUnderLoad(url: string, store: string, single: Body): Promise
   return swap;
 }
 
+/** A Node.js server that reads each body and answers a fixed small JSON: plain `http`, or fastify with a body parser. */
+const BARE_SERVER = `
+const kind = process.argv[1];
+const answer = '{"model_name":"m","outputs":[]}';
+const listening = (port) => process.stdout.write(port + '\\n');
+if (kind === 'http') {
+  const server = require('node:http').createServer((request, response) => {
+    request.on('data', () => undefined);
+    request.on('end', () => response.writeHead(200, { 'content-type': 'application/json' }).end(answer));
+  });
+  server.listen(0, '127.0.0.1', () => listening(server.address().port));
+} else {
+  const app = require('fastify')({ logger: false });
+  app.removeAllContentTypeParsers(); // as the server does: bodies arrive as bytes, not parsed as JSON
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  app.post('/v2/models/:name/infer', async (_request, reply) => reply.type('application/json').send(answer));
+  app.listen({ host: '127.0.0.1', port: 0 }).then(() => listening(app.server.address().port));
+}
+`;
+
+/** The single-image load at 64 connections against a bare server (`http` or `fastify`). */
+async function bareServerLoad(kind: 'http' | 'fastify', single: Body): Promise<Load> {
+  const child = spawn(process.execPath, ['-e', BARE_SERVER, kind], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const port = await new Promise<string>((resolve, reject) => {
+      child.stdout!.once('data', (d) => resolve(String(d).trim()));
+      child.once('exit', (code) => reject(new Error(`the bare ${kind} server exited (${code})`)));
+    });
+    const url = `http://127.0.0.1:${port}`;
+    await run(url, 64, single, 3); // measured: a 1 s warm-up left fastify at half its speed (JIT still compiling)
+    return await run(url, 64, single, seconds);
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
 async function main(): Promise<void> {
   const { tf, backend } = await loadTensorFlow();
   const store = await mkdtemp(path.join(os.tmpdir(), 'bench-serve-'));
@@ -262,14 +271,14 @@ async function main(): Promise<void> {
     const started = await startServer(store);
     server = started.child;
     const { url } = started;
-    console.log(`format ${format}, backend ${backend}, predicting in ${predictIn}; server pid ${server.pid} at ${url}; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(2)}`);
+    console.log(`format ${format}, backend ${backend}, predicting in ${predictIn}; server pid ${server.pid} at ${url}; load generator ${generator.name} (every load below); ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(2)}`);
 
     const single = jsonBody({ inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 784], data: Array.from(images(1, 3), (p) => round(p / 255, 3)) }] });
     const pixels32 = images(32, 5);
     const json32 = jsonBody({ inputs: [{ name: 'image', datatype: 'UINT8', shape: [32, 784], data: Array.from(pixels32) }] });
     const binary32 = binaryBody(pixels32);
     await checkBinaryAnswer(url, json32, binary32);
-    await run(url, 16, single, 2); // warm up both processes
+    await run(url, 64, single, 3); // warm up both processes (JIT)
     const { loads, serverCpuUs, ref32, ref32Json } = await measureLoads(tf, url, server.pid!, { single, json32, binary32 });
     const imagesPerSB32 = loads.b32.rps * 32;
     const imagesPerSB32Json = loads.b32j.rps * 32;
@@ -279,10 +288,15 @@ async function main(): Promise<void> {
     const swap = await swapsUnderLoad(url, store, single);
     const rss = peakRssMb(server.pid!);
     console.log(`server peak RSS ${rss} MB`);
+    server.kill('SIGTERM');
+    const bareHttp = await bareServerLoad('http', single);
+    const bareFastify = await bareServerLoad('fastify', single);
+    console.log(`ceiling, bare servers at 64 connections (${generator.name}, load ${os.loadavg()[0].toFixed(2)}): Node.js http ${round(bareHttp.rps, 0)} req/s (p99 ${bareHttp.p99} ms), fastify ${round(bareFastify.rps, 0)} req/s (p99 ${bareFastify.p99} ms)`);
 
     console.log(
       JSON.stringify({
         bench: 'serve',
+        load_generator: generator.name,
         format,
         backend: format === 'onnx' ? 'onnxruntime' : backend,
         predict_in: predictIn,
@@ -302,6 +316,7 @@ async function main(): Promise<void> {
         p99_ms_b32: loads.b32.p99,
         p99_ms_b32_json: loads.b32j.p99,
         server_cpu_us_per_request_c64: round(serverCpuUs.c64, 0),
+        generator_cpu_us_per_request_c64: round(loads.c64.generatorCpuUs, 0),
         server_cpu_us_per_image_b32: round(serverCpuUs.b32 / 32, 1),
         server_cpu_us_per_image_b32_json: round(serverCpuUs.b32j / 32, 1),
         predict_ref_cpu_us_per_image_b32: round(ref32.cpuUsPerImage, 1),
@@ -310,12 +325,17 @@ async function main(): Promise<void> {
         swap_errors: swap.errors,
         swap_requests: swap.requests,
         load_errors: Object.values(loads).reduce((n, l) => n + l.errors, 0),
+        rps_c64_bare_http: round(bareHttp.rps, 0),
+        rps_c64_bare_fastify: round(bareFastify.rps, 0),
+        generator_cpu_us_per_request_bare_http: round(bareHttp.generatorCpuUs, 0),
+        bare_errors: bareHttp.errors + bareFastify.errors,
         rss_mb: rss,
         loadavg: round(os.loadavg()[0], 2),
       }),
     );
   } finally {
     server?.kill('SIGTERM');
+    generator.close();
     await new Promise((r) => setTimeout(r, 500));
     await rm(store, { recursive: true, force: true });
   }

@@ -35,7 +35,7 @@ export function sendError(reply: FastifyReply, path: string, status: number, mes
 }
 
 /** fastify appends `; charset=utf-8` to JSON; JSON is UTF-8 by definition (RFC 8259), and some clients compare the type exactly. */
-export async function plainJsonType(_request: unknown, reply: FastifyReply): Promise<void> {
+export function plainJsonType(reply: FastifyReply): void {
   const type = reply.getHeader('content-type');
   if (typeof type === 'string' && /^application\/json;\s*charset=utf-8$/i.test(type)) reply.header('content-type', 'application/json');
 }

@@ -56,25 +56,28 @@ export function buildHttpApp(server: InferenceService, options: HttpAppOptions):
   const routes = new RouteTable(app);
   addBodyReading(app, options.maxBodyBytes);
 
-  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    const token = server.token;
-    if (token === undefined || OPEN_ROUTES.has(request.routeOptions.url ?? '')) return;
-    if (!tokenMatches(request.headers.authorization, token)) {
+  // Hooks take callbacks, not async functions: each async hook is a promise and a microtask turn every request.
+  const token = server.token;
+  if (token !== undefined) {
+    app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+      if (OPEN_ROUTES.has(request.routeOptions.url ?? '') || tokenMatches(request.headers.authorization, token)) return done();
       reply.header('www-authenticate', 'Bearer');
-      return sendError(reply, request.url, 401, 'this server needs a token: send the header "Authorization: Bearer <token>" with the token it was started with.');
-    }
-  });
+      sendError(reply, request.url, 401, 'this server needs a token: send the header "Authorization: Bearer <token>" with the token it was started with.');
+    });
+  }
 
-  // Responses sent while stopping close their connection, so keep-alive clients do not hold the process open.
-  app.addHook('onSend', async (_request: FastifyRequest, reply: FastifyReply) => {
+  app.addHook('onSend', (_request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: null, payload: unknown) => void) => {
+    // Responses sent while stopping close their connection, so keep-alive clients do not hold the process open.
     if (server.closesConnections) reply.header('connection', 'close');
+    plainJsonType(reply);
+    done(null, payload);
   });
-  app.addHook('onSend', plainJsonType);
 
-  app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
+  app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode) });
     metrics.latency.observe({ route }, reply.elapsedTime / 1000);
+    done();
   });
 
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {

@@ -103,6 +103,8 @@ const isOctetStream = (request: FastifyRequest) => /^application\/octet-stream\s
 /** The media type of the request (`application/json` when it names none); throws 415 for a charset other than UTF-8, and on /invocations for any other parameter. */
 function mediaTypeOf(request: FastifyRequest): string {
   const header = request.headers['content-type'];
+  // What nearly every JSON client sends, answered without parsing a media type (measured ~1% of a one-image request).
+  if (header === 'application/json') return header;
   if (header === undefined || header.trim() === '') return 'application/json';
   let type: MIMEType;
   try {
@@ -133,9 +135,15 @@ function readBody(request: FastifyRequest, body: Buffer, parseJson: ParseJson): 
 
 /** Installs the body reading on `app`: decoding of compressed bodies, then one parser for every content type. */
 export function addBodyReading(app: FastifyInstance, maxBodyBytes: number): void {
-  app.addHook('preParsing', async (request, _reply, payload) => {
-    const encoding = contentEncodingOf(request);
-    return encoding === 'identity' ? payload : inflating(payload, encoding, maxBodyBytes);
+  // A callback hook, not an async one: no promise a request on the hot path.
+  app.addHook('preParsing', (request, _reply, payload, done) => {
+    let encoding: ReturnType<typeof contentEncodingOf>;
+    try {
+      encoding = contentEncodingOf(request);
+    } catch (err) {
+      return done(err as Error);
+    }
+    done(null, encoding === 'identity' ? payload : inflating(payload, encoding, maxBodyBytes));
   });
   // Every body the routes see is bounded in depth, so no walk of it can overflow the stack (a 400, not a 500).
   const parseJson = depthChecked(fastifyJson(app));
