@@ -90,96 +90,118 @@ export function imageClassifierFitting(inputShape: readonly (number | null)[], o
   return imageClassifierAdapter({ inputName, height, width, channels, classes: outputShape[1] });
 }
 
-/** An adapter for image classifiers of the given shape. */
-export function imageClassifierAdapter(shape: ImageClassifierShape): ModelAdapter {
-  const { inputName, height, width, channels, classes } = shape;
-  const itemShape = [height, width, channels];
+/** An image classifier's shape with what its adapter derives from it once. */
+interface ItemLayout extends ImageClassifierShape {
+  readonly itemShape: readonly number[];
+  readonly itemSize: number;
+  /** The request shapes taken besides the model's own, for error messages. */
+  readonly accepted: readonly string[];
+}
+
+function layoutOf(shape: ImageClassifierShape): ItemLayout {
+  const { height, width, channels } = shape;
   const itemSize = height * width * channels;
   const accepted = [`[n,${height},${width},${channels}]`, `[n,${itemSize}]`, ...(channels === 1 ? [`[n,${height},${width}]`] : [])];
-  const decoded = (count: number): DecodedInputs => ({ count, features: new Float32Array(count * itemSize), pixels: new Uint8Array(count * itemSize) });
+  return { ...shape, itemShape: [height, width, channels], itemSize, accepted };
+}
 
-  /** The model's own item shape when it is not one of the server's, and whether it puts channels first in memory. */
-  const ownShape = (modelInput: ModelInput | undefined) => {
-    const shape = modelInput && !sameShape(modelInput.shape, itemShape) ? modelInput.shape : undefined;
-    return { shape, channelsFirst: shape !== undefined && modelInput!.layout === 'NCHW' && channels > 1 };
-  };
+function decodedInputs(layout: ItemLayout, count: number): DecodedInputs {
+  return { count, features: new Float32Array(count * layout.itemSize), pixels: new Uint8Array(count * layout.itemSize) };
+}
 
-  /** The batch size of a tensor of shape `dims`, and whether its items are channels first (the model's own NCHW shape). */
-  const batchOf = (dims: unknown, modelInput: ModelInput | undefined): { count: number; channelsFirst: boolean } => {
-    const ok = Array.isArray(dims) && dims.length >= 2 && dims.every((d) => Number.isInteger(d) && d > 0);
-    const tail = ok ? (dims as number[]).slice(1) : [];
-    const own = ownShape(modelInput);
-    if (ok && own.shape && sameShape(tail, own.shape)) return { count: (dims as number[])[0], channelsFirst: own.channelsFirst };
-    if (ok && (sameShape(tail, itemShape) || sameShape(tail, [itemSize]) || (channels === 1 && sameShape(tail, [height, width])))) return { count: (dims as number[])[0], channelsFirst: false };
-    const shapes = own.shape ? [...accepted, `[n,${own.shape.join(',')}] (${modelInput!.layout})`] : accepted;
-    throw new InferenceInputError(`input shape ${JSON.stringify(dims) ?? 'is missing'} is not accepted: expected ${shapes.join(' or ')} with n >= 1.`);
-  };
+/** The model's own item shape when it is not one of the server's, and whether it puts channels first in memory. */
+function ownShape(layout: ItemLayout, modelInput: ModelInput | undefined): { shape: readonly (number | null)[] | undefined; channelsFirst: boolean } {
+  const shape = modelInput && !sameShape(modelInput.shape, layout.itemShape) ? modelInput.shape : undefined;
+  return { shape, channelsFirst: shape !== undefined && modelInput!.layout === 'NCHW' && layout.channels > 1 };
+}
 
-  /** Reorders item `n` in place from [channels, height, width] to [height, width, channels]. */
-  const toChannelsLast = (out: DecodedInputs, n: number): void => {
-    const base = n * itemSize;
-    const plane = height * width;
-    const features = out.features.slice(base, base + itemSize);
-    const pixels = out.pixels.slice(base, base + itemSize);
-    for (let c = 0; c < channels; c++) {
-      for (let p = 0; p < plane; p++) {
-        out.features[base + p * channels + c] = features[c * plane + p];
-        out.pixels[base + p * channels + c] = pixels[c * plane + p];
-      }
+/** The batch size of a tensor of shape `dims`, and whether its items are channels first (the model's own NCHW shape). */
+function batchOf(layout: ItemLayout, dims: unknown, modelInput: ModelInput | undefined): { count: number; channelsFirst: boolean } {
+  const { height, width, channels, itemShape, itemSize } = layout;
+  const ok = Array.isArray(dims) && dims.length >= 2 && dims.every((d) => Number.isInteger(d) && d > 0);
+  const tail = ok ? (dims as number[]).slice(1) : [];
+  const own = ownShape(layout, modelInput);
+  if (ok && own.shape && sameShape(tail, own.shape)) return { count: (dims as number[])[0], channelsFirst: own.channelsFirst };
+  if (ok && (sameShape(tail, itemShape) || sameShape(tail, [itemSize]) || (channels === 1 && sameShape(tail, [height, width])))) return { count: (dims as number[])[0], channelsFirst: false };
+  const shapes = own.shape ? [...layout.accepted, `[n,${own.shape.join(',')}] (${modelInput!.layout})`] : layout.accepted;
+  throw new InferenceInputError(`input shape ${JSON.stringify(dims) ?? 'is missing'} is not accepted: expected ${shapes.join(' or ')} with n >= 1.`);
+}
+
+/** Reorders item `n` in place from [channels, height, width] to [height, width, channels]. */
+function toChannelsLast({ height, width, channels, itemSize }: ItemLayout, out: DecodedInputs, n: number): void {
+  const base = n * itemSize;
+  const plane = height * width;
+  const features = out.features.slice(base, base + itemSize);
+  const pixels = out.pixels.slice(base, base + itemSize);
+  for (let c = 0; c < channels; c++) {
+    for (let p = 0; p < plane; p++) {
+      out.features[base + p * channels + c] = features[c * plane + p];
+      out.pixels[base + p * channels + c] = pixels[c * plane + p];
     }
-  };
+  }
+}
 
-  const namesOf = (modelInput: ModelInput | undefined) => (modelInput && modelInput.name !== inputName ? `"${inputName}" (or the model's own "${modelInput.name}")` : `"${inputName}"`);
+function namesOf(inputName: string, modelInput: ModelInput | undefined): string {
+  return modelInput && modelInput.name !== inputName ? `"${inputName}" (or the model's own "${modelInput.name}")` : `"${inputName}"`;
+}
 
-  const decodeTensors = (inputs: readonly RequestTensor[], modelInput?: ModelInput): DecodedInputs => {
-    if (!Array.isArray(inputs) || inputs.length !== 1) {
-      throw new InferenceInputError(`"inputs" must be a list of one tensor (named ${namesOf(modelInput)}), got ${Array.isArray(inputs) ? `${inputs.length} tensors` : JSON.stringify(inputs) ?? 'nothing'}.`);
-    }
-    const tensor = inputs[0];
-    if (typeof tensor !== 'object' || tensor === null) throw new InferenceInputError('inputs[0] must be an object {name, shape, datatype, data}.');
-    if (tensor.name !== undefined && tensor.name !== inputName && tensor.name !== modelInput?.name) {
-      throw new InferenceInputError(`inputs[0].name is ${JSON.stringify(tensor.name)}: this model's input is ${namesOf(modelInput)}.`);
-    }
-    const datatype = checkDatatype(tensor.datatype, 'inputs[0].datatype');
-    const { count, channelsFirst } = batchOf(tensor.shape, modelInput);
-    // Binary inputs and JSON lists read from the bytes arrive as typed arrays (binary-tensors.ts).
-    const typed = ArrayBuffer.isView(tensor.data) && !(tensor.data instanceof DataView);
-    if (!typed && !Array.isArray(tensor.data)) throw new InferenceInputError(`inputs[0].data must be a list of ${count * itemSize} numbers (shape ${JSON.stringify(tensor.shape)}).`);
-    const values = typed ? (tensor.data as unknown as ArrayLike<number>) : flatten(tensor.data as unknown[], 'inputs[0].data');
-    if (values.length !== count * itemSize) {
-      throw new InferenceInputError(`inputs[0].data has ${values.length} values but shape ${JSON.stringify(tensor.shape)} needs ${count * itemSize}.`);
-    }
-    const out = decoded(count);
-    fill(out, 0, values, datatype, 'inputs[0].data');
-    if (channelsFirst) for (let n = 0; n < count; n++) toChannelsLast(out, n);
-    return out;
-  };
+/** A V2 request's one tensor, in the server's shape or the model's own. */
+function decodeTensors(layout: ItemLayout, inputs: readonly RequestTensor[], modelInput?: ModelInput): DecodedInputs {
+  const { inputName, itemSize } = layout;
+  if (!Array.isArray(inputs) || inputs.length !== 1) {
+    throw new InferenceInputError(`"inputs" must be a list of one tensor (named ${namesOf(inputName, modelInput)}), got ${Array.isArray(inputs) ? `${inputs.length} tensors` : JSON.stringify(inputs) ?? 'nothing'}.`);
+  }
+  const tensor = inputs[0];
+  if (typeof tensor !== 'object' || tensor === null) throw new InferenceInputError('inputs[0] must be an object {name, shape, datatype, data}.');
+  if (tensor.name !== undefined && tensor.name !== inputName && tensor.name !== modelInput?.name) {
+    throw new InferenceInputError(`inputs[0].name is ${JSON.stringify(tensor.name)}: this model's input is ${namesOf(inputName, modelInput)}.`);
+  }
+  const datatype = checkDatatype(tensor.datatype, 'inputs[0].datatype');
+  const { count, channelsFirst } = batchOf(layout, tensor.shape, modelInput);
+  // Binary inputs and JSON lists read from the bytes arrive as typed arrays (binary-tensors.ts).
+  const typed = ArrayBuffer.isView(tensor.data) && !(tensor.data instanceof DataView);
+  if (!typed && !Array.isArray(tensor.data)) throw new InferenceInputError(`inputs[0].data must be a list of ${count * itemSize} numbers (shape ${JSON.stringify(tensor.shape)}).`);
+  const values = typed ? (tensor.data as unknown as ArrayLike<number>) : flatten(tensor.data as unknown[], 'inputs[0].data');
+  if (values.length !== count * itemSize) {
+    throw new InferenceInputError(`inputs[0].data has ${values.length} values but shape ${JSON.stringify(tensor.shape)} needs ${count * itemSize}.`);
+  }
+  const out = decodedInputs(layout, count);
+  fill(out, 0, values, datatype, 'inputs[0].data');
+  if (channelsFirst) for (let n = 0; n < count; n++) toChannelsLast(layout, out, n);
+  return out;
+}
 
-  const decodeInstances = (instances: unknown, datatypeName: string, modelInput?: ModelInput): DecodedInputs => {
-    const datatype = checkDatatype(datatypeName, 'params.datatype');
-    // Images under the model's own input name are in its layout.
-    const ownName = modelInput && modelInput.name !== inputName ? modelInput.name : undefined;
-    const { channelsFirst } = ownShape(modelInput);
-    const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-    const nameIn = (value: Record<string, unknown>) => (inputName in value ? inputName : ownName !== undefined && ownName in value ? ownName : undefined);
-    let rows = instances;
-    let rowsName: string | undefined;
-    if (isRecord(rows) && (rowsName = nameIn(rows)) !== undefined) rows = rows[rowsName];
-    if (!Array.isArray(rows) || rows.length === 0) {
-      throw new InferenceInputError(`expected "inputs" or "instances" to be a non-empty list of images, each ${itemShape.join('x')} or ${itemSize} numbers.`);
-    }
-    const out = decoded(rows.length);
-    rows.forEach((row: unknown, i) => {
-      const name = isRecord(row) ? nameIn(row) : rowsName;
-      const item = isRecord(row) ? (name === undefined ? undefined : row[name]) : row;
-      const values = Array.isArray(item) ? flatten(item, `instances[${i}]`) : [];
-      if (values.length !== itemSize) throw new InferenceInputError(`instances[${i}] has ${values.length} values: expected an image of ${itemShape.join('x')} = ${itemSize} numbers.`);
-      fill(out, i * itemSize, values, datatype, 'instances (flattened)');
-      if (channelsFirst && name === ownName && name !== undefined) toChannelsLast(out, i);
-    });
-    return out;
-  };
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/** MLflow/TF-serving rows: images, or records holding one under the input's name (images under the model's own name are in its layout). */
+function decodeInstances(layout: ItemLayout, instances: unknown, datatypeName: string, modelInput?: ModelInput): DecodedInputs {
+  const { inputName, itemShape, itemSize } = layout;
+  const datatype = checkDatatype(datatypeName, 'params.datatype');
+  const ownName = modelInput && modelInput.name !== inputName ? modelInput.name : undefined;
+  const { channelsFirst } = ownShape(layout, modelInput);
+  const nameIn = (value: Record<string, unknown>) => (inputName in value ? inputName : ownName !== undefined && ownName in value ? ownName : undefined);
+  let rows = instances;
+  let rowsName: string | undefined;
+  if (isRecord(rows) && (rowsName = nameIn(rows)) !== undefined) rows = rows[rowsName];
+  if (!Array.isArray(rows) || rows.length === 0) {
+    throw new InferenceInputError(`expected "inputs" or "instances" to be a non-empty list of images, each ${itemShape.join('x')} or ${itemSize} numbers.`);
+  }
+  const out = decodedInputs(layout, rows.length);
+  rows.forEach((row: unknown, i) => {
+    const name = isRecord(row) ? nameIn(row) : rowsName;
+    const item = isRecord(row) ? (name === undefined ? undefined : row[name]) : row;
+    const values = Array.isArray(item) ? flatten(item, `instances[${i}]`) : [];
+    if (values.length !== itemSize) throw new InferenceInputError(`instances[${i}] has ${values.length} values: expected an image of ${itemShape.join('x')} = ${itemSize} numbers.`);
+    fill(out, i * itemSize, values, datatype, 'instances (flattened)');
+    if (channelsFirst && name === ownName && name !== undefined) toChannelsLast(layout, out, i);
+  });
+  return out;
+}
+
+/** An adapter for image classifiers of the given shape. */
+export function imageClassifierAdapter(shape: ImageClassifierShape): ModelAdapter {
+  const layout = layoutOf(shape);
+  const { inputName, height, width, channels, classes, itemShape, itemSize } = layout;
   const inputs: TensorMetadata[] = [{ name: inputName, datatype: 'FP32', shape: [-1, ...itemShape] }];
   const outputs: TensorMetadata[] = [
     { name: PROBABILITIES_OUTPUT, datatype: 'FP32', shape: [-1, classes] },
@@ -192,8 +214,8 @@ export function imageClassifierAdapter(shape: ImageClassifierShape): ModelAdapte
     itemSize,
     classes,
     logShape: channels === 1 ? [height, width] : itemShape,
-    decodeTensors,
-    decodeInstances,
+    decodeTensors: (tensors, modelInput) => decodeTensors(layout, tensors, modelInput),
+    decodeInstances: (instances, datatype, modelInput) => decodeInstances(layout, instances, datatype, modelInput),
     incompatibility: (inputShape, outputShape) => {
       if (!sameShape(inputShape, [null, ...itemShape])) return `its input shape is ${JSON.stringify(inputShape)}, the server takes [null,${itemShape.join(',')}]`;
       if (!sameShape(outputShape, [null, classes])) return `its output shape is ${JSON.stringify(outputShape)}, the server expects [null,${classes}]`;
