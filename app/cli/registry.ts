@@ -80,84 +80,95 @@ function versionNumber(text: string | undefined): number {
   return Number(text);
 }
 
+const cliOptions = {
+  store: { type: 'string' },
+  model: { type: 'string', default: DEFAULT_MODEL_NAME },
+  json: { type: 'boolean', default: false },
+  onnx: { type: 'string' },
+  signature: { type: 'string' },
+  run: { type: 'string' },
+  metric: { type: 'string', multiple: true },
+  alias: { type: 'string' },
+  force: { type: 'boolean', default: false },
+  help: { type: 'boolean', default: false },
+} as const;
+
+type CliValues = ReturnType<typeof parseArgs<{ options: typeof cliOptions; allowPositionals: true; strict: true }>>['values'];
+type Write = (text: string) => void;
+
+async function listCommand(registry: ModelRegistry, json: boolean, out: Write): Promise<number> {
+  const versions = await registry.versions();
+  const aliases = await registry.aliases();
+  if (json) out(`${JSON.stringify({ model: registry.model, aliases, versions }, null, 2)}\n`);
+  else if (versions.length === 0) out(`model "${registry.model}" has no versions in ${registry.store}\n`);
+  else out(table(versions, aliases));
+  return 0;
+}
+
+async function showCommand(registry: ModelRegistry, versionOrAlias: string, out: Write): Promise<number> {
+  const version = await registry.resolve(versionOrAlias);
+  const aliases = await registry.aliases();
+  out(`${JSON.stringify({ ...version, aliases: Object.keys(aliases).filter((a) => aliases[a] === version.version) }, null, 2)}\n`);
+  return 0;
+}
+
+async function tagCommand(registry: ModelRegistry, version: string, pairs: readonly string[], out: Write): Promise<number> {
+  const tags: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq < 1) throw new CliUsageError(`expected key=value, got ${JSON.stringify(pair)}.`);
+    tags[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  const updated = await tagVersion(registry, versionNumber(version), tags);
+  out(`${JSON.stringify(updated.tags)}\n`);
+  return 0;
+}
+
+function noArguments(command: string, rest: readonly string[], what = 'no arguments'): void {
+  if (rest.length > 0) throw new CliUsageError(`${command} takes ${what}, got ${rest.join(' ')}.`);
+}
+
+async function runCommand(registry: ModelRegistry, command: string, rest: readonly string[], values: CliValues, out: Write, err: Write): Promise<number> {
+  switch (command) {
+    case 'list':
+      noArguments(command, rest);
+      return listCommand(registry, values.json, out);
+    case 'show':
+      if (rest.length !== 1) throw new CliUsageError('show takes one argument: a version number or an alias.');
+      return showCommand(registry, rest[0], out);
+    case 'alias': {
+      if (rest.length !== 2) throw new CliUsageError('alias takes two arguments: the alias name and a version number.');
+      if (rest[0] === 'champion') return promoteCommand(registry, versionNumber(rest[1]), values.force, out, err);
+      const change = await registry.setAlias(rest[0], versionNumber(rest[1]), 'moved by hand');
+      out(`${change.alias}: ${change.previous ?? '(none)'} -> ${change.version}\n`);
+      return 0;
+    }
+    case 'tag':
+      if (rest.length < 2) throw new CliUsageError('tag takes a version number and at least one key=value.');
+      return tagCommand(registry, rest[0], rest.slice(1), out);
+    case 'add':
+      noArguments(command, rest, 'options only');
+      return registryAdd(registry, values, out, err);
+    case 'contract':
+      return contractCommand(registry, rest, out, (m) => new CliUsageError(m));
+    case 'history':
+      noArguments(command, rest);
+      return historyCommand(registry, values.json, out);
+    default:
+      throw new CliUsageError(`unknown command "${command}"; expected list, show, alias, tag, add, contract or history.`);
+  }
+}
+
 /** Runs one command; returns the exit code. Output goes to `out`, errors to `err`. */
-export async function registryCli(
-  argv: readonly string[],
-  out: (text: string) => void = (t) => process.stdout.write(t),
-  err: (text: string) => void = (t) => process.stderr.write(t),
-): Promise<number> {
+export async function registryCli(argv: readonly string[], out: Write = (t) => process.stdout.write(t), err: Write = (t) => process.stderr.write(t)): Promise<number> {
   try {
-    const { values, positionals } = parseArgs({
-      args: [...argv],
-      options: {
-        store: { type: 'string' },
-        model: { type: 'string', default: DEFAULT_MODEL_NAME },
-        json: { type: 'boolean', default: false },
-        onnx: { type: 'string' },
-        signature: { type: 'string' },
-        run: { type: 'string' },
-        metric: { type: 'string', multiple: true },
-        alias: { type: 'string' },
-        force: { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
+    const { values, positionals } = parseArgs({ args: [...argv], options: cliOptions, allowPositionals: true, strict: true });
     const [command, ...rest] = positionals;
     if (values.help || command === undefined) {
       out(usage);
       return values.help ? 0 : 2;
     }
-    const registry = new ModelRegistry(commandStore(values.store).uri, values.model);
-    switch (command) {
-      case 'list': {
-        if (rest.length > 0) throw new CliUsageError(`list takes no arguments, got ${rest.join(' ')}.`);
-        const versions = await registry.versions();
-        const aliases = await registry.aliases();
-        if (values.json) out(`${JSON.stringify({ model: registry.model, aliases, versions }, null, 2)}\n`);
-        else if (versions.length === 0) out(`model "${registry.model}" has no versions in ${registry.store}\n`);
-        else out(table(versions, aliases));
-        return 0;
-      }
-      case 'show': {
-        if (rest.length !== 1) throw new CliUsageError('show takes one argument: a version number or an alias.');
-        const version = await registry.resolve(rest[0]);
-        const aliases = await registry.aliases();
-        out(`${JSON.stringify({ ...version, aliases: Object.keys(aliases).filter((a) => aliases[a] === version.version) }, null, 2)}\n`);
-        return 0;
-      }
-      case 'alias': {
-        if (rest.length !== 2) throw new CliUsageError('alias takes two arguments: the alias name and a version number.');
-        if (rest[0] === 'champion') return await promoteCommand(registry, versionNumber(rest[1]), values.force, out, err);
-        const change = await registry.setAlias(rest[0], versionNumber(rest[1]), 'moved by hand');
-        out(`${change.alias}: ${change.previous ?? '(none)'} -> ${change.version}\n`);
-        return 0;
-      }
-      case 'tag': {
-        if (rest.length < 2) throw new CliUsageError('tag takes a version number and at least one key=value.');
-        const tags: Record<string, string> = {};
-        for (const pair of rest.slice(1)) {
-          const eq = pair.indexOf('=');
-          if (eq < 1) throw new CliUsageError(`expected key=value, got ${JSON.stringify(pair)}.`);
-          tags[pair.slice(0, eq)] = pair.slice(eq + 1);
-        }
-        const updated = await tagVersion(registry, versionNumber(rest[0]), tags);
-        out(`${JSON.stringify(updated.tags)}\n`);
-        return 0;
-      }
-      case 'add': {
-        if (rest.length > 0) throw new CliUsageError(`add takes options only, got ${rest.join(' ')}.`);
-        return await registryAdd(registry, values, out, err);
-      }
-      case 'contract':
-        return await contractCommand(registry, rest, out, (m) => new CliUsageError(m));
-      case 'history':
-        if (rest.length > 0) throw new CliUsageError(`history takes no arguments, got ${rest.join(' ')}.`);
-        return await historyCommand(registry, values.json, out);
-      default:
-        throw new CliUsageError(`unknown command "${command}"; expected list, show, alias, tag, add, contract or history.`);
-    }
+    return await runCommand(new ModelRegistry(commandStore(values.store).uri, values.model), command, rest, values, out, err);
   } catch (e) {
     if (e instanceof RegistryError) {
       err(`error: ${e.message}\n`);
