@@ -21,9 +21,11 @@
  *   4. the drift monitor flow (flows/monitor.ts) runs after each of the day's
  *      `monitorsPerDay` slices of traffic (default 24: every simulated hour),
  *      each checking the last `traffic` predictions (a simulated day, sliding).
- *      On drift it retrains: fine-tunes the champion on the labelled batches
- *      with `retrainMnist` MNIST images replayed, for `retrainEpochs`; the
- *      contract decides whether `champion` moves; the server follows.
+ *      On drift that costs accuracy (`retrainMinDrop`: realized on the newest
+ *      late labels, or CBPE-estimated) it retrains: fine-tunes the champion
+ *      on the labelled batches with `retrainMnist` MNIST images replayed, for
+ *      `retrainEpochs`; the contract decides whether `champion` moves; the
+ *      server follows.
  *
  * Register and monitor are real flow runs through runFlow (steps in this
  * process), each one recorded in the store's run history (`dagwright runs list`).
@@ -84,6 +86,8 @@ export interface OperateOptions {
   /** Drift retraining: epochs of fine-tuning the champion, and the MNIST training images it replays beside the labelled batches. */
   readonly retrainEpochs?: number;
   readonly retrainMnist?: number;
+  /** Drift retrains only when the serving version's realized or estimated accuracy fell this much below its reference (0: drift alone). */
+  readonly retrainMinDrop?: number;
   /** Share of each increment held out for validation: also the version's drift reference and CBPE calibration images. */
   readonly validationFraction?: number;
   readonly logger?: Logger;
@@ -117,7 +121,7 @@ type Settings = Required<Omit<OperateOptions, 'logger'>> & { logger: Logger };
 
 function settingsOf(options: OperateOptions): Settings {
   const s = {
-    days: 30, shiftDay: 10, shiftStep: 0.1, maxShift: 0.5, traffic: 300, monitorsPerDay: 24, labelShare: 0.5, labelDelay: 2, incrementSize: 2000, epochs: 1, retrainEpochs: 3, retrainMnist: 4000, validationFraction: 0.2,
+    days: 30, shiftDay: 10, shiftStep: 0.1, maxShift: 0.5, traffic: 300, monitorsPerDay: 24, labelShare: 0.5, labelDelay: 2, incrementSize: 2000, epochs: 1, retrainEpochs: 3, retrainMnist: 4000, retrainMinDrop: 0.02, validationFraction: 0.2,
     ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
     store: parseStore(options.store).uri,
     logger: options.logger ?? createLogger({ level: 'info' }),
@@ -130,6 +134,7 @@ function settingsOf(options: OperateOptions): Settings {
   if (!(Number.isInteger(s.labelDelay) && s.labelDelay >= 0)) bad(`--label-delay got ${s.labelDelay}; expected whole days >= 0`);
   if (!(Number.isInteger(s.monitorsPerDay) && s.monitorsPerDay >= 1 && s.traffic / s.monitorsPerDay >= 2)) bad(`--monitors-per-day got ${s.monitorsPerDay}; expected an integer >= 1 leaving each monitor at least 2 images of --traffic`);
   if (!(s.maxShift >= 0 && s.maxShift <= 1 && s.shiftStep >= 0)) bad('--max-shift must be a share in [0, 1] and --shift-step >= 0');
+  if (!(s.retrainMinDrop >= 0 && s.retrainMinDrop <= 1)) bad(`--retrain-min-drop got ${s.retrainMinDrop}; expected a share in [0, 1]`);
   if (!(s.validationFraction >= 0.001 && s.validationFraction <= 0.5)) bad(`--validation-fraction got ${s.validationFraction}; expected 0.001..0.5`);
   if (incrementCount(s.incrementSize) < 1 || s.incrementSize < 100) bad(`--increment-size got ${s.incrementSize}; expected 100..60000`);
   if (!(Number.isInteger(s.retrainMnist) && s.retrainMnist >= 100 && s.retrainMnist <= 60_000)) bad(`--retrain-mnist got ${s.retrainMnist}; expected 100..60000 images`);
@@ -220,7 +225,7 @@ async function trafficAndMonitors(state: LoopState, day: number): Promise<{ requ
     requests += sent.requests;
     failed += sent.failed;
     // Retraining fine-tunes the champion on the labelled batches and replays the first `retrainMnist` MNIST images (one increment of that size).
-    await runRoutine(state, MONITOR, ['--model-name', MODEL, '--last', String(s.traffic), '--cooldown-minutes', '0', '--train-increment', '1', '--train-increment-size', String(s.retrainMnist), '--train-epochs', String(s.retrainEpochs)]);
+    await runRoutine(state, MONITOR, ['--model-name', MODEL, '--last', String(s.traffic), '--cooldown-minutes', '0', '--train-increment', '1', '--train-increment-size', String(s.retrainMnist), '--train-epochs', String(s.retrainEpochs), '--retrain-min-drop', String(s.retrainMinDrop)]);
     const latest = await readLatestSummary(s.store, MODEL);
     if (latest) state.verdicts.push({ day, version: latest.version, drift: latest.drift, action: latest.drift ? 'drift' : 'no drift' });
   }
@@ -381,6 +386,9 @@ options:
   --epochs <n>                epochs of the routine register's training (default 1)
   --retrain-epochs <n>        epochs of a drift retraining, which fine-tunes the champion (default 3)
   --retrain-mnist <n>         MNIST training images a retraining replays beside the labelled batches (default 4000)
+  --retrain-min-drop <share>  drift retrains only when the serving version's accuracy on its newest labelled
+                              predictions, or its CBPE estimate on the window, fell this much below its reference
+                              accuracy (default 0.02; 0: drift alone retrains)
   --validation-fraction <f>   share of each increment held out (default 0.2): the drift reference and the
                               CBPE calibration (the flows' 0.05 leaves 100 images at 2,000 an increment:
                               a noisy reference that raised drift on pure MNIST traffic)
@@ -414,7 +422,7 @@ export function partsAt(place: ServerPlace = 'inprocess'): (store: string, logge
 }
 
 const chaosOptions = ['seed', 'kill-rate', 'max-kills-per-run'] as const;
-const numericOptions = ['days', 'shift-day', 'shift-step', 'max-shift', 'traffic', 'monitors-per-day', 'label-share', 'label-delay', 'increment-size', 'epochs', 'retrain-epochs', 'retrain-mnist', 'validation-fraction'] as const;
+const numericOptions = ['days', 'shift-day', 'shift-step', 'max-shift', 'traffic', 'monitors-per-day', 'label-share', 'label-delay', 'increment-size', 'epochs', 'retrain-epochs', 'retrain-mnist', 'retrain-min-drop', 'validation-fraction'] as const;
 
 /** The command line as options; a bad one is a usage error naming it. */
 export function parseOperateArgs(argv: readonly string[]): OperateCommand | 'help' {

@@ -18,12 +18,14 @@ import { listLabelledBatches, readLabelledBatch } from '../tasks/data/labelled-b
 import { MNIST_PIXELS } from '../tasks/data/mnist-format';
 import { loadSource } from '../tasks/drift/sources/source-spec';
 import { readLateLabels } from '../tasks/labels/late-labels';
+import type { DriftEvent } from '../tasks/drift/drift-events';
+import { MIN_LABELLED } from '../tasks/drift/performance-gate';
 import { currentContract } from '../tasks/registry/promotion-contract';
 import { ModelRegistry } from '../tasks/registry/registry';
 import { readPredictionLog } from '../tasks/serving';
 
 const logger = createLogger({ level: 'warn' });
-const settings = { days: 3, monitorsPerDay: 4, shiftDay: 2, shiftStep: 0.5, maxShift: 0.5, traffic: 40, labelShare: 0.5, labelDelay: 1, incrementSize: 1000, epochs: 1, retrainEpochs: 1, retrainMnist: 1000, logger };
+const settings = { retrainMinDrop: 0.02, days: 3, monitorsPerDay: 4, shiftDay: 2, shiftStep: 0.5, maxShift: 0.5, traffic: 40, labelShare: 0.5, labelDelay: 1, incrementSize: 1000, epochs: 1, retrainEpochs: 1, retrainMnist: 1000, logger };
 let store: string;
 let result: OperateResult;
 
@@ -106,6 +108,20 @@ describe('a simulated month (tiny settings)', () => {
     for (const d of swaps) expect(d.evidence!.margin!).toBeGreaterThan(0);
     expect(result.timeline.flatMap((d) => d.swaps).map((s) => s.version)).toEqual(swaps.map((d) => d.version));
     expect(result.figures.routine_regressions).toBe(0);
+  });
+
+  it('retrains on drift only when the serving version lost accuracy, and records the evidence for every decision', async () => {
+    const dir = join(store, 'monitoring', 'mnist-digits', 'events');
+    const events = await Promise.all((await readdir(dir)).map(async (f) => JSON.parse(await readFile(join(dir, f), 'utf8')) as DriftEvent));
+    const judged = events.filter((e) => e.performance);
+    expect(judged.length).toBeGreaterThan(0);
+    for (const { action, performance: e } of judged) {
+      expect(e!.minDrop).toBe(settings.retrainMinDrop);
+      const fell = [e!.realized?.accuracy, e!.estimated].some((a) => a !== undefined && a !== null && e!.referenceAccuracy! - a >= e!.minDrop);
+      expect(action).toBe(fell ? 'retrain' : 'performance-holds');
+      if (e!.realized) expect(e!.realized.labelled).toBeGreaterThanOrEqual(MIN_LABELLED);
+    }
+    expect(events.filter((e) => e.action === 'retrain').every((e) => e.performance?.dropped)).toBe(true);
   });
 
   it('writes the timeline as JSON and an HTML page in the store', async () => {

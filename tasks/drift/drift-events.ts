@@ -42,8 +42,9 @@
 import { currentRunOwner, type RunOwner, runOwnerState, withStoreLock } from '../../src/public/store';
 import { type TaskContext } from '../../src';
 import { directoryAt, fileAt, listUnder } from '../store';
+import type { PerformanceEvidence } from './performance-gate';
 
-export type MonitorAction = 'none' | 'deciding' | 'retrain' | 'cooldown' | 'no-new-data' | 'disabled' | 'already-handled';
+export type MonitorAction = 'none' | 'deciding' | 'retrain' | 'cooldown' | 'no-new-data' | 'performance-holds' | 'disabled' | 'already-handled';
 
 /** What an event file holds. */
 export interface DriftEvent {
@@ -62,12 +63,14 @@ export interface DriftEvent {
   /** The version the retraining starts from (the champion when it was claimed); absent: new weights. */
   readonly startFrom?: number;
   readonly claim?: number;
+  /** With a minimum accuracy drop set: the serving version's accuracy the decision was made on (performance-gate.ts). */
+  readonly performance?: PerformanceEvidence;
   /** The run that made the event (its flow lock); judged while the event is 'deciding'. */
   readonly owner?: RunOwner;
 }
 
 /** What the window's owner decides. */
-export type Decision = Pick<DriftEvent, 'action' | 'labelBatches' | 'startFrom' | 'claim' | 'retrainTaskId'>;
+export type Decision = Pick<DriftEvent, 'action' | 'labelBatches' | 'startFrom' | 'claim' | 'retrainTaskId' | 'performance'>;
 
 /** What a retrain-claims/<n> file holds. */
 export interface RetrainClaim {

@@ -10,9 +10,11 @@
  *   <store>/monitoring/<model>/monitor/<task id>.json     what this turn decided
  *
  * A new retraining starts only when the last one was claimed more than
- * `cooldownMinutes` ago and labelled data has arrived that the champion was
+ * `cooldownMinutes` ago, labelled data has arrived that the champion was
  * not trained on (labelled batches, or what the model's family counts as
- * new, e.g. a later MNIST increment).
+ * new, e.g. a later MNIST increment), and, with `retrainMinDrop` set, the
+ * serving version's accuracy has fallen by that much (performance-gate.ts):
+ * drift that costs no accuracy is reported, not retrained on.
  *
  * What retraining is belongs to the model's family: it extends
  * `DriftMonitorTask` with `retrainTask` and `hasNewTrainingData` (MNIST's
@@ -27,11 +29,13 @@ import { adoptRetrainClaim, type Decision, type DriftEvent, finishRetrainClaim, 
 import type { DriftReport } from './report';
 import { readLogWindow } from './window';
 import { DriftDataError } from './errors';
+import { type PerformanceEvidence, performanceEvidence } from './performance-gate';
 
 export interface DriftMonitorParams extends Omit<DriftCheckParams, 'version'> {
   version?: number;
   cooldownMinutes?: number;
   retrain?: boolean;
+  retrainMinDrop?: number;
 }
 
 export const driftMonitorParams = {
@@ -39,6 +43,12 @@ export const driftMonitorParams = {
   version: param.int({ min: 0, default: 0, description: 'model version to check (0: the one that answered the newest request; the champion for --source)' }),
   cooldownMinutes: param.number({ min: 0, default: 60, description: 'no new retraining within this many minutes of the last one' }),
   retrain: param.boolean({ default: true, description: 'start retraining when drift is found' }),
+  retrainMinDrop: param.number({
+    min: 0,
+    max: 1,
+    default: 0,
+    description: "prediction-log windows: retrain on drift only when the serving version's realized accuracy (late labels) or CBPE estimate is this much below its reference accuracy, e.g. 0.02 (0: drift alone retrains)",
+  }),
 };
 
 export type { DriftEvent, MonitorAction } from './drift-events';
@@ -92,7 +102,7 @@ export abstract class DriftMonitorTask<P extends DriftMonitorParams = DriftMonit
     let event: DriftEvent | undefined;
     if (report.drift) {
       const base = { time: new Date().toISOString(), model: p.modelName, version: report.version, windowKey: report.window.key, report: reportDir.file(REPORT_JSON).uri, drifted };
-      event = await recordDriftEvent(ctx, p.store, base, () => this.decide(ctx, base.windowKey));
+      event = await recordDriftEvent(ctx, p.store, base, () => this.decide(ctx, base.windowKey, report.version));
       if (event.action === 'retrain') {
         await ctx.require(this.retrainTask({ labelBatches: event.labelBatches ?? '', startFrom: event.startFrom }));
         if (event.claim !== undefined) await finishRetrainClaim(ctx, p.store, p.modelName, event.claim);
@@ -103,7 +113,7 @@ export abstract class DriftMonitorTask<P extends DriftMonitorParams = DriftMonit
   }
 
   /** The window owner's decision: retrain (taking the next claim) unless disabled, within the cooldown, or without new data. */
-  private async decide(ctx: TaskContext, windowKey: string): Promise<Decision> {
+  private async decide(ctx: TaskContext, windowKey: string, version: number): Promise<Decision> {
     const p = this.params as Required<DriftMonitorParams>;
     if (!p.retrain) return { action: 'disabled' };
     const last = await lastRetrainClaim(p.store, p.modelName);
@@ -113,6 +123,8 @@ export abstract class DriftMonitorTask<P extends DriftMonitorParams = DriftMonit
     const adopted = last.record && (await adoptRetrainClaim(ctx, p.store, p.modelName, last.n, last.record));
     if (adopted) return this.retraining(last.n, adopted);
     if (last.record && Date.now() - Date.parse(last.record.time) < p.cooldownMinutes * 60_000) return { action: 'cooldown' };
+    const performance = await this.performance(version);
+    if (performance && !performance.dropped) return { action: 'performance-holds', performance };
     const champion = await new ModelRegistry(p.store, p.modelName).resolve(CHAMPION).catch(() => undefined);
     const data = await this.trainingDataOf(champion);
     const batches = await this.newBatches(data);
@@ -122,7 +134,14 @@ export abstract class DriftMonitorTask<P extends DriftMonitorParams = DriftMonit
       ctx.logger.info({ claim: last.n + 1 }, 'another monitor claimed this retraining first');
       return { action: 'cooldown' };
     }
-    return this.retraining(last.n + 1, work);
+    return { ...(await this.retraining(last.n + 1, work)), ...(performance ? { performance } : {}) };
+  }
+
+  /** The serving version's accuracy against its reference, when a minimum drop is set and the window is the prediction log's. */
+  private async performance(version: number): Promise<PerformanceEvidence | undefined> {
+    const p = this.params as Required<DriftMonitorParams>;
+    if (p.retrainMinDrop <= 0 || p.source) return undefined;
+    return performanceEvidence(p.store, p.modelName, version, { last: p.last, until: p.until || undefined }, p.retrainMinDrop);
   }
 
   private async retraining(claim: number, chosen: Pick<RetrainClaim, 'labelBatches' | 'startFrom'>): Promise<Decision> {
@@ -151,6 +170,13 @@ function checkParamsOf(p: Required<DriftMonitorParams>): Omit<DriftCheckParams, 
   return Object.fromEntries(keys.map((k) => [k, p[k]])) as Omit<DriftCheckParams, 'version'>;
 }
 
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+
+function describePerformance(e: PerformanceEvidence): string {
+  const measures = [e.realized && `realized ${pct(e.realized.accuracy)} on ${e.realized.labelled} labels`, e.estimated !== null && `estimated ${pct(e.estimated)}`].filter(Boolean).join(', ');
+  return `${measures} vs reference ${e.referenceAccuracy === null ? '?' : pct(e.referenceAccuracy)}; retraining needs a drop of ${pct(e.minDrop)}`;
+}
+
 function describe(event: DriftEvent): string {
   switch (event.action) {
     case 'retrain':
@@ -159,6 +185,8 @@ function describe(event: DriftEvent): string {
       return 'retraining not started: another one started within the cooldown';
     case 'no-new-data':
       return 'retraining not started: no labelled data has arrived since the champion was trained';
+    case 'performance-holds':
+      return `retraining not started: version ${event.performance!.version}'s accuracy holds (${describePerformance(event.performance!)})`;
     case 'already-handled':
       return `this window was already handled by ${event.monitorTaskId}${event.monitorRunId ? ` (run ${event.monitorRunId})` : ''}`;
     default:

@@ -1,9 +1,11 @@
 /**
  * Scores registered image classifiers on named data sources (see
  * sources/source-spec.ts), for champion decisions (tasks/registry/promotion.ts),
- * TF.js versions with TF.js and ONNX-only versions (registry add, PyTorch) with ONNX Runtime:
- * every version asked about is scored on the very same images, loaded once
- * per scorer. Accuracy and macro-F1 (the mean of per-class F1, classes
+ * on ONNX Runtime when the version has an ONNX file with its signature (every
+ * TF.js model dagwright registers has one, checked at registration to predict
+ * what the TF.js model does: several times faster than the wasm backend), else
+ * TF.js: every version asked about is scored on the very same images, loaded
+ * once per scorer. Accuracy and macro-F1 (the mean of per-class F1, classes
  * absent from both labels and predictions left out).
  */
 import { type ModelRegistry, type ModelVersion, RegistryError } from '../registry/registry';
@@ -43,40 +45,44 @@ export function imageSourceScorer(): VersionScorer {
     }
     return batches.get(source)!;
   };
-  /** Evaluates one version on every source, TF.js when it has a layers model, else its ONNX file by its signature. */
+  /** Evaluates one version on every source: its ONNX file by its signature when it has one, else its TF.js layers model. */
   async function evaluateVersion(registry: ModelRegistry, version: ModelVersion, sources: readonly string[]): Promise<Record<string, SourceMetrics>> {
-    const files = registry.filesOf(version.version);
     const scores: Record<string, SourceMetrics> = {};
-    const record = (source: string, batch: ImageBatch, evaluation: Evaluation) => {
-      scores[source] = { count: batch.count, accuracy: evaluation.accuracy, macroF1: macroF1(evaluation.confusion) };
-    };
-    if (MODEL_JSON in version.files) {
-      const { tf } = await loadTensorFlow();
-      const model = await loadModelFrom(tf, files);
-      try {
-        for (const source of sources) {
-          const { batch, floats } = await batchOf(source, registry.store);
-          record(source, batch, scorePredictions(await predictClassesInTurns(tf, model, floats, batch.count), batch.labels!));
-        }
-      } finally {
-        model.dispose();
-      }
-      return scores;
-    }
-    if (!(MODEL_ONNX in version.files && SIGNATURE_JSON in version.files)) {
-      throw new RegistryError(`version ${version.version} of "${registry.model}" has neither ${MODEL_JSON} nor ${MODEL_ONNX} with ${SIGNATURE_JSON}: the contract cannot score it.`, 'invalid');
-    }
-    const signature = readSignature(await files.file(SIGNATURE_JSON).readBytes(), files.file(SIGNATURE_JSON).uri);
-    const classifier = await OnnxClassifier.open(await files.file(MODEL_ONNX).readBytes(), signature);
+    const predictor = await predictorOf(registry, version);
     try {
       for (const source of sources) {
         const { batch, floats } = await batchOf(source, registry.store);
-        record(source, batch, await evaluateOnnx(classifier, floats, batch.labels!));
+        const evaluation = await predictor.evaluate(floats, batch.labels!, batch.count);
+        scores[source] = { count: batch.count, accuracy: evaluation.accuracy, macroF1: macroF1(evaluation.confusion) };
       }
     } finally {
-      await classifier.release();
+      await predictor.release();
     }
     return scores;
   }
   return { score: evaluateVersion };
+}
+
+interface VersionPredictor {
+  evaluate(images: Float32Array, labels: Uint8Array, count: number): Promise<Evaluation>;
+  release(): Promise<void>;
+}
+
+/** A registry version ready to score: on ONNX Runtime when it has an ONNX file and signature, else on TF.js. */
+async function predictorOf(registry: ModelRegistry, version: ModelVersion): Promise<VersionPredictor> {
+  const files = registry.filesOf(version.version);
+  if (MODEL_ONNX in version.files && SIGNATURE_JSON in version.files) {
+    const signature = readSignature(await files.file(SIGNATURE_JSON).readBytes(), files.file(SIGNATURE_JSON).uri);
+    const classifier = await OnnxClassifier.open(await files.file(MODEL_ONNX).readBytes(), signature);
+    return { evaluate: (images, labels) => evaluateOnnx(classifier, images, labels), release: () => classifier.release() };
+  }
+  if (!(MODEL_JSON in version.files)) {
+    throw new RegistryError(`version ${version.version} of "${registry.model}" has neither ${MODEL_JSON} nor ${MODEL_ONNX} with ${SIGNATURE_JSON}: the contract cannot score it.`, 'invalid');
+  }
+  const { tf } = await loadTensorFlow();
+  const model = await loadModelFrom(tf, files);
+  return {
+    evaluate: async (images, labels, count) => scorePredictions(await predictClassesInTurns(tf, model, images, count), labels),
+    release: async () => void model.dispose(),
+  };
 }

@@ -42,6 +42,13 @@ export function parseTags(text: string): Record<string, string> {
 export const beatsOnTestAccuracy = (candidate: ModelVersion, champion: ModelVersion): boolean =>
   (candidate.metrics.testAccuracy as number) > (champion.metrics.testAccuracy as number);
 
+/** Whether the registry holds the model `training` describes and recorded the champion decision for it. */
+export async function registeredAndDecided(registry: ModelRegistry, training: Pick<TrainingRecord, 'modelSha256'>): Promise<boolean> {
+  // Versions registered with their ONNX export hash more files: the TF.js model's hash is in the lineage.
+  const version = (await registry.versions()).find((v) => v.contentSha256 === training.modelSha256 || (v.lineage.training as { modelSha256?: string } | undefined)?.modelSha256 === training.modelSha256);
+  return version !== undefined && (await registry.aliasDecided(CHAMPION, version.version));
+}
+
 export class RegisterModel extends Task<RegisterParams> {
   static override params = {
     ...trainParams,
@@ -72,10 +79,7 @@ export class RegisterModel extends Task<RegisterParams> {
   override async complete(): Promise<boolean> {
     const modelDir = this.input().model;
     if (!(await modelDir.exists())) return false;
-    const training = await modelDir.file(TRAINING_JSON).readJson<TrainingRecord>();
-    // Versions registered with their ONNX export hash more files: the TF.js model's hash is in the lineage.
-    const version = (await this.registry.versions()).find((v) => v.contentSha256 === training.modelSha256 || (v.lineage.training as { modelSha256?: string } | undefined)?.modelSha256 === training.modelSha256);
-    return version !== undefined && (await this.registry.aliasDecided(CHAMPION, version.version));
+    return registeredAndDecided(this.registry, await modelDir.file(TRAINING_JSON).readJson<TrainingRecord>());
   }
 
   async run(ctx: TaskContext): Promise<void> {

@@ -17,8 +17,10 @@ import { championPromotion } from '../registry/promotion';
 import { currentContract } from '../registry/promotion-contract';
 import { imageSourceScorer } from '../drift/source-scorer';
 import { MODEL_ONNX, SIGNATURE_JSON } from '../onnx/signature';
-import { scoreOnnxOnSources } from '../onnx/score-onnx-sources';
+import { scoreOnnxModel, scoreOnnxOnSources } from '../onnx/score-onnx-sources';
+import { exportForRegistration } from '../onnx/export-at-registration';
 import { trainParams } from './params';
+import { registeredAndDecided } from './register-task';
 import { TRAINING_JSON, TrainModel, type TrainingRecord } from './train-task';
 import { loadModelFrom, MODEL_JSON, WEIGHTS_BIN } from '../training/model-io';
 import { loadTensorFlow, type TensorFlow } from '../tf/tf-backend';
@@ -27,6 +29,7 @@ import { ModelFilesMismatchError } from './errors';
 import { DriftIncrement, type DriftIncrementParams, driftIncrementParams } from './drift-increment-task';
 import { type MultiSourceScore, scoreOnSources } from '../drift/evaluate-sources';
 import { loadSource } from '../drift/sources/source-spec';
+import { type ImageBatch, toFloatPixels } from '../drift/sources/image-batch';
 import type { DirectoryTarget } from '../../src';
 
 type TrainModelParams = ConstructorParameters<typeof TrainModel>[0];
@@ -96,25 +99,25 @@ export interface RegisterRetrainedParams extends RetrainParams {
 
 const loadSources = (testSources: string, store: string) => Promise.all(testSources.split(',').map((s) => loadSource(s.trim(), { store })));
 
-/** Scores on every test source, saying which model it was. */
-async function score(tf: TensorFlow, dir: DirectoryTarget, testSources: string, store: string): Promise<MultiSourceScore> {
+/** Scores a TF.js model on every test source. */
+async function score(tf: TensorFlow, dir: DirectoryTarget, sources: readonly ImageBatch[]): Promise<MultiSourceScore> {
   const model = await loadModelFrom(tf, dir);
   try {
-    return await scoreOnSources(tf, model, await loadSources(testSources, store));
+    return await scoreOnSources(tf, model, sources);
   } finally {
     model.dispose();
   }
 }
 
 /**
- * The champion scored now: on TensorFlow.js from its files, or, when it has none (a model trained
- * elsewhere, such as in PyTorch, registered as ONNX), on ONNX Runtime. Retraining trains the TF.js
- * network (new weights when the version it starts from has no TF.js files), so any champion works.
+ * The champion scored now (without a contract): on ONNX Runtime when it has an ONNX file (an export,
+ * or a model trained elsewhere, such as in PyTorch), else on TensorFlow.js from its files. Retraining
+ * trains the TF.js network (new weights when the version it starts from has no TF.js files), so any champion works.
  */
-async function scoreChampion(tf: TensorFlow, registry: ModelRegistry, holder: ModelVersion, testSources: string, store: string): Promise<MultiSourceScore & { runtime: 'tfjs' | 'onnx' }> {
+async function scoreChampion(tf: TensorFlow, registry: ModelRegistry, holder: ModelVersion, sources: readonly ImageBatch[]): Promise<MultiSourceScore & { runtime: 'tfjs' | 'onnx' }> {
   const files = registry.filesOf(holder.version);
-  if (MODEL_JSON in holder.files) return { ...(await score(tf, files, testSources, store)), runtime: 'tfjs' };
-  if (MODEL_ONNX in holder.files && SIGNATURE_JSON in holder.files) return { ...(await scoreOnnxOnSources(files, await loadSources(testSources, store))), runtime: 'onnx' };
+  if (MODEL_ONNX in holder.files && SIGNATURE_JSON in holder.files) return { ...(await scoreOnnxOnSources(files, sources)), runtime: 'onnx' };
+  if (MODEL_JSON in holder.files) return { ...(await score(tf, files, sources)), runtime: 'tfjs' };
   throw new RegistryError(
     `champion version ${holder.version} of "${registry.model}" has neither ${MODEL_JSON} nor ${MODEL_ONNX} with ${SIGNATURE_JSON} (its files: ${Object.keys(holder.files).join(', ') || 'none'}), so the retrained model cannot be compared with it; point champion at a complete version (dagwright registry alias champion <version>).`,
     'damaged',
@@ -145,25 +148,26 @@ export class RegisterRetrained extends Task<RegisterRetrainedParams> {
   override async complete(): Promise<boolean> {
     const dir = this.input();
     if (!(await dir.exists())) return false;
-    const training = await dir.file(TRAINING_JSON).readJson<TrainingRecord>();
-    const version = (await this.registry.versions()).find((v) => v.contentSha256 === training.modelSha256);
-    return version !== undefined && (await this.registry.aliasDecided(CHAMPION, version.version));
+    return registeredAndDecided(this.registry, await dir.file(TRAINING_JSON).readJson<TrainingRecord>());
   }
 
   async run(ctx: TaskContext): Promise<void> {
     const p = this.params as Required<RegisterRetrainedParams>;
     const dir = this.input();
     const [modelJson, weights, training] = await Promise.all([dir.file(MODEL_JSON).readBytes(), dir.file(WEIGHTS_BIN).readBytes(), dir.file(TRAINING_JSON).readJson<TrainingRecord>()]);
-    const files = { [MODEL_JSON]: modelJson, [WEIGHTS_BIN]: weights };
-    if (contentHash(files) !== training.modelSha256) throw new ModelFilesMismatchError(dir.uri, TRAINING_JSON);
+    if (contentHash({ [MODEL_JSON]: modelJson, [WEIGHTS_BIN]: weights }) !== training.modelSha256) throw new ModelFilesMismatchError(dir.uri, TRAINING_JSON);
     const { tf } = await loadTensorFlow();
-    const candidate = await score(tf, dir, p.testSources, p.store);
+    const sources = await loadSources(p.testSources, p.store);
+    // Registered with its ONNX export, as every trained model is, when the export predicts what it does on the first test source; scored on the export.
+    const onnx = await exportForRegistration(dir, toFloatPixels(sources[0].pixels), codeVersion().version);
+    const files = { [MODEL_JSON]: modelJson, [WEIGHTS_BIN]: weights, ...onnx.files };
+    const candidate = await scoreOnnxModel(onnx.files, sources, dir.uri);
     const aliases = await this.registry.aliases();
     const holder = CHAMPION in aliases ? await this.registry.version(aliases[CHAMPION]) : undefined;
     // Under a promotion contract the decision scores the champion on the contract's sources and records it; scoring it here as well only cost time.
     const contract = await currentContract(this.registry);
-    const incumbent = holder && !contract ? await scoreChampion(tf, this.registry, holder, p.testSources, p.store) : undefined;
-    if (incumbent?.runtime === 'onnx') ctx.logger.info({ champion: holder!.version }, `champion version ${holder!.version} has no TensorFlow.js files (an ONNX model): scored on ONNX Runtime`);
+    const incumbent = holder && !contract ? await scoreChampion(tf, this.registry, holder, sources) : undefined;
+    if (incumbent && !(MODEL_JSON in holder!.files)) ctx.logger.info({ champion: holder!.version }, `champion version ${holder!.version} has no TensorFlow.js files (an ONNX model): scored on ONNX Runtime`);
     const mnist = candidate.sources.find((s) => s.source === 'mnist-test');
     const result = await this.registry.register({
       files,
@@ -174,6 +178,7 @@ export class RegisterRetrained extends Task<RegisterRetrainedParams> {
         sourceAccuracy: Object.fromEntries(candidate.sources.map((s) => [s.source, s.accuracy])),
         validationAccuracy: training.final.valAccuracy,
         trainingSeconds: training.wallSeconds,
+        onnxParityMaxAbsDifference: onnx.parity.maxAbsDifference,
       },
       lineage: {
         data: training.data,

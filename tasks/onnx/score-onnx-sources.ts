@@ -1,8 +1,7 @@
 /**
- * Scores an ONNX registry version (a model trained outside dagwright, such
- * as in PyTorch) on several test sources on ONNX Runtime: the same
- * `MultiSourceScore` as the TensorFlow.js scoring in drift/evaluate-sources.ts,
- * so a retrained TF.js model can be compared with an ONNX champion.
+ * Scores an ONNX model (a registry version's, or a TF.js model's export) on
+ * several test sources on ONNX Runtime: the same `MultiSourceScore` as the
+ * TensorFlow.js scoring in drift/evaluate-sources.ts, several times faster.
  */
 import type { DirectoryTarget } from '../../src';
 import { type MultiSourceScore, multiSourceScore } from '../drift/evaluate-sources';
@@ -11,9 +10,15 @@ import { evaluateOnnx } from './evaluate-onnx';
 import { OnnxClassifier } from './onnx-classifier';
 import { MODEL_ONNX, readSignature, SIGNATURE_JSON } from './signature';
 
+/** Scores the ONNX model in a registry version's (or a training output's) files. */
 export async function scoreOnnxOnSources(files: DirectoryTarget, sources: readonly ImageBatch[]): Promise<MultiSourceScore> {
-  const [onnx, signatureBytes] = await Promise.all([files.file(MODEL_ONNX).readBytes(), files.file(SIGNATURE_JSON).readBytes()]);
-  const classifier = await OnnxClassifier.open(onnx, readSignature(signatureBytes, files.file(SIGNATURE_JSON).uri));
+  const [onnx, signature] = await Promise.all([files.file(MODEL_ONNX).readBytes(), files.file(SIGNATURE_JSON).readBytes()]);
+  return scoreOnnxModel({ [MODEL_ONNX]: onnx, [SIGNATURE_JSON]: signature }, sources, files.file(SIGNATURE_JSON).uri);
+}
+
+/** Scores an ONNX model given as its `model.onnx` and `signature.json` bytes (`where` names them in errors). */
+export async function scoreOnnxModel(files: Readonly<Record<string, Uint8Array>>, sources: readonly ImageBatch[], where: string): Promise<MultiSourceScore> {
+  const classifier = await OnnxClassifier.open(files[MODEL_ONNX], readSignature(files[SIGNATURE_JSON], where));
   try {
     const scores = [];
     for (const s of sources) {
