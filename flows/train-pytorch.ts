@@ -19,7 +19,9 @@ import { type FlowDefinition, runFlow } from '../src';
 import { checkIncrementOption, trainFlowParams } from '../tasks/mnist/flow-params';
 import { RegisterPytorchModel } from '../tasks/mnist/pytorch/register-task';
 
-const params = { ...trainFlowParams, modelName: RegisterPytorchModel.params.modelName };
+// The PyTorch step trains new weights on the whole increment: --warm-start is the TF.js training's.
+const { warmStart: _warmStart, ...pytorchTrainParams } = trainFlowParams;
+const params = { ...pytorchTrainParams, modelName: RegisterPytorchModel.params.modelName };
 
 export const trainPytorchFlow = {
   name: 'mnist-train-pytorch',

@@ -20,3 +20,21 @@ export function seededSplit(count: number, validationFraction: number, seed: num
     train: order.slice(validationCount).sort(),
   };
 }
+
+/**
+ * Splits `0..count-1` block by block (`blockSize` indices each, the last one
+ * maybe shorter), each block by its own seeded shuffle (`seed` + block
+ * number): the first k blocks split alike whatever follows them, so as data
+ * grows by blocks no index ever changes side (a model trained on block 1's
+ * training part is never validated on it later).
+ */
+export function blockwiseSplit(count: number, blockSize: number, validationFraction: number, seed: number): Split {
+  const train: number[] = [];
+  const validation: number[] = [];
+  for (let start = 0, block = 0; start < count; start += blockSize, block++) {
+    const part = seededSplit(Math.min(blockSize, count - start), validationFraction, seed + block);
+    for (const i of part.train) train.push(start + i);
+    for (const i of part.validation) validation.push(start + i);
+  }
+  return { train: Uint32Array.from(train), validation: Uint32Array.from(validation) };
+}

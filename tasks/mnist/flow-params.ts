@@ -14,6 +14,7 @@ export const dataFlowParams = {
   incrementSize: dataParams.incrementSize,
   validationFraction: dataParams.validationFraction,
   splitSeed: dataParams.splitSeed,
+  splitBy: dataParams.splitBy,
 };
 
 /** Throws a usage error naming `--increment` when it is out of range for `--increment-size`. */
@@ -30,4 +31,5 @@ export const trainFlowParams = {
   learningRate: trainParams.learningRate,
   seed: trainParams.seed,
   augmentShift: trainParams.augmentShift,
+  warmStart: trainParams.warmStart,
 };

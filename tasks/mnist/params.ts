@@ -27,6 +27,7 @@ export interface DataParams {
   incrementSize?: number;
   validationFraction?: number;
   splitSeed?: number;
+  splitBy?: 'all' | 'increment';
 }
 
 export const dataParams = {
@@ -40,13 +41,17 @@ export const dataParams = {
   incrementSize: param.int({ min: 100, max: 60_000, default: DEFAULT_INCREMENT_SIZE, description: 'training images each increment adds' }),
   validationFraction: param.number({ min: 0.001, max: 0.5, default: 0.05, description: 'share of the increment held out for validation' }),
   splitSeed: param.int({ min: 0, default: 42, description: 'seed of the train/validation split' }),
+  splitBy: param.choice(['all', 'increment'] as const, {
+    default: 'all',
+    description: "train/validation split: one seeded shuffle of all the increment's images, or each increment's new images on their own (an image then keeps its side as increments grow, as --warm-start needs)",
+  }),
 };
 
 
 /** The data parameters out of a larger set (what a preprocess task takes). */
 export function dataParamsOf(params: Required<DataParams>): Required<DataParams> {
-  const { source, store, increment, incrementSize, validationFraction, splitSeed } = params;
-  return { source, store, increment, incrementSize, validationFraction, splitSeed };
+  const { source, store, increment, incrementSize, validationFraction, splitSeed, splitBy } = params;
+  return { source, store, increment, incrementSize, validationFraction, splitSeed, splitBy };
 }
 
 /** What identifies a trained model: its data and its training parameters. */
@@ -56,6 +61,7 @@ export interface TrainParams extends DataParams {
   learningRate?: number;
   seed?: number;
   augmentShift?: number;
+  warmStart?: boolean;
 }
 
 export const trainParams = {
@@ -65,10 +71,14 @@ export const trainParams = {
   learningRate: param.number({ min: 1e-6, max: 1, default: MNIST_TRAINING.learningRate, description: 'peak learning rate (Adam, warm-up then cosine decay)' }),
   seed: param.int({ min: 0, default: MNIST_TRAINING.seed, description: 'seed of weight initialisation, batch order and image shifts' }),
   augmentShift: param.int({ min: 0, max: 8, default: MNIST_TRAINING.augmentShift, description: 'shift each training image by up to this many pixels, a new random shift each epoch (0: off)' }),
+  warmStart: param.boolean({
+    default: false,
+    description: 'increment n > 1: continue the model of increment n-1 (same parameters) on the training images increment n adds, instead of new weights on all of them; needs --split-by increment',
+  }),
 };
 
 /** The training parameters out of a larger set. */
 export function trainParamsOf(params: Required<TrainParams>): Required<TrainParams> {
-  const { epochs, batchSize, learningRate, seed, augmentShift } = params;
-  return { ...dataParamsOf(params), epochs, batchSize, learningRate, seed, augmentShift };
+  const { epochs, batchSize, learningRate, seed, augmentShift, warmStart } = params;
+  return { ...dataParamsOf(params), epochs, batchSize, learningRate, seed, augmentShift, warmStart };
 }

@@ -13,7 +13,7 @@ import { incrementCount, incrementImages, incrementProblem } from './increments'
 import { mnistSplitFromIdx, type MnistSplit } from './mnist-data';
 import { IMAGE_SIZE, NUM_CLASSES, PIXELS } from './model';
 import { type DataParams, dataParams } from './params';
-import { seededSplit } from '../data/seeded-split';
+import { blockwiseSplit, seededSplit } from '../data/seeded-split';
 import { isLocalSource, MnistSource, PACKAGED_SOURCE, sourceLocation, sourceParam } from './source';
 import { sha256Hex } from '../data/tensor-file';
 import { MnistDataError } from './errors';
@@ -33,7 +33,16 @@ export interface IncrementDetails {
   readonly increments: number;
   /** Training images in this increment (train + validation). */
   readonly images: number;
-  readonly split: { readonly seed: number; readonly validationFraction: number; readonly train: number; readonly validation: number };
+  readonly split: {
+    readonly seed: number;
+    readonly validationFraction: number;
+    /** How the split was drawn (absent: 'all', from before the choice). */
+    readonly by?: 'all' | 'increment';
+    readonly train: number;
+    readonly validation: number;
+    /** Training images this increment adds: the last ones of `trainImages` (ascending image order). */
+    readonly newTrain?: number;
+  };
   readonly classCounts: { readonly train: number[]; readonly validation: number[] };
   /** The `--source` value (not a machine path) and the files read. */
   readonly source: { readonly location: string; readonly images: SourceFileInfo; readonly labels: SourceFileInfo };
@@ -121,13 +130,13 @@ export class PreprocessIncrement extends Task<DataParams> {
   }
 
   async run(ctx: TaskContext): Promise<void> {
-    const { increment, incrementSize, validationFraction, splitSeed, source } = this.params;
+    const { increment, incrementSize, validationFraction, splitSeed, splitBy, source } = this.params;
     const { split: all, files } = await readSourcePair(this.requires(), 'trainImages', 'trainLabels');
     if ((increment - 1) * incrementSize >= all.count) {
       throw new MnistDataError(`${files.images.file} holds ${all.count} images: too few for increment ${increment} of ${incrementSize} images`);
     }
     const images = incrementImages(increment, incrementSize, all.count);
-    const { train, validation } = seededSplit(images, validationFraction, splitSeed);
+    const { train, validation } = splitBy === 'increment' ? blockwiseSplit(images, incrementSize, validationFraction, splitSeed) : seededSplit(images, validationFraction, splitSeed);
     const trainSet = gather(all, train);
     const validationSet = gather(all, validation);
     const details: IncrementDetails = {
@@ -136,7 +145,7 @@ export class PreprocessIncrement extends Task<DataParams> {
       incrementSize,
       increments: incrementCount(incrementSize, all.count),
       images,
-      split: { seed: splitSeed, validationFraction, train: train.length, validation: validation.length },
+      split: { seed: splitSeed, validationFraction, by: splitBy, train: train.length, validation: validation.length, newTrain: train.filter((i) => i >= (increment - 1) * incrementSize).length },
       classCounts: { train: classCounts(trainSet.labels), validation: classCounts(validationSet.labels) },
       source: { location: source, ...files },
     };

@@ -73,6 +73,11 @@ export class RetrainModel extends TrainModel {
     return () => model;
   }
 
+  /** A retraining fine-tunes `startFrom` on a drift increment with its own split: the routine warm start does not apply. */
+  protected override async previousModel(): Promise<undefined> {
+    return undefined;
+  }
+
   override requires() {
     const p = this.params as Required<RetrainParams>;
     return new DriftIncrement({

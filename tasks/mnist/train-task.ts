@@ -8,12 +8,13 @@
  *   metrics.json              per-epoch loss, accuracy, validation accuracy, samples/s, wall time
  *   training.json             lineage: data hashes, parameters, backend, run id, code version, model hash
  */
-import { Task, type TaskContext, type TaskResources } from '../../src';
+import { type DirectoryTarget, ParameterError, Task, type TaskContext, type TaskResources } from '../../src';
+import { MnistDataError } from './errors';
 import { codeVersion, type CodeVersion } from '../code-version';
 import { contentHash } from '../registry/registry';
 import { directoryAt } from '../store';
-import { float32, readDataset, uint8 } from '../data/dataset-files';
-import { MODEL_JSON, serializeModel, WEIGHTS_BIN, writeModelFiles } from '../training/model-io';
+import { float32, type LoadedDataset, readDataset, uint8 } from '../data/dataset-files';
+import { loadModelFrom, MODEL_JSON, serializeModel, WEIGHTS_BIN, writeModelFiles } from '../training/model-io';
 import { buildModel, DEFAULT_MODEL, type ModelHyperParameters } from './model';
 import { dataParamsOf, type TrainParams, trainParams } from './params';
 import { type IncrementDetails, PreprocessIncrement } from './preprocess-task';
@@ -70,6 +71,8 @@ export interface TrainingRecord {
     readonly source: IncrementDetails['source'];
   };
   readonly code: CodeVersion;
+  /** With --warm-start: the model of the increment before, which training continued. */
+  readonly startedFrom?: { readonly taskId: string; readonly uri: string; readonly modelSha256: string };
 }
 
 /** What `metrics.json` holds. */
@@ -84,21 +87,39 @@ export class TrainModel extends Task<TrainParams> {
   /** Gradients are computed in one worker thread per core: give the step two cores. */
   override readonly resources: TaskResources = { cpus: 2, memoryMb: 3072 };
 
+  constructor(params: TrainParams) {
+    super(params);
+    if (this.params.warmStart && this.params.splitBy !== 'increment') {
+      throw new ParameterError(this.family, 'warmStart', true, "--split-by increment with it: with one shuffle of all the images, validation would hold images the earlier models trained on");
+    }
+  }
+
   override requires() {
     return new PreprocessIncrement(dataParamsOf(this.params));
+  }
+
+  /** With --warm-start, the model of the increment before: a dynamic requirement, trained first when missing. */
+  protected async previousModel(ctx: TaskContext): Promise<DirectoryTarget | undefined> {
+    const { warmStart, increment } = this.params;
+    if (!warmStart || increment! <= 1) return undefined;
+    return ctx.require(new TrainModel({ ...this.params, increment: increment! - 1 }));
   }
 
   override output() {
     return directoryAt(this.params.store, 'mnist', 'models', this.id);
   }
 
-  /** The model training starts from: a new one, its weights drawn from the seed. */
-  protected async startingModel(_tf: TensorFlow, architecture: ModelHyperParameters, _ctx: TaskContext): Promise<ModelBuilder> {
-    return (t) => buildModel(t, architecture);
+  /** The model training starts from: the previous increment's (warm start), else a new one, its weights drawn from the seed. */
+  protected async startingModel(tf: TensorFlow, architecture: ModelHyperParameters, ctx: TaskContext, previous?: DirectoryTarget): Promise<ModelBuilder> {
+    if (!previous) return (t) => buildModel(t, architecture);
+    const model = await loadModelFrom(tf, previous);
+    ctx.logger.info({ from: previous.uri }, `continuing the model of increment ${this.params.increment! - 1}`);
+    return () => model;
   }
 
   async run(ctx: TaskContext): Promise<void> {
     const { epochs, batchSize, learningRate, seed, augmentShift } = this.params;
+    const previous = await this.previousModel(ctx);
     const dataDir = this.input();
     const data = await readDataset<IncrementDetails>(dataDir);
     const details = data.manifest.details;
@@ -107,11 +128,12 @@ export class TrainModel extends Task<TrainParams> {
     ctx.logger.info({ backend, train: details.split.train, validation: details.split.validation, epochs, batchSize, learningRate, seed, augmentShift }, `training on the ${backend} backend`);
     ctx.tracking.logParams({ epochs, batchSize, learningRate, seed, augmentShift, backend, increment: details.increment, trainImages: details.split.train });
 
+    const { xTrain, yTrain } = trainingPart(data, dataDir.uri, previous !== undefined);
     const result = await trainClassifier({
       tf,
-      buildModel: await this.startingModel(tf, architecture, ctx),
-      xTrain: float32(data, 'trainImages'),
-      yTrain: uint8(data, 'trainLabels'),
+      buildModel: await this.startingModel(tf, architecture, ctx, previous),
+      xTrain,
+      yTrain,
       xVal: float32(data, 'validationImages'),
       yVal: uint8(data, 'validationLabels'),
       epochs,
@@ -148,6 +170,7 @@ export class TrainModel extends Task<TrainParams> {
           source: details.source,
         },
         code: codeVersion(),
+        ...(previous ? { startedFrom: await startedFrom(previous) } : {}),
       };
       const metrics: TrainingMetrics = { epochs: result.history };
       await this.output().write(async (dir) => {
@@ -160,6 +183,21 @@ export class TrainModel extends Task<TrainParams> {
       result.model.dispose();
     }
   }
+}
+
+/** The training images and labels: all of the increment's, or with a warm start only those it adds (the last `newTrain`). */
+function trainingPart(data: LoadedDataset<IncrementDetails>, where: string, onlyNew: boolean): { xTrain: Float32Array; yTrain: Uint8Array } {
+  const xTrain = float32(data, 'trainImages');
+  const yTrain = uint8(data, 'trainLabels');
+  if (!onlyNew) return { xTrain, yTrain };
+  const { train, newTrain } = data.manifest.details.split;
+  if (newTrain === undefined) throw new MnistDataError(`${where} does not say which training images its increment adds: preprocess it again with --split-by increment`);
+  return { xTrain: xTrain.subarray((train - newTrain) * (xTrain.length / train)), yTrain: yTrain.subarray(train - newTrain) };
+}
+
+async function startedFrom(previous: DirectoryTarget): Promise<TrainingRecord['startedFrom']> {
+  const record = await previous.file(TRAINING_JSON).readJson<TrainingRecord>();
+  return { taskId: record.taskId, uri: previous.uri, modelSha256: record.modelSha256 };
 }
 
 function round(n: number, digits = 4): number {
