@@ -7,7 +7,7 @@ import { LocalDirectoryTarget, run } from '../src';
 import { readDataset } from '../tasks/data/dataset-files';
 import { incrementCount, incrementImages } from '../tasks/mnist/increments';
 import { type IncrementDetails, PreprocessIncrement, PreprocessTestSet } from '../tasks/mnist/preprocess-task';
-import { seededSplit } from '../tasks/data/seeded-split';
+import { blockwiseSplit, seededSplit } from '../tasks/data/seeded-split';
 import { MNIST_FILES, sourceLocation, PACKAGED_SOURCE } from '../tasks/mnist/source';
 import { sha256Hex } from '../tasks/data/tensor-file';
 import { type FlowResult, runFlowProcess } from './helpers/flow-process';
@@ -45,6 +45,18 @@ describe('increments and the split', () => {
     expect(a.validation).toHaveLength(100);
     const all = [...a.train, ...a.validation].sort((x, y) => x - y);
     expect(all).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+  });
+});
+
+describe('the split increment by increment (--split-by increment)', () => {
+  it('keeps every image on its side as increments grow, and splits each increment as a whole split would', () => {
+    const two = blockwiseSplit(2000, 1000, 0.1, 7);
+    const three = blockwiseSplit(2500, 1000, 0.1, 7);
+    expect(Array.from(three.train.filter((i) => i < 2000))).toEqual(Array.from(two.train));
+    expect(Array.from(three.validation.filter((i) => i < 2000))).toEqual(Array.from(two.validation));
+    expect(Array.from(blockwiseSplit(1000, 1000, 0.1, 7).validation)).toEqual(Array.from(seededSplit(1000, 0.1, 7).validation));
+    expect(three.validation).toHaveLength(100 + 100 + 50);
+    expect([...three.train, ...three.validation].sort((a, b) => a - b)).toEqual(Array.from({ length: 2500 }, (_, i) => i));
   });
 });
 

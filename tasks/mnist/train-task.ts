@@ -58,6 +58,8 @@ export interface TrainingRecord {
   /** Gradient worker threads used (0: the task's own thread). */
   readonly workers: number;
   readonly wallSeconds: number;
+  /** Training images this run learned from: the increment's, or with a warm start those it adds. */
+  readonly trainedOn: number;
   readonly final: { readonly loss: number; readonly accuracy: number; readonly valAccuracy: number | null };
   readonly data: {
     readonly uri: string;
@@ -126,9 +128,9 @@ export class TrainModel extends Task<TrainParams> {
     const { tf, backend } = await loadTensorFlow();
     const architecture: ModelHyperParameters = { ...DEFAULT_MODEL, seed };
     ctx.logger.info({ backend, train: details.split.train, validation: details.split.validation, epochs, batchSize, learningRate, seed, augmentShift }, `training on the ${backend} backend`);
-    ctx.tracking.logParams({ epochs, batchSize, learningRate, seed, augmentShift, backend, increment: details.increment, trainImages: details.split.train });
-
     const { xTrain, yTrain } = trainingPart(data, dataDir.uri, previous !== undefined);
+    ctx.tracking.logParams({ epochs, batchSize, learningRate, seed, augmentShift, backend, increment: details.increment, trainImages: yTrain.length, warmStart: previous !== undefined });
+
     const result = await trainClassifier({
       tf,
       buildModel: await this.startingModel(tf, architecture, ctx, previous),
@@ -157,6 +159,7 @@ export class TrainModel extends Task<TrainParams> {
         backend,
         workers: result.workers,
         wallSeconds: result.wallSeconds,
+        trainedOn: yTrain.length,
         final: { loss: last.loss, accuracy: last.accuracy, valAccuracy: Number.isNaN(last.valAccuracy) ? null : last.valAccuracy },
         data: {
           uri: dataDir.uri,
