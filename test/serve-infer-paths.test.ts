@@ -8,6 +8,7 @@
  * same request metrics. Real server on loopback, raw node:http requests.
  */
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -136,4 +137,20 @@ it('a request without the token is refused on both ways in, with the same 401', 
     expect(reply.headers['www-authenticate']).toBe('Bearer');
     expect(JSON.parse(reply.body.toString()).error).toMatch(/needs a token/);
   }
+});
+
+it('a client that goes away halfway through its body gets nothing, and the server keeps answering', async () => {
+  const { port } = new URL(server.url);
+  await new Promise<void>((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1', () => {
+      socket.write(`POST /v2/models/${MODEL}/infer HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{"inputs": [`);
+      setTimeout(() => socket.destroy(), 100);
+    });
+    socket.on('close', () => resolve());
+    socket.on('error', reject);
+  });
+  const pixels = testImages(1, 9);
+  const body = Buffer.from(JSON.stringify({ inputs: [{ name: 'image', shape: [1, 784], datatype: 'UINT8', data: Array.from(pixels) }] }));
+  const reply = await send(`/v2/models/${MODEL}/infer`, { ...auth, 'content-type': 'application/json' }, body);
+  expect(reply.status).toBe(200);
 });

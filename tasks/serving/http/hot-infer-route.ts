@@ -43,7 +43,7 @@ function readBody(request: IncomingMessage, length: number): Promise<Buffer> {
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.once('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length)));
     request.once('error', reject);
-    request.once('close', () => reject(new Error('the client closed the request before sending its body')));
+    request.once('close', () => request.complete || reject(new Error('the client closed the request before sending its body')));
   });
 }
 
