@@ -23,6 +23,8 @@ const OPEN_ROUTES = new Set(['/v2/health/live', '/v2/health/ready', '/ping', '/h
 
 export interface HttpAppOptions {
   readonly maxBodyBytes: number;
+  /** The host listened on; on `localhost` the hot infer route stays off (see below). */
+  readonly host?: string;
 }
 
 export function buildHttpApp(server: InferenceService, options: HttpAppOptions): FastifyInstance {
@@ -36,7 +38,8 @@ export function buildHttpApp(server: InferenceService, options: HttpAppOptions):
     return503OnClosing: true,
     keepAliveTimeout: 10_000,
     routerOptions: { ignoreTrailingSlash: true },
-    serverFactory: serverWithHotRoute(() => hot),
+    // fastify listens on every address of `localhost` (127.0.0.1 and ::1) only on a server it makes itself.
+    ...(options.host === 'localhost' ? {} : { serverFactory: serverWithHotRoute(() => hot) }),
   });
   const { metrics } = server;
   const routes = new RouteTable(app);
