@@ -6,7 +6,7 @@
  * request: measured (bench/serve.ts, ONNX, autocannon, consecutive runs,
  * load 1-2) 254 us of server CPU a request here against 305 through fastify,
  * and 4,635 req/s against 3,794; under heavier load the difference shrinks
- * into the noise (3-8% less CPU side by side at load 5-6).
+ * into the noise (3-19% less CPU side by side at load 3-7).
  *
  * Taken here: POST /v2/models/<served model>/infer (or .../versions/<v>/infer),
  * no query, a Content-Length within the body limit, no Content-Encoding,
