@@ -33,7 +33,11 @@
  *    fastify, which the server is built on), each reading the body and
  *    answering a fixed small JSON, under the same generator at 64
  *    connections with the single-image body: what any Node.js server could
- *    answer on this machine at the same time.
+ *    answer on this machine at the same time, with each one's CPU a request.
+ * 7. The CPU budget of the issue's targets: server and generator share the
+ *    cores, so 12,000 req/s allows cores / 12,000 s of CPU a request for
+ *    both, and 0.8x in-process predict at batch 32 cores / (0.8 x its rate)
+ *    an image; printed beside what this run used.
  *
  * The machine is shared (server, load generator and anyone else on 2 cores):
  * figures are noisy; `ratio` compares served and in-process throughput at
@@ -172,6 +176,25 @@ async function predictReference(tf: TensorFlow, batch: number, ms: number): Prom
   return { rate, cpuUsPerImage: (used.user + used.system) / (calls * batch) };
 }
 
+/** The issue's targets on this machine: requests a second at 64 connections, and served images a second at batch 32 against in-process predict. */
+const TARGET_RPS_C64 = 12_000;
+const TARGET_RATIO_B32 = 0.8;
+const cores = os.availableParallelism();
+
+/**
+ * What the targets allow in CPU, server and load generator together, as
+ * both share this machine's cores: at TARGET_RPS_C64, cores / rate a
+ * request; at TARGET_RATIO_B32 of in-process predict, cores / (ratio * its
+ * rate) an image, against what the binary batch load used.
+ */
+function cpuBudget(loads: Record<string, Load>, serverCpuUs: Record<string, number>, ref32Rate: number) {
+  return {
+    perRequest: (cores * 1e6) / TARGET_RPS_C64,
+    perImage: (cores * 1e6) / (TARGET_RATIO_B32 * ref32Rate),
+    usedPerImage: (serverCpuUs.b32 + loads.b32.generatorCpuUs) / 32,
+  };
+}
+
 /** CPU seconds (user + system) a process has used, from /proc/<pid>/stat. */
 function cpuSecondsOf(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
@@ -246,8 +269,8 @@ if (kind === 'http') {
 }
 `;
 
-/** The single-image load at 64 connections against a bare server (`http` or `fastify`). */
-async function bareServerLoad(kind: 'http' | 'fastify', single: Body): Promise<Load> {
+/** The single-image load at 64 connections against a bare server (`http` or `fastify`), with the server's CPU a request. */
+async function bareServerLoad(kind: 'http' | 'fastify', single: Body): Promise<Load & { serverCpuUs: number }> {
   const child = spawn(process.execPath, ['-e', BARE_SERVER, kind], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const port = await new Promise<string>((resolve, reject) => {
@@ -256,7 +279,9 @@ async function bareServerLoad(kind: 'http' | 'fastify', single: Body): Promise<L
     });
     const url = `http://127.0.0.1:${port}`;
     await run(url, 64, single, 3); // measured: a 1 s warm-up left fastify at half its speed (JIT still compiling)
-    return await run(url, 64, single, seconds);
+    const cpuBefore = cpuSecondsOf(child.pid!);
+    const load = await run(url, 64, single, seconds);
+    return { ...load, serverCpuUs: ((cpuSecondsOf(child.pid!) - cpuBefore) * 1e6) / load.requests };
   } finally {
     child.kill('SIGTERM');
   }
@@ -291,7 +316,10 @@ async function main(): Promise<void> {
     server.kill('SIGTERM');
     const bareHttp = await bareServerLoad('http', single);
     const bareFastify = await bareServerLoad('fastify', single);
-    console.log(`ceiling, bare servers at 64 connections (${generator.name}, load ${os.loadavg()[0].toFixed(2)}): Node.js http ${round(bareHttp.rps, 0)} req/s (p99 ${bareHttp.p99} ms), fastify ${round(bareFastify.rps, 0)} req/s (p99 ${bareFastify.p99} ms)`);
+    console.log(`ceiling, bare servers at 64 connections (${generator.name}, load ${os.loadavg()[0].toFixed(2)}): Node.js http ${round(bareHttp.rps, 0)} req/s (p99 ${bareHttp.p99} ms, server CPU ${round(bareHttp.serverCpuUs, 0)} us/request), fastify ${round(bareFastify.rps, 0)} req/s (p99 ${bareFastify.p99} ms, server CPU ${round(bareFastify.serverCpuUs, 0)} us/request)`);
+    const budget = cpuBudget(loads, serverCpuUs, ref32.rate);
+    console.log(`CPU budget on ${cores} cores (server and ${generator.name} together): ${TARGET_RPS_C64} req/s allows ${round(budget.perRequest, 0)} us a request; at 64 connections the server used ${round(serverCpuUs.c64, 0)} + ${generator.name} ${round(loads.c64.generatorCpuUs, 0)} us (bare http ${round(bareHttp.serverCpuUs + bareHttp.generatorCpuUs, 0)} us)`);
+    console.log(`  ${TARGET_RATIO_B32}x in-process at batch 32 allows ${round(budget.perImage, 1)} us an image; served binary batches used ${round(budget.usedPerImage, 1)} us (in-process predict alone ${round(ref32.cpuUsPerImage, 1)} us)`);
 
     console.log(
       JSON.stringify({
@@ -328,6 +356,11 @@ async function main(): Promise<void> {
         rps_c64_bare_http: round(bareHttp.rps, 0),
         rps_c64_bare_fastify: round(bareFastify.rps, 0),
         generator_cpu_us_per_request_bare_http: round(bareHttp.generatorCpuUs, 0),
+        server_cpu_us_per_request_bare_http: round(bareHttp.serverCpuUs, 0),
+        server_cpu_us_per_request_bare_fastify: round(bareFastify.serverCpuUs, 0),
+        cpu_budget_us_per_request_c64: round(budget.perRequest, 0),
+        cpu_budget_us_per_image_b32: round(budget.perImage, 1),
+        cpu_us_per_image_b32: round(budget.usedPerImage, 1),
         bare_errors: bareHttp.errors + bareFastify.errors,
         rss_mb: rss,
         loadavg: round(os.loadavg()[0], 2),

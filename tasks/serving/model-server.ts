@@ -124,7 +124,7 @@ export class ModelServer implements Service, InferenceService {
 
   async start(): Promise<void> {
     this.thread = predictorFor(this.options.predictIn ?? DEFAULT_PREDICT_IN, { backend: this.options.backend, onnxThreads: this.options.onnxThreads });
-    this.app = buildHttpApp(this, { maxBodyBytes: this.options.maxBodyBytes ?? 16 * 1024 * 1024 });
+    this.app = buildHttpApp(this, { maxBodyBytes: this.options.maxBodyBytes ?? 16 * 1024 * 1024, host: this.options.host ?? DEFAULT_SERVE_HOST });
     this.connections = new ConnectionTracker(this.app.server);
     try {
       await this.listen();

@@ -3,14 +3,17 @@
  * check, request metrics, an error body for every failure in the dialect of
  * the route's clients (never a stack trace), 405 with `Allow` and OPTIONS,
  * `/metrics`, and the route modules (Open Inference Protocol V2, MLflow
- * scoring).
+ * scoring). The common infer request is answered in front of the app, on
+ * its http server, with the same reading, answer, errors and metrics
+ * (hot-infer-route.ts).
  */
-import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { ServeRequestError } from '../errors';
+import { tokenMatches } from './bearer-token';
 import { errorBody, plainJsonType, sendError } from './error-bodies';
+import { HotInferRoute, serverWithHotRoute } from './hot-infer-route';
 import { mlflowRoutes } from './mlflow-routes';
-import { addBodyReading, NOT_JSON } from './request-body';
+import { addBodyReading } from './request-body';
+import { describeRequestError } from './request-errors';
 import { OPTIONS_ROUTE, RouteTable } from './route-table';
 import type { InferenceService } from './inference-service';
 import { v2Routes } from './v2-routes';
@@ -20,41 +23,27 @@ const OPEN_ROUTES = new Set(['/v2/health/live', '/v2/health/ready', '/ping', '/h
 
 export interface HttpAppOptions {
   readonly maxBodyBytes: number;
-}
-
-function tokenMatches(header: string | undefined, token: string): boolean {
-  const match = /^Bearer (.+)$/i.exec(header ?? '');
-  if (!match) return false;
-  const given = Buffer.from(match[1]);
-  const expected = Buffer.from(token);
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
-
-/** What fastify's own errors mean to a client, in the server's words. */
-function describeFastifyError(err: FastifyError, maxBodyBytes: number): { status: number; message: string } {
-  switch (err.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { status: 413, message: `the request body is over the limit of ${maxBodyBytes} bytes: send fewer images per request, or start the server with a larger --max-body-mb.` };
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return { status: 415, message: NOT_JSON };
-    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return { status: 400, message: 'the request body is not as long as its Content-Length says: send the whole body, and its length in bytes.' };
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return { status: 400, message: 'the request body is empty: expected a JSON object such as {"inputs": [...]}.' };
-    default:
-      if (err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
-        return { status: 400, message: `the request body is not valid JSON (${err.message}): expected a JSON object such as {"inputs": [...]}.` };
-      }
-      return { status: err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500, message: err.message };
-  }
+  /** The host listened on; on `localhost` the hot infer route stays off (see below). */
+  readonly host?: string;
 }
 
 export function buildHttpApp(server: InferenceService, options: HttpAppOptions): FastifyInstance {
   // ignoreTrailingSlash: clients joining a base URL ask `/v2/` as often as `/v2`.
-  const app = Fastify({ logger: false, bodyLimit: options.maxBodyBytes, forceCloseConnections: 'idle', return503OnClosing: true, keepAliveTimeout: 10_000, routerOptions: { ignoreTrailingSlash: true } });
+  // The common infer request is answered before fastify (hot-infer-route.ts); the rest reaches the app.
+  let hot: HotInferRoute | undefined;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: options.maxBodyBytes,
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    keepAliveTimeout: 10_000,
+    routerOptions: { ignoreTrailingSlash: true },
+    // fastify listens on every address of `localhost` (127.0.0.1 and ::1) only on a server it makes itself.
+    ...(options.host === 'localhost' ? {} : { serverFactory: serverWithHotRoute(() => hot) }),
+  });
   const { metrics } = server;
   const routes = new RouteTable(app);
-  addBodyReading(app, options.maxBodyBytes);
+  hot = new HotInferRoute(server, options.maxBodyBytes, addBodyReading(app, options.maxBodyBytes));
 
   // Hooks take callbacks, not async functions: each async hook is a promise and a microtask turn every request.
   const token = server.token;
@@ -81,7 +70,7 @@ export function buildHttpApp(server: InferenceService, options: HttpAppOptions):
   });
 
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    const { status, message } = err instanceof ServeRequestError && err.code !== 'FST_ERR_CTP_BODY_TOO_LARGE' ? { status: err.status, message: err.message } : describeFastifyError(err, options.maxBodyBytes);
+    const { status, message } = describeRequestError(err, options.maxBodyBytes);
     if (status >= 500) server.logger.error({ err, url: request.url }, `request failed: ${err.message}`);
     return reply.code(status).send(errorBody(request.url, status, status >= 500 ? `internal error: ${message}` : message));
   });

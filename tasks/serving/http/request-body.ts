@@ -133,8 +133,8 @@ function readBody(request: FastifyRequest, body: Buffer, parseJson: ParseJson): 
   throw new ServeRequestError(415, NOT_JSON);
 }
 
-/** Installs the body reading on `app`: decoding of compressed bodies, then one parser for every content type. */
-export function addBodyReading(app: FastifyInstance, maxBodyBytes: number): void {
+/** Installs the body reading on `app`: decoding of compressed bodies, then one parser for every content type. Returns the JSON parser it reads with. */
+export function addBodyReading(app: FastifyInstance, maxBodyBytes: number): ParseJson {
   // A callback hook, not an async one: no promise a request on the hot path.
   app.addHook('preParsing', (request, _reply, payload, done) => {
     let encoding: ReturnType<typeof contentEncodingOf>;
@@ -156,4 +156,5 @@ export function addBodyReading(app: FastifyInstance, maxBodyBytes: number): void
       done(err as Error, undefined);
     }
   });
+  return parseJson;
 }

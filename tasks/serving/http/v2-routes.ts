@@ -6,7 +6,7 @@
 import { predictionIds } from '../prediction-id';
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { BINARY_TENSOR_EXTENSION, binaryByDefault, encodeInferResponse, INFERENCE_HEADER_LENGTH, outputIsBinary, type ResponseTensor } from './binary-tensors';
+import { BINARY_TENSOR_EXTENSION, binaryByDefault, encodeInferResponse, INFERENCE_HEADER_LENGTH, isObject, type Json, outputIsBinary, type ResponseTensor } from './binary-tensors';
 import { InferenceInputError, ModelNotServedError, ModelNotReadyError } from '../errors';
 import { LABEL_OUTPUT, PROBABILITIES_OUTPUT } from '../runtime/image-adapter';
 import type { RequestTensor } from '../runtime/model-adapter';
@@ -15,7 +15,11 @@ import type { Inference, InferenceService } from './inference-service';
 /** The server's version in `GET /v2` and MLflow's `GET /version`. */
 export const SERVER_VERSION = '0.1.0';
 
-interface ModelParams {
+/** The infer routes, as request metrics name them. */
+export const INFER_ROUTE = '/v2/models/:name/infer';
+export const VERSION_INFER_ROUTE = '/v2/models/:name/versions/:version/infer';
+
+export interface ModelParams {
   name: string;
   version?: string;
 }
@@ -78,6 +82,27 @@ function notReady(reply: FastifyReply, server: InferenceService, body: object): 
   return reply.code(503).send({ ...body, error: `model "${server.model}" is not loaded yet.` });
 }
 
+/** An infer answer: the body (a JSON object, or binary tensors after a JSON header of `headerLength` bytes) and the version that answered. */
+export interface InferAnswer {
+  readonly version: string;
+  readonly body: Json | Buffer;
+  readonly headerLength?: number;
+}
+
+/** Answers an infer request to the route with `params` whose body was read as `body` (request-body.ts); throws a `ServeRequestError` for what it cannot answer. */
+export async function answerInfer(server: InferenceService, params: ModelParams, body: unknown): Promise<InferAnswer> {
+  checkModel(server, params);
+  if (!isObject(body)) throw new InferenceInputError('expected a JSON object {"id"?, "inputs": [{"name", "shape", "datatype", "data"}], "outputs"?}.');
+  const wanted = requestedOutputs(body);
+  const decoded = server.adapter.decodeTensors(body.inputs as RequestTensor[], server.signature?.input);
+  const id = typeof body.id === 'string' && body.id !== '' ? body.id : randomUUID();
+  const result = await server.infer(decoded, id);
+  // Each image's prediction id, for labels that arrive later (dagwright labels import).
+  const head = { model_name: server.model, model_version: String(result.version), id, parameters: { prediction_ids: predictionIds(id, decoded.count) } };
+  const answer = encodeInferResponse(head, responseOutputs(result, decoded.count, server.adapter.classes, wanted));
+  return { version: String(result.version), ...answer };
+}
+
 export function v2Routes(app: FastifyInstance, server: InferenceService): void {
   const ready = () => server.version !== undefined && !server.isStopping;
   app.get('/v2/health/live', async () => ({ live: true }));
@@ -100,21 +125,12 @@ export function v2Routes(app: FastifyInstance, server: InferenceService): void {
   app.get<{ Params: ModelParams }>('/v2/models/:name/ready', modelReady);
   app.get<{ Params: ModelParams }>('/v2/models/:name/versions/:version/ready', modelReady);
 
-  const infer = async (request: { params: ModelParams; body: InferBody; headers: Record<string, unknown> }, reply: FastifyReply) => {
-    checkModel(server, request.params);
-    const body = request.body;
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InferenceInputError('expected a JSON object {"id"?, "inputs": [{"name", "shape", "datatype", "data"}], "outputs"?}.');
-    const wanted = requestedOutputs(body);
-    const decoded = server.adapter.decodeTensors(body.inputs as RequestTensor[], server.signature?.input);
-    const id = typeof body.id === 'string' && body.id !== '' ? body.id : randomUUID();
-    const result = await server.infer(decoded, id);
-    reply.header('x-model-version', String(result.version));
-    // Each image's prediction id, for labels that arrive later (dagwright labels import).
-    const head = { model_name: server.model, model_version: String(result.version), id, parameters: { prediction_ids: predictionIds(id, decoded.count) } };
-    const answer = encodeInferResponse(head, responseOutputs(result, decoded.count, server.adapter.classes, wanted));
+  const infer = async (request: { params: ModelParams; body: unknown }, reply: FastifyReply) => {
+    const answer = await answerInfer(server, request.params, request.body);
+    reply.header('x-model-version', answer.version);
     if (answer.headerLength !== undefined) reply.header('content-type', 'application/octet-stream').header(INFERENCE_HEADER_LENGTH, String(answer.headerLength));
     return answer.body;
   };
-  app.post<{ Params: ModelParams; Body: InferBody }>('/v2/models/:name/infer', infer);
-  app.post<{ Params: ModelParams; Body: InferBody }>('/v2/models/:name/versions/:version/infer', infer);
+  app.post<{ Params: ModelParams }>(INFER_ROUTE, infer);
+  app.post<{ Params: ModelParams }>(VERSION_INFER_ROUTE, infer);
 }

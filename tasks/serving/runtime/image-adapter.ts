@@ -28,15 +28,23 @@ function sameShape(a: readonly (number | null)[], b: readonly (number | null)[])
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
+/**
+ * Binary UINT8 pixels (every byte is a valid one), in a function of its own
+ * over plain Uint8Array and Float32Array views: inside `fill`, which also
+ * reads JSON's number lists, reading a Buffer's bytes measured about 6x
+ * slower (300-500 us against 55 for a 32-image request, load 7).
+ */
+function fillBytes({ features, pixels }: DecodedInputs, offset: number, bytes: Uint8Array): void {
+  pixels.set(bytes, offset);
+  const from = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+  const to = features.subarray(offset, offset + from.length);
+  for (let i = 0; i < from.length; i++) to[i] = from[i] / 255;
+}
+
 /** Writes `values` (numbers of `datatype`) as features in [0, 1] and uint8 pixels at `offset`; names the first bad value. */
 function fill(out: DecodedInputs, offset: number, values: ArrayLike<unknown>, datatype: Datatype, where: string): void {
   const { features, pixels } = out;
-  if (values instanceof Uint8Array && datatype === 'UINT8') {
-    // Binary UINT8: every byte is a valid pixel.
-    pixels.set(values, offset);
-    for (let i = 0; i < values.length; i++) features[offset + i] = values[i] / 255;
-    return;
-  }
+  if (values instanceof Uint8Array && datatype === 'UINT8') return fillBytes(out, offset, values);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (typeof v !== 'number') throw new InferenceInputError(`${where}[${offset + i}] is ${JSON.stringify(v) ?? typeof v}: expected a number.`);
