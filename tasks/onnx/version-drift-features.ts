@@ -14,11 +14,46 @@ import { loadModelFrom } from '../training/model-io';
 import { OnnxClassifier } from './onnx-classifier';
 import { MODEL_ONNX, readSignature, SIGNATURE_JSON } from './signature';
 
-async function onnxFeatures(registry: ModelRegistry, version: number, pixels: Uint8Array, count: number, batchSize = 256): Promise<DriftFeatures> {
+/** A session of a version checked lately, and the checks using it now. */
+interface OpenSession {
+  readonly classifier: Promise<OnnxClassifier>;
+  users: number;
+}
+
+/**
+ * Sessions of the versions checked lately, by version file and content: a monitor that checks the
+ * version serving every hour in one process opens its session once (registry versions never change).
+ * At most KEPT_SESSIONS stay open; one in use is never closed.
+ */
+const sessions = new Map<string, OpenSession>();
+const KEPT_SESSIONS = 2;
+
+async function openSession(registry: ModelRegistry, version: number): Promise<OpenSession> {
   const files = registry.filesOf(version);
-  const signature = readSignature(await files.file(SIGNATURE_JSON).readBytes(), files.file(SIGNATURE_JSON).uri);
-  const classifier = await OnnxClassifier.open(await files.file(MODEL_ONNX).readBytes(), signature);
+  const key = `${files.uri}#${(await registry.version(version)).contentSha256}`;
+  let session = sessions.get(key);
+  if (session) sessions.delete(key);
+  else {
+    const signature = readSignature(await files.file(SIGNATURE_JSON).readBytes(), files.file(SIGNATURE_JSON).uri);
+    // No spinning: a monitor shares the cores with the server and training, and runs one batch at a time.
+    session = { classifier: files.file(MODEL_ONNX).readBytes().then((model) => OnnxClassifier.open(model, signature, { spinWait: false })), users: 0 };
+    session.classifier.catch(() => sessions.delete(key));
+  }
+  sessions.set(key, session);
+  session.users++;
+  for (const [k, s] of sessions) {
+    if (sessions.size <= KEPT_SESSIONS) break;
+    if (s.users > 0) continue;
+    sessions.delete(k);
+    void s.classifier.then((c) => c.release(), () => undefined);
+  }
+  return session;
+}
+
+async function onnxFeatures(registry: ModelRegistry, version: number, pixels: Uint8Array, count: number, batchSize = 256): Promise<DriftFeatures> {
+  const session = await openSession(registry, version);
   try {
+    const classifier = await session.classifier;
     const classes = classifier.classes;
     const probabilities = new Float32Array(count * classes);
     const parts: Float32Array[] = [];
@@ -34,7 +69,7 @@ async function onnxFeatures(registry: ModelRegistry, version: number, pixels: Ui
     parts.reduce((offset, part) => (embeddings.set(part, offset), offset + part.length), 0);
     return { count, probabilities, classes, embeddings, embeddingDim, imageStats: imageStatistics(pixels, count) };
   } finally {
-    await classifier.release();
+    session.users--;
   }
 }
 
