@@ -19,8 +19,8 @@ import { type FlowDefinition, runFlow } from '../src';
 import { checkIncrementOption, trainFlowParams } from '../tasks/mnist/flow-params';
 import { RegisterPytorchModel } from '../tasks/mnist/pytorch/register-task';
 
-// The PyTorch step trains new weights on the whole increment: --warm-start is the TF.js training's.
-const { warmStart: _warmStart, ...pytorchTrainParams } = trainFlowParams;
+// The PyTorch step trains new weights on the whole increment: --warm-start and --replay are the TF.js training's.
+const { warmStart: _warmStart, replay: _replay, ...pytorchTrainParams } = trainFlowParams;
 const params = { ...pytorchTrainParams, modelName: RegisterPytorchModel.params.modelName };
 
 export const trainPytorchFlow = {

@@ -13,7 +13,7 @@ import type { SourceMetrics, VersionScorer } from '../registry/promotion';
 import { type Evaluation, predictClassesInTurns, scorePredictions } from '../training/evaluate';
 import { evaluateOnnx } from '../onnx/evaluate-onnx';
 import { OnnxClassifier } from '../onnx/onnx-classifier';
-import { MODEL_ONNX, readSignature, SIGNATURE_JSON } from '../onnx/signature';
+import { MODEL_ONNX, SIGNATURE_JSON } from '../onnx/signature';
 import { loadModelFrom, MODEL_JSON } from '../training/model-io';
 import { loadTensorFlow } from '../tf/tf-backend';
 import { type ImageBatch, toFloatPixels } from './sources/image-batch';
@@ -72,8 +72,7 @@ interface VersionPredictor {
 async function predictorOf(registry: ModelRegistry, version: ModelVersion): Promise<VersionPredictor> {
   const files = registry.filesOf(version.version);
   if (MODEL_ONNX in version.files && SIGNATURE_JSON in version.files) {
-    const signature = readSignature(await files.file(SIGNATURE_JSON).readBytes(), files.file(SIGNATURE_JSON).uri);
-    const classifier = await OnnxClassifier.open(await files.file(MODEL_ONNX).readBytes(), signature);
+    const classifier = await OnnxClassifier.openIn(files);
     return { evaluate: (images, labels) => evaluateOnnx(classifier, images, labels), release: () => classifier.release() };
   }
   if (!(MODEL_JSON in version.files)) {

@@ -32,4 +32,5 @@ export const trainFlowParams = {
   seed: trainParams.seed,
   augmentShift: trainParams.augmentShift,
   warmStart: trainParams.warmStart,
+  replay: trainParams.replay,
 };

@@ -62,6 +62,7 @@ export interface TrainParams extends DataParams {
   seed?: number;
   augmentShift?: number;
   warmStart?: boolean;
+  replay?: number;
 }
 
 export const trainParams = {
@@ -73,12 +74,18 @@ export const trainParams = {
   augmentShift: param.int({ min: 0, max: 8, default: MNIST_TRAINING.augmentShift, description: 'shift each training image by up to this many pixels, a new random shift each epoch (0: off)' }),
   warmStart: param.boolean({
     default: false,
-    description: 'increment n > 1: continue the model of increment n-1 (same parameters) on the training images increment n adds, instead of new weights on all of them; needs --split-by increment',
+    description: 'increment n > 1: continue the model of increment n-1 (same parameters) on the training images increment n adds (and --replay earlier ones), instead of new weights on all of them; needs --split-by increment',
+  }),
+  replay: param.number({
+    min: 0,
+    max: 10,
+    default: 1,
+    description: 'with --warm-start: earlier training images learned again per new one, drawn at random (seeded) from the increments before, so the model does not drift toward the newest increment',
   }),
 };
 
 /** The training parameters out of a larger set. */
 export function trainParamsOf(params: Required<TrainParams>): Required<TrainParams> {
-  const { epochs, batchSize, learningRate, seed, augmentShift, warmStart } = params;
-  return { ...dataParamsOf(params), epochs, batchSize, learningRate, seed, augmentShift, warmStart };
+  const { epochs, batchSize, learningRate, seed, augmentShift, warmStart, replay } = params;
+  return { ...dataParamsOf(params), epochs, batchSize, learningRate, seed, augmentShift, warmStart, replay };
 }

@@ -14,6 +14,7 @@ import { codeVersion, type CodeVersion } from '../code-version';
 import { contentHash } from '../registry/registry';
 import { directoryAt } from '../store';
 import { float32, type LoadedDataset, readDataset, uint8 } from '../data/dataset-files';
+import { mulberry32, shuffledIndices } from '../data/seeded-random';
 import { loadModelFrom, MODEL_JSON, serializeModel, WEIGHTS_BIN, writeModelFiles } from '../training/model-io';
 import { buildModel, DEFAULT_MODEL, type ModelHyperParameters } from './model';
 import { dataParamsOf, type TrainParams, trainParams } from './params';
@@ -58,8 +59,10 @@ export interface TrainingRecord {
   /** Gradient worker threads used (0: the task's own thread). */
   readonly workers: number;
   readonly wallSeconds: number;
-  /** Training images this run learned from: the increment's, or with a warm start those it adds. */
+  /** Training images this run learned from: the increment's, or with a warm start those it adds and those it replayed. */
   readonly trainedOn: number;
+  /** With a warm start: how many of `trainedOn` were earlier increments' images, learned again. */
+  readonly replayed?: number;
   readonly final: { readonly loss: number; readonly accuracy: number; readonly valAccuracy: number | null };
   readonly data: {
     readonly uri: string;
@@ -128,8 +131,8 @@ export class TrainModel extends Task<TrainParams> {
     const { tf, backend } = await loadTensorFlow();
     const architecture: ModelHyperParameters = { ...DEFAULT_MODEL, seed };
     ctx.logger.info({ backend, train: details.split.train, validation: details.split.validation, epochs, batchSize, learningRate, seed, augmentShift }, `training on the ${backend} backend`);
-    const { xTrain, yTrain } = trainingPart(data, dataDir.uri, previous !== undefined);
-    ctx.tracking.logParams({ epochs, batchSize, learningRate, seed, augmentShift, backend, increment: details.increment, trainImages: yTrain.length, warmStart: previous !== undefined });
+    const { xTrain, yTrain, replayed } = previous ? warmStartPart(data, dataDir.uri, this.params.replay!, seed! + details.increment) : wholeTrainingPart(data);
+    ctx.tracking.logParams({ epochs, batchSize, learningRate, seed, augmentShift, backend, increment: details.increment, trainImages: yTrain.length, warmStart: previous !== undefined, replayed });
 
     const result = await trainClassifier({
       tf,
@@ -160,6 +163,7 @@ export class TrainModel extends Task<TrainParams> {
         workers: result.workers,
         wallSeconds: result.wallSeconds,
         trainedOn: yTrain.length,
+        ...(previous ? { replayed } : {}),
         final: { loss: last.loss, accuracy: last.accuracy, valAccuracy: Number.isNaN(last.valAccuracy) ? null : last.valAccuracy },
         data: {
           uri: dataDir.uri,
@@ -188,14 +192,41 @@ export class TrainModel extends Task<TrainParams> {
   }
 }
 
-/** The training images and labels: all of the increment's, or with a warm start only those it adds (the last `newTrain`). */
-function trainingPart(data: LoadedDataset<IncrementDetails>, where: string, onlyNew: boolean): { xTrain: Float32Array; yTrain: Uint8Array } {
-  const xTrain = float32(data, 'trainImages');
-  const yTrain = uint8(data, 'trainLabels');
-  if (!onlyNew) return { xTrain, yTrain };
+interface TrainingPart {
+  readonly xTrain: Float32Array;
+  readonly yTrain: Uint8Array;
+  readonly replayed: number;
+}
+
+function wholeTrainingPart(data: LoadedDataset<IncrementDetails>): TrainingPart {
+  return { xTrain: float32(data, 'trainImages'), yTrain: uint8(data, 'trainLabels'), replayed: 0 };
+}
+
+/**
+ * A warm start's training images: those the increment adds (the last
+ * `newTrain`), and `replay` times as many of the earlier ones, drawn by a
+ * seeded shuffle. Without the replay a chain of warm starts leans toward
+ * the newest increments (MNIST's blocks differ by writer), and its class
+ * probabilities drift away from its whole-data reference.
+ */
+function warmStartPart(data: LoadedDataset<IncrementDetails>, where: string, replay: number, seed: number): TrainingPart {
+  const xAll = float32(data, 'trainImages');
+  const yAll = uint8(data, 'trainLabels');
   const { train, newTrain } = data.manifest.details.split;
   if (newTrain === undefined) throw new MnistDataError(`${where} does not say which training images its increment adds: preprocess it again with --split-by increment`);
-  return { xTrain: xTrain.subarray((train - newTrain) * (xTrain.length / train)), yTrain: yTrain.subarray(train - newTrain) };
+  const earlier = train - newTrain;
+  const replayed = Math.min(earlier, Math.round(newTrain * replay));
+  const picks = shuffledIndices(earlier, mulberry32(seed)).subarray(0, replayed);
+  const pixels = xAll.length / train;
+  const xTrain = new Float32Array((replayed + newTrain) * pixels);
+  const yTrain = new Uint8Array(replayed + newTrain);
+  picks.forEach((from, i) => {
+    xTrain.set(xAll.subarray(from * pixels, (from + 1) * pixels), i * pixels);
+    yTrain[i] = yAll[from];
+  });
+  xTrain.set(xAll.subarray(earlier * pixels), replayed * pixels);
+  yTrain.set(yAll.subarray(earlier), replayed);
+  return { xTrain, yTrain, replayed };
 }
 
 async function startedFrom(previous: DirectoryTarget): Promise<TrainingRecord['startedFrom']> {

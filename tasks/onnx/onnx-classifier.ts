@@ -5,7 +5,8 @@
  * its scores into class probabilities (softmax over logits).
  */
 import type { InferenceSession as Session, Tensor as OrtTensor } from 'onnxruntime-node';
-import { imageGeometry, type ImageGeometry, type ModelSignature, SignatureError } from './signature';
+import type { DirectoryTarget } from '../../src';
+import { imageGeometry, type ImageGeometry, MODEL_ONNX, type ModelSignature, readSignature, SIGNATURE_JSON, SignatureError } from './signature';
 
 /** Threads ONNX Runtime uses inside one prediction. */
 export const DEFAULT_ONNX_THREADS = 2;
@@ -70,6 +71,13 @@ export class OnnxClassifier {
       throw err;
     }
     return classifier;
+  }
+
+  /** Opens the `model.onnx` of a directory (a registry version's files, a training output) by the `signature.json` beside it. */
+  static async openIn(files: DirectoryTarget, options?: OnnxSessionOptions): Promise<OnnxClassifier> {
+    const signatureFile = files.file(SIGNATURE_JSON);
+    const [model, signature] = await Promise.all([files.file(MODEL_ONNX).readBytes(), signatureFile.readBytes()]);
+    return OnnxClassifier.open(model, readSignature(signature, signatureFile.uri), options);
   }
 
   private checkAgainstSignature(): void {

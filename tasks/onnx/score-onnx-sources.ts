@@ -12,13 +12,16 @@ import { MODEL_ONNX, readSignature, SIGNATURE_JSON } from './signature';
 
 /** Scores the ONNX model in a registry version's (or a training output's) files. */
 export async function scoreOnnxOnSources(files: DirectoryTarget, sources: readonly ImageBatch[]): Promise<MultiSourceScore> {
-  const [onnx, signature] = await Promise.all([files.file(MODEL_ONNX).readBytes(), files.file(SIGNATURE_JSON).readBytes()]);
-  return scoreOnnxModel({ [MODEL_ONNX]: onnx, [SIGNATURE_JSON]: signature }, sources, files.file(SIGNATURE_JSON).uri);
+  return scoreClassifier(await OnnxClassifier.openIn(files), sources);
 }
 
 /** Scores an ONNX model given as its `model.onnx` and `signature.json` bytes (`where` names them in errors). */
 export async function scoreOnnxModel(files: Readonly<Record<string, Uint8Array>>, sources: readonly ImageBatch[], where: string): Promise<MultiSourceScore> {
-  const classifier = await OnnxClassifier.open(files[MODEL_ONNX], readSignature(files[SIGNATURE_JSON], where));
+  return scoreClassifier(await OnnxClassifier.open(files[MODEL_ONNX], readSignature(files[SIGNATURE_JSON], where)), sources);
+}
+
+/** Scores the classifier on every source, then releases it. */
+async function scoreClassifier(classifier: OnnxClassifier, sources: readonly ImageBatch[]): Promise<MultiSourceScore> {
   try {
     const scores = [];
     for (const s of sources) {

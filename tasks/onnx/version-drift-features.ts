@@ -12,7 +12,6 @@ import { modelFormatOf } from '../serving/runtime/model-format';
 import { loadTensorFlow } from '../tf/tf-backend';
 import { loadModelFrom } from '../training/model-io';
 import { OnnxClassifier } from './onnx-classifier';
-import { MODEL_ONNX, readSignature, SIGNATURE_JSON } from './signature';
 
 /** A session of a version checked lately, and the checks using it now. */
 interface OpenSession {
@@ -34,9 +33,8 @@ async function openSession(registry: ModelRegistry, version: number): Promise<Op
   let session = sessions.get(key);
   if (session) sessions.delete(key);
   else {
-    const signature = readSignature(await files.file(SIGNATURE_JSON).readBytes(), files.file(SIGNATURE_JSON).uri);
     // No spinning: a monitor shares the cores with the server and training, and runs one batch at a time.
-    session = { classifier: files.file(MODEL_ONNX).readBytes().then((model) => OnnxClassifier.open(model, signature, { spinWait: false })), users: 0 };
+    session = { classifier: OnnxClassifier.openIn(files, { spinWait: false }), users: 0 };
     session.classifier.catch(() => sessions.delete(key));
   }
   sessions.set(key, session);

@@ -40,36 +40,49 @@ function checkRows(values: Float32Array | Float64Array, dim: number, name: strin
   return rows;
 }
 
-/** Squared Euclidean distances between all rows of the pooled samples, row-major [N, N]. */
+/** Rows are handled this many at a time when pairing (see pooledSquaredDistances). */
+const ROW_BLOCK = 4;
+
+/**
+ * Squared Euclidean distances between all rows of the pooled samples, row-major [N, N], the upper
+ * triangle only (i < j: all that the kernel and the median read). `pooled` holds
+ * N rows padded with zero rows to a multiple of ROW_BLOCK: each row j is read once for a block of
+ * ROW_BLOCK rows i (four dot products, one load of j's values for four multiply-adds), where reading
+ * both rows for every pair made the loads the check's slowest loop.
+ */
 function pooledSquaredDistances(pooled: Float64Array, n: number, dim: number): Float64Array {
   const norms = new Float64Array(n);
-  for (let i = 0; i < n; i++) norms[i] = dot(pooled, i * dim, i * dim, dim);
+  for (let i = 0; i < n; i++) for (let k = i * dim; k < (i + 1) * dim; k++) norms[i] += pooled[k] * pooled[k];
   const dist = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
+  const dots = new Float64Array(ROW_BLOCK);
+  for (let i = 0; i < n; i += ROW_BLOCK) {
     for (let j = i + 1; j < n; j++) {
-      const d = Math.max(norms[i] + norms[j] - 2 * dot(pooled, i * dim, j * dim, dim), 0);
-      dist[i * n + j] = d;
-      dist[j * n + i] = d;
+      blockDots(pooled, i * dim, j * dim, dim, dots);
+      for (let r = 0; r < ROW_BLOCK && i + r < j; r++) {
+        dist[(i + r) * n + j] = Math.max(norms[i + r] + norms[j] - 2 * dots[r], 0);
+      }
     }
   }
   return dist;
 }
 
-/** Dot product of the rows at offsets `a` and `b`; four running sums, as one sum's chain of additions was the check's slowest loop. */
-function dot(values: Float64Array, a: number, b: number, dim: number): number {
+/** The dot products of the ROW_BLOCK rows from offset `a` with the row at offset `b`, into `out`. */
+function blockDots(values: Float64Array, a: number, b: number, dim: number, out: Float64Array): void {
   let s0 = 0;
   let s1 = 0;
   let s2 = 0;
   let s3 = 0;
-  let k = 0;
-  for (; k + 3 < dim; k += 4) {
-    s0 += values[a + k] * values[b + k];
-    s1 += values[a + k + 1] * values[b + k + 1];
-    s2 += values[a + k + 2] * values[b + k + 2];
-    s3 += values[a + k + 3] * values[b + k + 3];
+  for (let k = 0; k < dim; k++) {
+    const v = values[b + k];
+    s0 += values[a + k] * v;
+    s1 += values[a + dim + k] * v;
+    s2 += values[a + 2 * dim + k] * v;
+    s3 += values[a + 3 * dim + k] * v;
   }
-  for (; k < dim; k++) s0 += values[a + k] * values[b + k];
-  return s0 + s1 + (s2 + s3);
+  out[0] = s0;
+  out[1] = s1;
+  out[2] = s2;
+  out[3] = s3;
 }
 
 /** alibi-detect's sigma_median for x != y: sqrt(0.5 * the ((N*M)//2 - 1)-th smallest cross distance). */
@@ -77,9 +90,31 @@ function medianHeuristic(dist: Float64Array, total: number, m: number): number {
   const cross = new Float64Array(m * (total - m));
   let c = 0;
   for (let i = 0; i < m; i++) for (let j = m; j < total; j++) cross[c++] = dist[i * total + j];
-  cross.sort();
-  const median = cross[Math.floor(cross.length / 2) - 1];
-  return Math.sqrt(0.5 * median);
+  return Math.sqrt(0.5 * kthSmallest(cross, Math.floor(cross.length / 2) - 1));
+}
+
+/** The k-th smallest value (0-based) of `values`, which it reorders: Hoare's selection, linear on average where sorting was the median's cost. */
+function kthSmallest(values: Float64Array, k: number): number {
+  let lo = 0;
+  let hi = values.length - 1;
+  while (lo < hi) {
+    const pivot = values[(lo + hi) >>> 1];
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (values[i] < pivot) i++;
+      while (values[j] > pivot) j--;
+      if (i <= j) {
+        const t = values[i];
+        values[i++] = values[j];
+        values[j--] = t;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return values[k];
+  }
+  return values[k];
 }
 
 /** Sum of K[i][j] over the pairs i < j of `members` (ascending indices) in a kernel matrix of `total` columns. */
@@ -116,7 +151,7 @@ export function mmdTest(reference: Float32Array | Float64Array, current: Float32
   const permutations = options.permutations ?? 100;
   if (!Number.isInteger(permutations) || permutations < 1) throw new StatisticInputError(`Expected \`permutations\` to be a positive integer, got ${permutations}`);
   const total = m + n;
-  const pooled = new Float64Array(total * dim);
+  const pooled = new Float64Array(Math.ceil(total / ROW_BLOCK) * ROW_BLOCK * dim);
   pooled.set(reference);
   pooled.set(current, m * dim);
   const dist = pooledSquaredDistances(pooled, total, dim);
@@ -128,9 +163,9 @@ export function mmdTest(reference: Float32Array | Float64Array, current: Float32
   let pairTotal = 0;
   for (let i = 0; i < total; i++) {
     for (let j = i + 1; j < total; j++) {
+      // The upper triangle only: pairSum reads K[i][j] with i < j.
       const k = Math.exp(-dist[i * total + j] * scale);
       kernel[i * total + j] = k;
-      kernel[j * total + i] = k;
       rowSums[i] += k;
       rowSums[j] += k;
       pairTotal += k;

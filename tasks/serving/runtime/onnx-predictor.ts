@@ -6,7 +6,6 @@
  */
 import { ModelRegistry } from '../../registry/registry';
 import { DEFAULT_ONNX_THREADS, OnnxClassifier, type OnnxSessionOptions } from '../../onnx/onnx-classifier';
-import { MODEL_ONNX, readSignature, SIGNATURE_JSON } from '../../onnx/signature';
 import type { Predictor } from './predict-thread';
 import { PredictorError } from '../errors';
 
@@ -16,9 +15,7 @@ export class OnnxPredictor implements Predictor {
   constructor(private readonly session: OnnxSessionOptions = { threads: DEFAULT_ONNX_THREADS }) {}
 
   async load(key: string, store: string, model: string, version: number) {
-    const files = new ModelRegistry(store, model).filesOf(version);
-    const [bytes, signatureBytes] = await Promise.all([files.file(MODEL_ONNX).readBytes(), files.file(SIGNATURE_JSON).readBytes()]);
-    const classifier = await OnnxClassifier.open(bytes, readSignature(signatureBytes, files.file(SIGNATURE_JSON).uri), this.session);
+    const classifier = await OnnxClassifier.openIn(new ModelRegistry(store, model).filesOf(version), this.session);
     this.models.set(key, classifier);
     const { height, width, channels } = classifier.geometry;
     // In the adapter's terms (NHWC): the classifier converts to the model's own layout and scaling.
