@@ -1,6 +1,6 @@
 /**
  * The simulated month's clients (flows/operate.ts): each image of a slice
- * is one POST to the server's V2 infer route, four in flight, its id naming
+ * is one POST to the server's V2 infer route, eight in flight, its id naming
  * the day and the image (operate-parts.ts predictionId). Then every image is
  * accounted for against the prediction log:
  *
@@ -47,6 +47,11 @@ export interface SliceAccount {
   readonly logged: LoggedPrediction[];
 }
 
+/** Requests a slice keeps in flight. */
+const IN_FLIGHT = 8;
+/** Between reads of the log while answered predictions are not in it yet: the server publishes a chunk SERVER.chunkMaxAgeMs after its first record. */
+const LOG_POLL_MS = 5;
+
 interface Attempt {
   readonly index: number;
   readonly id: string;
@@ -68,7 +73,7 @@ async function postImage(url: string, id: string, pixels: Uint8Array): Promise<b
   }
 }
 
-/** One round: posts the images (`indices` of the slice), four at a time; `onAnswer` hears each answer (the chaos plan kills the server from it). */
+/** One round: posts the images (`indices` of the slice), IN_FLIGHT at a time; `onAnswer` hears each answer (the chaos plan kills the server from it). */
 async function sendRound(server: ServerEndpoint, ids: (index: number) => string, slice: ImageBatch, indices: readonly number[], onAnswer?: () => void): Promise<Attempt[]> {
   const attempts: Attempt[] = [];
   let next = 0;
@@ -83,7 +88,7 @@ async function sendRound(server: ServerEndpoint, ids: (index: number) => string,
       if (answered) onAnswer?.();
     }
   };
-  await Promise.all(Array.from({ length: Math.min(4, indices.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, indices.length) }, worker));
   return attempts;
 }
 
@@ -100,7 +105,7 @@ async function loggedRecords(store: string, attempts: readonly Attempt[], server
     const found = new Map((await readPredictionLog(store, MODEL, { last: newest })).filter((r) => wanted.has(r.requestId)).map((r) => [r.requestId, r]));
     const pending = attempts.filter((a) => a.answered && !server.wasKilled(a.instance) && !found.has(a.id));
     if (pending.length === 0 || Date.now() > deadline) return found;
-    await sleep(SERVER.chunkMaxAgeMs);
+    await sleep(LOG_POLL_MS);
   }
 }
 

@@ -16,6 +16,9 @@ import { registerFlow } from '../flows/register';
 import { trainFlow } from '../flows/train';
 import { EvaluateModel, type EvaluationRecord } from '../tasks/mnist/evaluate-task';
 import { loadModelFrom } from '../tasks/training/model-io';
+import { evaluate } from '../tasks/training/evaluate';
+import { float32, readDataset, uint8 } from '../tasks/data/dataset-files';
+import { PreprocessTestSet } from '../tasks/mnist/preprocess-task';
 import { RegisterModel } from '../tasks/mnist/register-task';
 import { MNIST_FILES, PACKAGED_SOURCE, sourceLocation } from '../tasks/mnist/source';
 import { loadTensorFlow } from '../tasks/tf/tf-backend';
@@ -70,6 +73,13 @@ describe('MNIST flows on a local store', { timeout: 600_000 }, () => {
     expect(evaluation.perClassAccuracy).toHaveLength(10);
     expect(evaluation.confusionMatrix.flat().reduce((a, b) => a + b, 0)).toBe(10_000);
     expect(evaluation.confusionMatrix.reduce((sum, row, c) => sum + row[c], 0)).toBe(evaluation.correct);
+    // Scored on ONNX Runtime through the export (the model as it is served); TF.js agrees on all but a near tie or two.
+    expect(evaluation.backend).toBe('onnxruntime');
+    const test = await readDataset(new PreprocessTestSet({ store }).output(), ['testImages', 'testLabels']);
+    const { tf } = await loadTensorFlow();
+    const trained = await loadModelFrom(tf, new TrainModel({ ...modelA, store }).output());
+    const onTfjs = await evaluate({ tf, model: trained, images: float32(test, 'testImages'), labels: uint8(test, 'testLabels') }).finally(() => trained.dispose());
+    expect(Math.abs(onTfjs.accuracy * 10_000 - evaluation.correct)).toBeLessThanOrEqual(2);
 
     const modelDir = new TrainModel({ ...modelA, store }).output();
     expect((await modelDir.list()).sort()).toEqual(['metrics.json', 'model.json', 'training.json', 'weights.bin']);
@@ -118,7 +128,6 @@ describe('MNIST flows on a local store', { timeout: 600_000 }, () => {
     expect(['tensorflow', 'wasm', 'cpu']).toContain(training.backend);
 
     // The registered files load back through the target IO handler.
-    const { tf } = await loadTensorFlow();
     const model = await loadModelFrom(tf, registry().filesOf(1));
     expect(model.outputs[0].shape).toEqual([null, 10]);
     model.dispose();

@@ -87,12 +87,21 @@ function numericHistogram(name: string, ref: ArrayLike<number>, cur: ArrayLike<n
   return { name, edges: Array.from({ length: bins + 1 }, (_, i) => lo + i * width), reference: count(ref), current: count(cur) };
 }
 
+// Plain loops: Float32Array.from with a map function goes through the iterator protocol, tens of times slower.
 function column(values: Float32Array, width: number, index: number): Float32Array {
-  return Float32Array.from({ length: values.length / width }, (_, r) => values[r * width + index]);
+  const out = new Float32Array(values.length / width);
+  for (let r = 0; r < out.length; r++) out[r] = values[r * width + index];
+  return out;
 }
 
 function maxProbability(f: DriftFeatures): Float32Array {
-  return Float32Array.from({ length: f.count }, (_, r) => Math.max(...f.probabilities.subarray(r * f.classes, (r + 1) * f.classes)));
+  const out = new Float32Array(f.count);
+  for (let r = 0; r < f.count; r++) {
+    let best = -Infinity;
+    for (let c = r * f.classes; c < (r + 1) * f.classes; c++) best = Math.max(best, f.probabilities[c]);
+    out[r] = best;
+  }
+  return out;
 }
 
 /** Histograms of what the tests compared: predicted classes, confidence, entropy and the image statistics. */

@@ -7,6 +7,7 @@
  */
 import { computeFeatures, type DriftFeatures, featureModel, imageStatistics } from '../drift/features';
 import { MNIST_PIXELS } from '../data/mnist-format';
+import { toFloatPixels } from '../drift/sources/image-batch';
 import { ModelRegistry } from '../registry/registry';
 import { modelFormatOf } from '../serving/runtime/model-format';
 import { loadTensorFlow } from '../tf/tf-backend';
@@ -57,7 +58,7 @@ async function onnxFeatures(registry: ModelRegistry, version: number, pixels: Ui
     const parts: Float32Array[] = [];
     for (let start = 0; start < count; start += batchSize) {
       const n = Math.min(batchSize, count - start);
-      const x = Float32Array.from(pixels.subarray(start * MNIST_PIXELS, (start + n) * MNIST_PIXELS), (p) => p / 255);
+      const x = toFloatPixels(pixels.subarray(start * MNIST_PIXELS, (start + n) * MNIST_PIXELS));
       const out = await classifier.predict(x, n, true);
       probabilities.set(out.probabilities, start * classes);
       if (out.embeddings) parts.push(out.embeddings);
