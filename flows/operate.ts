@@ -10,9 +10,10 @@
  * simulated day:
  *
  *   1. an MNIST increment arrives (day n: increment n) and the routine
- *      register flow (flows/register.ts) runs under the contract (with
- *      `warmStart`, continuing the day before's model on the day's new
- *      images, each increment split on its own);
+ *      register flow (flows/register.ts) runs under the contract: by
+ *      default (`warmStart`) it continues the day before's model on the
+ *      day's new images and as many earlier ones replayed, each increment
+ *      split on its own; without, new weights learn every increment so far;
  *   2. labels due today arrive: for a share `labelShare` of the predictions
  *      made `labelDelay` days ago, the images' own labels stand in for the
  *      person and are imported by prediction id (importLabels); they also
@@ -85,7 +86,7 @@ export interface OperateOptions {
   /** Training images per MNIST increment, and epochs of the routine register's training. */
   readonly incrementSize?: number;
   readonly epochs?: number;
-  /** The routine register continues the day before's model on the day's new images (true), or trains new weights on every increment so far (false, the default). */
+  /** The routine register continues the day before's model on the day's new images and as many earlier ones (true, the default), or trains new weights on every increment so far (false). */
   readonly warmStart?: boolean;
   /** Drift retraining: epochs of fine-tuning the champion, and the MNIST training images it replays beside the labelled batches. */
   readonly retrainEpochs?: number;
@@ -125,7 +126,7 @@ type Settings = Required<Omit<OperateOptions, 'logger'>> & { logger: Logger };
 
 function settingsOf(options: OperateOptions): Settings {
   const s = {
-    days: 30, shiftDay: 10, shiftStep: 0.1, maxShift: 0.5, traffic: 300, monitorsPerDay: 24, labelShare: 0.5, labelDelay: 2, incrementSize: 2000, epochs: 1, warmStart: false, retrainEpochs: 3, retrainMnist: 4000, retrainMinDrop: 0.02, validationFraction: 0.2,
+    days: 30, shiftDay: 10, shiftStep: 0.1, maxShift: 0.5, traffic: 300, monitorsPerDay: 24, labelShare: 0.5, labelDelay: 2, incrementSize: 2000, epochs: 1, warmStart: true, retrainEpochs: 3, retrainMnist: 4000, retrainMinDrop: 0.02, validationFraction: 0.2,
     ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
     store: parseStore(options.store).uri,
     logger: options.logger ?? createLogger({ level: 'info' }),
@@ -389,9 +390,9 @@ options:
   --label-delay <d>           ... d simulated days later (default 2)
   --increment-size <n>        MNIST training images per increment (default 2000)
   --epochs <n>                epochs of the routine register's training (default 1)
-  --warm-start                the routine register continues the day before's model on the day's new images
-                              (flows/register.ts --warm-start --split-by increment) instead of training new weights
-                              on all increments so far: a day costs one increment's training
+  --from-scratch              the routine register trains new weights on all increments so far; by default it
+                              continues the day before's model on the day's new images and as many earlier ones
+                              (flows/register.ts --split-by increment --warm-start): a day costs two increments' training
   --retrain-epochs <n>        epochs of a drift retraining, which fine-tunes the champion (default 3)
   --retrain-mnist <n>         MNIST training images a retraining replays beside the labelled batches (default 4000)
   --retrain-min-drop <share>  drift retrains only when the serving version's accuracy on its newest labelled
@@ -436,7 +437,7 @@ const numericOptions = ['days', 'shift-day', 'shift-step', 'max-shift', 'traffic
 export function parseOperateArgs(argv: readonly string[]): OperateCommand | 'help' {
   let values: Record<string, string | boolean | undefined>;
   try {
-    const options = { store: { type: 'string', default: './data/operate' }, server: { type: 'string', default: 'inprocess' }, help: { type: 'boolean', default: false }, chaos: { type: 'boolean', default: false }, 'warm-start': { type: 'boolean', default: false } } as const;
+    const options = { store: { type: 'string', default: './data/operate' }, server: { type: 'string', default: 'inprocess' }, help: { type: 'boolean', default: false }, chaos: { type: 'boolean', default: false }, 'from-scratch': { type: 'boolean', default: false } } as const;
     ({ values } = parseArgs({ args: [...argv], options: { ...options, ...Object.fromEntries([...numericOptions, ...chaosOptions].map((o) => [o, { type: 'string' as const }])) } }));
   } catch (err) {
     throw new UsageError(`${(err as Error).message}. Run with --help for the options.`);
@@ -456,7 +457,7 @@ export function parseOperateArgs(argv: readonly string[]): OperateCommand | 'hel
   if (killRate !== undefined && !(killRate >= 0 && killRate <= 1)) throw new UsageError(`--kill-rate got ${killRate}; expected a chance in [0, 1].`);
   if (maxKillsPerRun !== undefined && !(Number.isInteger(maxKillsPerRun) && maxKillsPerRun >= 0)) throw new UsageError(`--max-kills-per-run got ${maxKillsPerRun}; expected a whole number >= 0.`);
   const rates = killRate === undefined ? undefined : { server: killRate, register: killRate, monitor: killRate, retrain: killRate };
-  return { store: values.store as string, server: values.server, ...(values['warm-start'] ? { warmStart: true } : {}), ...month, ...(values.chaos ? { chaos: { seed, rates, maxKillsPerRun } } : {}) };
+  return { store: values.store as string, server: values.server, ...(values['from-scratch'] ? { warmStart: false } : {}), ...month, ...(values.chaos ? { chaos: { seed, rates, maxKillsPerRun } } : {}) };
 }
 
 async function main(): Promise<void> {
