@@ -34,6 +34,12 @@
  *    answering a fixed small JSON, under the same generator at 64
  *    connections with the single-image body: what any Node.js server could
  *    answer on this machine at the same time, with each one's CPU a request.
+ *    With --format onnx also a minimal ONNX server
+ *    (bench/fixtures/minimal-onnx-server.js: node:http, numbers scanned by
+ *    hand, queued images batched into one ONNX Runtime call, no log, no
+ *    metrics, no checks) on the same model, at 64 connections and with the
+ *    binary batch-32 body: what a server doing only the model's work reaches
+ *    here, against the same in-process reference.
  * 7. The CPU budget of the issue's targets: server and generator share the
  *    cores, so 12,000 req/s allows cores / 12,000 s of CPU a request for
  *    both, and 0.8x in-process predict at batch 32 cores / (0.8 x its rate)
@@ -269,19 +275,44 @@ if (kind === 'http') {
 }
 `;
 
+/** Starts a server process that prints its port on stdout; resolves with its URL. */
+async function childServer(args: string[], what: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<string>((resolve, reject) => {
+    child.stdout!.once('data', (d) => resolve(String(d).trim()));
+    child.once('exit', (code) => reject(new Error(`the ${what} exited (${code})`)));
+  });
+  return { child, url: `http://127.0.0.1:${port}` };
+}
+
+/** A load with the server's CPU a request, after a 3 s warm-up (measured: a 1 s warm-up left fastify at half its speed, its JIT still compiling). */
+async function loadWithServerCpu(url: string, pid: number, connections: number, body: Body): Promise<Load & { serverCpuUs: number }> {
+  await run(url, connections, body, 3);
+  const cpuBefore = cpuSecondsOf(pid);
+  const load = await run(url, connections, body, seconds);
+  return { ...load, serverCpuUs: ((cpuSecondsOf(pid) - cpuBefore) * 1e6) / load.requests };
+}
+
 /** The single-image load at 64 connections against a bare server (`http` or `fastify`), with the server's CPU a request. */
 async function bareServerLoad(kind: 'http' | 'fastify', single: Body): Promise<Load & { serverCpuUs: number }> {
-  const child = spawn(process.execPath, ['-e', BARE_SERVER, kind], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const { child, url } = await childServer(['-e', BARE_SERVER, kind], `bare ${kind} server`);
   try {
-    const port = await new Promise<string>((resolve, reject) => {
-      child.stdout!.once('data', (d) => resolve(String(d).trim()));
-      child.once('exit', (code) => reject(new Error(`the bare ${kind} server exited (${code})`)));
-    });
-    const url = `http://127.0.0.1:${port}`;
-    await run(url, 64, single, 3); // measured: a 1 s warm-up left fastify at half its speed (JIT still compiling)
-    const cpuBefore = cpuSecondsOf(child.pid!);
-    const load = await run(url, 64, single, seconds);
-    return { ...load, serverCpuUs: ((cpuSecondsOf(child.pid!) - cpuBefore) * 1e6) / load.requests };
+    return await loadWithServerCpu(url, child.pid!, 64, single);
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+/**
+ * The minimal ONNX server (bench/fixtures/minimal-onnx-server.js: the model's work and nothing else)
+ * on the same model, under the single-image load at 64 connections and the binary batch-32 load at 16.
+ */
+async function minimalOnnxLoads(modelFile: string, single: Body, binary32: Body): Promise<{ c64: Load & { serverCpuUs: number }; b32: Load }> {
+  const { child, url } = await childServer([path.join(root, 'bench/fixtures/minimal-onnx-server.js'), modelFile, '2', '64'], 'minimal ONNX server');
+  try {
+    const c64 = await loadWithServerCpu(url, child.pid!, 64, single);
+    const b32 = await run(url, 16, binary32, seconds);
+    return { c64, b32 };
   } finally {
     child.kill('SIGTERM');
   }
@@ -317,6 +348,10 @@ async function main(): Promise<void> {
     const bareHttp = await bareServerLoad('http', single);
     const bareFastify = await bareServerLoad('fastify', single);
     console.log(`ceiling, bare servers at 64 connections (${generator.name}, load ${os.loadavg()[0].toFixed(2)}): Node.js http ${round(bareHttp.rps, 0)} req/s (p99 ${bareHttp.p99} ms, server CPU ${round(bareHttp.serverCpuUs, 0)} us/request), fastify ${round(bareFastify.rps, 0)} req/s (p99 ${bareFastify.p99} ms, server CPU ${round(bareFastify.serverCpuUs, 0)} us/request)`);
+    const minimal = format === 'onnx' ? await minimalOnnxLoads(new ModelRegistry(store, 'mnist-digits').filesOf(1).file(MODEL_ONNX).uri, single, binary32) : undefined;
+    if (minimal) {
+      console.log(`ceiling, minimal ONNX server (the model's work only, bench/fixtures/minimal-onnx-server.js): 64 connections ${round(minimal.c64.rps, 0)} req/s (p99 ${minimal.c64.p99} ms, server CPU ${round(minimal.c64.serverCpuUs, 0)} us/request); batch 32 binary ${round(minimal.b32.rps * 32, 0)} images/s, ${round((minimal.b32.rps * 32) / ref32.rate, 2)}x in-process`);
+    }
     const budget = cpuBudget(loads, serverCpuUs, ref32.rate);
     console.log(`CPU budget on ${cores} cores (server and ${generator.name} together): ${TARGET_RPS_C64} req/s allows ${round(budget.perRequest, 0)} us a request; at 64 connections the server used ${round(serverCpuUs.c64, 0)} + ${generator.name} ${round(loads.c64.generatorCpuUs, 0)} us (bare http ${round(bareHttp.serverCpuUs + bareHttp.generatorCpuUs, 0)} us)`);
     console.log(`  ${TARGET_RATIO_B32}x in-process at batch 32 allows ${round(budget.perImage, 1)} us an image; served binary batches used ${round(budget.usedPerImage, 1)} us (in-process predict alone ${round(ref32.cpuUsPerImage, 1)} us)`);
@@ -361,7 +396,16 @@ async function main(): Promise<void> {
         cpu_budget_us_per_request_c64: round(budget.perRequest, 0),
         cpu_budget_us_per_image_b32: round(budget.perImage, 1),
         cpu_us_per_image_b32: round(budget.usedPerImage, 1),
-        bare_errors: bareHttp.errors + bareFastify.errors,
+        ...(minimal
+          ? {
+              rps_c64_minimal_onnx: round(minimal.c64.rps, 0),
+              p99_ms_c64_minimal_onnx: minimal.c64.p99,
+              server_cpu_us_per_request_minimal_onnx: round(minimal.c64.serverCpuUs, 0),
+              images_per_s_b32_minimal_onnx: round(minimal.b32.rps * 32, 0),
+              ratio_minimal_onnx: round((minimal.b32.rps * 32) / ref32.rate, 2),
+            }
+          : {}),
+        bare_errors: bareHttp.errors + bareFastify.errors + (minimal ? minimal.c64.errors + minimal.b32.errors : 0),
         rss_mb: rss,
         loadavg: round(os.loadavg()[0], 2),
       }),
