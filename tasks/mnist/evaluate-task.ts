@@ -15,7 +15,6 @@ import { exportForRegistration } from '../onnx/export-at-registration';
 import { evaluateOnnx } from '../onnx/evaluate-onnx';
 import { OnnxClassifier } from '../onnx/onnx-classifier';
 import { OnnxParityError } from '../onnx/parity';
-import { MODEL_ONNX, readSignature, SIGNATURE_JSON } from '../onnx/signature';
 import { OnnxExportError } from '../onnx/tfjs-to-onnx';
 import { evaluate, type Evaluation } from '../training/evaluate';
 import { loadModelFrom } from '../training/model-io';
@@ -84,7 +83,7 @@ export class EvaluateModel extends Task<TrainParams> {
 async function evaluateTrained(modelDir: DirectoryTarget, images: Float32Array, labels: Uint8Array, logger: Logger): Promise<{ evaluation: Evaluation; backend: EvaluationBackend }> {
   try {
     const { files } = await exportForRegistration(modelDir, images, codeVersion().version);
-    const classifier = await OnnxClassifier.open(files[MODEL_ONNX], readSignature(files[SIGNATURE_JSON], modelDir.uri));
+    const classifier = await OnnxClassifier.openFiles(files, modelDir.uri);
     try {
       return { evaluation: await evaluateOnnx(classifier, images, labels), backend: 'onnxruntime' };
     } finally {

@@ -75,9 +75,13 @@ export class OnnxClassifier {
 
   /** Opens the `model.onnx` of a directory (a registry version's files, a training output) by the `signature.json` beside it. */
   static async openIn(files: DirectoryTarget, options?: OnnxSessionOptions): Promise<OnnxClassifier> {
-    const signatureFile = files.file(SIGNATURE_JSON);
-    const [model, signature] = await Promise.all([files.file(MODEL_ONNX).readBytes(), signatureFile.readBytes()]);
-    return OnnxClassifier.open(model, readSignature(signature, signatureFile.uri), options);
+    const [model, signature] = await Promise.all([files.file(MODEL_ONNX).readBytes(), files.file(SIGNATURE_JSON).readBytes()]);
+    return OnnxClassifier.openFiles({ [MODEL_ONNX]: model, [SIGNATURE_JSON]: signature }, files.file(SIGNATURE_JSON).uri, options);
+  }
+
+  /** Opens a model given as its `model.onnx` and `signature.json` bytes (an export not written yet); `where` names them in errors. */
+  static openFiles(files: Readonly<Record<string, Uint8Array>>, where: string, options?: OnnxSessionOptions): Promise<OnnxClassifier> {
+    return OnnxClassifier.open(files[MODEL_ONNX], readSignature(files[SIGNATURE_JSON], where), options);
   }
 
   private checkAgainstSignature(): void {

@@ -8,7 +8,6 @@ import { type MultiSourceScore, multiSourceScore } from '../drift/evaluate-sourc
 import { type ImageBatch, toFloatPixels } from '../drift/sources/image-batch';
 import { evaluateOnnx } from './evaluate-onnx';
 import { OnnxClassifier } from './onnx-classifier';
-import { MODEL_ONNX, readSignature, SIGNATURE_JSON } from './signature';
 
 /** Scores the ONNX model in a registry version's (or a training output's) files. */
 export async function scoreOnnxOnSources(files: DirectoryTarget, sources: readonly ImageBatch[]): Promise<MultiSourceScore> {
@@ -17,7 +16,7 @@ export async function scoreOnnxOnSources(files: DirectoryTarget, sources: readon
 
 /** Scores an ONNX model given as its `model.onnx` and `signature.json` bytes (`where` names them in errors). */
 export async function scoreOnnxModel(files: Readonly<Record<string, Uint8Array>>, sources: readonly ImageBatch[], where: string): Promise<MultiSourceScore> {
-  return scoreClassifier(await OnnxClassifier.open(files[MODEL_ONNX], readSignature(files[SIGNATURE_JSON], where)), sources);
+  return scoreClassifier(await OnnxClassifier.openFiles(files, where), sources);
 }
 
 /** Scores the classifier on every source, then releases it. */
